@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CDNALLOW_BACKEND_H
+#define CDNALLOW_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct cda_error;
+struct ranges;
+struct state;
+struct target_config;
+
+/* Base of every backend's private struct (first member). */
+struct backend {
+	const struct backend_ops *ops;
+};
+
+/* What a run gives every backend besides its target section. */
+struct backend_env {
+	struct state *state;	  /* opened state dir (NULL in tests that need none) */
+	unsigned long verify_max; /* full read-back up to this many ranges */
+	bool verify_full;	  /* always read back, whatever the size */
+	bool dry_run;		  /* open/read only; apply is never called */
+};
+
+/* Which source supplied an address, for comments and the per-source diff. */
+struct source_attr {
+	const char *name;
+	const struct ranges *list; /* that source's normal list */
+};
+
+/* The desired state and the element-exact delta against what read() returned. */
+struct backend_input {
+	const struct ranges *want; /* normal */
+	const struct ranges *add;  /* items of want not held now */
+	const struct ranges *del;  /* items held now not in want */
+	const struct source_attr *srcs;
+	size_t n_srcs;
+};
+
+struct backend_ops {
+	const char *name;
+	const char *const *keys; /* [target.*] keys it accepts besides backend/sources */
+	/* Allocate from the target's config; validates keys (CDA_ECONFIG with file:line);
+	 * changes nothing on the system. */
+	int (*open)(struct backend **out, const struct target_config *tc,
+		    const struct backend_env *env, struct cda_error *err);
+	/* Fill cur (both families) with what the target holds now, as items (sorted, not
+	 * merged); empty if the target does not exist yet. */
+	int (*read)(struct backend *be, struct ranges *cur, struct cda_error *err);
+	/* Make the target equal in->want, all or nothing. */
+	int (*apply)(struct backend *be, const struct backend_input *in, struct cda_error *err);
+	/* Read back and compare with want: CDA_EAPPLY on mismatch. NULL: read() + compare. */
+	int (*verify)(struct backend *be, const struct ranges *want, struct cda_error *err);
+	/* Persist the backend's own cache after a verified apply (NULL: nothing). */
+	int (*save)(struct backend *be, struct cda_error *err);
+	/* Remove the origin lock only (NULL: the backend has no lock). */
+	int (*unlock)(struct backend *be, struct cda_error *err);
+	void (*close)(struct backend *be); /* NULL-safe */
+};
+
+/* Registry: NULL when unknown or not built. */
+const struct backend_ops *backend_find(const char *name);
+const struct backend_ops *const *backend_all(size_t *n);
+
+/* Dispatchers: handle NULL optional ops in one place. */
+int backend_open(const struct backend_ops *ops, struct backend **out,
+		 const struct target_config *tc, const struct backend_env *env,
+		 struct cda_error *err);
+int backend_read(struct backend *be, struct ranges *cur, struct cda_error *err);
+int backend_apply(struct backend *be, const struct backend_input *in, struct cda_error *err);
+int backend_verify(struct backend *be, const struct ranges *want, struct cda_error *err);
+int backend_save(struct backend *be, struct cda_error *err);
+int backend_unlock(struct backend *be, struct cda_error *err);
+void backend_close(struct backend *be);
+
+/* Shared by backends: whether key is in ops->keys or a common target key. */
+bool backend_accepts_key(const struct backend_ops *ops, const char *key);
+
+extern const struct backend_ops null_backend_ops;
+extern const struct backend_ops nft_backend_ops;
+extern const struct backend_ops iptables_backend_ops;
+extern const struct backend_ops csf_backend_ops;
+extern const struct backend_ops fail2ban_backend_ops;
+extern const struct backend_ops file_backend_ops;
+
+#endif

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CDNALLOW_REPORT_H
+#define CDNALLOW_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "cda_error.h"
+#include "ranges.h"
+
+enum source_status {
+	SRC_OK,		  /* fetched and parsed */
+	SRC_NOT_MODIFIED, /* 304 or same token: last good list reused */
+	SRC_FALLBACK,	  /* failed; last known good list stands in (err says why) */
+	SRC_FAILED,	  /* failed and no last known good list */
+	SRC_CACHED,	  /* restore: last good list, no network */
+};
+
+enum target_status {
+	TGT_UNCHANGED,	/* already equal */
+	TGT_CHANGED,	/* applied and verified */
+	TGT_WOULD_CHANGE, /* dry run: would apply */
+	TGT_REFUSED,	/* a guard refused; nothing applied */
+	TGT_FAILED,	/* backend failed; left as it was */
+	TGT_SKIPPED,	/* a source has no list: not touched */
+};
+
+struct source_report {
+	const char *name;
+	const char *provider;
+	enum source_status status;
+	size_t v4, v6; /* prefixes in its (normal) list */
+	char token[128];
+	char prev_token[128];
+	unsigned int hostbits;	     /* entries normalised */
+	struct cidr_list dropped;    /* special-purpose prefixes dropped */
+	struct cda_error err;	     /* the failure, for FALLBACK/FAILED */
+};
+
+/* One added/removed prefix with the source it comes from (NULL when unknown). */
+struct report_change {
+	struct cidr c;
+	const char *source;
+};
+
+struct target_report {
+	const char *name;
+	const char *backend;
+	enum target_status status;
+	struct report_change *added, *removed;
+	size_t n_added, n_removed;
+	size_t v4, v6;	/* prefixes the target holds after the run (or would) */
+	size_t elem_msgs; /* backend messages sent (nft) */
+	struct cda_error err;
+};
+
+struct run_report {
+	const char *command;
+	bool dry_run;
+	bool changed;
+	time_t started;
+	double seconds;
+	struct source_report *sources;
+	size_t n_sources;
+	struct target_report *targets;
+	size_t n_targets;
+};
+
+const char *report_source_status_name(enum source_status s);
+const char *report_target_status_name(enum target_status s);
+
+/* Human diff per target ("+ 104.24.0.0/14"), with source notes; verbose adds unchanged. */
+int report_human(FILE *out, const struct run_report *r, bool verbose);
+/* The documented JSON document (one object, newline-terminated). */
+int report_json(FILE *out, const struct run_report *r);
+/* node_exporter textfile format. */
+int report_metrics(FILE *out, const struct run_report *r, time_t last_success,
+		   time_t last_change);
+/* Frees every list the report owns (dropped, added, removed); not the strings. */
+void report_finish(struct run_report *r);
+
+#endif
