@@ -11,7 +11,7 @@ __extension__ typedef unsigned __int128 cda_u128;
 #define CDA_AF_INET 4
 #define CDA_AF_INET6 6
 /* Longest canonical CIDR text ("ffff:...:ffff/128") plus NUL. */
-#define CIDR_STRLEN 48
+#define CIDR_STRLEN 52
 
 /* Inclusive address intervals. IPv4 addresses are host-order uint32_t. */
 struct range4 {
