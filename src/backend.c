@@ -1,3 +1,115 @@
 // SPDX-License-Identifier: MIT
-/* stub: to be written */
-typedef int backend_stub_unused;
+#include "backend.h"
+
+#include <assert.h>
+#include <string.h>
+
+#include "cda_error.h"
+#include "ranges.h"
+
+static const struct backend_ops *const registry[] = {
+#ifdef HAVE_NFTABLES
+	&nft_backend_ops,
+#endif
+	&iptables_backend_ops,
+	&csf_backend_ops,
+	&fail2ban_backend_ops,
+	&file_backend_ops,
+	&null_backend_ops,
+};
+
+const struct backend_ops *const *backend_all(size_t *n)
+{
+	*n = sizeof(registry) / sizeof(registry[0]);
+	return registry;
+}
+
+const struct backend_ops *backend_find(const char *name)
+{
+	if (name == NULL)
+		return NULL;
+	for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]); i++)
+		if (strcmp(registry[i]->name, name) == 0)
+			return registry[i];
+	return NULL;
+}
+
+bool backend_accepts_key(const struct backend_ops *ops, const char *key)
+{
+	if (ops == NULL || ops->keys == NULL)
+		return false;
+	for (const char *const *k = ops->keys; *k != NULL; k++)
+		if (strcmp(*k, key) == 0)
+			return true;
+	return false;
+}
+
+int backend_open(const struct backend_ops *ops, struct backend **out,
+		 const struct target_config *tc, const struct backend_env *env,
+		 struct cda_error *err)
+{
+	assert(ops != NULL && ops->open != NULL);
+	*out = NULL;
+	if (ops->open(out, tc, env, err) < 0)
+		return -1;
+	assert(*out != NULL && (*out)->ops == ops);
+	return 0;
+}
+
+int backend_read(struct backend *be, struct ranges *cur, struct cda_error *err)
+{
+	ranges_clear(cur);
+	if (be->ops->read(be, cur, err) < 0)
+		return -1;
+	ranges_sort(cur);
+	return 0;
+}
+
+int backend_apply(struct backend *be, const struct backend_input *in, struct cda_error *err)
+{
+	return be->ops->apply(be, in, err);
+}
+
+int backend_verify(struct backend *be, const struct ranges *want, struct cda_error *err)
+{
+	struct ranges *cur;
+	bool same = false;
+	int rc;
+
+	if (be->ops->verify != NULL)
+		return be->ops->verify(be, want, err);
+	/* default: read back and compare address coverage */
+	cur = ranges_new();
+	if (cur == NULL)
+		return cda_error_sys(err, CDA_ESYS, "verifying");
+	rc = backend_read(be, cur, err);
+	if (rc == 0 && ranges_same_cover(cur, want, &same) < 0)
+		rc = cda_error_sys(err, CDA_ESYS, "verifying");
+	if (rc == 0 && !same)
+		rc = cda_error_set(err, CDA_EAPPLY,
+				   "read-back differs from what was applied (%zu/%zu ranges held, "
+				   "%zu/%zu wanted)",
+				   ranges_count4(cur), ranges_count6(cur), ranges_count4(want),
+				   ranges_count6(want));
+	ranges_free(cur);
+	return rc;
+}
+
+int backend_save(struct backend *be, struct cda_error *err)
+{
+	return be->ops->save != NULL ? be->ops->save(be, err) : 0;
+}
+
+int backend_unlock(struct backend *be, struct cda_error *err)
+{
+	if (be->ops->unlock == NULL)
+		return cda_error_set(err, CDA_EUSAGE, "backend %s has no origin lock",
+				     be->ops->name);
+	return be->ops->unlock(be, err);
+}
+
+void backend_close(struct backend *be)
+{
+	if (be != NULL)
+		be->ops->close(be);
+}

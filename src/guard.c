@@ -1,3 +1,134 @@
 // SPDX-License-Identifier: MIT
-/* stub: to be written */
-typedef int guard_stub_unused;
+#include "guard.h"
+
+#include <string.h>
+
+#include "cda_error.h"
+#include "ranges.h"
+
+/*
+ * Special-purpose space (IANA IPv4/IPv6 special-purpose registries, RFC 6890 and later):
+ * never a CDN's origin-facing address, so never allowed in, whatever --force says.
+ */
+static const char *const special_prefixes[] = {
+	"0.0.0.0/8",	   /* "this network" */
+	"10.0.0.0/8",	   /* RFC 1918 */
+	"100.64.0.0/10",   /* shared address space (CGNAT) */
+	"127.0.0.0/8",	   /* loopback */
+	"169.254.0.0/16",  /* link-local */
+	"172.16.0.0/12",   /* RFC 1918 */
+	"192.0.0.0/24",	   /* IETF protocol assignments */
+	"192.0.2.0/24",	   /* TEST-NET-1 */
+	"192.88.99.0/24",  /* 6to4 relay anycast (deprecated) */
+	"192.168.0.0/16",  /* RFC 1918 */
+	"198.18.0.0/15",   /* benchmarking */
+	"198.51.100.0/24", /* TEST-NET-2 */
+	"203.0.113.0/24",  /* TEST-NET-3 */
+	"224.0.0.0/4",	   /* multicast */
+	"240.0.0.0/4",	   /* reserved, limited broadcast */
+	"::/96",	   /* unspecified, loopback, IPv4-compatible */
+	"::ffff:0:0/96",   /* IPv4-mapped */
+	"64:ff9b::/96",	   /* NAT64 well-known prefix */
+	"64:ff9b:1::/48",  /* NAT64 local use */
+	"100::/64",	   /* discard-only */
+	"2001::/23",	   /* IETF protocol assignments (Teredo, benchmarking, ORCHID) */
+	"2001:db8::/32",   /* documentation */
+	"2002::/16",	   /* 6to4 */
+	"3fff::/20",	   /* documentation (RFC 9637) */
+	"fc00::/7",	   /* unique local */
+	"fe80::/10",	   /* link-local */
+	"ff00::/8",	   /* multicast */
+};
+
+static struct ranges *special_ranges(void)
+{
+	struct ranges *r = ranges_new();
+
+	if (r == NULL)
+		return NULL;
+	for (size_t i = 0; i < sizeof(special_prefixes) / sizeof(special_prefixes[0]); i++) {
+		struct cidr c;
+
+		if (cidr_parse(special_prefixes[i], strlen(special_prefixes[i]), &c, NULL) !=
+			    CIDR_OK ||
+		    ranges_add_cidr(r, &c) < 0) {
+			ranges_free(r);
+			return NULL;
+		}
+	}
+	ranges_normalize(r);
+	return r;
+}
+
+int guard_drop_special(struct ranges *r, struct cidr_list *dropped)
+{
+	struct ranges *sp = special_ranges(), *hit = NULL, *rest = NULL;
+	int rc = -1;
+
+	if (sp == NULL)
+		return -1;
+	ranges_normalize(r);
+	if (ranges_intersect(r, sp, &hit) < 0)
+		goto out;
+	if (ranges_count4(hit) + ranges_count6(hit) == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (dropped != NULL && ranges_to_cidrs(hit, dropped) < 0)
+		goto out;
+	if (ranges_subtract(r, sp, &rest) < 0)
+		goto out;
+	ranges_clear(r);
+	if (ranges_add_all(r, rest) < 0)
+		goto out;
+	ranges_normalize(r);
+	rc = 0;
+out:
+	ranges_free(sp);
+	ranges_free(hit);
+	ranges_free(rest);
+	return rc;
+}
+
+bool guard_is_special(const struct ranges *r)
+{
+	struct ranges *sp = special_ranges(), *hit = NULL, *n = ranges_dup(r);
+	bool any = true; /* fail closed */
+
+	if (sp != NULL && n != NULL) {
+		ranges_normalize(n);
+		if (ranges_intersect(n, sp, &hit) == 0)
+			any = ranges_count4(hit) + ranges_count6(hit) != 0;
+	}
+	ranges_free(sp);
+	ranges_free(hit);
+	ranges_free(n);
+	return any;
+}
+
+int guard_check_change(const struct guard_counts *c, const struct guard_policy *p,
+		       struct cda_error *err)
+{
+	static const char *const fam[2] = {"IPv4", "IPv6"};
+
+	if (p->force)
+		return 0;
+	for (int f = 0; f < 2; f++) {
+		if (c->have[f] == 0)
+			continue; /* first run, or a family that never had entries */
+		if (c->want[f] == 0)
+			return cda_error_set(err, CDA_EGUARD,
+					     "refusing to empty the %s list (%zu entries now); "
+					     "use --force if this is really wanted",
+					     fam[f], c->have[f]);
+		/* removed/have > max_shrink, in integers-and-doubles without rounding surprises */
+		if ((double)c->removed[f] > p->max_shrink * (double)c->have[f] + 1e-9)
+			return cda_error_set(err, CDA_EGUARD,
+					     "refusing to remove %zu of %zu %s entries (%.0f%%, "
+					     "max_shrink is %.0f%%); use --force to apply",
+					     c->removed[f], c->have[f], fam[f],
+					     100.0 * (double)c->removed[f] / (double)c->have[f],
+					     100.0 * p->max_shrink);
+	}
+	return 0;
+}

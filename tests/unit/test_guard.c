@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: MIT
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cda_error.h"
+#include "guard.h"
+#include "ranges.h"
+
+static struct ranges *from(const char *const *cidrs)
+{
+	struct ranges *r = ranges_new();
+
+	for (; *cidrs != NULL; cidrs++) {
+		struct cidr c;
+
+		assert_int_not_equal(cidr_parse(*cidrs, strlen(*cidrs), &c, NULL), CIDR_INVALID);
+		assert_int_equal(ranges_add_cidr(r, &c), 0);
+	}
+	ranges_normalize(r);
+	return r;
+}
+
+static void special_purpose_space_is_dropped_and_listed(void **state)
+{
+	static const char *const in[] = {"104.16.0.0/13", "172.31.0.7/32", "10.0.0.0/8",
+		"100.64.0.0/10", "192.0.2.0/24", "::ffff:1.2.3.4/128", "2001:db8::/32",
+		"2400:cb00::/32", "fe80::/64", "224.0.0.1", "0.0.0.0/8", NULL};
+	struct ranges *r = from(in);
+	struct cidr_list dropped = {0};
+	char buf[CIDR_STRLEN];
+
+	(void)state;
+	assert_int_equal(guard_drop_special(r, &dropped), 0);
+	assert_int_equal(ranges_count4(r), 1);
+	assert_int_equal(ranges_count6(r), 1);
+	assert_int_equal(dropped.n, 9);
+	assert_string_equal(cidr_format(&dropped.v[0], buf), "0.0.0.0/8");
+	assert_false(guard_is_special(r));
+	cidr_list_finish(&dropped);
+	ranges_free(r);
+}
+
+static void partly_special_prefix_keeps_its_public_part(void **state)
+{
+	static const char *const in[] = {"100.0.0.0/8", NULL};
+	struct ranges *r = from(in);
+
+	(void)state;
+	assert_true(guard_is_special(r));
+	assert_int_equal(guard_drop_special(r, NULL), 0);
+	/* 100.0.0.0-100.63.255.255 and 100.128.0.0-100.255.255.255 stay */
+	assert_int_equal(ranges_count4(r), 2);
+	assert_true(ranges_v4(r)[0].hi == 0x643fffffu);
+	assert_true(ranges_v4(r)[1].lo == 0x64800000u);
+	ranges_free(r);
+}
+
+static void shrink_past_the_limit_is_refused(void **state)
+{
+	/* the real Cloudflare change 2015 -> 2021: 2 of 14 IPv4 entries removed */
+	struct guard_counts c = {.have = {14, 5}, .want = {15, 7}, .removed = {2, 0}};
+	struct guard_policy p = {.max_shrink = 0.10};
+	struct cda_error err = {0};
+
+	(void)state;
+	assert_int_equal(guard_check_change(&c, &p, &err), -1);
+	assert_int_equal(err.code, CDA_EGUARD);
+	assert_non_null(strstr(err.msg, "2 of 14 IPv4"));
+	p.force = true;
+	assert_int_equal(guard_check_change(&c, &p, &err), 0);
+	p.force = false;
+	p.max_shrink = 0.15;
+	assert_int_equal(guard_check_change(&c, &p, &err), 0);
+}
+
+static void exactly_the_limit_passes(void **state)
+{
+	struct guard_counts c = {.have = {10, 0}, .want = {9, 0}, .removed = {1, 0}};
+	struct guard_policy p = {.max_shrink = 0.10};
+	struct cda_error err = {0};
+
+	(void)state;
+	assert_int_equal(guard_check_change(&c, &p, &err), 0);
+	c.removed[0] = 2;
+	assert_int_equal(guard_check_change(&c, &p, &err), -1);
+}
+
+static void emptying_a_family_is_refused_unless_forced(void **state)
+{
+	struct guard_counts c = {.have = {15, 7}, .want = {15, 0}, .removed = {0, 7}};
+	struct guard_policy p = {.max_shrink = 1.0};
+	struct cda_error err = {0};
+
+	(void)state;
+	assert_int_equal(guard_check_change(&c, &p, &err), -1);
+	assert_non_null(strstr(err.msg, "empty the IPv6"));
+	p.force = true;
+	assert_int_equal(guard_check_change(&c, &p, &err), 0);
+}
+
+static void first_run_always_passes(void **state)
+{
+	struct guard_counts c = {.have = {0, 0}, .want = {15, 7}, .removed = {0, 0}};
+	struct guard_policy p = {.max_shrink = 0.0};
+	struct cda_error err = {0};
+
+	(void)state;
+	assert_int_equal(guard_check_change(&c, &p, &err), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(special_purpose_space_is_dropped_and_listed),
+		cmocka_unit_test(partly_special_prefix_keeps_its_public_part),
+		cmocka_unit_test(shrink_past_the_limit_is_refused),
+		cmocka_unit_test(exactly_the_limit_passes),
+		cmocka_unit_test(emptying_a_family_is_refused_unless_forced),
+		cmocka_unit_test(first_run_always_passes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
