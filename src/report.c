@@ -1,3 +1,324 @@
 // SPDX-License-Identifier: MIT
-/* stub: to be written */
-typedef int report_stub_unused;
+#include "report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+const char *report_source_status_name(enum source_status s)
+{
+	switch (s) {
+	case SRC_OK:
+		return "ok";
+	case SRC_NOT_MODIFIED:
+		return "not_modified";
+	case SRC_FALLBACK:
+		return "fallback";
+	case SRC_FAILED:
+		return "failed";
+	case SRC_CACHED:
+		return "cached";
+	}
+	return "unknown";
+}
+
+const char *report_target_status_name(enum target_status s)
+{
+	switch (s) {
+	case TGT_UNCHANGED:
+		return "unchanged";
+	case TGT_CHANGED:
+		return "changed";
+	case TGT_WOULD_CHANGE:
+		return "would_change";
+	case TGT_REFUSED:
+		return "refused";
+	case TGT_FAILED:
+		return "failed";
+	case TGT_SKIPPED:
+		return "skipped";
+	}
+	return "unknown";
+}
+
+static const char *source_words(enum source_status s)
+{
+	switch (s) {
+	case SRC_OK:
+		return "fetched";
+	case SRC_NOT_MODIFIED:
+		return "not modified, last good list reused";
+	case SRC_FALLBACK:
+		return "FAILED, using its last known good list";
+	case SRC_FAILED:
+		return "FAILED, no last known good list";
+	case SRC_CACHED:
+		return "last known good list (no network)";
+	}
+	return "?";
+}
+
+static int print_changes(FILE *out, char sign, const struct report_change *v, size_t n)
+{
+	char buf[CIDR_STRLEN];
+
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].source != NULL)
+			fprintf(out, "  %c %-43s (%s)\n", sign, cidr_format(&v[i].c, buf),
+				v[i].source);
+		else
+			fprintf(out, "  %c %s\n", sign, cidr_format(&v[i].c, buf));
+	}
+	return 0;
+}
+
+int report_human(FILE *out, const struct run_report *r, bool verbose)
+{
+	char ebuf[600], cbuf[CIDR_STRLEN];
+
+	for (size_t i = 0; i < r->n_sources; i++) {
+		const struct source_report *s = &r->sources[i];
+		bool bad = s->status == SRC_FALLBACK || s->status == SRC_FAILED;
+
+		if (!verbose && !bad && s->dropped.n == 0 && s->hostbits == 0)
+			continue;
+		fprintf(out, "source %s (%s): %s", s->name, s->provider, source_words(s->status));
+		if (s->status != SRC_FAILED)
+			fprintf(out, ", %zu IPv4 + %zu IPv6", s->v4, s->v6);
+		if (s->token[0] != '\0')
+			fprintf(out, ", token %s", s->token);
+		fputc('\n', out);
+		if (bad)
+			fprintf(out, "  error: %s\n", cda_error_str(&s->err, ebuf, sizeof(ebuf)));
+		if (s->hostbits != 0)
+			fprintf(out, "  warning: %u entries had host bits set and were normalised\n",
+				s->hostbits);
+		for (size_t k = 0; k < s->dropped.n; k++)
+			fprintf(out, "  warning: special-purpose %s dropped\n",
+				cidr_format(&s->dropped.v[k], cbuf));
+	}
+	for (size_t i = 0; i < r->n_targets; i++) {
+		const struct target_report *t = &r->targets[i];
+
+		fprintf(out, "target %s (%s): ", t->name, t->backend);
+		switch (t->status) {
+		case TGT_UNCHANGED:
+			fprintf(out, "unchanged, %zu IPv4 + %zu IPv6\n", t->v4, t->v6);
+			break;
+		case TGT_CHANGED:
+		case TGT_WOULD_CHANGE:
+			fprintf(out, "%s +%zu -%zu, %zu IPv4 + %zu IPv6\n",
+				t->status == TGT_CHANGED ? "applied" : "would apply (dry run)",
+				t->n_added, t->n_removed, t->v4, t->v6);
+			break;
+		case TGT_REFUSED:
+			fprintf(out, "REFUSED +%zu -%zu: %s\n", t->n_added, t->n_removed,
+				cda_error_str(&t->err, ebuf, sizeof(ebuf)));
+			break;
+		case TGT_FAILED:
+			fprintf(out, "FAILED, left as it was: %s\n",
+				cda_error_str(&t->err, ebuf, sizeof(ebuf)));
+			break;
+		case TGT_SKIPPED:
+			fprintf(out, "SKIPPED, left as it was: %s\n",
+				cda_error_str(&t->err, ebuf, sizeof(ebuf)));
+			break;
+		}
+		print_changes(out, '-', t->removed, t->n_removed);
+		print_changes(out, '+', t->added, t->n_added);
+	}
+	return ferror(out) ? -1 : 0;
+}
+
+static json_object *error_json(const struct cda_error *e)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "class", json_object_new_string(cda_errc_name(e->code)));
+	json_object_object_add(o, "message", json_object_new_string(e->msg));
+	if (e->origin[0] != '\0')
+		json_object_object_add(o, "origin", json_object_new_string(e->origin));
+	if (e->line != 0)
+		json_object_object_add(o, "line", json_object_new_int64(e->line));
+	return o;
+}
+
+static json_object *changes_json(const struct report_change *v, size_t n, json_object **src)
+{
+	json_object *a = json_object_new_array_ext((int)n);
+	char buf[CIDR_STRLEN];
+
+	*src = json_object_new_object();
+	for (size_t i = 0; i < n; i++) {
+		cidr_format(&v[i].c, buf);
+		json_object_array_add(a, json_object_new_string(buf));
+		if (v[i].source != NULL)
+			json_object_object_add(*src, buf, json_object_new_string(v[i].source));
+	}
+	return a;
+}
+
+int report_json(FILE *out, const struct run_report *r)
+{
+	json_object *doc = json_object_new_object(), *srcs, *tgts;
+	char buf[CIDR_STRLEN];
+	int rc;
+
+	json_object_object_add(doc, "command", json_object_new_string(r->command));
+	json_object_object_add(doc, "dry_run", json_object_new_boolean(r->dry_run));
+	json_object_object_add(doc, "changed", json_object_new_boolean(r->changed));
+	json_object_object_add(doc, "started", json_object_new_int64((int64_t)r->started));
+	json_object_object_add(doc, "seconds", json_object_new_double(r->seconds));
+	srcs = json_object_new_array();
+	for (size_t i = 0; i < r->n_sources; i++) {
+		const struct source_report *s = &r->sources[i];
+		json_object *o = json_object_new_object(), *d = json_object_new_array();
+
+		json_object_object_add(o, "name", json_object_new_string(s->name));
+		json_object_object_add(o, "provider", json_object_new_string(s->provider));
+		json_object_object_add(o, "status",
+				       json_object_new_string(report_source_status_name(s->status)));
+		json_object_object_add(o, "v4", json_object_new_int64((int64_t)s->v4));
+		json_object_object_add(o, "v6", json_object_new_int64((int64_t)s->v6));
+		if (s->token[0] != '\0')
+			json_object_object_add(o, "token", json_object_new_string(s->token));
+		if (s->prev_token[0] != '\0')
+			json_object_object_add(o, "previous_token",
+					       json_object_new_string(s->prev_token));
+		json_object_object_add(o, "hostbits_normalised",
+				       json_object_new_int64(s->hostbits));
+		for (size_t k = 0; k < s->dropped.n; k++)
+			json_object_array_add(
+				d, json_object_new_string(cidr_format(&s->dropped.v[k], buf)));
+		json_object_object_add(o, "dropped_special", d);
+		if (s->status == SRC_FALLBACK || s->status == SRC_FAILED)
+			json_object_object_add(o, "error", error_json(&s->err));
+		json_object_array_add(srcs, o);
+	}
+	json_object_object_add(doc, "sources", srcs);
+	tgts = json_object_new_array();
+	for (size_t i = 0; i < r->n_targets; i++) {
+		const struct target_report *t = &r->targets[i];
+		json_object *o = json_object_new_object(), *sa, *sr, *by;
+
+		json_object_object_add(o, "name", json_object_new_string(t->name));
+		json_object_object_add(o, "backend", json_object_new_string(t->backend));
+		json_object_object_add(o, "status",
+				       json_object_new_string(report_target_status_name(t->status)));
+		json_object_object_add(o, "added", changes_json(t->added, t->n_added, &sa));
+		json_object_object_add(o, "removed", changes_json(t->removed, t->n_removed, &sr));
+		by = json_object_new_object();
+		json_object_object_add(by, "added", sa);
+		json_object_object_add(by, "removed", sr);
+		json_object_object_add(o, "sources_of", by);
+		json_object_object_add(o, "v4", json_object_new_int64((int64_t)t->v4));
+		json_object_object_add(o, "v6", json_object_new_int64((int64_t)t->v6));
+		if (t->status == TGT_REFUSED || t->status == TGT_FAILED || t->status == TGT_SKIPPED)
+			json_object_object_add(o, "error", error_json(&t->err));
+		json_object_array_add(tgts, o);
+	}
+	json_object_object_add(doc, "targets", tgts);
+	rc = fprintf(out, "%s\n",
+		     json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(doc);
+	return rc < 0 || ferror(out) ? -1 : 0;
+}
+
+/* Prometheus label values escape backslash, quote and newline. */
+static void label(FILE *out, const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if (*v == '\\' || *v == '"')
+			fputc('\\', out);
+		if (*v == '\n')
+			fputs("\\n", out);
+		else
+			fputc(*v, out);
+	}
+}
+
+int report_metrics(FILE *out, const struct run_report *r, time_t last_success,
+		   time_t last_change)
+{
+	fprintf(out, "# HELP cdnallow_last_run_timestamp_seconds Start of the last run.\n"
+		     "# TYPE cdnallow_last_run_timestamp_seconds gauge\n"
+		     "cdnallow_last_run_timestamp_seconds %lld\n",
+		(long long)r->started);
+	fprintf(out, "# HELP cdnallow_last_success_timestamp_seconds Start of the last run "
+		     "that left every target in step.\n"
+		     "# TYPE cdnallow_last_success_timestamp_seconds gauge\n"
+		     "cdnallow_last_success_timestamp_seconds %lld\n",
+		(long long)last_success);
+	fprintf(out, "# HELP cdnallow_last_change_timestamp_seconds When a target last changed.\n"
+		     "# TYPE cdnallow_last_change_timestamp_seconds gauge\n"
+		     "cdnallow_last_change_timestamp_seconds %lld\n",
+		(long long)last_change);
+	fprintf(out, "# HELP cdnallow_run_duration_seconds Wall time of the last run.\n"
+		     "# TYPE cdnallow_run_duration_seconds gauge\n"
+		     "cdnallow_run_duration_seconds %.6f\n",
+		r->seconds);
+	fprintf(out, "# HELP cdnallow_target_entries Prefixes a target holds.\n"
+		     "# TYPE cdnallow_target_entries gauge\n");
+	for (size_t i = 0; i < r->n_targets; i++) {
+		for (int f = 0; f < 2; f++) {
+			fputs("cdnallow_target_entries{target=\"", out);
+			label(out, r->targets[i].name);
+			fprintf(out, "\",family=\"%s\"} %zu\n", f == 0 ? "ipv4" : "ipv6",
+				f == 0 ? r->targets[i].v4 : r->targets[i].v6);
+		}
+	}
+	fprintf(out, "# HELP cdnallow_target_added Prefixes added by the last run.\n"
+		     "# TYPE cdnallow_target_added gauge\n");
+	for (size_t i = 0; i < r->n_targets; i++) {
+		fputs("cdnallow_target_added{target=\"", out);
+		label(out, r->targets[i].name);
+		fprintf(out, "\"} %zu\n",
+			r->targets[i].status == TGT_CHANGED ? r->targets[i].n_added : 0);
+	}
+	fprintf(out, "# HELP cdnallow_target_removed Prefixes removed by the last run.\n"
+		     "# TYPE cdnallow_target_removed gauge\n");
+	for (size_t i = 0; i < r->n_targets; i++) {
+		fputs("cdnallow_target_removed{target=\"", out);
+		label(out, r->targets[i].name);
+		fprintf(out, "\"} %zu\n",
+			r->targets[i].status == TGT_CHANGED ? r->targets[i].n_removed : 0);
+	}
+	fprintf(out, "# HELP cdnallow_target_failed 1 when the last run failed to apply.\n"
+		     "# TYPE cdnallow_target_failed gauge\n");
+	for (size_t i = 0; i < r->n_targets; i++) {
+		fputs("cdnallow_target_failed{target=\"", out);
+		label(out, r->targets[i].name);
+		fprintf(out, "\"} %d\n", r->targets[i].status == TGT_FAILED ||
+						 r->targets[i].status == TGT_SKIPPED);
+	}
+	fprintf(out, "# HELP cdnallow_guard_refused 1 when a guard refused the last change.\n"
+		     "# TYPE cdnallow_guard_refused gauge\n");
+	for (size_t i = 0; i < r->n_targets; i++) {
+		fputs("cdnallow_guard_refused{target=\"", out);
+		label(out, r->targets[i].name);
+		fprintf(out, "\"} %d\n", r->targets[i].status == TGT_REFUSED);
+	}
+	fprintf(out, "# HELP cdnallow_source_failed 1 when the last fetch of a source failed.\n"
+		     "# TYPE cdnallow_source_failed gauge\n");
+	for (size_t i = 0; i < r->n_sources; i++) {
+		fputs("cdnallow_source_failed{source=\"", out);
+		label(out, r->sources[i].name);
+		fprintf(out, "\"} %d\n", r->sources[i].status == SRC_FALLBACK ||
+						 r->sources[i].status == SRC_FAILED);
+	}
+	return ferror(out) ? -1 : 0;
+}
+
+void report_finish(struct run_report *r)
+{
+	for (size_t i = 0; i < r->n_sources; i++)
+		cidr_list_finish(&r->sources[i].dropped);
+	for (size_t i = 0; i < r->n_targets; i++) {
+		free(r->targets[i].added);
+		free(r->targets[i].removed);
+		r->targets[i].added = NULL;
+		r->targets[i].removed = NULL;
+	}
+}

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Install the Debian packages cdnallow needs to build, test and run its demo, when missing.
+# Used by tests/run.sh, contrib/demo/demo.sh and .ci/run. Idempotent; needs root to install.
+set -eu
+pkgs="meson ninja-build pkg-config gcc clang libclang-rt-14-dev libnftnl-dev libmnl-dev
+libcurl4-openssl-dev libiniparser-dev libcmocka-dev libjson-c-dev nftables iptables ipset
+fail2ban nginx-light mandoc iprange openssl python3 iproute2 util-linux procps time
+ca-certificates valgrind systemd lintian dpkg-dev debhelper"
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing Debian packages:$missing (run as root to install them)" >&2
+	exit 1
+fi
+echo "deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# fail2ban and nginx must not start services on the host during the install
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
