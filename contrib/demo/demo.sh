@@ -70,7 +70,6 @@ show nft list table inet cdnallow
 
 step "A bad download (an HTML challenge page with 200) never reaches the firewall"
 echo html >"$W/www/ips-v4.fault"
-rm -f "$W/state"/source-*
 show $C sync
 rm -f "$W/www/ips-v4.fault"
 show nft list set inet cdnallow allow_v4
