@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: MIT
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "atomicfile.h"
+#include "cda_error.h"
+
+struct tmpdir {
+	char dir[64];
+	char path[96];
+};
+
+static void mk(struct tmpdir *t)
+{
+	snprintf(t->dir, sizeof(t->dir), "/tmp/cda-atomic-XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	snprintf(t->path, sizeof(t->path), "%s/file", t->dir);
+}
+
+static void put(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	fputs(text, fp);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* Whole content of path (static buffer), or NULL if it cannot be read. */
+static const char *get(const char *path)
+{
+	static char buf[4096];
+	FILE *fp = fopen(path, "r");
+	size_t n;
+
+	if (fp == NULL)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+static int entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void cleanup(struct tmpdir *t)
+{
+	DIR *d = opendir(t->dir);
+	struct dirent *e;
+	char p[512];
+
+	if (d != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			snprintf(p, sizeof(p), "%s/%s", t->dir, e->d_name);
+			unlink(p);
+		}
+		closedir(d);
+	}
+	rmdir(t->dir);
+}
+
+static void commit_replaces_the_old_file(void **state)
+{
+	struct tmpdir t;
+	struct atomicfile af;
+	struct cda_error err = {0};
+
+	(void)state;
+	mk(&t);
+	put(t.path, "old\n");
+	assert_int_equal(atomicfile_open(&af, t.path, 0644, &err), 0);
+	assert_non_null(af.fp);
+	assert_non_null(af.tmp_path);
+	assert_int_equal(strncmp(af.tmp_path, t.dir, strlen(t.dir)), 0);
+	fputs("new\n", af.fp);
+	assert_string_equal(get(t.path), "old\n"); /* nothing visible before commit */
+	assert_int_equal(atomicfile_commit(&af, &err), 0);
+	assert_null(af.tmp_path);
+	assert_null(af.path);
+	assert_string_equal(get(t.path), "new\n");
+	assert_int_equal(entries(t.dir), 1);
+	atomicfile_abort(&af); /* safe after commit */
+	assert_string_equal(get(t.path), "new\n");
+	cleanup(&t);
+}
+
+static void abort_leaves_the_old_file_and_no_temporary(void **state)
+{
+	struct tmpdir t;
+	struct atomicfile af;
+	struct cda_error err = {0};
+
+	(void)state;
+	mk(&t);
+	put(t.path, "old\n");
+	assert_int_equal(atomicfile_open(&af, t.path, 0600, &err), 0);
+	fputs("half-written", af.fp);
+	assert_int_equal(entries(t.dir), 2);
+	atomicfile_abort(&af);
+	assert_int_equal(entries(t.dir), 1);
+	assert_string_equal(get(t.path), "old\n");
+	atomicfile_abort(&af);
+	atomicfile_abort(NULL);
+	cleanup(&t);
+}
+
+static void mode_is_applied_whatever_the_umask(void **state)
+{
+	struct tmpdir t;
+	struct cda_error err = {0};
+	struct stat sb;
+	mode_t old = umask(077);
+
+	(void)state;
+	mk(&t);
+	assert_int_equal(atomicfile_write(t.path, 0644, "x\n", 2, &err), 0);
+	assert_int_equal(stat(t.path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0644);
+	assert_int_equal(atomicfile_write(t.path, 0600, "y\n", 2, &err), 0);
+	assert_int_equal(stat(t.path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	assert_string_equal(get(t.path), "y\n");
+	umask(old);
+	cleanup(&t);
+}
+
+static void write_creates_a_missing_file(void **state)
+{
+	struct tmpdir t;
+	struct cda_error err = {0};
+
+	(void)state;
+	mk(&t);
+	assert_int_equal(atomicfile_write(t.path, 0644, "", 0, &err), 0);
+	assert_string_equal(get(t.path), "");
+	cleanup(&t);
+}
+
+/* Root ignores directory permissions: drop to nobody in a child to meet a real EACCES. */
+static void unwritable_directory_fails_and_keeps_the_old_file(void **state)
+{
+	struct tmpdir t;
+	struct cda_error err = {0};
+	pid_t pid;
+	int status;
+
+	(void)state;
+	mk(&t);
+	put(t.path, "old\n");
+	assert_int_equal(chmod(t.path, 0644), 0);
+	assert_int_equal(chmod(t.dir, 0555), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (geteuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0))
+			_exit(10);
+		if (atomicfile_write(t.path, 0644, "new\n", 4, &err) != -1)
+			_exit(11);
+		if (err.code != CDA_ESYS || strstr(err.msg, t.path) == NULL ||
+		    err.sys_errno != EACCES)
+			_exit(12);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_string_equal(get(t.path), "old\n");
+	assert_int_equal(entries(t.dir), 1);
+	assert_int_equal(chmod(t.dir, 0700), 0);
+	cleanup(&t);
+}
+
+static void missing_directory_fails_naming_the_path(void **state)
+{
+	struct cda_error err = {0};
+
+	(void)state;
+	assert_int_equal(atomicfile_write("/nonexistent-cda/dir/file", 0644, "x", 1, &err), -1);
+	assert_int_equal(err.code, CDA_ESYS);
+	assert_int_equal(err.sys_errno, ENOENT);
+	assert_non_null(strstr(err.msg, "/nonexistent-cda/dir/file"));
+}
+
+/*
+ * A full disk for real: a 16 KiB tmpfs, mounted in a child's private mount namespace so it
+ * can never escape. Needs root (or CAP_SYS_ADMIN); skipped otherwise.
+ */
+static void full_disk_fails_and_keeps_the_old_file(void **state)
+{
+	struct tmpdir t;
+	pid_t pid;
+	int status;
+
+	(void)state;
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	mk(&t);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct cda_error err = {0};
+		static char big[64 * 1024];
+
+		if (unshare(CLONE_NEWNS) < 0)
+			_exit(77);
+		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+			_exit(77);
+		if (mount("cda-full", t.dir, "tmpfs", 0, "size=16k,mode=0700") < 0)
+			_exit(77);
+		put(t.path, "old\n");
+		memset(big, 'x', sizeof(big));
+		if (atomicfile_write(t.path, 0644, big, sizeof(big), &err) != -1)
+			_exit(11);
+		if (err.code != CDA_ESYS || err.sys_errno != ENOSPC)
+			_exit(12);
+		if (strcmp(get(t.path), "old\n") != 0)
+			_exit(13);
+		if (entries(t.dir) != 1)
+			_exit(14);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77) {
+		cleanup(&t);
+		skip();
+		return;
+	}
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* the mount stayed in the child's namespace */
+	assert_int_equal(entries(t.dir), 0);
+	cleanup(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(commit_replaces_the_old_file),
+		cmocka_unit_test(abort_leaves_the_old_file_and_no_temporary),
+		cmocka_unit_test(mode_is_applied_whatever_the_umask),
+		cmocka_unit_test(write_creates_a_missing_file),
+		cmocka_unit_test(unwritable_directory_fails_and_keeps_the_old_file),
+		cmocka_unit_test(missing_directory_fails_naming_the_path),
+		cmocka_unit_test(full_disk_fails_and_keeps_the_old_file),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,529 @@
+// SPDX-License-Identifier: MIT
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "cda_error.h"
+#include "config.h"
+
+/* A config file in a fresh temporary directory. */
+struct tmpconf {
+	char dir[64];
+	char path[96];
+};
+
+static const char *write_conf(struct tmpconf *t, const char *text, mode_t mode)
+{
+	FILE *fp;
+
+	snprintf(t->dir, sizeof(t->dir), "/tmp/cda-config-XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	snprintf(t->path, sizeof(t->path), "%s/cdnallow.conf", t->dir);
+	fp = fopen(t->path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fputs(text, fp) >= 0, 1);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(chmod(t->path, mode), 0);
+	return t->path;
+}
+
+static void rm_conf(struct tmpconf *t)
+{
+	unlink(t->path);
+	rmdir(t->dir);
+}
+
+/* Load text; expect failure with CDA_ECONFIG at line, msg containing want. */
+static void expect_error(const char *text, unsigned int line, const char *want)
+{
+	struct tmpconf t;
+	struct config c;
+	struct cda_error err = {0};
+	const char *path = write_conf(&t, text, 0644);
+
+	assert_int_equal(config_load(&c, path, false, &err), -1);
+	if (strstr(err.msg, want) == NULL || err.line != line)
+		fail_msg("got %s:%u: %s; want line %u and '%s'", err.origin, err.line, err.msg,
+			 line, want);
+	assert_int_equal(err.code, CDA_ECONFIG);
+	assert_string_equal(err.origin, path);
+	assert_null(c.sources);
+	assert_int_equal(c.n_targets, 0);
+	config_finish(&c);
+	rm_conf(&t);
+}
+
+static void design_example_loads(void **state)
+{
+	struct config c;
+	struct cda_error err = {0};
+	const struct catalog_entry *cf = catalog_find("cloudflare");
+	const struct target_config *edge, *rep;
+	const struct source_config *src;
+
+	(void)state;
+	if (config_load(&c, "data/config/example.ini", false, &err) < 0)
+		fail_msg("%s:%u: %s", err.origin, err.line, err.msg);
+	assert_string_equal(c.path, "data/config/example.ini");
+	assert_string_equal(c.state_dir, "/var/lib/cdnallow");
+	assert_true(c.max_shrink > 0.0999 && c.max_shrink < 0.1001);
+	assert_int_equal(c.lock_timeout, 60);
+	assert_int_equal(c.connect_timeout, 10);
+	assert_int_equal(c.timeout, 30);
+	assert_int_equal(c.max_bytes, 8 * 1024 * 1024);
+	assert_int_equal(c.broadest_v4, 8);
+	assert_int_equal(c.broadest_v6, 16);
+	assert_int_equal(c.verify_max, 10000);
+	assert_int_equal(c.keep_withdrawn, 0);
+	assert_null(c.metrics_file);
+
+	assert_int_equal(c.n_sources, 1);
+	src = config_find_source(&c, "cloudflare");
+	assert_non_null(src);
+	assert_string_equal(src->provider, "cloudflare");
+	assert_int_equal(src->line, 6);
+	assert_int_equal(source_line(src, "provider"), 7);
+	assert_string_equal(source_get(src, "provider"), "cloudflare");
+	assert_null(source_get(src, "url"));
+	assert_non_null(cf);
+	for (size_t i = 0; cf->urls[i] != NULL; i++) {
+		assert_true(i < src->n_urls);
+		assert_string_equal(src->urls[i], cf->urls[i]);
+	}
+	assert_false(src->allow_http);
+	assert_null(src->ca_file);
+	assert_int_equal(src->timeout, 30);
+
+	assert_int_equal(c.n_targets, 2);
+	edge = config_find_target(&c, "edge");
+	assert_non_null(edge);
+	assert_string_equal(edge->backend, "nftables");
+	assert_int_equal(edge->n_sources, 1);
+	assert_string_equal(edge->sources[0], "cloudflare");
+	assert_string_equal(target_get(edge, "table"), "cdnallow");
+	assert_int_equal(target_line(edge, "table"), 14);
+	assert_string_equal(target_get(edge, "set_v6"), "allow_v6");
+	assert_int_equal(target_line(edge, "nope"), 0);
+	assert_null(target_get(edge, "nope"));
+	assert_ptr_equal(edge->config_path, c.path);
+	assert_true(edge->max_shrink > 0.0999 && edge->max_shrink < 0.1001);
+	rep = config_find_target(&c, "report");
+	assert_non_null(rep);
+	assert_string_equal(rep->backend, "null");
+	assert_true(rep->max_shrink > 0.2499 && rep->max_shrink < 0.2501);
+	assert_null(config_find_target(&c, "nginx"));
+
+	config_finish(&c);
+	assert_null(c.sources);
+	config_finish(&c); /* idempotent */
+}
+
+static void every_global_key_is_read(void **state)
+{
+	struct config c;
+	struct cda_error err = {0};
+	const struct source_config *m;
+	const struct target_config *t;
+
+	(void)state;
+	if (config_load(&c, "data/config/full.ini", false, &err) < 0)
+		fail_msg("%s:%u: %s", err.origin, err.line, err.msg);
+	assert_string_equal(c.state_dir, "/srv/cdnallow/state");
+	assert_true(c.max_shrink > 0.1999 && c.max_shrink < 0.2001);
+	assert_int_equal(c.lock_timeout, 120);
+	assert_int_equal(c.connect_timeout, 5);
+	assert_int_equal(c.timeout, 60);
+	assert_int_equal(c.max_bytes, 512 * 1024);
+	assert_string_equal(c.metrics_file, "/var/lib/node_exporter/cdnallow.prom");
+	assert_int_equal(c.broadest_v4, 12);
+	assert_int_equal(c.broadest_v6, 24);
+	assert_int_equal(c.verify_max, 500);
+	assert_int_equal(c.keep_withdrawn, 7 * 86400);
+
+	m = config_find_source(&c, "mirror");
+	assert_non_null(m);
+	assert_int_equal(m->n_urls, 2);
+	/* quoted: the '#' is part of the URL */
+	assert_string_equal(m->urls[0], "https://mirror.example/ips-v4#v4");
+	assert_string_equal(m->urls[1], "https://mirror.example/ips-v6");
+	assert_null(m->urls[2]);
+	assert_string_equal(m->ca_file, "/etc/ssl/mirror-ca.pem");
+	assert_int_equal(m->timeout, 10);
+	assert_int_equal(m->connect_timeout, 5); /* global */
+	assert_int_equal(m->max_bytes, 1024 * 1024);
+	/* section names are lowercased */
+	assert_non_null(config_find_source(&c, "cloudflare"));
+
+	t = config_find_target(&c, "report");
+	assert_non_null(t);
+	assert_int_equal(t->n_sources, 2); /* "mirror, cloudflare mirror": duplicate dropped */
+	assert_string_equal(t->sources[0], "mirror");
+	assert_string_equal(t->sources[1], "cloudflare");
+	config_finish(&c);
+}
+
+#define MIN_SRC "[source.cf]\nprovider = cloudflare\n"
+#define MIN_TGT "[target.t]\nbackend = null\nsources = cf\n"
+
+static void unknown_global_key_suggests_the_closest(void **state)
+{
+	(void)state;
+	expect_error("[cdnallow]\nstate_dir = /x\nmax_shrnk = 5%\n" MIN_SRC MIN_TGT, 3,
+		     "max_shrnk: unknown key 'max_shrnk' in [cdnallow] (did you mean "
+		     "'max_shrink'?)");
+}
+
+static void unknown_target_key_suggests_the_closest(void **state)
+{
+	(void)state;
+	expect_error(MIN_SRC "[target.t]\nbackend = null\nsorces = cf\n", 5,
+		     "unknown key 'sorces' in [target.t] (did you mean 'sources'?)");
+	expect_error(MIN_SRC "[target.t]\nbackend = null\nsources = cf\nfrobnicate = 1\n", 6,
+		     "frobnicate: unknown key 'frobnicate' in [target.t]");
+}
+
+static void unknown_source_key_suggests_the_closest(void **state)
+{
+	(void)state;
+	expect_error("[source.cf]\nprovder = cloudflare\n" MIN_TGT, 2,
+		     "unknown key 'provder' in [source.cf] (did you mean 'provider'?)");
+	expect_error("[source.cf]\nprovider = cloudflare\nca_fle = /x\n" MIN_TGT, 3,
+		     "(did you mean 'ca_file'?)");
+}
+
+static void bad_percent_names_line_and_key(void **state)
+{
+	(void)state;
+	expect_error("\n[cdnallow]\nmax_shrink = 10 percent\n" MIN_SRC MIN_TGT, 3,
+		     "max_shrink: expected 0..100%");
+	expect_error("[cdnallow]\nmax_shrink = 101%\n" MIN_SRC MIN_TGT, 2, "max_shrink:");
+	expect_error(MIN_SRC MIN_TGT "max_shrink = -1%\n", 6, "max_shrink: expected");
+}
+
+static void bad_bool_names_line_and_key(void **state)
+{
+	(void)state;
+	expect_error("[source.cf]\nprovider = cloudflare\nallow_http = yes-please\n" MIN_TGT, 3,
+		     "allow_http: expected yes or no, got 'yes-please'");
+}
+
+static void bad_numbers_are_refused(void **state)
+{
+	(void)state;
+	expect_error("[cdnallow]\nbroadest_v4 = 33\n" MIN_SRC MIN_TGT, 2, "broadest_v4:");
+	expect_error("[cdnallow]\ntimeout = lots\n" MIN_SRC MIN_TGT, 2, "timeout:");
+	expect_error("[cdnallow]\nmax_bytes = 8X\n" MIN_SRC MIN_TGT, 2, "max_bytes:");
+	expect_error("[cdnallow]\nstate_dir = relative/dir\n" MIN_SRC MIN_TGT, 2,
+		     "state_dir: expected an absolute path");
+}
+
+static void missing_provider_is_refused(void **state)
+{
+	(void)state;
+	expect_error("[source.cf]\nurl = https://x.example/a\n" MIN_TGT, 1,
+		     "provider: missing in [source.cf]");
+}
+
+static void unknown_provider_is_refused(void **state)
+{
+	(void)state;
+	expect_error("[source.cf]\n\nprovider = cloudflair\n" MIN_TGT, 3,
+		     "provider: unknown provider 'cloudflair' (did you mean 'cloudflare'?)");
+	expect_error("[source.cf]\nprovider = zzzzzzzzzzzz\n" MIN_TGT, 2,
+		     "provider: unknown provider 'zzzzzzzzzzzz'");
+}
+
+static void generic_provider_needs_url(void **state)
+{
+	(void)state;
+	expect_error("[source.m]\nprovider = text\n[target.t]\nbackend = null\nsources = m\n", 1,
+		     "url: missing in [source.m]");
+	expect_error("[source.m]\nprovider = text\nurl = http://x.example/a\n"
+		     "[target.t]\nbackend = null\nsources = m\n",
+		     3, "url: plain http 'http://x.example/a' needs allow_http = yes");
+	expect_error("[source.m]\nprovider = text\nurl = a b c d e f g h i\n"
+		     "[target.t]\nbackend = null\nsources = m\n",
+		     3, "url: at most 8 URLs");
+}
+
+static void unknown_backend_is_refused(void **state)
+{
+	(void)state;
+	expect_error(MIN_SRC "[target.t]\nbackend = pf\nsources = cf\n", 4,
+		     "backend: unknown backend 'pf'");
+	expect_error(MIN_SRC "[target.t]\nsources = cf\n", 3, "backend: missing in [target.t]");
+}
+
+static void target_with_missing_source_is_refused(void **state)
+{
+	(void)state;
+	expect_error(MIN_SRC "[target.t]\nbackend = null\nsources = cf, fastly\n", 5,
+		     "sources: no [source.fastly] section for 'fastly'");
+	expect_error(MIN_SRC "[target.t]\nbackend = null\n", 3, "sources: missing in [target.t]");
+}
+
+static void no_source_or_no_target_is_refused(void **state)
+{
+	(void)state;
+	expect_error(MIN_SRC, 0, "no [target.NAME] section");
+	expect_error("[cdnallow]\nstate_dir = /x\n", 0, "no [source.NAME] section");
+}
+
+static void duplicate_section_is_refused(void **state)
+{
+	(void)state;
+	expect_error(MIN_SRC MIN_TGT "[source.CF]\nprovider = fastly\n", 6,
+		     "[source.cf]: duplicate section (first on line 1)");
+	expect_error(MIN_SRC "provider = fastly\n" MIN_TGT, 3,
+		     "provider: set twice in [source.cf] (first on line 2)");
+}
+
+static void bad_sections_and_syntax_are_refused(void **state)
+{
+	(void)state;
+	expect_error(MIN_SRC MIN_TGT "[sources.x]\n", 6, "[sources.x]: unknown section");
+	expect_error(MIN_SRC MIN_TGT "[target.a b]\nbackend = null\nsources = cf\n", 6,
+		     "[target.a b]: target name must be");
+	expect_error(MIN_SRC "just words\n" MIN_TGT, 3, "syntax error");
+	expect_error("max_shrink = 5%\n" MIN_SRC MIN_TGT, 1, "key outside any section");
+	expect_error(MIN_SRC MIN_TGT "[target.x\n", 6, "syntax error");
+	expect_error(MIN_SRC "url = \"https://a.example/x#y\" https://b.example/\n" MIN_TGT, 3,
+		     "closing quote");
+}
+
+static void quoted_url_keeps_hash_unquoted_loses_it(void **state)
+{
+	struct tmpconf t;
+	struct config c;
+	struct cda_error err = {0};
+	const char *path = write_conf(
+		&t,
+		"[source.a]\nprovider = text\nurl = \"https://x.example/l#v4\"\n"
+		"[source.b]\nprovider = text\nurl = https://x.example/l#v4\n"
+		"[target.t]\nbackend = null\nsources = a b\n",
+		0600);
+
+	(void)state;
+	if (config_load(&c, path, false, &err) < 0)
+		fail_msg("%s:%u: %s", err.origin, err.line, err.msg);
+	assert_string_equal(config_find_source(&c, "a")->urls[0], "https://x.example/l#v4");
+	assert_string_equal(config_find_source(&c, "b")->urls[0], "https://x.example/l");
+	assert_string_equal(source_get(config_find_source(&c, "b"), "url"), "https://x.example/l");
+	config_finish(&c);
+	rm_conf(&t);
+}
+
+static void group_writable_file_is_refused(void **state)
+{
+	struct tmpconf t;
+	struct config c;
+	struct cda_error err = {0};
+	const char *path = write_conf(&t, MIN_SRC MIN_TGT, 0664);
+
+	(void)state;
+	assert_int_equal(config_load(&c, path, false, &err), -1);
+	assert_int_equal(err.code, CDA_ECONFIG);
+	assert_string_equal(err.origin, path);
+	assert_non_null(strstr(err.msg, "refused: writable by group"));
+	assert_int_equal(chmod(path, 0646), 0);
+	assert_int_equal(config_load(&c, path, false, &err), -1);
+	assert_non_null(strstr(err.msg, "writable by others"));
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(config_load(&c, path, false, &err), 0);
+	config_finish(&c);
+	rm_conf(&t);
+}
+
+static void file_not_owned_by_root_is_refused_with_check_owner(void **state)
+{
+	struct tmpconf t;
+	struct config c;
+	struct cda_error err = {0};
+	const char *path = write_conf(&t, MIN_SRC MIN_TGT, 0644);
+
+	(void)state;
+	if (geteuid() == 0)
+		assert_int_equal(chown(path, 65534, 65534), 0); /* nobody */
+	assert_int_equal(config_load(&c, path, true, &err), -1);
+	assert_int_equal(err.code, CDA_ECONFIG);
+	assert_string_equal(err.origin, path);
+	assert_non_null(strstr(err.msg, "not root"));
+	/* without the check the same file loads */
+	assert_int_equal(config_load(&c, path, false, &err), 0);
+	config_finish(&c);
+	rm_conf(&t);
+}
+
+static void missing_file_and_directory_are_refused(void **state)
+{
+	struct config c;
+	struct cda_error err = {0};
+
+	(void)state;
+	assert_int_equal(config_load(&c, "data/config/does-not-exist.ini", false, &err), -1);
+	assert_int_equal(err.code, CDA_ECONFIG);
+	assert_string_equal(err.origin, "data/config/does-not-exist.ini");
+	assert_non_null(strstr(err.msg, "No such file"));
+	cda_error_clear(&err);
+	assert_int_equal(config_load(&c, "data/config", false, &err), -1);
+	assert_non_null(strstr(err.msg, "not a regular file"));
+}
+
+static void continued_line_reports_its_first_line(void **state)
+{
+	struct tmpconf t;
+	struct config c;
+	struct cda_error err = {0};
+	const char *path = write_conf(&t,
+				      "[source.m]\nprovider = text\nurl = https://a.example/1 \\\n"
+				      "  https://b.example/2\n"
+				      "[target.t]\nbackend = null\nsources = m\n",
+				      0600);
+
+	(void)state;
+	if (config_load(&c, path, false, &err) < 0)
+		fail_msg("%s:%u: %s", err.origin, err.line, err.msg);
+	assert_int_equal(config_find_source(&c, "m")->n_urls, 2);
+	assert_int_equal(source_line(config_find_source(&c, "m"), "url"), 3);
+	assert_int_equal(config_find_target(&c, "t")->line, 5);
+	config_finish(&c);
+	rm_conf(&t);
+}
+
+static void value_parsers_are_strict(void **state)
+{
+	bool b = false;
+	unsigned long u = 0;
+	double d = 0;
+	long s = 0;
+
+	(void)state;
+	assert_int_equal(config_parse_bool("Yes", &b), 0);
+	assert_true(b);
+	assert_int_equal(config_parse_bool("off", &b), 0);
+	assert_false(b);
+	assert_int_equal(config_parse_bool("yes-please", &b), -1);
+	assert_int_equal(config_parse_bool("", &b), -1);
+
+	assert_int_equal(config_parse_ulong("42", 0, 100, &u), 0);
+	assert_int_equal(u, 42);
+	assert_int_equal(config_parse_ulong("101", 0, 100, &u), -1);
+	assert_int_equal(config_parse_ulong("-1", 0, 100, &u), -1);
+	assert_int_equal(config_parse_ulong(" 1", 0, 100, &u), -1);
+	assert_int_equal(config_parse_ulong("10%", 0, 100, &u), -1);
+	assert_int_equal(config_parse_ulong("99999999999999999999999", 0, ULONG_MAX, &u), -1);
+
+	assert_int_equal(config_parse_percent("10%", &d), 0);
+	assert_true(d > 0.0999 && d < 0.1001);
+	assert_int_equal(config_parse_percent("0.1", &d), 0);
+	assert_true(d > 0.0999 && d < 0.1001);
+	assert_int_equal(config_parse_percent("12.5%", &d), 0);
+	assert_true(d > 0.1249 && d < 0.1251);
+	assert_int_equal(config_parse_percent("100%", &d), 0);
+	assert_int_equal(config_parse_percent("10", &d), -1); /* > 1 without '%' */
+	assert_int_equal(config_parse_percent("101%", &d), -1);
+	assert_int_equal(config_parse_percent("lots", &d), -1);
+	assert_int_equal(config_parse_percent("5.%", &d), -1);
+	assert_int_equal(config_parse_percent("", &d), -1);
+
+	assert_int_equal(config_parse_duration("90", &s), 0);
+	assert_int_equal(s, 90);
+	assert_int_equal(config_parse_duration("30s", &s), 0);
+	assert_int_equal(s, 30);
+	assert_int_equal(config_parse_duration("15m", &s), 0);
+	assert_int_equal(s, 900);
+	assert_int_equal(config_parse_duration("2h", &s), 0);
+	assert_int_equal(s, 7200);
+	assert_int_equal(config_parse_duration("7d", &s), 0);
+	assert_int_equal(s, 604800);
+	assert_int_equal(config_parse_duration("7w", &s), -1);
+	assert_int_equal(config_parse_duration("1h30m", &s), -1);
+	assert_int_equal(config_parse_duration("99999999999999999d", &s), -1);
+
+	assert_int_equal(config_parse_size("8M", &u), 0);
+	assert_int_equal(u, 8UL << 20);
+	assert_int_equal(config_parse_size("512K", &u), 0);
+	assert_int_equal(u, 512UL << 10);
+	assert_int_equal(config_parse_size("1048576", &u), 0);
+	assert_int_equal(u, 1048576);
+	assert_int_equal(config_parse_size("2MiB", &u), 0);
+	assert_int_equal(u, 2UL << 20);
+	assert_int_equal(config_parse_size("8Q", &u), -1);
+	assert_int_equal(config_parse_size("M", &u), -1);
+}
+
+static void split_words_takes_spaces_and_commas(void **state)
+{
+	size_t n = 99;
+	char **w = config_split_words("  a, b,,c\td  ", &n);
+
+	(void)state;
+	assert_non_null(w);
+	assert_int_equal(n, 4);
+	assert_string_equal(w[0], "a");
+	assert_string_equal(w[1], "b");
+	assert_string_equal(w[2], "c");
+	assert_string_equal(w[3], "d");
+	assert_null(w[4]);
+	config_free_words(w);
+	w = config_split_words(" , ", &n);
+	assert_non_null(w);
+	assert_int_equal(n, 0);
+	assert_null(w[0]);
+	config_free_words(w);
+	config_free_words(NULL);
+}
+
+static void key_tables_are_terminated_and_known(void **state)
+{
+	size_t n = 0;
+
+	(void)state;
+	for (const char *const *k = config_global_keys; *k != NULL; k++)
+		n++;
+	assert_int_equal(n, 11);
+	assert_string_equal(config_source_keys[0], "provider");
+	assert_string_equal(config_target_keys[0], "backend");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(design_example_loads),
+		cmocka_unit_test(every_global_key_is_read),
+		cmocka_unit_test(unknown_global_key_suggests_the_closest),
+		cmocka_unit_test(unknown_target_key_suggests_the_closest),
+		cmocka_unit_test(unknown_source_key_suggests_the_closest),
+		cmocka_unit_test(bad_percent_names_line_and_key),
+		cmocka_unit_test(bad_bool_names_line_and_key),
+		cmocka_unit_test(bad_numbers_are_refused),
+		cmocka_unit_test(missing_provider_is_refused),
+		cmocka_unit_test(unknown_provider_is_refused),
+		cmocka_unit_test(generic_provider_needs_url),
+		cmocka_unit_test(unknown_backend_is_refused),
+		cmocka_unit_test(target_with_missing_source_is_refused),
+		cmocka_unit_test(no_source_or_no_target_is_refused),
+		cmocka_unit_test(duplicate_section_is_refused),
+		cmocka_unit_test(bad_sections_and_syntax_are_refused),
+		cmocka_unit_test(quoted_url_keeps_hash_unquoted_loses_it),
+		cmocka_unit_test(group_writable_file_is_refused),
+		cmocka_unit_test(file_not_owned_by_root_is_refused_with_check_owner),
+		cmocka_unit_test(missing_file_and_directory_are_refused),
+		cmocka_unit_test(continued_line_reports_its_first_line),
+		cmocka_unit_test(value_parsers_are_strict),
+		cmocka_unit_test(split_words_takes_spaces_and_commas),
+		cmocka_unit_test(key_tables_are_terminated_and_known),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
