@@ -1,3 +1,959 @@
 // SPDX-License-Identifier: MIT
-/* stub: to be written */
-typedef int backend_nft_stub_unused;
+#include "backend.h"
+
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/common.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+
+#include "cda_error.h"
+#include "config.h"
+#include "nft_batch.h"
+#include "ranges.h"
+#include "state.h"
+
+#define RECV_BUF (64u << 10)
+#define READ_TRIES 5
+#define TYPE_IPADDR 7u
+#define TYPE_IP6ADDR 8u
+/* Netlink attribute bytes of one element (nft_batch.c writes exactly these). */
+#define ELEM4_START 16u
+#define ELEM4_END 24u
+#define ELEM6_START 28u
+#define ELEM6_END 36u
+
+enum verify_mode { VERIFY_AUTO, VERIFY_FULL, VERIFY_GENID };
+
+struct nft_backend {
+	struct backend base;
+	struct backend_env env;
+	char *name, *cache_key, *config_path;
+	char table[256];
+	char set[2][256]; /* [0] v4, [1] v6; "" when the family is not synced */
+	uint16_t family;
+	const char *family_name;
+	bool create;
+	enum verify_mode verify;
+	unsigned int set_line[2];
+	struct mnl_socket *nl;
+	uint32_t portid, seq;
+	char *buf;
+	/* What the kernel holds as far as we know, and the genid that goes with it. */
+	bool known;
+	uint32_t genid;
+	struct ranges *last;
+	bool table_exists, set_exists[2];
+};
+
+static const char *const nft_keys[] = {"table", "family", "set_v4", "set_v6", "create",
+				       "verify", NULL};
+
+static struct nft_backend *nft_from_base(struct backend *be)
+{
+	assert(be->ops == &nft_backend_ops);
+	return (struct nft_backend *)be;
+}
+
+static bool has_set(const struct nft_backend *nb, int i)
+{
+	return nb->set[i][0] != '\0';
+}
+
+static int bad_value(struct cda_error *err, const struct target_config *tc, const char *key,
+		     const char *what)
+{
+	cda_error_set(err, CDA_ECONFIG, "%s: %s", key, what);
+	return cda_error_at(err, tc->config_path, target_line(tc, key));
+}
+
+/* Names cdnallow accepts: what nft(8) takes unquoted. */
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 255 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
+				   s[0] == '_'))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || strchr("_./-", s[i]) != NULL))
+			return false;
+	return true;
+}
+
+static int get_name(const struct target_config *tc, const char *key, const char *def, bool none_ok,
+		    char *out, struct cda_error *err)
+{
+	const char *v = target_get(tc, key);
+
+	if (v == NULL)
+		v = def;
+	if (none_ok && strcmp(v, "none") == 0)
+		v = "";
+	else if (!valid_name(v))
+		return bad_value(err, tc, key,
+				 "expected an nftables name (letters, digits, _ . / -; 1..255)");
+	snprintf(out, 256, "%s", v);
+	return 0;
+}
+
+static int parse_config(struct nft_backend *nb, const struct target_config *tc,
+			struct cda_error *err)
+{
+	const char *v;
+
+	v = target_get(tc, "family");
+	if (v == NULL || strcmp(v, "inet") == 0) {
+		nb->family = NFPROTO_INET;
+		nb->family_name = "inet";
+	} else if (strcmp(v, "ip") == 0) {
+		nb->family = NFPROTO_IPV4;
+		nb->family_name = "ip";
+	} else if (strcmp(v, "ip6") == 0) {
+		nb->family = NFPROTO_IPV6;
+		nb->family_name = "ip6";
+	} else {
+		return bad_value(err, tc, "family", "expected inet, ip or ip6");
+	}
+	if (get_name(tc, "table", "cdnallow", false, nb->table, err) < 0 ||
+	    get_name(tc, "set_v4", nb->family == NFPROTO_IPV6 ? "none" : "allow_v4", true,
+		     nb->set[0], err) < 0 ||
+	    get_name(tc, "set_v6", nb->family == NFPROTO_IPV4 ? "none" : "allow_v6", true,
+		     nb->set[1], err) < 0)
+		return -1;
+	if (!has_set(nb, 0) && !has_set(nb, 1))
+		return bad_value(err, tc, target_line(tc, "set_v4") ? "set_v4" : "set_v6",
+				 "no set left to sync (both set_v4 and set_v6 are none)");
+	if (has_set(nb, 0) && strcmp(nb->set[0], nb->set[1]) == 0)
+		return bad_value(err, tc, "set_v6", "must differ from set_v4");
+	nb->set_line[0] = target_line(tc, "set_v4");
+	nb->set_line[1] = target_line(tc, "set_v6");
+	nb->create = true;
+	v = target_get(tc, "create");
+	if (v != NULL && config_parse_bool(v, &nb->create) < 0)
+		return bad_value(err, tc, "create", "expected yes or no");
+	v = target_get(tc, "verify");
+	if (v == NULL || strcmp(v, "auto") == 0)
+		nb->verify = VERIFY_AUTO;
+	else if (strcmp(v, "full") == 0)
+		nb->verify = VERIFY_FULL;
+	else if (strcmp(v, "genid") == 0)
+		nb->verify = VERIFY_GENID;
+	else
+		return bad_value(err, tc, "verify", "expected auto, full or genid");
+	return 0;
+}
+
+static void nft_close(struct backend *be)
+{
+	struct nft_backend *nb;
+
+	if (be == NULL)
+		return;
+	nb = nft_from_base(be);
+	if (nb->nl != NULL)
+		mnl_socket_close(nb->nl);
+	ranges_free(nb->last);
+	free(nb->buf);
+	free(nb->name);
+	free(nb->cache_key);
+	free(nb->config_path);
+	free(nb);
+}
+
+static int nft_open(struct backend **out, const struct target_config *tc,
+		    const struct backend_env *env, struct cda_error *err)
+{
+	struct nft_backend *nb = calloc(1, sizeof(*nb));
+	const char *name = tc->name != NULL ? tc->name : "nftables";
+
+	if (nb == NULL)
+		return cda_error_sys(err, CDA_ESYS, "allocating the nftables backend");
+	nb->base.ops = &nft_backend_ops;
+	if (env != NULL)
+		nb->env = *env;
+	else
+		nb->env.verify_max = 10000;
+	if ((nb->name = strdup(name)) == NULL ||
+	    (tc->config_path != NULL && (nb->config_path = strdup(tc->config_path)) == NULL) ||
+	    asprintf(&nb->cache_key, "nft-%s", name) < 0) {
+		nb->cache_key = NULL;
+		cda_error_sys(err, CDA_ESYS, "allocating the nftables backend");
+		goto fail;
+	}
+	if (parse_config(nb, tc, err) < 0)
+		goto fail;
+	*out = &nb->base;
+	return 0;
+fail:
+	nft_close(&nb->base);
+	return -1;
+}
+
+/* Netlink plumbing. */
+
+static int nl_ready(struct nft_backend *nb, struct cda_error *err)
+{
+	int one = 1;
+
+	if (nb->nl != NULL)
+		return 0;
+	if ((nb->buf = malloc(RECV_BUF)) == NULL)
+		return cda_error_sys(err, CDA_ESYS, "allocating the netlink buffer");
+	nb->nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (nb->nl == NULL || mnl_socket_bind(nb->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		cda_error_sys(err, CDA_EAPPLY, "opening a netfilter netlink socket");
+		if (nb->nl != NULL)
+			mnl_socket_close(nb->nl);
+		nb->nl = NULL;
+		return -1;
+	}
+	/* Errors without the echoed request, with the kernel's reason and offset. */
+	mnl_socket_setsockopt(nb->nl, NETLINK_CAP_ACK, &one, sizeof(one));
+	mnl_socket_setsockopt(nb->nl, NETLINK_EXT_ACK, &one, sizeof(one));
+	nb->portid = mnl_socket_get_portid(nb->nl);
+	nb->seq = (uint32_t)time(NULL);
+	return 0;
+}
+
+/* Send one request and run cb over the replies until the ack or DONE; errno on failure. */
+static int talk(struct nft_backend *nb, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	uint32_t seq = nlh->nlmsg_seq; /* nlh lives in buf, which the replies overwrite */
+	int ret;
+
+	if (mnl_socket_sendto(nb->nl, nlh, nlh->nlmsg_len) < 0)
+		return -1;
+	do {
+		ssize_t n = mnl_socket_recvfrom(nb->nl, nb->buf, RECV_BUF);
+
+		if (n < 0)
+			return -1;
+		ret = mnl_cb_run(nb->buf, (size_t)n, seq, nb->portid, cb, data);
+	} while (ret > 0);
+	return ret < 0 ? -1 : 0;
+}
+
+static struct nlmsghdr *req(struct nft_backend *nb, int type, uint16_t family, uint16_t flags)
+{
+	return nftnl_nlmsg_build_hdr(nb->buf, (uint16_t)type, family, flags, nb->seq++);
+}
+
+static int gen_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(a) == NFTA_GEN_ID &&
+		    mnl_attr_validate(a, MNL_TYPE_U32) == 0) {
+			*(uint32_t *)data = ntohl(mnl_attr_get_u32(a));
+			return MNL_CB_OK;
+		}
+	return MNL_CB_OK;
+}
+
+static int get_genid(struct nft_backend *nb, uint32_t *genid, struct cda_error *err)
+{
+	struct nlmsghdr *nlh = req(nb, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK);
+
+	*genid = 0;
+	if (talk(nb, nlh, gen_cb, genid) < 0)
+		return cda_error_sys(err, CDA_EAPPLY, "reading the nftables generation id");
+	return 0;
+}
+
+struct set_desc {
+	bool seen;
+	uint32_t key_type, key_len, flags;
+};
+
+static int set_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct set_desc *d = data;
+	const struct nlattr *a;
+
+	d->seen = true;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		uint32_t v;
+
+		if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
+			continue;
+		v = ntohl(mnl_attr_get_u32(a));
+		switch (mnl_attr_get_type(a)) {
+		case NFTA_SET_KEY_TYPE:
+			d->key_type = v;
+			break;
+		case NFTA_SET_KEY_LEN:
+			d->key_len = v;
+			break;
+		case NFTA_SET_FLAGS:
+			d->flags = v;
+			break;
+		default:
+			break;
+		}
+	}
+	return MNL_CB_OK;
+}
+
+static int null_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return MNL_CB_OK;
+}
+
+static void describe_set(const struct set_desc *d, char *buf, size_t size)
+{
+	const char *t = d->key_type == TYPE_IPADDR	? "ipv4_addr"
+			: d->key_type == TYPE_IP6ADDR ? "ipv6_addr"
+							: NULL;
+	int n;
+
+	if (t != NULL)
+		n = snprintf(buf, size, "type %s", t);
+	else
+		n = snprintf(buf, size, "key type %u (%u bytes)", d->key_type, d->key_len);
+	snprintf(buf + n, size - (size_t)n, "%s%s%s",
+		 d->flags & NFT_SET_INTERVAL ? ", flags interval" : ", without flags interval",
+		 d->flags & (NFT_SET_MAP | NFT_SET_OBJECT) ? ", a map" : "",
+		 d->flags & NFT_SET_CONCAT ? ", concatenated" : "");
+}
+
+/* Does the table exist, do the sets exist with the right type? Missing objects are an error
+ * only for an admin-owned table; a set of the wrong kind always is. */
+static int check_objects(struct nft_backend *nb, struct cda_error *err)
+{
+	struct nlmsghdr *nlh = req(nb, NFT_MSG_GETTABLE, nb->family, NLM_F_ACK);
+
+	nb->set_exists[0] = nb->set_exists[1] = false;
+	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, nb->table);
+	nb->table_exists = talk(nb, nlh, null_cb, NULL) == 0;
+	if (!nb->table_exists) {
+		if (errno != ENOENT)
+			return cda_error_sys(err, CDA_EAPPLY, "looking up table %s %s",
+					     nb->family_name, nb->table);
+		if (nb->create)
+			return 0;
+		return cda_error_set(err, CDA_EAPPLY,
+				     "table %s %s does not exist (create = no: the admin's "
+				     "ruleset must define it and its sets)",
+				     nb->family_name, nb->table);
+	}
+	for (int i = 0; i < 2; i++) {
+		struct set_desc d = {0};
+		uint32_t want_type = i ? TYPE_IP6ADDR : TYPE_IPADDR, want_len = i ? 16 : 4;
+		char what[128];
+
+		if (!has_set(nb, i))
+			continue;
+		nlh = req(nb, NFT_MSG_GETSET, nb->family, NLM_F_ACK);
+		mnl_attr_put_strz(nlh, NFTA_SET_TABLE, nb->table);
+		mnl_attr_put_strz(nlh, NFTA_SET_NAME, nb->set[i]);
+		if (talk(nb, nlh, set_cb, &d) < 0) {
+			if (errno != ENOENT)
+				return cda_error_sys(err, CDA_EAPPLY, "looking up set %s %s %s",
+						     nb->family_name, nb->table, nb->set[i]);
+			if (nb->create)
+				continue;
+			return cda_error_set(err, CDA_EAPPLY,
+					     "set %s %s %s does not exist (create = no: define it "
+					     "as type %s; flags interval)",
+					     nb->family_name, nb->table, nb->set[i],
+					     i ? "ipv6_addr" : "ipv4_addr");
+		}
+		if (d.key_type == want_type && d.key_len == want_len &&
+		    (d.flags & NFT_SET_INTERVAL) &&
+		    !(d.flags & (NFT_SET_MAP | NFT_SET_OBJECT | NFT_SET_CONCAT))) {
+			nb->set_exists[i] = true;
+			continue;
+		}
+		describe_set(&d, what, sizeof(what));
+		cda_error_set(err, nb->create ? CDA_EAPPLY : CDA_ECONFIG,
+			      "set %s %s %s has %s; cdnallow needs type %s; flags interval",
+			      nb->family_name, nb->table, nb->set[i], what,
+			      i ? "ipv6_addr" : "ipv4_addr");
+		return cda_error_at(err, nb->config_path, nb->set_line[i]);
+	}
+	return 0;
+}
+
+struct dump_ctx {
+	struct nft_elems *e;
+	bool first;
+	uint16_t res_id;
+	bool changed; /* the ruleset generation moved during the dump */
+	bool bad;
+};
+
+static int elem_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump_ctx *c = data;
+	const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a, *list = NULL;
+
+	if (c->first) {
+		c->first = false;
+		c->res_id = g->res_id;
+	} else if (g->res_id != c->res_id) {
+		c->changed = true;
+	}
+	mnl_attr_for_each(a, nlh, sizeof(*g))
+		if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_ELEMENTS)
+			list = a;
+	if (list == NULL)
+		return MNL_CB_OK;
+	mnl_attr_for_each_nested(a, list) {
+		const struct nlattr *b, *k;
+		const void *key = NULL;
+		size_t len = 0;
+		bool end = false;
+
+		mnl_attr_for_each_nested(b, a) {
+			if (mnl_attr_get_type(b) == NFTA_SET_ELEM_KEY) {
+				mnl_attr_for_each_nested(k, b)
+					if (mnl_attr_get_type(k) == NFTA_DATA_VALUE) {
+						key = mnl_attr_get_payload(k);
+						len = mnl_attr_get_payload_len(k);
+					}
+			} else if (mnl_attr_get_type(b) == NFTA_SET_ELEM_FLAGS &&
+				   mnl_attr_validate(b, MNL_TYPE_U32) == 0) {
+				end = ntohl(mnl_attr_get_u32(b)) & NFT_SET_ELEM_INTERVAL_END;
+			}
+		}
+		if (key == NULL || nft_elems_add(c->e, key, len, end) < 0)
+			c->bad = true;
+	}
+	return MNL_CB_OK;
+}
+
+/* Dump one set into out. 1: the generation changed meanwhile (or differs from genid). */
+static int dump_set(struct nft_backend *nb, int i, uint32_t genid, struct ranges *out,
+		    struct cda_error *err)
+{
+	struct dump_ctx c = {.first = true};
+	struct nlmsghdr *nlh;
+	int rc;
+
+	if ((c.e = nft_elems_new(i ? CDA_AF_INET6 : CDA_AF_INET)) == NULL)
+		return cda_error_sys(err, CDA_ESYS, "reading set %s", nb->set[i]);
+	nlh = req(nb, NFT_MSG_GETSETELEM, nb->family, NLM_F_DUMP);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, nb->table);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, nb->set[i]);
+	if (talk(nb, nlh, elem_cb, &c) < 0) {
+		cda_error_sys(err, CDA_EAPPLY, "reading set %s %s %s", nb->family_name, nb->table,
+			      nb->set[i]);
+		nft_elems_free(c.e);
+		return -1;
+	}
+	if (c.bad) {
+		nft_elems_free(c.e);
+		return cda_error_set(err, CDA_EAPPLY, "set %s %s %s: unexpected element in dump",
+				     nb->family_name, nb->table, nb->set[i]);
+	}
+	rc = nft_elems_finish(c.e, out);
+	if (rc < 0)
+		return cda_error_sys(err, CDA_ESYS, "decoding set %s", nb->set[i]);
+	if (c.changed || (!c.first && ntohs(c.res_id) != (genid & 0xffff)))
+		return 1;
+	return 0;
+}
+
+static struct ranges *only_synced(const struct nft_backend *nb, const struct ranges *r)
+{
+	struct ranges *o = ranges_new();
+
+	if (o == NULL)
+		return NULL;
+	if (r == NULL)
+		return o;
+	if ((has_set(nb, 0) && ranges_reserve(o, ranges_count4(r), 0) < 0) ||
+	    (has_set(nb, 1) && ranges_reserve(o, 0, ranges_count6(r)) < 0))
+		goto fail;
+	for (size_t i = 0; has_set(nb, 0) && i < ranges_count4(r); i++)
+		if (ranges_add4(o, ranges_v4(r)[i].lo, ranges_v4(r)[i].hi) < 0)
+			goto fail;
+	for (size_t i = 0; has_set(nb, 1) && i < ranges_count6(r); i++)
+		if (ranges_add6(o, ranges_v6(r)[i].lo, ranges_v6(r)[i].hi) < 0)
+			goto fail;
+	ranges_sort(o);
+	return o;
+fail:
+	ranges_free(o);
+	return NULL;
+}
+
+/*
+ * What the kernel holds now, with the genid it belongs to (nb->last, nb->genid).
+ * use_cache: take the state cache when its genid is the current one (no dump).
+ */
+static int read_kernel(struct nft_backend *nb, bool use_cache, struct cda_error *err)
+{
+	struct ranges *got = NULL;
+
+	if (nl_ready(nb, err) < 0)
+		return -1;
+	nb->known = false;
+	for (int attempt = 0; attempt < READ_TRIES; attempt++) {
+		uint32_t genid;
+		int rc = 0;
+
+		ranges_free(got);
+		if ((got = ranges_new()) == NULL)
+			return cda_error_sys(err, CDA_ESYS, "reading the nft sets");
+		if (get_genid(nb, &genid, err) < 0 || check_objects(nb, err) < 0)
+			goto fail;
+		/* Only when every set exists: a reboot resets the genid but not the cache. */
+		if (use_cache && nb->env.state != NULL &&
+		    (!has_set(nb, 0) || nb->set_exists[0]) &&
+		    (!has_set(nb, 1) || nb->set_exists[1])) {
+			struct cda_error scratch = {0};
+			struct ranges *cached = NULL;
+			uint32_t cgen = 0;
+
+			if (state_load_applied(nb->env.state, nb->cache_key, &cached, &cgen,
+					       &scratch) == 1 &&
+			    cgen == genid) {
+				ranges_free(got);
+				got = only_synced(nb, cached);
+				ranges_free(cached);
+				if (got == NULL)
+					return cda_error_sys(err, CDA_ESYS, "reading the cache");
+				nb->genid = genid;
+				goto done;
+			}
+			ranges_free(cached);
+		}
+		for (int i = 0; i < 2 && rc == 0; i++)
+			if (nb->set_exists[i])
+				rc = dump_set(nb, i, genid, got, err);
+		if (rc < 0)
+			goto fail;
+		if (rc == 0) {
+			uint32_t after;
+
+			/* Elements of an unchanged generation: the genid still the same. */
+			if (get_genid(nb, &after, err) < 0)
+				goto fail;
+			if (after == genid) {
+				nb->genid = genid;
+				goto done;
+			}
+		}
+	}
+	cda_error_set(err, CDA_EAPPLY, "the nftables ruleset kept changing while reading %s %s",
+		      nb->family_name, nb->table);
+fail:
+	ranges_free(got);
+	return -1;
+done:
+	ranges_sort(got);
+	ranges_free(nb->last);
+	nb->last = got;
+	nb->known = true;
+	return 0;
+}
+
+static int nft_read(struct backend *be, struct ranges *cur, struct cda_error *err)
+{
+	struct nft_backend *nb = nft_from_base(be);
+
+	if (read_kernel(nb, true, err) < 0)
+		return -1;
+	ranges_clear(cur);
+	if (ranges_add_all(cur, nb->last) < 0)
+		return cda_error_sys(err, CDA_ESYS, "reading the nft sets");
+	ranges_sort(cur);
+	return 0;
+}
+
+/* Sending a batch and judging the outcome. */
+
+struct outcome {
+	int error; /* first kernel errno, 0 when none */
+	uint32_t seq;
+	bool has_offs;
+	uint32_t offs;
+	char kmsg[96];
+	unsigned int n_errors;
+	bool end_acked;
+	bool lost; /* ENOBUFS: acks were dropped, the outcome is unknown */
+};
+
+static void parse_ack(const struct nlmsghdr *nlh, uint32_t end_seq, struct outcome *o)
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+	size_t off = sizeof(*e);
+
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
+		return;
+	if (e->error == 0) {
+		if (e->msg.nlmsg_seq == end_seq)
+			o->end_acked = true;
+		return;
+	}
+	if (o->n_errors++ > 0)
+		return;
+	o->error = -e->error;
+	o->seq = e->msg.nlmsg_seq;
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return;
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+	if (mnl_nlmsg_size(off) > nlh->nlmsg_len)
+		return;
+	mnl_attr_for_each(a, nlh, off) {
+		if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG &&
+		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0) {
+			snprintf(o->kmsg, sizeof(o->kmsg), "%s", mnl_attr_get_str(a));
+		} else if (mnl_attr_get_type(a) == NLMSGERR_ATTR_OFFS &&
+			   mnl_attr_validate(a, MNL_TYPE_U32) == 0) {
+			o->has_offs = true;
+			o->offs = mnl_attr_get_u32(a);
+		}
+	}
+}
+
+static void set_bufs(int fd, int opt_force, int opt, size_t want)
+{
+	int v = want > (size_t)(1 << 30) ? 1 << 30 : (int)want;
+
+	if (setsockopt(fd, SOL_SOCKET, opt_force, &v, sizeof(v)) < 0)
+		setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
+}
+
+static int send_batch(struct nft_backend *nb, const struct nft_batch *b, struct outcome *o,
+		      struct cda_error *err)
+{
+	int fd = mnl_socket_get_fd(nb->nl);
+	struct sockaddr_nl snl = {.nl_family = AF_NETLINK};
+	size_t n_iov, total, msgs = nft_batch_msg_count(b);
+	const struct iovec *iov = nft_batch_iov(b, &n_iov, &total);
+	struct msghdr mh = {.msg_name = &snl, .msg_namelen = sizeof(snl),
+			    .msg_iov = (struct iovec *)(uintptr_t)iov, .msg_iovlen = n_iov};
+	uint32_t end_seq = nft_batch_end_seq(b);
+
+	memset(o, 0, sizeof(*o));
+	set_bufs(fd, SO_SNDBUFFORCE, SO_SNDBUF, total + (64u << 10));
+	/* ~1 KiB per message: only failing messages and END are acked, without echo. */
+	set_bufs(fd, SO_RCVBUFFORCE, SO_RCVBUF, msgs > 256 ? msgs * 1024 : 256u << 10);
+	if (sendmsg(fd, &mh, 0) < 0)
+		return cda_error_sys(err, CDA_EAPPLY,
+				     "sending the nft batch (%zu bytes, %zu messages)", total,
+				     msgs);
+	/* The kernel processed the whole batch inside sendmsg(): every ack is queued now. */
+	for (;;) {
+		ssize_t n = recv(fd, nb->buf, RECV_BUF, MSG_DONTWAIT);
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)nb->buf;
+		int len = (int)n;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOBUFS) {
+				o->lost = true;
+				continue;
+			}
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return cda_error_sys(err, CDA_EAPPLY, "reading nft batch acks");
+		}
+		while (mnl_nlmsg_ok(nlh, len)) {
+			if (nlh->nlmsg_type == NLMSG_ERROR)
+				parse_ack(nlh, end_seq, o);
+			nlh = mnl_nlmsg_next(nlh, &len);
+		}
+	}
+	return 0;
+}
+
+static void fmt_addr(int fam, cda_u128 a, char *buf)
+{
+	struct cidr c = {.addr = a, .family = (uint8_t)fam,
+			 .plen = fam == CDA_AF_INET ? 32 : 128};
+	char *slash;
+
+	cidr_format(&c, buf);
+	if ((slash = strchr(buf, '/')) != NULL)
+		*slash = '\0';
+}
+
+/* A prefix when [lo, hi] is one, else "lo-hi". */
+static void fmt_range(int fam, cda_u128 lo, cda_u128 hi, char *buf, size_t size)
+{
+	int bits = fam == CDA_AF_INET ? 32 : 128;
+	cda_u128 span = hi - lo; /* size - 1, no overflow */
+	struct cidr c = {.addr = lo, .family = (uint8_t)fam};
+	char a[CIDR_STRLEN], b[CIDR_STRLEN];
+
+	if ((span & (span + 1)) == 0 && (lo & span) == 0) {
+		int host = 0;
+
+		while (host < bits && ((span >> host) & 1))
+			host++;
+		c.plen = (uint8_t)(bits - host);
+		cidr_format(&c, a);
+		snprintf(buf, size, "%s", a);
+		return;
+	}
+	fmt_addr(fam, lo, a);
+	fmt_addr(fam, hi, b);
+	snprintf(buf, size, "%s-%s", a, b);
+}
+
+/* Which item of the message the kernel's attribute offset points into. */
+static size_t locate(const struct nft_msg_info *mi, const struct ranges *r, uint32_t offs)
+{
+	size_t pos, at = 0;
+
+	if (offs < mi->elem_offset + 4)
+		return mi->first;
+	pos = offs - mi->elem_offset - 4;
+	for (size_t i = mi->first; i < mi->first + mi->count; i++) {
+		size_t sz;
+
+		if (mi->fam == CDA_AF_INET)
+			sz = ELEM4_START + (ranges_v4(r)[i].hi != UINT32_MAX ? ELEM4_END : 0);
+		else
+			sz = ELEM6_START + (ranges_v6(r)[i].hi != ~(cda_u128)0 ? ELEM6_END : 0);
+		if (pos < at + sz)
+			return i;
+		at += sz;
+	}
+	return mi->first;
+}
+
+static int kernel_refused(struct nft_backend *nb, const struct nft_batch *b,
+			  const struct nft_plan *p, const struct outcome *o, struct cda_error *err)
+{
+	const struct nft_msg_info *mi = nft_batch_msg(b, o->seq);
+	char what[1024], kmsg[110] = "";
+	const char *set = "";
+
+	if (o->kmsg[0] != '\0')
+		snprintf(kmsg, sizeof(kmsg), " (%s)", o->kmsg);
+	if (mi != NULL && mi->fam != 0)
+		set = mi->fam == CDA_AF_INET ? nb->set[0] : nb->set[1];
+	if (mi == NULL) {
+		snprintf(what, sizeof(what), "the batch for table %s %s", nb->family_name,
+			 nb->table);
+	} else if (mi->kind == NFT_MSG_NEWTABLE) {
+		snprintf(what, sizeof(what), "creating table %s %s", nb->family_name, nb->table);
+	} else if (mi->kind == NFT_MSG_NEWSET) {
+		snprintf(what, sizeof(what), "creating set %s %s %s", nb->family_name, nb->table,
+			 set);
+	} else if (mi->kind == NFT_MSG_DELSETELEM && mi->count == 0) {
+		snprintf(what, sizeof(what), "flushing set %s %s %s", nb->family_name, nb->table,
+			 set);
+	} else if (mi->kind == NFT_MSG_DELSETELEM || mi->kind == NFT_MSG_NEWSETELEM) {
+		bool add = mi->kind == NFT_MSG_NEWSETELEM;
+		const struct ranges *r = add ? p->add : p->del;
+		size_t i = o->has_offs ? locate(mi, r, o->offs) : mi->first;
+		char rng[2 * CIDR_STRLEN + 8], more[48] = "";
+
+		if (mi->fam == CDA_AF_INET)
+			fmt_range(CDA_AF_INET, ranges_v4(r)[i].lo, ranges_v4(r)[i].hi, rng,
+				  sizeof(rng));
+		else
+			fmt_range(CDA_AF_INET6, ranges_v6(r)[i].lo, ranges_v6(r)[i].hi, rng,
+				  sizeof(rng));
+		if (!o->has_offs && mi->count > 1)
+			snprintf(more, sizeof(more), " (or one of %zu more)", mi->count - 1);
+		snprintf(what, sizeof(what), "%s %s%s %s set %s %s %s", add ? "adding" : "deleting",
+			 rng, more, add ? "to" : "from", nb->family_name, nb->table, set);
+	} else {
+		snprintf(what, sizeof(what), "the batch for table %s %s", nb->family_name,
+			 nb->table);
+	}
+	cda_error_set(err, CDA_EAPPLY, "kernel refused %s: %s%s; nothing was changed", what,
+		      strerror(o->error), kmsg);
+	err->sys_errno = o->error;
+	return -1;
+}
+
+static bool delta_empty(const struct nft_backend *nb, const struct ranges *r)
+{
+	return r == NULL || ((!has_set(nb, 0) || ranges_count4(r) == 0) &&
+			     (!has_set(nb, 1) || ranges_count6(r) == 0));
+}
+
+/* Compare the kernel's sets with want by a fresh dump; on success nb->last is exact. */
+static int compare_dump(struct nft_backend *nb, const struct ranges *want, struct cda_error *err)
+{
+	struct ranges *w = only_synced(nb, want);
+	bool same = false;
+
+	if (w == NULL)
+		return cda_error_sys(err, CDA_ESYS, "verifying");
+	if (read_kernel(nb, false, err) < 0 || ranges_same_cover(nb->last, w, &same) < 0) {
+		ranges_free(w);
+		return err->code != CDA_OK ? -1 : cda_error_sys(err, CDA_ESYS, "verifying");
+	}
+	if (!same) {
+		cda_error_set(err, CDA_EAPPLY,
+			      "%s %s: the sets hold %zu+%zu ranges, not the %zu+%zu wanted "
+			      "(IPv4+IPv6)",
+			      nb->family_name, nb->table, ranges_count4(nb->last),
+			      ranges_count6(nb->last), ranges_count4(w), ranges_count6(w));
+		ranges_free(w);
+		return -1;
+	}
+	ranges_free(w);
+	return 0;
+}
+
+static int nft_apply(struct backend *be, const struct backend_input *in, struct cda_error *err)
+{
+	struct nft_backend *nb = nft_from_base(be);
+	struct ranges *add = NULL, *del = NULL, *w = NULL;
+	const struct ranges *padd = in->add, *pdel = in->del;
+	struct nft_batch *b = NULL;
+	bool dumped = false;
+
+	if (nl_ready(nb, err) < 0)
+		return -1;
+	if ((w = only_synced(nb, in->want)) == NULL)
+		return cda_error_sys(err, CDA_ESYS, "preparing the nft batch");
+	for (int attempt = 0;; attempt++) {
+		struct nft_plan p = {.table = nb->table, .family = nb->family,
+				     .create = nb->create,
+				     .set_v4 = has_set(nb, 0) ? nb->set[0] : NULL,
+				     .set_v6 = has_set(nb, 1) ? nb->set[1] : NULL};
+		struct outcome o;
+
+		/* No read() before, or a commit since: the delta comes from a fresh dump. */
+		if (!nb->known || attempt > 0) {
+			ranges_free(add);
+			ranges_free(del);
+			add = del = NULL;
+			if (read_kernel(nb, false, err) < 0)
+				goto fail;
+			if (ranges_diff_items(w, nb->last, &add, &del) < 0) {
+				cda_error_sys(err, CDA_ESYS, "computing the nft delta");
+				goto fail;
+			}
+			padd = add;
+			pdel = del;
+		}
+		if (delta_empty(nb, padd) && delta_empty(nb, pdel) &&
+		    (!nb->create || ((!has_set(nb, 0) || nb->set_exists[0]) &&
+				     (!has_set(nb, 1) || nb->set_exists[1]))))
+			break; /* nothing to send; the genid stays */
+		p.add = padd;
+		p.del = pdel;
+		p.genid = nb->genid;
+		p.has_genid = true;
+		nft_batch_free(b);
+		b = NULL;
+		if (nft_batch_build(&p, nb->seq, &b, err) < 0)
+			goto fail;
+		nb->seq += (uint32_t)nft_batch_msg_count(b);
+		if (send_batch(nb, b, &o, err) < 0)
+			goto fail;
+		if (o.error == ERESTART && attempt == 0)
+			continue; /* someone committed since we read: recompute once */
+		if (o.error == ERESTART) {
+			cda_error_set(err, CDA_EAPPLY,
+				      "the nftables ruleset changed twice while applying to %s %s; "
+				      "nothing was changed",
+				      nb->family_name, nb->table);
+			err->sys_errno = ERESTART;
+			goto fail;
+		}
+		if (o.error != 0) {
+			kernel_refused(nb, b, &p, &o, err);
+			goto fail;
+		}
+		if (o.lost) {
+			/* Acks were dropped; the transaction was decided either way: look. */
+			if (compare_dump(nb, w, err) < 0)
+				goto fail;
+			dumped = true;
+			break;
+		}
+		nb->genid++; /* a successful commit bumps the genid by exactly one */
+		break;
+	}
+	if (!dumped) {
+		/* The sets now hold exactly want's items (element-exact delta). */
+		ranges_free(nb->last);
+		nb->last = w;
+		w = NULL;
+	}
+	nb->known = true;
+	nft_batch_free(b);
+	ranges_free(add);
+	ranges_free(del);
+	ranges_free(w);
+	return 0;
+fail:
+	nb->known = false;
+	nft_batch_free(b);
+	ranges_free(add);
+	ranges_free(del);
+	ranges_free(w);
+	return -1;
+}
+
+static int nft_verify(struct backend *be, const struct ranges *want, struct cda_error *err)
+{
+	struct nft_backend *nb = nft_from_base(be);
+	size_t n = (has_set(nb, 0) ? ranges_count4(want) : 0) +
+		   (has_set(nb, 1) ? ranges_count6(want) : 0);
+	uint32_t now;
+
+	if (nl_ready(nb, err) < 0)
+		return -1;
+	if (nb->verify != VERIFY_GENID && nb->known &&
+	    (nb->verify == VERIFY_FULL || nb->env.verify_full || n <= nb->env.verify_max))
+		return compare_dump(nb, want, err);
+	if (nb->known) {
+		if (get_genid(nb, &now, err) < 0)
+			return -1;
+		if (now == nb->genid)
+			return 0;
+	}
+	/* Something committed after us (or we know nothing): look at the sets. */
+	return compare_dump(nb, want, err);
+}
+
+static int nft_save(struct backend *be, struct cda_error *err)
+{
+	struct nft_backend *nb = nft_from_base(be);
+	struct ranges *norm;
+	bool normal;
+
+	if (nb->env.state == NULL || !nb->known || nb->last == NULL)
+		return 0;
+	/* The cache must hold the kernel's items exactly; keep only a canonical list. */
+	if ((norm = ranges_dup(nb->last)) == NULL)
+		return cda_error_sys(err, CDA_ESYS, "saving the nft cache");
+	ranges_normalize(norm);
+	normal = ranges_equal(norm, nb->last);
+	ranges_free(norm);
+	if (!normal)
+		return state_drop_applied(nb->env.state, nb->cache_key, err);
+	return state_save_applied(nb->env.state, nb->cache_key, nb->last, nb->genid, err);
+}
+
+const struct backend_ops nft_backend_ops = {
+	.name = "nftables",
+	.keys = nft_keys,
+	.open = nft_open,
+	.read = nft_read,
+	.apply = nft_apply,
+	.verify = nft_verify,
+	.save = nft_save,
+	.unlock = NULL,
+	.close = nft_close,
+};
