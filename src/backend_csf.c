@@ -1,3 +1,738 @@
 // SPDX-License-Identifier: MIT
-/* stub: to be written */
-typedef int backend_csf_stub_unused;
+#include "backend.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "atomicfile.h"
+#include "cda_error.h"
+#include "config.h"
+#include "ranges.h"
+
+extern char **environ;
+
+/*
+ * CSF reads csf.allow (firewall accepts) and csf.ignore (lfd never blocks) and expands
+ * "Include /path" lines in both. We own two files of our own, written atomically, add one
+ * Include line to each of csf.allow and csf.ignore (every other byte kept), then reload.
+ *
+ * Reload: the default is `csf -ra`. Every csf reload of csf.allow is a full restart (`csf -r`
+ * flushes all chains with ACCEPT policies, then rebuilds; `csf -q` only asks lfd to do the same
+ * later, unchecked), and lfd reads csf.ignore only when it starts, so `csf -r` alone would
+ * leave lfd free to block a CDN address it was told to ignore: an outage, where the restart's
+ * short window is fail-open. So: restart both, synchronously, with its exit status checked,
+ * and only when our files really changed (a few times a year). Big lists belong in the
+ * nftables or iptables backends.
+ */
+
+static const char *const csf_keys[] = {
+	"allow_file", "ignore_file", "csf_allow", "csf_ignore", "csf", "reload", NULL,
+};
+
+struct csf_backend {
+	struct backend base;
+	char *name;	     /* target name, for the file header */
+	char *own[2];	     /* our allow and ignore files */
+	char *csf_file[2];   /* csf.allow, csf.ignore */
+	char **reload;	     /* argv */
+};
+
+static struct csf_backend *csf_from_base(struct backend *be)
+{
+	assert(be != NULL && be->ops == &csf_backend_ops);
+	return (struct csf_backend *)be;
+}
+
+/* ---- subprocess ---- */
+
+struct cmd_out {
+	char *out, *err; /* NUL-terminated */
+	size_t out_len, err_len;
+	int status; /* exit status; 128 + signal when killed */
+};
+
+static void cmd_out_finish(struct cmd_out *r)
+{
+	free(r->out);
+	free(r->err);
+	memset(r, 0, sizeof(*r));
+}
+
+static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t ncap = *cap ? *cap : 4096;
+		char *p;
+
+		while (*len + n + 1 > ncap)
+			ncap *= 2;
+		if ((p = realloc(*buf, ncap)) == NULL)
+			return -1;
+		*buf = p;
+		*cap = ncap;
+	}
+	memcpy(*buf + *len, data, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return 0;
+}
+
+/*
+ * Run argv (PATH search, no shell) with in[0..in_len) on stdin (or /dev/null when in is NULL),
+ * collecting stdout and stderr. -1 only when the command could not be run at all. Stdin is a
+ * socket so that a child exiting early cannot kill us with SIGPIPE (MSG_NOSIGNAL).
+ */
+static int run(char *const argv[], const char *in, size_t in_len, struct cmd_out *r,
+	       struct cda_error *err)
+{
+	posix_spawn_file_actions_t fa;
+	int sv[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1};
+	size_t cap_o = 0, cap_e = 0, done = 0;
+	pid_t pid;
+	int rc, st, ret = -1;
+
+	memset(r, 0, sizeof(*r));
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return cda_error_sys(err, CDA_ESYS, "posix_spawn_file_actions_init");
+	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 ||
+	    (in != NULL && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)) {
+		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
+		goto out;
+	}
+	if ((in != NULL ? posix_spawn_file_actions_adddup2(&fa, sv[1], 0)
+			: posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0 ||
+	    posix_spawn_file_actions_adddup2(&fa, po[1], 1) != 0 ||
+	    posix_spawn_file_actions_adddup2(&fa, pe[1], 2) != 0) {
+		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
+		goto out;
+	}
+	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	if (rc != 0) {
+		errno = rc;
+		cda_error_sys(err, CDA_EAPPLY, "cannot run %s", argv[0]);
+		goto out;
+	}
+	close(po[1]);
+	close(pe[1]);
+	po[1] = pe[1] = -1;
+	if (in != NULL) {
+		close(sv[1]);
+		sv[1] = -1;
+		fcntl(sv[0], F_SETFL, O_NONBLOCK);
+		if (in_len == 0) {
+			close(sv[0]);
+			sv[0] = -1;
+		}
+	}
+	while (po[0] >= 0 || pe[0] >= 0) {
+		struct pollfd p[3] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}, {sv[0], POLLOUT, 0}};
+		char buf[8192];
+		ssize_t n;
+
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			int *fd = i == 0 ? &po[0] : &pe[0];
+
+			if (*fd < 0 || p[i].revents == 0)
+				continue;
+			n = read(*fd, buf, sizeof(buf));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				close(*fd);
+				*fd = -1;
+			} else if ((i == 0 ? append(&r->out, &r->out_len, &cap_o, buf, (size_t)n)
+					   : append(&r->err, &r->err_len, &cap_e, buf, (size_t)n)) < 0) {
+				close(*fd); /* out of memory: drain nothing more */
+				*fd = -1;
+			}
+		}
+		if (sv[0] >= 0 && p[2].revents != 0) {
+			n = send(sv[0], in + done, in_len - done, MSG_NOSIGNAL);
+			if (n > 0)
+				done += (size_t)n;
+			if ((n < 0 && errno != EAGAIN && errno != EINTR) || done == in_len) {
+				close(sv[0]); /* EOF for the child (or it stopped reading) */
+				sv[0] = -1;
+			}
+		}
+	}
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR) {
+			cda_error_sys(err, CDA_ESYS, "waiting for %s", argv[0]);
+			goto out;
+		}
+	}
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	if ((r->out == NULL && append(&r->out, &r->out_len, &cap_o, "", 0) < 0) ||
+	    (r->err == NULL && append(&r->err, &r->err_len, &cap_e, "", 0) < 0)) {
+		errno = ENOMEM;
+		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
+		goto out;
+	}
+	ret = 0;
+out:
+	posix_spawn_file_actions_destroy(&fa);
+	for (int i = 0; i < 2; i++) {
+		if (sv[i] >= 0)
+			close(sv[i]);
+		if (po[i] >= 0)
+			close(po[i]);
+		if (pe[i] >= 0)
+			close(pe[i]);
+	}
+	if (ret < 0)
+		cmd_out_finish(r);
+	return ret;
+}
+
+/* CDA_EAPPLY naming the command (first words) and its stderr on one line. */
+static int cmd_fail(struct cda_error *err, char *const argv[], const struct cmd_out *r)
+{
+	char cmd[96] = "", msg[160];
+	size_t n = 0, m = 0;
+
+	for (size_t i = 0; argv[i] != NULL && n < sizeof(cmd) - 1; i++)
+		n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, "%s%s", i ? " " : "", argv[i]);
+	for (const char *s = r->err[0] ? r->err : r->out; *s && m < sizeof(msg) - 1;) {
+		size_t len = strcspn(s, "\n");
+
+		/* Log-style warnings (fail2ban's client prints some on every call) hide the
+		 * message that matters. */
+		if (len > 0 && memmem(s, len, " WARNING ", 9) == NULL) {
+			if (m > 0)
+				msg[m++] = ';';
+			for (size_t i = 0; i < len && m < sizeof(msg) - 1; i++)
+				msg[m++] = s[i];
+		}
+		s += len + (s[len] == '\n');
+	}
+	msg[m] = '\0';
+	return cda_error_set(err, CDA_EAPPLY, "`%s` failed (exit %d)%s%s", cmd, r->status,
+			     m ? ": " : "", msg);
+}
+
+/* Run and require exit 0. */
+static int run_ok(char *const argv[], const char *in, size_t in_len, struct cmd_out *r,
+		  struct cda_error *err)
+{
+	if (run(argv, in, in_len, r, err) < 0)
+		return -1;
+	if (r->status != 0) {
+		cmd_fail(err, argv, r);
+		cmd_out_finish(r);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- text buffer ---- */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+CDA_PRINTF(2, 3) static void bprintf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char tmp[256];
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(tmp) || append(&b->p, &b->len, &b->cap, tmp, (size_t)n) < 0)
+		b->oom = true;
+}
+
+/* ---- files and command lines ---- */
+
+/* Whole file into *data (NUL-terminated). 1 when it does not exist, -1 on error. */
+static int slurp(const char *path, char **data, size_t *len, struct cda_error *err)
+{
+	struct buf b = {0};
+	char tmp[8192];
+	size_t n;
+	FILE *fp = fopen(path, "re");
+
+	*data = NULL;
+	*len = 0;
+	if (fp == NULL) {
+		if (errno == ENOENT)
+			return 1;
+		cda_error_sys(err, CDA_EAPPLY, "cannot read %s", path);
+		return cda_error_at(err, path, 0);
+	}
+	while ((n = fread(tmp, 1, sizeof(tmp), fp)) > 0)
+		if (append(&b.p, &b.len, &b.cap, tmp, n) < 0)
+			b.oom = true;
+	if (ferror(fp) || b.oom || (b.p == NULL && append(&b.p, &b.len, &b.cap, "", 0) < 0)) {
+		if (b.oom)
+			errno = ENOMEM;
+		cda_error_sys(err, b.oom ? CDA_ESYS : CDA_EAPPLY, "cannot read %s", path);
+		fclose(fp);
+		free(b.p);
+		return cda_error_at(err, path, 0);
+	}
+	fclose(fp);
+	*data = b.p;
+	*len = b.len;
+	return 0;
+}
+
+static void free_argv(char **argv)
+{
+	if (argv == NULL)
+		return;
+	for (size_t i = 0; argv[i] != NULL; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+/*
+ * A command line from the config, without a shell: words split at blanks, '...' and "..."
+ * group (no escapes inside '...'; \" and \\ inside "..."), every "{path}" in a word replaced
+ * by path (when path is not NULL). NULL with errno EINVAL on an unbalanced quote or no word.
+ */
+static char **split_cmd(const char *s, const char *path)
+{
+	char **argv = NULL, **nv;
+	size_t n = 0;
+
+	for (;;) {
+		struct buf w = {0};
+		char q = 0;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '\0')
+			break;
+		for (; *s != '\0' && (q || (*s != ' ' && *s != '\t')); s++) {
+			if (q == 0 && (*s == '\'' || *s == '"')) {
+				q = *s;
+			} else if (q != 0 && *s == q) {
+				q = 0;
+			} else if (q == '"' && *s == '\\' && (s[1] == '"' || s[1] == '\\')) {
+				if (append(&w.p, &w.len, &w.cap, ++s, 1) < 0)
+					w.oom = true;
+			} else if (path != NULL && strncmp(s, "{path}", 6) == 0) {
+				if (append(&w.p, &w.len, &w.cap, path, strlen(path)) < 0)
+					w.oom = true;
+				s += 5;
+			} else if (append(&w.p, &w.len, &w.cap, s, 1) < 0) {
+				w.oom = true;
+			}
+		}
+		if (w.p == NULL && append(&w.p, &w.len, &w.cap, "", 0) < 0)
+			w.oom = true;
+		if (q != 0 || w.oom || (nv = reallocarray(argv, n + 2, sizeof(*argv))) == NULL) {
+			free(w.p);
+			free_argv(argv); /* NULL-terminated after every word */
+			errno = q != 0 ? EINVAL : ENOMEM;
+			return NULL;
+		}
+		argv = nv;
+		argv[n++] = w.p;
+		argv[n] = NULL;
+	}
+	if (argv == NULL)
+		errno = EINVAL;
+	return argv;
+}
+
+/* Next line of text (modifies it); NULL at the end. */
+static char *next_line(char **pos)
+{
+	char *s = *pos, *nl;
+
+	if (s == NULL || *s == '\0')
+		return NULL;
+	nl = strchr(s, '\n');
+	if (nl != NULL) {
+		*nl = '\0';
+		*pos = nl + 1;
+	} else {
+		*pos = s + strlen(s);
+	}
+	return s;
+}
+
+/* ---- config ---- */
+
+static int bad_value(struct cda_error *err, const struct target_config *tc, const char *key,
+		     const char *why)
+{
+	cda_error_set(err, CDA_ECONFIG, "%s: %s", key, why);
+	return cda_error_at(err, tc->config_path, target_line(tc, key));
+}
+
+static void csf_close(struct backend *be)
+{
+	struct csf_backend *cb;
+
+	if (be == NULL)
+		return;
+	cb = csf_from_base(be);
+	free(cb->name);
+	for (int i = 0; i < 2; i++) {
+		free(cb->own[i]);
+		free(cb->csf_file[i]);
+	}
+	free_argv(cb->reload);
+	free(cb);
+}
+
+static int csf_open(struct backend **out, const struct target_config *tc,
+		    const struct backend_env *env, struct cda_error *err)
+{
+	static const char *const keys[4] = {"allow_file", "ignore_file", "csf_allow", "csf_ignore"};
+	static const char *const defs[4] = {"/etc/csf/cdnallow.allow", "/etc/csf/cdnallow.ignore",
+					    "/etc/csf/csf.allow", "/etc/csf/csf.ignore"};
+	const char *csf = target_get(tc, "csf"), *reload = target_get(tc, "reload");
+	struct csf_backend *cb;
+	char *paths[4] = {NULL};
+
+	if ((cb = calloc(1, sizeof(*cb))) == NULL)
+		return cda_error_sys(err, CDA_ESYS, "allocating the csf backend");
+	cb->base.ops = &csf_backend_ops;
+	if ((cb->name = strdup(tc->name != NULL ? tc->name : "csf")) == NULL)
+		goto oom;
+	for (int i = 0; i < 4; i++) {
+		const char *v = target_get(tc, keys[i]);
+
+		if (v == NULL)
+			v = defs[i];
+		if (v[0] != '/' || strchr(v, '\n') != NULL) {
+			bad_value(err, tc, keys[i], "expected an absolute path");
+			goto fail;
+		}
+		if ((paths[i] = strdup(v)) == NULL)
+			goto oom;
+	}
+	cb->own[0] = paths[0];
+	cb->own[1] = paths[1];
+	cb->csf_file[0] = paths[2];
+	cb->csf_file[1] = paths[3];
+	if (strcmp(cb->own[0], cb->own[1]) == 0) {
+		bad_value(err, tc, "ignore_file", "must differ from allow_file");
+		goto fail;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (strcmp(cb->own[i], cb->csf_file[0]) == 0 ||
+		    strcmp(cb->own[i], cb->csf_file[1]) == 0) {
+			bad_value(err, tc, keys[i], "must not be csf's own file");
+			goto fail;
+		}
+	}
+	if (csf != NULL && (csf[0] == '\0' || strpbrk(csf, " \t\n") != NULL)) {
+		bad_value(err, tc, "csf", "expected a command name or path");
+		goto fail;
+	}
+	if (reload != NULL) {
+		if ((cb->reload = split_cmd(reload, NULL)) == NULL) {
+			if (errno == ENOMEM)
+				goto oom;
+			bad_value(err, tc, "reload", "expected a command (unbalanced quote?)");
+			goto fail;
+		}
+	} else {
+		if ((cb->reload = calloc(3, sizeof(*cb->reload))) == NULL ||
+		    (cb->reload[0] = strdup(csf != NULL ? csf : "csf")) == NULL ||
+		    (cb->reload[1] = strdup("-ra")) == NULL)
+			goto oom;
+	}
+	*out = &cb->base;
+	return 0;
+oom:
+	cda_error_sys(err, CDA_ESYS, "allocating the csf backend");
+fail:
+	for (int i = 0; i < 4; i++)
+		if (cb->own[0] == NULL)
+			free(paths[i]);
+	csf_close(&cb->base);
+	return -1;
+}
+
+/* ---- reading ---- */
+
+/* Whether text holds the line "Include PATH" (csf: /^Include\s*(.*)$/). */
+static bool has_include(const char *text, const char *path)
+{
+	size_t plen = strlen(path);
+
+	for (const char *l = text; l != NULL && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		const char *s = l;
+
+		if (strncmp(s, "Include", 7) != 0)
+			continue;
+		s += 7;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (strncmp(s, path, plen) != 0)
+			continue;
+		s += plen;
+		while (*s == ' ' || *s == '\t' || *s == '\r')
+			s++;
+		if (*s == '\n' || *s == '\0')
+			return true;
+	}
+	return false;
+}
+
+/* The CIDRs of one of our files ("CIDR # comment" lines) into r. */
+static int parse_own(char *text, struct ranges *r, struct cda_error *err)
+{
+	char *pos = text, *l;
+
+	while ((l = next_line(&pos)) != NULL) {
+		struct cidr c;
+		size_t n;
+
+		l += strspn(l, " \t");
+		n = strcspn(l, " \t#\r");
+		if (n == 0 || cidr_parse(l, n, &c, NULL) == CIDR_INVALID)
+			continue; /* comments; anything else is not ours and is rewritten */
+		if (ranges_add_cidr(r, &c) < 0)
+			return cda_error_sys(err, CDA_ESYS, "reading the csf list");
+	}
+	return 0;
+}
+
+/* What one of our files gives csf: its CIDRs when csf includes it, else nothing. */
+static int read_one(struct csf_backend *cb, int i, struct ranges *r, struct cda_error *err)
+{
+	char *csf = NULL, *own = NULL;
+	size_t len;
+	int rc;
+
+	if ((rc = slurp(cb->csf_file[i], &csf, &len, err)) < 0)
+		return -1;
+	if (rc == 0 && has_include(csf, cb->own[i])) {
+		if ((rc = slurp(cb->own[i], &own, &len, err)) < 0)
+			goto fail;
+		if (rc == 0 && parse_own(own, r, err) < 0)
+			goto fail;
+	}
+	free(csf);
+	free(own);
+	ranges_normalize(r);
+	return 0;
+fail:
+	free(csf);
+	free(own);
+	return -1;
+}
+
+/* The list both csf (allow) and lfd (ignore) apply: the intersection of the two files. */
+static int csf_read(struct backend *be, struct ranges *cur, struct cda_error *err)
+{
+	struct csf_backend *cb = csf_from_base(be);
+	struct ranges *a = ranges_new(), *b = ranges_new(), *both = NULL;
+	int ret = -1;
+
+	if (a == NULL || b == NULL) {
+		cda_error_sys(err, CDA_ESYS, "reading the csf lists");
+		goto out;
+	}
+	if (read_one(cb, 0, a, err) < 0 || read_one(cb, 1, b, err) < 0)
+		goto out;
+	if (ranges_intersect(a, b, &both) < 0 || ranges_add_all(cur, both) < 0) {
+		cda_error_sys(err, CDA_ESYS, "reading the csf lists");
+		goto out;
+	}
+	ranges_normalize(cur);
+	ret = 0;
+out:
+	ranges_free(a);
+	ranges_free(b);
+	ranges_free(both);
+	return ret;
+}
+
+/* ---- applying ---- */
+
+static const char *source_of(const struct backend_input *in, const struct cidr *c)
+{
+	for (size_t i = 0; i < in->n_srcs; i++)
+		if (in->srcs[i].list != NULL && ranges_contains(in->srcs[i].list, c->family, c->addr))
+			return in->srcs[i].name;
+	return NULL;
+}
+
+static int render(struct csf_backend *cb, const struct backend_input *in, struct buf *b,
+		  struct cda_error *err)
+{
+	struct cidr_list cl = {0};
+
+	bprintf(b, "# Generated by cdnallow (target %.100s). Do not edit: it is rewritten.\n",
+		cb->name);
+	if (ranges_to_cidrs(in->want, &cl) < 0)
+		b->oom = true;
+	for (size_t i = 0; i < cl.n; i++) {
+		const char *src = source_of(in, &cl.v[i]);
+		char c[CIDR_STRLEN];
+
+		bprintf(b, "%s # cdnallow%s%.100s\n", cidr_format(&cl.v[i], c),
+			src != NULL ? " source " : "", src != NULL ? src : "");
+	}
+	cidr_list_finish(&cl);
+	if (b->oom) {
+		errno = ENOMEM;
+		return cda_error_sys(err, CDA_ESYS, "building the csf list");
+	}
+	return 0;
+}
+
+static mode_t mode_of(const char *path, mode_t def)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_mode & 07777 : def;
+}
+
+/* Append "Include own" to csf's file, keeping every byte it has. */
+static int add_include(const char *csf_path, const char *csf_text, size_t len, const char *own,
+		       struct cda_error *err)
+{
+	struct buf b = {0};
+	int ret;
+
+	if (append(&b.p, &b.len, &b.cap, csf_text, len) < 0)
+		b.oom = true;
+	if (len > 0 && csf_text[len - 1] != '\n')
+		bprintf(&b, "\n");
+	bprintf(&b, "Include %s\n", own);
+	if (b.oom) {
+		free(b.p);
+		errno = ENOMEM;
+		return cda_error_sys(err, CDA_ESYS, "adding the Include line to %s", csf_path);
+	}
+	ret = atomicfile_write(csf_path, mode_of(csf_path, 0600), b.p, b.len, err);
+	free(b.p);
+	if (ret < 0)
+		cda_error_at(err, csf_path, 0);
+	return ret;
+}
+
+static int csf_apply(struct backend *be, const struct backend_input *in, struct cda_error *err)
+{
+	struct csf_backend *cb = csf_from_base(be);
+	char *old[2] = {NULL}, *csf[2] = {NULL};
+	size_t old_len[2] = {0}, csf_len[2] = {0};
+	bool had[2] = {false}, inc[2] = {false}, same = true;
+	struct buf b = {0};
+	struct cmd_out r;
+	int ret = -1, rc;
+
+	if (render(cb, in, &b, err) < 0)
+		goto out;
+	for (int i = 0; i < 2; i++) {
+		if ((rc = slurp(cb->csf_file[i], &csf[i], &csf_len[i], err)) < 0)
+			goto out;
+		if (rc == 1) {
+			cda_error_set(err, CDA_EAPPLY, "%s does not exist (is csf installed?)",
+				      cb->csf_file[i]);
+			cda_error_at(err, cb->csf_file[i], 0);
+			goto out;
+		}
+		inc[i] = has_include(csf[i], cb->own[i]);
+		if ((rc = slurp(cb->own[i], &old[i], &old_len[i], err)) < 0)
+			goto out;
+		had[i] = rc == 0;
+		if (!inc[i] || !had[i] || old_len[i] != b.len || memcmp(old[i], b.p, b.len) != 0)
+			same = false;
+	}
+	if (same) {
+		ret = 0; /* already in place: no write, no reload */
+		goto out;
+	}
+	/* Our files first, so an Include never names a missing file. */
+	for (int i = 0; i < 2; i++) {
+		if (atomicfile_write(cb->own[i], mode_of(cb->own[i], 0600), b.p, b.len, err) < 0) {
+			cda_error_at(err, cb->own[i], 0);
+			goto undo;
+		}
+	}
+	for (int i = 0; i < 2; i++)
+		if (!inc[i] && add_include(cb->csf_file[i], csf[i], csf_len[i], cb->own[i], err) < 0)
+			goto undo;
+	if (run_ok(cb->reload, NULL, 0, &r, err) < 0) {
+		size_t n = strlen(err->msg);
+
+		snprintf(err->msg + n, sizeof(err->msg) - n, "; our lists were put back");
+		goto undo;
+	}
+	cmd_out_finish(&r);
+	ret = 0;
+	goto out;
+undo:
+	/* Put our two files back as they were (header only when they did not exist: an Include
+	 * may name them), so the next run sees the difference and tries again. */
+	for (int i = 0; i < 2; i++) {
+		struct cda_error ignored = {0};
+		size_t hl = strcspn(b.p, "\n") + 1;
+
+		atomicfile_write(cb->own[i], mode_of(cb->own[i], 0600), had[i] ? old[i] : b.p,
+				 had[i] ? old_len[i] : hl, &ignored);
+	}
+out:
+	for (int i = 0; i < 2; i++) {
+		free(old[i]);
+		free(csf[i]);
+	}
+	free(b.p);
+	return ret;
+}
+
+static int csf_verify(struct backend *be, const struct ranges *want, struct cda_error *err)
+{
+	struct csf_backend *cb = csf_from_base(be);
+	struct ranges *cur = ranges_new();
+	bool same = false;
+	int ret = -1;
+
+	if (cur == NULL)
+		return cda_error_sys(err, CDA_ESYS, "verifying the csf lists");
+	if (csf_read(be, cur, err) < 0)
+		goto out;
+	if (ranges_same_cover(cur, want, &same) < 0) {
+		cda_error_sys(err, CDA_ESYS, "verifying the csf lists");
+		goto out;
+	}
+	if (!same) {
+		cda_error_set(err, CDA_EAPPLY, "read back differs from what was applied");
+		cda_error_at(err, cb->own[0], 0);
+		goto out;
+	}
+	ret = 0;
+out:
+	ranges_free(cur);
+	return ret;
+}
+
+const struct backend_ops csf_backend_ops = {
+	.name = "csf",
+	.keys = csf_keys,
+	.open = csf_open,
+	.read = csf_read,
+	.apply = csf_apply,
+	.verify = csf_verify,
+	.close = csf_close,
+};

@@ -1,3 +1,904 @@
 // SPDX-License-Identifier: MIT
-/* stub: to be written */
-typedef int backend_fail2ban_stub_unused;
+#include "backend.h"
+
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <poll.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "atomicfile.h"
+#include "cda_error.h"
+#include "config.h"
+#include "ranges.h"
+
+extern char **environ;
+
+/*
+ * Fail2Ban 1.0.2 has no "ignoreip = file:..." (1.1 added it), so the list goes two ways:
+ * - live: `set JAIL addignoreip` for what a jail lacks, `delignoreip` for what we added before
+ *   and is withdrawn now (never the admin's own entries);
+ * - persistent: a jail.d drop-in, read last, with one section per jail:
+ *       [JAIL]
+ *       ignoreip = %(known/ignoreip)s <ranges>
+ *   because a jail's own ignoreip replaces [DEFAULT]'s: "known/" extends whatever the jail
+ *   had before our file (its own value, else [DEFAULT]'s). When no file sets a [DEFAULT]
+ *   ignoreip, "known/" cannot resolve, so the drop-in then sets an empty one itself.
+ * The drop-in is checked with `fail2ban-client -d` (parses the whole configuration) before the
+ * live change; a failure puts the old drop-in back. The drop-in also records what we added.
+ */
+
+static const char *const fail2ban_keys[] = {
+	"jails", "client", "socket", "conf_dir", "dropin", NULL,
+};
+
+#define BACKUP_SUFFIX ".cdnallow-old"
+#define ADD_CHUNK 256 /* prefixes per addignoreip call */
+
+struct fail2ban_backend {
+	struct backend base;
+	char *name;
+	char *client;
+	char *socket;	/* NULL: the client's default */
+	char *conf_dir;
+	char *dropin;
+	char *backup;
+	char **jails;	/* NULL: every running jail */
+	size_t n_jails;
+};
+
+static struct fail2ban_backend *fail2ban_from_base(struct backend *be)
+{
+	assert(be != NULL && be->ops == &fail2ban_backend_ops);
+	return (struct fail2ban_backend *)be;
+}
+
+/* ---- subprocess ---- */
+
+struct cmd_out {
+	char *out, *err; /* NUL-terminated */
+	size_t out_len, err_len;
+	int status; /* exit status; 128 + signal when killed */
+};
+
+static void cmd_out_finish(struct cmd_out *r)
+{
+	free(r->out);
+	free(r->err);
+	memset(r, 0, sizeof(*r));
+}
+
+static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t ncap = *cap ? *cap : 4096;
+		char *p;
+
+		while (*len + n + 1 > ncap)
+			ncap *= 2;
+		if ((p = realloc(*buf, ncap)) == NULL)
+			return -1;
+		*buf = p;
+		*cap = ncap;
+	}
+	memcpy(*buf + *len, data, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return 0;
+}
+
+/*
+ * Run argv (PATH search, no shell) with in[0..in_len) on stdin (or /dev/null when in is NULL),
+ * collecting stdout and stderr. -1 only when the command could not be run at all. Stdin is a
+ * socket so that a child exiting early cannot kill us with SIGPIPE (MSG_NOSIGNAL).
+ */
+static int run(char *const argv[], const char *in, size_t in_len, struct cmd_out *r,
+	       struct cda_error *err)
+{
+	posix_spawn_file_actions_t fa;
+	int sv[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1};
+	size_t cap_o = 0, cap_e = 0, done = 0;
+	pid_t pid;
+	int rc, st, ret = -1;
+
+	memset(r, 0, sizeof(*r));
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return cda_error_sys(err, CDA_ESYS, "posix_spawn_file_actions_init");
+	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 ||
+	    (in != NULL && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)) {
+		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
+		goto out;
+	}
+	if ((in != NULL ? posix_spawn_file_actions_adddup2(&fa, sv[1], 0)
+			: posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0 ||
+	    posix_spawn_file_actions_adddup2(&fa, po[1], 1) != 0 ||
+	    posix_spawn_file_actions_adddup2(&fa, pe[1], 2) != 0) {
+		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
+		goto out;
+	}
+	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	if (rc != 0) {
+		errno = rc;
+		cda_error_sys(err, CDA_EAPPLY, "cannot run %s", argv[0]);
+		goto out;
+	}
+	close(po[1]);
+	close(pe[1]);
+	po[1] = pe[1] = -1;
+	if (in != NULL) {
+		close(sv[1]);
+		sv[1] = -1;
+		fcntl(sv[0], F_SETFL, O_NONBLOCK);
+		if (in_len == 0) {
+			close(sv[0]);
+			sv[0] = -1;
+		}
+	}
+	while (po[0] >= 0 || pe[0] >= 0) {
+		struct pollfd p[3] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}, {sv[0], POLLOUT, 0}};
+		char buf[8192];
+		ssize_t n;
+
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			int *fd = i == 0 ? &po[0] : &pe[0];
+
+			if (*fd < 0 || p[i].revents == 0)
+				continue;
+			n = read(*fd, buf, sizeof(buf));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				close(*fd);
+				*fd = -1;
+			} else if ((i == 0 ? append(&r->out, &r->out_len, &cap_o, buf, (size_t)n)
+					   : append(&r->err, &r->err_len, &cap_e, buf, (size_t)n)) < 0) {
+				close(*fd); /* out of memory: drain nothing more */
+				*fd = -1;
+			}
+		}
+		if (sv[0] >= 0 && p[2].revents != 0) {
+			n = send(sv[0], in + done, in_len - done, MSG_NOSIGNAL);
+			if (n > 0)
+				done += (size_t)n;
+			if ((n < 0 && errno != EAGAIN && errno != EINTR) || done == in_len) {
+				close(sv[0]); /* EOF for the child (or it stopped reading) */
+				sv[0] = -1;
+			}
+		}
+	}
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR) {
+			cda_error_sys(err, CDA_ESYS, "waiting for %s", argv[0]);
+			goto out;
+		}
+	}
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	if ((r->out == NULL && append(&r->out, &r->out_len, &cap_o, "", 0) < 0) ||
+	    (r->err == NULL && append(&r->err, &r->err_len, &cap_e, "", 0) < 0)) {
+		errno = ENOMEM;
+		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
+		goto out;
+	}
+	ret = 0;
+out:
+	posix_spawn_file_actions_destroy(&fa);
+	for (int i = 0; i < 2; i++) {
+		if (sv[i] >= 0)
+			close(sv[i]);
+		if (po[i] >= 0)
+			close(po[i]);
+		if (pe[i] >= 0)
+			close(pe[i]);
+	}
+	if (ret < 0)
+		cmd_out_finish(r);
+	return ret;
+}
+
+/* CDA_EAPPLY naming the command (first words) and its stderr on one line. */
+static int cmd_fail(struct cda_error *err, char *const argv[], const struct cmd_out *r)
+{
+	char cmd[96] = "", msg[160];
+	size_t n = 0, m = 0;
+
+	for (size_t i = 0; argv[i] != NULL && n < sizeof(cmd) - 1; i++)
+		n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, "%s%s", i ? " " : "", argv[i]);
+	for (const char *s = r->err[0] ? r->err : r->out; *s && m < sizeof(msg) - 1;) {
+		size_t len = strcspn(s, "\n");
+
+		/* Log-style warnings (fail2ban's client prints some on every call) hide the
+		 * message that matters. */
+		if (len > 0 && memmem(s, len, " WARNING ", 9) == NULL) {
+			if (m > 0)
+				msg[m++] = ';';
+			for (size_t i = 0; i < len && m < sizeof(msg) - 1; i++)
+				msg[m++] = s[i];
+		}
+		s += len + (s[len] == '\n');
+	}
+	msg[m] = '\0';
+	return cda_error_set(err, CDA_EAPPLY, "`%s` failed (exit %d)%s%s", cmd, r->status,
+			     m ? ": " : "", msg);
+}
+
+/* Run and require exit 0. */
+static int run_ok(char *const argv[], const char *in, size_t in_len, struct cmd_out *r,
+		  struct cda_error *err)
+{
+	if (run(argv, in, in_len, r, err) < 0)
+		return -1;
+	if (r->status != 0) {
+		cmd_fail(err, argv, r);
+		cmd_out_finish(r);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- text buffer ---- */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+CDA_PRINTF(2, 3) static void bprintf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char tmp[256];
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(tmp) || append(&b->p, &b->len, &b->cap, tmp, (size_t)n) < 0)
+		b->oom = true;
+}
+
+/* ---- files and command lines ---- */
+
+/* Whole file into *data (NUL-terminated). 1 when it does not exist, -1 on error. */
+static int slurp(const char *path, char **data, size_t *len, struct cda_error *err)
+{
+	struct buf b = {0};
+	char tmp[8192];
+	size_t n;
+	FILE *fp = fopen(path, "re");
+
+	*data = NULL;
+	*len = 0;
+	if (fp == NULL) {
+		if (errno == ENOENT)
+			return 1;
+		cda_error_sys(err, CDA_EAPPLY, "cannot read %s", path);
+		return cda_error_at(err, path, 0);
+	}
+	while ((n = fread(tmp, 1, sizeof(tmp), fp)) > 0)
+		if (append(&b.p, &b.len, &b.cap, tmp, n) < 0)
+			b.oom = true;
+	if (ferror(fp) || b.oom || (b.p == NULL && append(&b.p, &b.len, &b.cap, "", 0) < 0)) {
+		if (b.oom)
+			errno = ENOMEM;
+		cda_error_sys(err, b.oom ? CDA_ESYS : CDA_EAPPLY, "cannot read %s", path);
+		fclose(fp);
+		free(b.p);
+		return cda_error_at(err, path, 0);
+	}
+	fclose(fp);
+	*data = b.p;
+	*len = b.len;
+	return 0;
+}
+
+/* Next line of text (modifies it); NULL at the end. */
+static char *next_line(char **pos)
+{
+	char *s = *pos, *nl;
+
+	if (s == NULL || *s == '\0')
+		return NULL;
+	nl = strchr(s, '\n');
+	if (nl != NULL) {
+		*nl = '\0';
+		*pos = nl + 1;
+	} else {
+		*pos = s + strlen(s);
+	}
+	return s;
+}
+
+/* ---- config ---- */
+
+static int bad_value(struct cda_error *err, const struct target_config *tc, const char *key,
+		     const char *why)
+{
+	cda_error_set(err, CDA_ECONFIG, "%s: %s", key, why);
+	return cda_error_at(err, tc->config_path, target_line(tc, key));
+}
+
+static bool jail_name_ok(const char *s)
+{
+	if (*s == '\0' || *s == '-')
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr("_-.@", *s) != NULL))
+			return false;
+	return true;
+}
+
+static void fail2ban_close(struct backend *be)
+{
+	struct fail2ban_backend *fb;
+
+	if (be == NULL)
+		return;
+	fb = fail2ban_from_base(be);
+	free(fb->name);
+	free(fb->client);
+	free(fb->socket);
+	free(fb->conf_dir);
+	free(fb->dropin);
+	free(fb->backup);
+	config_free_words(fb->jails);
+	free(fb);
+}
+
+static int fail2ban_open(struct backend **out, const struct target_config *tc,
+			 const struct backend_env *env, struct cda_error *err)
+{
+	const char *client = target_get(tc, "client"), *sock = target_get(tc, "socket");
+	const char *conf = target_get(tc, "conf_dir"), *dropin = target_get(tc, "dropin");
+	const char *jails = target_get(tc, "jails");
+	struct fail2ban_backend *fb;
+
+	if ((fb = calloc(1, sizeof(*fb))) == NULL)
+		return cda_error_sys(err, CDA_ESYS, "allocating the fail2ban backend");
+	fb->base.ops = &fail2ban_backend_ops;
+	if (client != NULL && (*client == '\0' || strpbrk(client, " \t\n") != NULL)) {
+		bad_value(err, tc, "client", "expected a command name or path");
+		goto fail;
+	}
+	if (sock != NULL && sock[0] != '/') {
+		bad_value(err, tc, "socket", "expected an absolute path");
+		goto fail;
+	}
+	if (conf != NULL && conf[0] != '/') {
+		bad_value(err, tc, "conf_dir", "expected an absolute path");
+		goto fail;
+	}
+	if (dropin != NULL && (dropin[0] != '/' || strlen(dropin) < 7 ||
+			       strcmp(dropin + strlen(dropin) - 6, ".local") != 0)) {
+		bad_value(err, tc, "dropin", "expected an absolute path ending in .local");
+		goto fail;
+	}
+	if ((fb->name = strdup(tc->name != NULL ? tc->name : "fail2ban")) == NULL ||
+	    (fb->client = strdup(client != NULL ? client : "fail2ban-client")) == NULL ||
+	    (sock != NULL && (fb->socket = strdup(sock)) == NULL) ||
+	    (fb->conf_dir = strdup(conf != NULL ? conf : "/etc/fail2ban")) == NULL)
+		goto oom;
+	if (dropin != NULL)
+		fb->dropin = strdup(dropin);
+	else if (asprintf(&fb->dropin, "%s/jail.d/zz-cdnallow.local", fb->conf_dir) < 0)
+		fb->dropin = NULL;
+	if (fb->dropin == NULL || asprintf(&fb->backup, "%s%s", fb->dropin, BACKUP_SUFFIX) < 0) {
+		fb->backup = NULL;
+		goto oom;
+	}
+	if (jails != NULL) {
+		if ((fb->jails = config_split_words(jails, &fb->n_jails)) == NULL)
+			goto oom;
+		for (size_t i = 0; i < fb->n_jails; i++) {
+			if (!jail_name_ok(fb->jails[i])) {
+				bad_value(err, tc, "jails", "expected jail names");
+				goto fail;
+			}
+		}
+		if (fb->n_jails == 0) {
+			bad_value(err, tc, "jails", "expected at least one jail");
+			goto fail;
+		}
+	}
+	*out = &fb->base;
+	return 0;
+oom:
+	cda_error_sys(err, CDA_ESYS, "allocating the fail2ban backend");
+fail:
+	fail2ban_close(&fb->base);
+	return -1;
+}
+
+/* ---- the client ---- */
+
+/* fail2ban-client -c CONF [-s SOCK] args...; stdout in r on exit 0. */
+static int client(struct fail2ban_backend *fb, const char *const *args, size_t n,
+		  struct cmd_out *r, struct cda_error *err)
+{
+	char **argv = calloc(n + 6, sizeof(*argv));
+	size_t k = 0;
+	int ret;
+
+	if (argv == NULL)
+		return cda_error_sys(err, CDA_ESYS, "running %s", fb->client);
+	argv[k++] = fb->client;
+	argv[k++] = "-c";
+	argv[k++] = fb->conf_dir;
+	if (fb->socket != NULL) {
+		argv[k++] = "-s";
+		argv[k++] = fb->socket;
+	}
+	for (size_t i = 0; i < n; i++)
+		argv[k++] = (char *)args[i];
+	argv[k] = NULL;
+	ret = run_ok(argv, NULL, 0, r, err);
+	free(argv);
+	return ret;
+}
+
+/* Jails to manage: the configured ones, else every running jail. NULL-terminated copy. */
+static char **jail_list(struct fail2ban_backend *fb, size_t *n, struct cda_error *err)
+{
+	const char *args[] = {"status"};
+	struct cmd_out r;
+	char **v, *list;
+
+	if (fb->jails != NULL) {
+		if ((v = calloc(fb->n_jails + 1, sizeof(*v))) == NULL)
+			goto oom;
+		for (size_t i = 0; i < fb->n_jails; i++)
+			if ((v[i] = strdup(fb->jails[i])) == NULL) {
+				config_free_words(v);
+				goto oom;
+			}
+		*n = fb->n_jails;
+		return v;
+	}
+	if (client(fb, args, 1, &r, err) < 0)
+		return NULL;
+	list = strstr(r.out, "Jail list:");
+	if (list == NULL) {
+		cmd_out_finish(&r);
+		cda_error_set(err, CDA_EAPPLY, "`%s status`: no jail list in its output", fb->client);
+		return NULL;
+	}
+	list += strlen("Jail list:");
+	list[strcspn(list, "\n")] = '\0';
+	for (char *p = list; *p; p++)
+		if (*p == '\t')
+			*p = ' ';
+	v = config_split_words(list, n);
+	cmd_out_finish(&r);
+	if (v == NULL)
+		goto oom;
+	return v;
+oom:
+	cda_error_sys(err, CDA_ESYS, "listing fail2ban jails");
+	return NULL;
+}
+
+/* `get JAIL ignoreip`: the prefixes (DNS names skipped) into l. */
+static int live_ignores(struct fail2ban_backend *fb, const char *jail, struct cidr_list *l,
+			struct cda_error *err)
+{
+	const char *args[] = {"get", jail, "ignoreip"};
+	struct cmd_out r;
+	char *pos, *line;
+
+	if (client(fb, args, 3, &r, err) < 0)
+		return -1;
+	pos = r.out;
+	while ((line = next_line(&pos)) != NULL) {
+		struct cidr c;
+		size_t n;
+
+		/* "|- 192.0.2.0/24" and "`- ::1" */
+		if ((line[0] != '|' && line[0] != '`') || line[1] != '-')
+			continue;
+		line += 2;
+		line += strspn(line, " \t");
+		n = strcspn(line, " \t\r");
+		if (n == 0 || cidr_parse(line, n, &c, NULL) == CIDR_INVALID)
+			continue;
+		if (cidr_list_push(l, &c) < 0) {
+			cmd_out_finish(&r);
+			return cda_error_sys(err, CDA_ESYS, "reading the ignoreip of %s", jail);
+		}
+	}
+	cmd_out_finish(&r);
+	return 0;
+}
+
+/* ---- the drop-in ---- */
+
+/* Prefixes on the drop-in's continuation lines: what we applied last time. */
+static int dropin_cidrs(struct fail2ban_backend *fb, struct cidr_list *l, struct cda_error *err)
+{
+	char *text, *pos, *line;
+	size_t len;
+	int rc;
+
+	if ((rc = slurp(fb->dropin, &text, &len, err)) != 0)
+		return rc < 0 ? -1 : 0;
+	pos = text;
+	while ((line = next_line(&pos)) != NULL) {
+		struct cidr c;
+		size_t n;
+
+		if (line[0] != '\t' && line[0] != ' ')
+			continue;
+		line += strspn(line, " \t");
+		n = strcspn(line, " \t\r");
+		if (n == 0 || cidr_parse(line, n, &c, NULL) == CIDR_INVALID)
+			continue;
+		if (cidr_list_push(l, &c) < 0) {
+			free(text);
+			return cda_error_sys(err, CDA_ESYS, "reading %s", fb->dropin);
+		}
+	}
+	free(text);
+	return 0;
+}
+
+static int cidr_qcmp(const void *a, const void *b)
+{
+	return cidr_cmp(a, b);
+}
+
+static void sort_unique(struct cidr_list *l)
+{
+	size_t k = 0;
+
+	if (l->n == 0)
+		return;
+	qsort(l->v, l->n, sizeof(*l->v), cidr_qcmp);
+	for (size_t i = 1; i < l->n; i++)
+		if (cidr_cmp(&l->v[k], &l->v[i]) != 0)
+			l->v[++k] = l->v[i];
+	l->n = k + 1;
+}
+
+static bool in_list(const struct cidr_list *l, const struct cidr *c)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = cidr_cmp(&l->v[mid], c);
+
+		if (d == 0)
+			return true;
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* Whether some jail configuration file before our drop-in sets ignoreip in [DEFAULT]. */
+static bool default_has_ignoreip(struct fail2ban_backend *fb)
+{
+	static const char *const pats[] = {"jail.conf", "jail.d/*.conf", "jail.local",
+					   "jail.d/*.local"};
+	bool found = false;
+
+	for (size_t p = 0; p < 4 && !found; p++) {
+		char pat[4096];
+		glob_t g;
+
+		if (snprintf(pat, sizeof(pat), "%s/%s", fb->conf_dir, pats[p]) >= (int)sizeof(pat) ||
+		    glob(pat, 0, NULL, &g) != 0)
+			continue;
+		for (size_t i = 0; i < g.gl_pathc && !found; i++) {
+			char *text, *pos, *line;
+			bool in_default = false;
+			size_t len;
+
+			if (strcmp(g.gl_pathv[i], fb->dropin) == 0 ||
+			    slurp(g.gl_pathv[i], &text, &len, NULL) != 0)
+				continue;
+			pos = text;
+			while (!found && (line = next_line(&pos)) != NULL) {
+				if (line[0] == '[')
+					in_default = strncmp(line, "[DEFAULT]", 9) == 0;
+				else if (in_default && strncmp(line, "ignoreip", 8) == 0 &&
+					 strchr(" \t=:", line[8]) != NULL)
+					found = true;
+			}
+			free(text);
+		}
+		globfree(&g);
+	}
+	return found;
+}
+
+static int render_dropin(struct fail2ban_backend *fb, char **jails, size_t n_jails,
+			 const struct cidr_list *want, struct buf *b, struct cda_error *err)
+{
+	bprintf(b, "# Generated by cdnallow (target %.100s). Do not edit: it is rewritten.\n"
+		   "# Each jail keeps its own ignoreip (or [DEFAULT]'s) and gets the CDN ranges.\n",
+		fb->name);
+	if (!default_has_ignoreip(fb))
+		bprintf(b, "\n[DEFAULT]\n# No other file sets one; \"known/\" below needs it.\n"
+			   "ignoreip =\n");
+	for (size_t j = 0; j < n_jails; j++) {
+		bprintf(b, "\n[%.100s]\nignoreip = %%(known/ignoreip)s\n", jails[j]);
+		for (size_t i = 0; i < want->n; i++) {
+			char c[CIDR_STRLEN];
+
+			bprintf(b, "\t%s\n", cidr_format(&want->v[i], c));
+		}
+	}
+	if (b->oom) {
+		errno = ENOMEM;
+		return cda_error_sys(err, CDA_ESYS, "building %s", fb->dropin);
+	}
+	return 0;
+}
+
+/* ---- reading ---- */
+
+/* What we applied (the drop-in) that every managed jail holds live. */
+static int fail2ban_read(struct backend *be, struct ranges *cur, struct cda_error *err)
+{
+	struct fail2ban_backend *fb = fail2ban_from_base(be);
+	struct cidr_list ours = {0};
+	size_t n_jails = 0;
+	char **jails = NULL;
+	int ret = -1;
+
+	if (dropin_cidrs(fb, &ours, err) < 0 || (jails = jail_list(fb, &n_jails, err)) == NULL)
+		goto out;
+	sort_unique(&ours);
+	if (n_jails == 0)
+		ours.n = 0; /* no jail ignores anything */
+	for (size_t j = 0; j < n_jails; j++) {
+		struct cidr_list live = {0};
+		size_t k = 0;
+
+		if (live_ignores(fb, jails[j], &live, err) < 0) {
+			cidr_list_finish(&live);
+			goto out;
+		}
+		sort_unique(&live);
+		for (size_t i = 0; i < ours.n; i++)
+			if (in_list(&live, &ours.v[i]))
+				ours.v[k++] = ours.v[i];
+		ours.n = k;
+		cidr_list_finish(&live);
+	}
+	for (size_t i = 0; i < ours.n; i++) {
+		if (ranges_add_cidr(cur, &ours.v[i]) < 0) {
+			cda_error_sys(err, CDA_ESYS, "reading the fail2ban jails");
+			goto out;
+		}
+	}
+	ranges_normalize(cur);
+	ret = 0;
+out:
+	cidr_list_finish(&ours);
+	config_free_words(jails);
+	return ret;
+}
+
+/* ---- applying ---- */
+
+/* One jail's change: add what it lacks, delete what we added before and is withdrawn. */
+struct jail_plan {
+	struct cidr_list add, del;
+	size_t added, deleted; /* done so far, for the undo */
+};
+
+static int set_cmd(struct fail2ban_backend *fb, const char *jail, const char *op,
+		   const struct cidr *v, size_t n, struct cda_error *err)
+{
+	char (*txt)[CIDR_STRLEN] = calloc(n, sizeof(*txt));
+	const char **args = calloc(n + 3, sizeof(*args));
+	struct cmd_out r;
+	int ret = -1;
+
+	if (txt == NULL || args == NULL) {
+		cda_error_sys(err, CDA_ESYS, "running %s", fb->client);
+		goto out;
+	}
+	args[0] = "set";
+	args[1] = jail;
+	args[2] = op;
+	for (size_t i = 0; i < n; i++) {
+		/* a host goes bare: fail2ban deletes "10.9.9.9" but not "10.9.9.9/32" */
+		args[3 + i] = cidr_format(&v[i], txt[i]);
+		if (v[i].plen == (v[i].family == CDA_AF_INET ? 32 : 128))
+			*strchr(txt[i], '/') = '\0';
+	}
+	if (client(fb, args, n + 3, &r, err) == 0) {
+		cmd_out_finish(&r);
+		ret = 0;
+	}
+out:
+	free(txt);
+	free(args);
+	return ret;
+}
+
+static int run_plan(struct fail2ban_backend *fb, const char *jail, struct jail_plan *p,
+		    struct cda_error *err)
+{
+	while (p->added < p->add.n) {
+		size_t n = p->add.n - p->added;
+
+		if (n > ADD_CHUNK)
+			n = ADD_CHUNK;
+		if (set_cmd(fb, jail, "addignoreip", p->add.v + p->added, n, err) < 0)
+			return -1;
+		p->added += n;
+	}
+	for (; p->deleted < p->del.n; p->deleted++)
+		if (set_cmd(fb, jail, "delignoreip", p->del.v + p->deleted, 1, err) < 0)
+			return -1;
+	return 0;
+}
+
+/* Best effort: take back what run_plan did. */
+static void undo_plan(struct fail2ban_backend *fb, const char *jail, struct jail_plan *p)
+{
+	struct cda_error ignored = {0};
+
+	for (size_t i = 0; i < p->added; i++)
+		set_cmd(fb, jail, "delignoreip", p->add.v + i, 1, &ignored);
+	if (p->deleted > 0)
+		set_cmd(fb, jail, "addignoreip", p->del.v, p->deleted, &ignored);
+}
+
+static int fail2ban_apply(struct backend *be, const struct backend_input *in,
+			  struct cda_error *err)
+{
+	struct fail2ban_backend *fb = fail2ban_from_base(be);
+	struct cidr_list want = {0}, prev = {0};
+	struct jail_plan *plans = NULL;
+	struct buf b = {0};
+	char **jails = NULL, *old = NULL;
+	size_t n_jails = 0, old_len = 0, done = 0;
+	bool had_old = false, written = false;
+	int ret = -1, rc;
+
+	if (ranges_to_cidrs(in->want, &want) < 0) {
+		cda_error_sys(err, CDA_ESYS, "building the ignore list");
+		goto out;
+	}
+	if (dropin_cidrs(fb, &prev, err) < 0 || (jails = jail_list(fb, &n_jails, err)) == NULL)
+		goto out;
+	sort_unique(&prev);
+	if (n_jails == 0) {
+		cda_error_set(err, CDA_EAPPLY, "fail2ban runs no jail to give the ranges to");
+		goto out;
+	}
+	if ((plans = calloc(n_jails, sizeof(*plans))) == NULL) {
+		cda_error_sys(err, CDA_ESYS, "planning the fail2ban change");
+		goto out;
+	}
+	for (size_t j = 0; j < n_jails; j++) {
+		struct cidr_list live = {0};
+
+		rc = live_ignores(fb, jails[j], &live, err);
+		sort_unique(&live);
+		for (size_t i = 0; rc == 0 && i < want.n; i++)
+			if (!in_list(&live, &want.v[i]))
+				rc = cidr_list_push(&plans[j].add, &want.v[i]);
+		for (size_t i = 0; rc == 0 && i < prev.n; i++)
+			if (!in_list(&want, &prev.v[i]) && in_list(&live, &prev.v[i]))
+				rc = cidr_list_push(&plans[j].del, &prev.v[i]);
+		cidr_list_finish(&live);
+		if (rc < 0) {
+			if (err->code == CDA_OK)
+				cda_error_sys(err, CDA_ESYS, "planning the fail2ban change");
+			goto out;
+		}
+	}
+	/* Persistent part first, checked by fail2ban's own parser, the old one kept aside. */
+	if (render_dropin(fb, jails, n_jails, &want, &b, err) < 0 ||
+	    (rc = slurp(fb->dropin, &old, &old_len, err)) < 0)
+		goto out;
+	had_old = rc == 0;
+	if (!had_old || old_len != b.len || memcmp(old, b.p, b.len) != 0) {
+		const char *dump[] = {"-d"};
+		struct cmd_out r;
+
+		if (had_old && ((unlink(fb->backup) < 0 && errno != ENOENT) ||
+				link(fb->dropin, fb->backup) < 0)) {
+			cda_error_sys(err, CDA_EAPPLY, "cannot keep a copy of %s", fb->dropin);
+			goto out;
+		}
+		if (atomicfile_write(fb->dropin, 0644, b.p, b.len, err) < 0) {
+			cda_error_at(err, fb->dropin, 0);
+			goto out;
+		}
+		written = true;
+		if (client(fb, dump, 1, &r, err) < 0) {
+			size_t n = strlen(err->msg);
+
+			snprintf(err->msg + n, sizeof(err->msg) - n, "; old drop-in put back");
+			goto out;
+		}
+		cmd_out_finish(&r);
+	}
+	for (; done < n_jails; done++)
+		if (run_plan(fb, jails[done], &plans[done], err) < 0)
+			break;
+	if (done < n_jails) {
+		for (size_t j = 0; j <= done; j++)
+			undo_plan(fb, jails[j], &plans[j]);
+		goto out;
+	}
+	written = false; /* keep it */
+	ret = 0;
+out:
+	if (written) {
+		if (had_old)
+			rename(fb->backup, fb->dropin);
+		else
+			unlink(fb->dropin);
+	}
+	if (had_old)
+		unlink(fb->backup);
+	for (size_t j = 0; plans != NULL && j < n_jails; j++) {
+		cidr_list_finish(&plans[j].add);
+		cidr_list_finish(&plans[j].del);
+	}
+	free(plans);
+	free(old);
+	free(b.p);
+	config_free_words(jails);
+	cidr_list_finish(&want);
+	cidr_list_finish(&prev);
+	return ret;
+}
+
+static int fail2ban_verify(struct backend *be, const struct ranges *want, struct cda_error *err)
+{
+	struct fail2ban_backend *fb = fail2ban_from_base(be);
+	struct ranges *cur = ranges_new();
+	bool same = false;
+	int ret = -1;
+
+	if (cur == NULL)
+		return cda_error_sys(err, CDA_ESYS, "verifying the fail2ban jails");
+	if (fail2ban_read(be, cur, err) < 0)
+		goto out;
+	if (ranges_same_cover(cur, want, &same) < 0) {
+		cda_error_sys(err, CDA_ESYS, "verifying the fail2ban jails");
+		goto out;
+	}
+	if (!same) {
+		cda_error_set(err, CDA_EAPPLY, "a jail's ignoreip lacks ranges that were applied");
+		cda_error_at(err, fb->dropin, 0);
+		goto out;
+	}
+	ret = 0;
+out:
+	ranges_free(cur);
+	return ret;
+}
+
+const struct backend_ops fail2ban_backend_ops = {
+	.name = "fail2ban",
+	.keys = fail2ban_keys,
+	.open = fail2ban_open,
+	.read = fail2ban_read,
+	.apply = fail2ban_apply,
+	.verify = fail2ban_verify,
+	.close = fail2ban_close,
+};

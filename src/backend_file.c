@@ -1,3 +1,780 @@
 // SPDX-License-Identifier: MIT
-/* stub: to be written */
-typedef int backend_file_stub_unused;
+#include "backend.h"
+
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "atomicfile.h"
+#include "cda_error.h"
+#include "config.h"
+#include "ranges.h"
+
+extern char **environ;
+
+/*
+ * Any list-shaped file: header, one line per prefix from a template, footer; written
+ * atomically, checked, then the consumer reloaded. The check sees either the temporary
+ * ("{path}" in the command: nothing is renamed unless it passes) or, for checks that read the
+ * real configuration (`nginx -t`), the new file in place with the old one kept as a hard link
+ * and renamed back when the check or the reload fails. Either way a failure leaves the old
+ * file, byte for byte, and the next run tries again.
+ */
+
+static const char *const file_keys[] = {
+	"path", "line", "header", "footer", "mode", "check", "reload", NULL,
+};
+
+#define BACKUP_SUFFIX ".cdnallow-old"
+
+struct file_backend {
+	struct backend base;
+	char *path;
+	char *backup; /* path + BACKUP_SUFFIX */
+	char *line;   /* template */
+	char *header, *footer; /* unescaped, NULL: none */
+	mode_t mode;
+	char *check; /* command lines, NULL: none */
+	char *reload;
+};
+
+static struct file_backend *file_from_base(struct backend *be)
+{
+	assert(be != NULL && be->ops == &file_backend_ops);
+	return (struct file_backend *)be;
+}
+
+/* ---- subprocess ---- */
+
+struct cmd_out {
+	char *out, *err; /* NUL-terminated */
+	size_t out_len, err_len;
+	int status; /* exit status; 128 + signal when killed */
+};
+
+static void cmd_out_finish(struct cmd_out *r)
+{
+	free(r->out);
+	free(r->err);
+	memset(r, 0, sizeof(*r));
+}
+
+static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t ncap = *cap ? *cap : 4096;
+		char *p;
+
+		while (*len + n + 1 > ncap)
+			ncap *= 2;
+		if ((p = realloc(*buf, ncap)) == NULL)
+			return -1;
+		*buf = p;
+		*cap = ncap;
+	}
+	memcpy(*buf + *len, data, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return 0;
+}
+
+/*
+ * Run argv (PATH search, no shell) with in[0..in_len) on stdin (or /dev/null when in is NULL),
+ * collecting stdout and stderr. -1 only when the command could not be run at all. Stdin is a
+ * socket so that a child exiting early cannot kill us with SIGPIPE (MSG_NOSIGNAL).
+ */
+static int run(char *const argv[], const char *in, size_t in_len, struct cmd_out *r,
+	       struct cda_error *err)
+{
+	posix_spawn_file_actions_t fa;
+	int sv[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1};
+	size_t cap_o = 0, cap_e = 0, done = 0;
+	pid_t pid;
+	int rc, st, ret = -1;
+
+	memset(r, 0, sizeof(*r));
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return cda_error_sys(err, CDA_ESYS, "posix_spawn_file_actions_init");
+	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 ||
+	    (in != NULL && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)) {
+		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
+		goto out;
+	}
+	if ((in != NULL ? posix_spawn_file_actions_adddup2(&fa, sv[1], 0)
+			: posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0 ||
+	    posix_spawn_file_actions_adddup2(&fa, po[1], 1) != 0 ||
+	    posix_spawn_file_actions_adddup2(&fa, pe[1], 2) != 0) {
+		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
+		goto out;
+	}
+	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	if (rc != 0) {
+		errno = rc;
+		cda_error_sys(err, CDA_EAPPLY, "cannot run %s", argv[0]);
+		goto out;
+	}
+	close(po[1]);
+	close(pe[1]);
+	po[1] = pe[1] = -1;
+	if (in != NULL) {
+		close(sv[1]);
+		sv[1] = -1;
+		fcntl(sv[0], F_SETFL, O_NONBLOCK);
+		if (in_len == 0) {
+			close(sv[0]);
+			sv[0] = -1;
+		}
+	}
+	while (po[0] >= 0 || pe[0] >= 0) {
+		struct pollfd p[3] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}, {sv[0], POLLOUT, 0}};
+		char buf[8192];
+		ssize_t n;
+
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			int *fd = i == 0 ? &po[0] : &pe[0];
+
+			if (*fd < 0 || p[i].revents == 0)
+				continue;
+			n = read(*fd, buf, sizeof(buf));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				close(*fd);
+				*fd = -1;
+			} else if ((i == 0 ? append(&r->out, &r->out_len, &cap_o, buf, (size_t)n)
+					   : append(&r->err, &r->err_len, &cap_e, buf, (size_t)n)) < 0) {
+				close(*fd); /* out of memory: drain nothing more */
+				*fd = -1;
+			}
+		}
+		if (sv[0] >= 0 && p[2].revents != 0) {
+			n = send(sv[0], in + done, in_len - done, MSG_NOSIGNAL);
+			if (n > 0)
+				done += (size_t)n;
+			if ((n < 0 && errno != EAGAIN && errno != EINTR) || done == in_len) {
+				close(sv[0]); /* EOF for the child (or it stopped reading) */
+				sv[0] = -1;
+			}
+		}
+	}
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR) {
+			cda_error_sys(err, CDA_ESYS, "waiting for %s", argv[0]);
+			goto out;
+		}
+	}
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	if ((r->out == NULL && append(&r->out, &r->out_len, &cap_o, "", 0) < 0) ||
+	    (r->err == NULL && append(&r->err, &r->err_len, &cap_e, "", 0) < 0)) {
+		errno = ENOMEM;
+		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
+		goto out;
+	}
+	ret = 0;
+out:
+	posix_spawn_file_actions_destroy(&fa);
+	for (int i = 0; i < 2; i++) {
+		if (sv[i] >= 0)
+			close(sv[i]);
+		if (po[i] >= 0)
+			close(po[i]);
+		if (pe[i] >= 0)
+			close(pe[i]);
+	}
+	if (ret < 0)
+		cmd_out_finish(r);
+	return ret;
+}
+
+/* CDA_EAPPLY naming the command (first words) and its stderr on one line. */
+static int cmd_fail(struct cda_error *err, char *const argv[], const struct cmd_out *r)
+{
+	char cmd[96] = "", msg[160];
+	size_t n = 0, m = 0;
+
+	for (size_t i = 0; argv[i] != NULL && n < sizeof(cmd) - 1; i++)
+		n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, "%s%s", i ? " " : "", argv[i]);
+	for (const char *s = r->err[0] ? r->err : r->out; *s && m < sizeof(msg) - 1;) {
+		size_t len = strcspn(s, "\n");
+
+		/* Log-style warnings (fail2ban's client prints some on every call) hide the
+		 * message that matters. */
+		if (len > 0 && memmem(s, len, " WARNING ", 9) == NULL) {
+			if (m > 0)
+				msg[m++] = ';';
+			for (size_t i = 0; i < len && m < sizeof(msg) - 1; i++)
+				msg[m++] = s[i];
+		}
+		s += len + (s[len] == '\n');
+	}
+	msg[m] = '\0';
+	return cda_error_set(err, CDA_EAPPLY, "`%s` failed (exit %d)%s%s", cmd, r->status,
+			     m ? ": " : "", msg);
+}
+
+/* Run and require exit 0. */
+static int run_ok(char *const argv[], const char *in, size_t in_len, struct cmd_out *r,
+		  struct cda_error *err)
+{
+	if (run(argv, in, in_len, r, err) < 0)
+		return -1;
+	if (r->status != 0) {
+		cmd_fail(err, argv, r);
+		cmd_out_finish(r);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- text buffer ---- */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+CDA_PRINTF(2, 3) static void bprintf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char tmp[256];
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(tmp) || append(&b->p, &b->len, &b->cap, tmp, (size_t)n) < 0)
+		b->oom = true;
+}
+
+/* ---- files and command lines ---- */
+
+/* Whole file into *data (NUL-terminated). 1 when it does not exist, -1 on error. */
+static int slurp(const char *path, char **data, size_t *len, struct cda_error *err)
+{
+	struct buf b = {0};
+	char tmp[8192];
+	size_t n;
+	FILE *fp = fopen(path, "re");
+
+	*data = NULL;
+	*len = 0;
+	if (fp == NULL) {
+		if (errno == ENOENT)
+			return 1;
+		cda_error_sys(err, CDA_EAPPLY, "cannot read %s", path);
+		return cda_error_at(err, path, 0);
+	}
+	while ((n = fread(tmp, 1, sizeof(tmp), fp)) > 0)
+		if (append(&b.p, &b.len, &b.cap, tmp, n) < 0)
+			b.oom = true;
+	if (ferror(fp) || b.oom || (b.p == NULL && append(&b.p, &b.len, &b.cap, "", 0) < 0)) {
+		if (b.oom)
+			errno = ENOMEM;
+		cda_error_sys(err, b.oom ? CDA_ESYS : CDA_EAPPLY, "cannot read %s", path);
+		fclose(fp);
+		free(b.p);
+		return cda_error_at(err, path, 0);
+	}
+	fclose(fp);
+	*data = b.p;
+	*len = b.len;
+	return 0;
+}
+
+static void free_argv(char **argv)
+{
+	if (argv == NULL)
+		return;
+	for (size_t i = 0; argv[i] != NULL; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+/*
+ * A command line from the config, without a shell: words split at blanks, '...' and "..."
+ * group (no escapes inside '...'; \" and \\ inside "..."), every "{path}" in a word replaced
+ * by path (when path is not NULL). NULL with errno EINVAL on an unbalanced quote or no word.
+ */
+static char **split_cmd(const char *s, const char *path)
+{
+	char **argv = NULL, **nv;
+	size_t n = 0;
+
+	for (;;) {
+		struct buf w = {0};
+		char q = 0;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '\0')
+			break;
+		for (; *s != '\0' && (q || (*s != ' ' && *s != '\t')); s++) {
+			if (q == 0 && (*s == '\'' || *s == '"')) {
+				q = *s;
+			} else if (q != 0 && *s == q) {
+				q = 0;
+			} else if (q == '"' && *s == '\\' && (s[1] == '"' || s[1] == '\\')) {
+				if (append(&w.p, &w.len, &w.cap, ++s, 1) < 0)
+					w.oom = true;
+			} else if (path != NULL && strncmp(s, "{path}", 6) == 0) {
+				if (append(&w.p, &w.len, &w.cap, path, strlen(path)) < 0)
+					w.oom = true;
+				s += 5;
+			} else if (append(&w.p, &w.len, &w.cap, s, 1) < 0) {
+				w.oom = true;
+			}
+		}
+		if (w.p == NULL && append(&w.p, &w.len, &w.cap, "", 0) < 0)
+			w.oom = true;
+		if (q != 0 || w.oom || (nv = reallocarray(argv, n + 2, sizeof(*argv))) == NULL) {
+			free(w.p);
+			free_argv(argv); /* NULL-terminated after every word */
+			errno = q != 0 ? EINVAL : ENOMEM;
+			return NULL;
+		}
+		argv = nv;
+		argv[n++] = w.p;
+		argv[n] = NULL;
+	}
+	if (argv == NULL)
+		errno = EINVAL;
+	return argv;
+}
+
+/* Next line of text (modifies it); NULL at the end. */
+static char *next_line(char **pos)
+{
+	char *s = *pos, *nl;
+
+	if (s == NULL || *s == '\0')
+		return NULL;
+	nl = strchr(s, '\n');
+	if (nl != NULL) {
+		*nl = '\0';
+		*pos = nl + 1;
+	} else {
+		*pos = s + strlen(s);
+	}
+	return s;
+}
+
+/* ---- config ---- */
+
+static int bad_value(struct cda_error *err, const struct target_config *tc, const char *key,
+		     const char *why)
+{
+	cda_error_set(err, CDA_ECONFIG, "%s: %s", key, why);
+	return cda_error_at(err, tc->config_path, target_line(tc, key));
+}
+
+/* "\n", "\t" and "\\" escapes (the INI value is one line); ends with a newline. */
+static char *unescape(const char *s)
+{
+	struct buf b = {0};
+
+	for (; *s; s++) {
+		char c = *s;
+
+		if (c == '\\' && (s[1] == 'n' || s[1] == 't' || s[1] == '\\')) {
+			s++;
+			c = *s == 'n' ? '\n' : *s == 't' ? '\t' : '\\';
+		}
+		if (append(&b.p, &b.len, &b.cap, &c, 1) < 0)
+			b.oom = true;
+	}
+	if (b.len == 0 || b.p[b.len - 1] != '\n')
+		bprintf(&b, "\n");
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+static void file_close(struct backend *be)
+{
+	struct file_backend *fb;
+
+	if (be == NULL)
+		return;
+	fb = file_from_base(be);
+	free(fb->path);
+	free(fb->backup);
+	free(fb->line);
+	free(fb->header);
+	free(fb->footer);
+	free(fb->check);
+	free(fb->reload);
+	free(fb);
+}
+
+static int check_cmd(const struct target_config *tc, const char *key, char **out,
+		     struct cda_error *err)
+{
+	const char *v = target_get(tc, key);
+	char **argv;
+
+	*out = NULL;
+	if (v == NULL)
+		return 0;
+	if ((argv = split_cmd(v, "x")) == NULL) {
+		if (errno == ENOMEM)
+			return cda_error_sys(err, CDA_ESYS, "reading %s", key);
+		return bad_value(err, tc, key, "expected a command (unbalanced quote?)");
+	}
+	free_argv(argv);
+	if ((*out = strdup(v)) == NULL)
+		return cda_error_sys(err, CDA_ESYS, "reading %s", key);
+	return 0;
+}
+
+static int file_open(struct backend **out, const struct target_config *tc,
+		     const struct backend_env *env, struct cda_error *err)
+{
+	const char *path = target_get(tc, "path"), *line = target_get(tc, "line");
+	const char *header = target_get(tc, "header"), *footer = target_get(tc, "footer");
+	const char *mode = target_get(tc, "mode");
+	struct file_backend *fb;
+
+	if (path == NULL) {
+		cda_error_set(err, CDA_ECONFIG, "path: missing in [target.%s] (backend file)",
+			      tc->name != NULL ? tc->name : "?");
+		return cda_error_at(err, tc->config_path, tc->line);
+	}
+	if ((fb = calloc(1, sizeof(*fb))) == NULL)
+		return cda_error_sys(err, CDA_ESYS, "allocating the file backend");
+	fb->base.ops = &file_backend_ops;
+	fb->mode = 0644;
+	if (path[0] != '/' || path[strlen(path) - 1] == '/') {
+		bad_value(err, tc, "path", "expected an absolute file path");
+		goto fail;
+	}
+	if (line == NULL)
+		line = "{cidr}";
+	if (strstr(line, "{cidr}") == NULL || strchr(line, '\n') != NULL) {
+		bad_value(err, tc, "line", "expected a one-line template with {cidr}");
+		goto fail;
+	}
+	if (mode != NULL) {
+		char *end;
+		unsigned long m;
+
+		errno = 0;
+		m = strtoul(mode, &end, 8);
+		if (mode[0] < '0' || mode[0] > '7' || *end != '\0' || errno != 0 || m > 07777) {
+			bad_value(err, tc, "mode", "expected an octal file mode such as 0644");
+			goto fail;
+		}
+		fb->mode = (mode_t)m;
+	}
+	if ((fb->path = strdup(path)) == NULL || (fb->line = strdup(line)) == NULL ||
+	    asprintf(&fb->backup, "%s%s", path, BACKUP_SUFFIX) < 0 ||
+	    (header != NULL && (fb->header = unescape(header)) == NULL) ||
+	    (footer != NULL && (fb->footer = unescape(footer)) == NULL)) {
+		fb->backup = NULL;
+		cda_error_sys(err, CDA_ESYS, "allocating the file backend");
+		goto fail;
+	}
+	if (check_cmd(tc, "check", &fb->check, err) < 0 ||
+	    check_cmd(tc, "reload", &fb->reload, err) < 0)
+		goto fail;
+	*out = &fb->base;
+	return 0;
+fail:
+	file_close(&fb->base);
+	return -1;
+}
+
+/* ---- template ---- */
+
+static bool cidr_char(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+	       c == '.' || c == ':' || c == '/';
+}
+
+/* Match line s against template t; the {cidr} text goes to *cs, *cl. Backtracking. */
+static bool match(const char *t, const char *s, const char **cs, size_t *cl)
+{
+	while (*t) {
+		if (strncmp(t, "{cidr}", 6) == 0) {
+			size_t n = 0;
+
+			while (cidr_char(s[n]))
+				n++;
+			for (; n > 0; n--) {
+				if (match(t + 6, s + n, cs, cl)) {
+					if (*cs == NULL) { /* the first {cidr} wins */
+						*cs = s;
+						*cl = n;
+					}
+					return true;
+				}
+			}
+			return false;
+		}
+		if (strncmp(t, "{source}", 8) == 0) {
+			for (size_t n = 0;; n++) {
+				if (match(t + 8, s + n, cs, cl))
+					return true;
+				if (s[n] == '\0')
+					return false;
+			}
+		}
+		if (strncmp(t, "{family}", 8) == 0) {
+			if (strncmp(s, "ipv4", 4) != 0 && strncmp(s, "ipv6", 4) != 0)
+				return false;
+			t += 8;
+			s += 4;
+			continue;
+		}
+		if (*t != *s)
+			return false;
+		t++;
+		s++;
+	}
+	return *s == '\0';
+}
+
+static void expand(struct buf *b, const char *t, const char *cidr, const char *src, int fam)
+{
+	while (*t) {
+		const char *v = NULL;
+		size_t skip = 0;
+
+		if (strncmp(t, "{cidr}", 6) == 0) {
+			v = cidr;
+			skip = 6;
+		} else if (strncmp(t, "{source}", 8) == 0) {
+			v = src;
+			skip = 8;
+		} else if (strncmp(t, "{family}", 8) == 0) {
+			v = fam == CDA_AF_INET ? "ipv4" : "ipv6";
+			skip = 8;
+		}
+		if (skip == 0) {
+			skip = 1 + strcspn(t + 1, "{");
+			v = t;
+		}
+		if (append(&b->p, &b->len, &b->cap, v, v == t ? skip : strlen(v)) < 0)
+			b->oom = true;
+		t += skip;
+	}
+	if (append(&b->p, &b->len, &b->cap, "\n", 1) < 0)
+		b->oom = true;
+}
+
+/* ---- reading ---- */
+
+/* The prefixes of lines matching the template (header, footer and others are skipped). */
+static int file_read(struct backend *be, struct ranges *cur, struct cda_error *err)
+{
+	struct file_backend *fb = file_from_base(be);
+	char *text, *pos, *l;
+	size_t len;
+	int rc;
+
+	if ((rc = slurp(fb->path, &text, &len, err)) != 0)
+		return rc < 0 ? -1 : 0;
+	pos = text;
+	while ((l = next_line(&pos)) != NULL) {
+		const char *cs = NULL;
+		size_t cl = 0;
+		struct cidr c;
+
+		if (!match(fb->line, l, &cs, &cl) || cs == NULL ||
+		    cidr_parse(cs, cl, &c, NULL) == CIDR_INVALID)
+			continue;
+		if (ranges_add_cidr(cur, &c) < 0) {
+			free(text);
+			return cda_error_sys(err, CDA_ESYS, "reading %s", fb->path);
+		}
+	}
+	free(text);
+	ranges_normalize(cur);
+	return 0;
+}
+
+/* ---- applying ---- */
+
+static const char *source_of(const struct backend_input *in, const struct cidr *c)
+{
+	for (size_t i = 0; i < in->n_srcs; i++)
+		if (in->srcs[i].list != NULL && ranges_contains(in->srcs[i].list, c->family, c->addr))
+			return in->srcs[i].name;
+	return "";
+}
+
+static int render(struct file_backend *fb, const struct backend_input *in, struct buf *b,
+		  struct cda_error *err)
+{
+	struct cidr_list cl = {0};
+
+	if (fb->header != NULL && append(&b->p, &b->len, &b->cap, fb->header,
+					 strlen(fb->header)) < 0)
+		b->oom = true;
+	if (ranges_to_cidrs(in->want, &cl) < 0)
+		b->oom = true;
+	for (size_t i = 0; i < cl.n; i++) {
+		char c[CIDR_STRLEN];
+
+		expand(b, fb->line, cidr_format(&cl.v[i], c), source_of(in, &cl.v[i]),
+		       cl.v[i].family);
+	}
+	cidr_list_finish(&cl);
+	if (fb->footer != NULL && append(&b->p, &b->len, &b->cap, fb->footer,
+					 strlen(fb->footer)) < 0)
+		b->oom = true;
+	if (b->p == NULL && append(&b->p, &b->len, &b->cap, "", 0) < 0)
+		b->oom = true;
+	if (b->oom) {
+		errno = ENOMEM;
+		return cda_error_sys(err, CDA_ESYS, "building %s", fb->path);
+	}
+	return 0;
+}
+
+/* Run a configured command ({path} replaced); CDA_EAPPLY with what/its stderr on failure. */
+static int run_config_cmd(const char *cmdline, const char *path, const char *what,
+			  struct cda_error *err)
+{
+	char **argv = split_cmd(cmdline, path);
+	struct cmd_out r;
+	size_t n;
+
+	if (argv == NULL)
+		return cda_error_sys(err, CDA_ESYS, "running the %s command", what);
+	if (run_ok(argv, NULL, 0, &r, err) < 0) {
+		free_argv(argv);
+		n = strlen(err->msg);
+		snprintf(err->msg + n, sizeof(err->msg) - n, " (%s)", what);
+		return -1;
+	}
+	cmd_out_finish(&r);
+	free_argv(argv);
+	return 0;
+}
+
+/* Put the previous file back: the hard link when there was one, else no file at all. */
+static void restore_old(struct file_backend *fb, bool had_old)
+{
+	if (had_old)
+		rename(fb->backup, fb->path);
+	else
+		unlink(fb->path);
+}
+
+static int file_apply(struct backend *be, const struct backend_input *in, struct cda_error *err)
+{
+	struct file_backend *fb = file_from_base(be);
+	bool pre_check = fb->check != NULL && strstr(fb->check, "{path}") != NULL;
+	struct atomicfile af = {0};
+	struct buf b = {0};
+	char *old = NULL;
+	size_t old_len = 0;
+	bool had_old = false;
+	int ret = -1, rc;
+
+	if (render(fb, in, &b, err) < 0)
+		goto out;
+	if ((rc = slurp(fb->path, &old, &old_len, err)) < 0)
+		goto out;
+	had_old = rc == 0;
+	if (had_old && old_len == b.len && memcmp(old, b.p, b.len) == 0) {
+		ret = 0; /* already in place: nothing to check or reload */
+		goto out;
+	}
+	/* Keep the old file under a second name until the consumer took the new one. */
+	if (had_old && ((unlink(fb->backup) < 0 && errno != ENOENT) ||
+			link(fb->path, fb->backup) < 0)) {
+		cda_error_sys(err, CDA_EAPPLY, "cannot keep a copy of %s as %s", fb->path,
+			      fb->backup);
+		goto out;
+	}
+	if (atomicfile_open(&af, fb->path, fb->mode, err) < 0)
+		goto fail;
+	if (fwrite(b.p, 1, b.len, af.fp) != b.len || fflush(af.fp) != 0) {
+		cda_error_sys(err, CDA_EAPPLY, "writing %s", af.tmp_path);
+		atomicfile_abort(&af);
+		goto fail;
+	}
+	if (pre_check && run_config_cmd(fb->check, af.tmp_path, "check, old file kept", err) < 0) {
+		atomicfile_abort(&af);
+		goto fail;
+	}
+	if (atomicfile_commit(&af, err) < 0)
+		goto fail;
+	if (fb->check != NULL && !pre_check &&
+	    run_config_cmd(fb->check, fb->path, "check, old file put back", err) < 0) {
+		restore_old(fb, had_old);
+		goto fail;
+	}
+	if (fb->reload != NULL &&
+	    run_config_cmd(fb->reload, fb->path, "reload, old file put back", err) < 0) {
+		restore_old(fb, had_old);
+		goto fail;
+	}
+	if (had_old)
+		unlink(fb->backup);
+	ret = 0;
+	goto out;
+fail:
+	if (had_old)
+		unlink(fb->backup); /* gone already when renamed back */
+	cda_error_at(err, fb->path, 0);
+out:
+	free(old);
+	free(b.p);
+	return ret;
+}
+
+static int file_verify(struct backend *be, const struct ranges *want, struct cda_error *err)
+{
+	struct file_backend *fb = file_from_base(be);
+	struct ranges *cur = ranges_new();
+	bool same = false;
+	int ret = -1;
+
+	if (cur == NULL)
+		return cda_error_sys(err, CDA_ESYS, "verifying %s", fb->path);
+	if (file_read(be, cur, err) < 0)
+		goto out;
+	if (ranges_same_cover(cur, want, &same) < 0) {
+		cda_error_sys(err, CDA_ESYS, "verifying %s", fb->path);
+		goto out;
+	}
+	if (!same) {
+		cda_error_set(err, CDA_EAPPLY, "read back differs from what was applied");
+		cda_error_at(err, fb->path, 0);
+		goto out;
+	}
+	ret = 0;
+out:
+	ranges_free(cur);
+	return ret;
+}
+
+const struct backend_ops file_backend_ops = {
+	.name = "file",
+	.keys = file_keys,
+	.open = file_open,
+	.read = file_read,
+	.apply = file_apply,
+	.verify = file_verify,
+	.close = file_close,
+};

@@ -1,3 +1,933 @@
 // SPDX-License-Identifier: MIT
-/* stub: to be written */
-typedef int backend_iptables_stub_unused;
+#include "backend.h"
+
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cda_error.h"
+#include "config.h"
+#include "ranges.h"
+
+extern char **environ;
+
+/*
+ * Two ways to hold the list, both replaced in one step:
+ * - ipset: sets SET_V4/SET_V6 (hash:net); a temporary set is filled and swapped with the live
+ *   one by one `ipset restore`, so rules using `-m set --match-set` never see a partial set.
+ * - chain: our own chain of `-s CIDR -j ACCEPT` rules, rebuilt by one
+ *   `iptables-restore --noflush` commit per family (nothing else is flushed).
+ * With `ports`, INPUT gets one jump to our chain for those TCP ports (added only when absent);
+ * in ipset mode the chain then holds the two match-set rules.
+ */
+
+#define IPSET_MAXNAME 31  /* IPSET_MAXNAMELEN - 1 */
+#define CHAIN_MAXNAME 28  /* XT_EXTENSION_MAXNAMELEN - 1 */
+#define TMP_SUFFIX "-tmp" /* temporary set: live name plus this */
+#define MAX_PORTS 15	  /* multiport limit (a range counts twice) */
+
+static const char *const iptables_keys[] = {
+	"mode", "chain", "set_v4", "set_v6", "ports", "iptables_cmd", "ip6tables_cmd", "ipset_cmd",
+	NULL,
+};
+
+struct iptables_backend {
+	struct backend base;
+	bool use_ipset;
+	char *chain;
+	char *set[2];	   /* [0] IPv4, [1] IPv6 */
+	char *ports;	   /* "80,443", NULL: no jump rule */
+	char *ipt[2];	   /* iptables, ip6tables */
+	char *restore[2];  /* <ipt>-restore */
+	char *save[2];	   /* <ipt>-save */
+	char *ipset;
+};
+
+static struct iptables_backend *iptables_from_base(struct backend *be)
+{
+	assert(be != NULL && be->ops == &iptables_backend_ops);
+	return (struct iptables_backend *)be;
+}
+
+static const int fams[2] = {CDA_AF_INET, CDA_AF_INET6};
+
+/* ---- subprocess ---- */
+
+struct cmd_out {
+	char *out, *err; /* NUL-terminated */
+	size_t out_len, err_len;
+	int status; /* exit status; 128 + signal when killed */
+};
+
+static void cmd_out_finish(struct cmd_out *r)
+{
+	free(r->out);
+	free(r->err);
+	memset(r, 0, sizeof(*r));
+}
+
+static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t ncap = *cap ? *cap : 4096;
+		char *p;
+
+		while (*len + n + 1 > ncap)
+			ncap *= 2;
+		if ((p = realloc(*buf, ncap)) == NULL)
+			return -1;
+		*buf = p;
+		*cap = ncap;
+	}
+	memcpy(*buf + *len, data, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return 0;
+}
+
+/*
+ * Run argv (PATH search, no shell) with in[0..in_len) on stdin (or /dev/null when in is NULL),
+ * collecting stdout and stderr. -1 only when the command could not be run at all. Stdin is a
+ * socket so that a child exiting early cannot kill us with SIGPIPE (MSG_NOSIGNAL).
+ */
+static int run(char *const argv[], const char *in, size_t in_len, struct cmd_out *r,
+	       struct cda_error *err)
+{
+	posix_spawn_file_actions_t fa;
+	int sv[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1};
+	size_t cap_o = 0, cap_e = 0, done = 0;
+	pid_t pid;
+	int rc, st, ret = -1;
+
+	memset(r, 0, sizeof(*r));
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return cda_error_sys(err, CDA_ESYS, "posix_spawn_file_actions_init");
+	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 ||
+	    (in != NULL && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)) {
+		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
+		goto out;
+	}
+	if ((in != NULL ? posix_spawn_file_actions_adddup2(&fa, sv[1], 0)
+			: posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0 ||
+	    posix_spawn_file_actions_adddup2(&fa, po[1], 1) != 0 ||
+	    posix_spawn_file_actions_adddup2(&fa, pe[1], 2) != 0) {
+		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
+		goto out;
+	}
+	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	if (rc != 0) {
+		errno = rc;
+		cda_error_sys(err, CDA_EAPPLY, "cannot run %s", argv[0]);
+		goto out;
+	}
+	close(po[1]);
+	close(pe[1]);
+	po[1] = pe[1] = -1;
+	if (in != NULL) {
+		close(sv[1]);
+		sv[1] = -1;
+		fcntl(sv[0], F_SETFL, O_NONBLOCK);
+		if (in_len == 0) {
+			close(sv[0]);
+			sv[0] = -1;
+		}
+	}
+	while (po[0] >= 0 || pe[0] >= 0) {
+		struct pollfd p[3] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}, {sv[0], POLLOUT, 0}};
+		char buf[8192];
+		ssize_t n;
+
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			int *fd = i == 0 ? &po[0] : &pe[0];
+
+			if (*fd < 0 || p[i].revents == 0)
+				continue;
+			n = read(*fd, buf, sizeof(buf));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				close(*fd);
+				*fd = -1;
+			} else if ((i == 0 ? append(&r->out, &r->out_len, &cap_o, buf, (size_t)n)
+					   : append(&r->err, &r->err_len, &cap_e, buf, (size_t)n)) < 0) {
+				close(*fd); /* out of memory: drain nothing more */
+				*fd = -1;
+			}
+		}
+		if (sv[0] >= 0 && p[2].revents != 0) {
+			n = send(sv[0], in + done, in_len - done, MSG_NOSIGNAL);
+			if (n > 0)
+				done += (size_t)n;
+			if ((n < 0 && errno != EAGAIN && errno != EINTR) || done == in_len) {
+				close(sv[0]); /* EOF for the child (or it stopped reading) */
+				sv[0] = -1;
+			}
+		}
+	}
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR) {
+			cda_error_sys(err, CDA_ESYS, "waiting for %s", argv[0]);
+			goto out;
+		}
+	}
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	if ((r->out == NULL && append(&r->out, &r->out_len, &cap_o, "", 0) < 0) ||
+	    (r->err == NULL && append(&r->err, &r->err_len, &cap_e, "", 0) < 0)) {
+		errno = ENOMEM;
+		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
+		goto out;
+	}
+	ret = 0;
+out:
+	posix_spawn_file_actions_destroy(&fa);
+	for (int i = 0; i < 2; i++) {
+		if (sv[i] >= 0)
+			close(sv[i]);
+		if (po[i] >= 0)
+			close(po[i]);
+		if (pe[i] >= 0)
+			close(pe[i]);
+	}
+	if (ret < 0)
+		cmd_out_finish(r);
+	return ret;
+}
+
+/* CDA_EAPPLY naming the command (first words) and its stderr on one line. */
+static int cmd_fail(struct cda_error *err, char *const argv[], const struct cmd_out *r)
+{
+	char cmd[96] = "", msg[160];
+	size_t n = 0, m = 0;
+
+	for (size_t i = 0; argv[i] != NULL && n < sizeof(cmd) - 1; i++)
+		n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, "%s%s", i ? " " : "", argv[i]);
+	for (const char *s = r->err[0] ? r->err : r->out; *s && m < sizeof(msg) - 1;) {
+		size_t len = strcspn(s, "\n");
+
+		/* Log-style warnings (fail2ban's client prints some on every call) hide the
+		 * message that matters. */
+		if (len > 0 && memmem(s, len, " WARNING ", 9) == NULL) {
+			if (m > 0)
+				msg[m++] = ';';
+			for (size_t i = 0; i < len && m < sizeof(msg) - 1; i++)
+				msg[m++] = s[i];
+		}
+		s += len + (s[len] == '\n');
+	}
+	msg[m] = '\0';
+	return cda_error_set(err, CDA_EAPPLY, "`%s` failed (exit %d)%s%s", cmd, r->status,
+			     m ? ": " : "", msg);
+}
+
+/* Run and require exit 0. */
+static int run_ok(char *const argv[], const char *in, size_t in_len, struct cmd_out *r,
+		  struct cda_error *err)
+{
+	if (run(argv, in, in_len, r, err) < 0)
+		return -1;
+	if (r->status != 0) {
+		cmd_fail(err, argv, r);
+		cmd_out_finish(r);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- text buffer ---- */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+CDA_PRINTF(2, 3) static void bprintf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char tmp[256];
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(tmp) || append(&b->p, &b->len, &b->cap, tmp, (size_t)n) < 0)
+		b->oom = true;
+}
+
+/* ---- config ---- */
+
+static int bad_value(struct cda_error *err, const struct target_config *tc, const char *key,
+		     const char *why)
+{
+	cda_error_set(err, CDA_ECONFIG, "%s: %s", key, why);
+	return cda_error_at(err, tc->config_path, target_line(tc, key));
+}
+
+static bool name_ok(const char *s, size_t max, const char *extra)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max || s[0] == '-')
+		return false;
+	for (; *s; s++) {
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' || strchr(extra, *s)))
+			return false;
+	}
+	return true;
+}
+
+static bool cmd_name_ok(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++) {
+		if (*s == ' ' || *s == '\t' || *s == '\n')
+			return false;
+	}
+	return true;
+}
+
+static bool in_path(const char *cmd)
+{
+	const char *path = getenv("PATH"), *p, *e;
+	char buf[4096];
+
+	if (strchr(cmd, '/') != NULL)
+		return access(cmd, X_OK) == 0;
+	if (path == NULL)
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	for (p = path; *p; p = *e ? e + 1 : e) {
+		e = strchrnul(p, ':');
+		if (snprintf(buf, sizeof(buf), "%.*s/%s", (int)(e - p), e == p ? "." : p, cmd) <
+			    (int)sizeof(buf) &&
+		    access(buf, X_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* "80 443,8000:8080" -> "80,443,8000:8080" (numbers re-printed canonically). */
+static int parse_ports(const char *s, char **out)
+{
+	struct buf b = {0};
+	unsigned int used = 0;
+	const char *p = s;
+
+	while (*p) {
+		unsigned long lo, hi;
+		char *end;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		if (*p < '0' || *p > '9')
+			goto bad;
+		lo = strtoul(p, &end, 10);
+		hi = lo;
+		if (*end == ':') {
+			if (end[1] < '0' || end[1] > '9')
+				goto bad;
+			hi = strtoul(end + 1, &end, 10);
+		}
+		if (lo < 1 || lo > 65535 || hi < lo || hi > 65535 ||
+		    (*end != '\0' && *end != ' ' && *end != '\t' && *end != ','))
+			goto bad;
+		used += lo == hi ? 1 : 2;
+		if (lo == hi)
+			bprintf(&b, "%s%lu", b.len ? "," : "", lo);
+		else
+			bprintf(&b, "%s%lu:%lu", b.len ? "," : "", lo, hi);
+		p = end;
+	}
+	if (used == 0 || used > MAX_PORTS || b.oom)
+		goto bad;
+	*out = b.p;
+	return 0;
+bad:
+	free(b.p);
+	return -1;
+}
+
+static void iptables_close(struct backend *be)
+{
+	struct iptables_backend *ib;
+
+	if (be == NULL)
+		return;
+	ib = iptables_from_base(be);
+	free(ib->chain);
+	free(ib->ports);
+	free(ib->ipset);
+	for (int f = 0; f < 2; f++) {
+		free(ib->set[f]);
+		free(ib->ipt[f]);
+		free(ib->restore[f]);
+		free(ib->save[f]);
+	}
+	free(ib);
+}
+
+static char *dup_or(const char *v, const char *def)
+{
+	return strdup(v != NULL ? v : def);
+}
+
+static char *suffixed(const char *cmd, const char *suffix)
+{
+	char *s;
+
+	return asprintf(&s, "%s%s", cmd, suffix) < 0 ? NULL : s;
+}
+
+static int iptables_open(struct backend **out, const struct target_config *tc,
+			 const struct backend_env *env, struct cda_error *err)
+{
+	static const char *const builtin[] = {"INPUT", "OUTPUT", "FORWARD", "PREROUTING",
+					       "POSTROUTING", NULL};
+	struct iptables_backend *ib;
+	const char *mode = target_get(tc, "mode"), *ports = target_get(tc, "ports");
+	const char *ipt[2] = {target_get(tc, "iptables_cmd"), target_get(tc, "ip6tables_cmd")};
+	const char *defs[2] = {"cdnallow4", "cdnallow6"}, *keys[2] = {"set_v4", "set_v6"};
+
+	if ((ib = calloc(1, sizeof(*ib))) == NULL)
+		return cda_error_sys(err, CDA_ESYS, "allocating the iptables backend");
+	ib->base.ops = &iptables_backend_ops;
+	if ((ib->ipset = dup_or(target_get(tc, "ipset_cmd"), "ipset")) == NULL ||
+	    (ib->chain = dup_or(target_get(tc, "chain"), "CDNALLOW")) == NULL)
+		goto oom;
+	if (!cmd_name_ok(ib->ipset)) {
+		bad_value(err, tc, "ipset_cmd", "expected a command name or path");
+		goto fail;
+	}
+	if (mode == NULL)
+		ib->use_ipset = in_path(ib->ipset);
+	else if (strcmp(mode, "ipset") == 0)
+		ib->use_ipset = true;
+	else if (strcmp(mode, "chain") != 0) {
+		bad_value(err, tc, "mode", "expected ipset or chain");
+		goto fail;
+	}
+	if (!name_ok(ib->chain, CHAIN_MAXNAME, "")) {
+		bad_value(err, tc, "chain", "expected a chain name (letters, digits, _ and -)");
+		goto fail;
+	}
+	for (size_t i = 0; builtin[i] != NULL; i++) {
+		if (strcasecmp(ib->chain, builtin[i]) == 0) {
+			bad_value(err, tc, "chain", "must be a chain of our own, not a built-in one");
+			goto fail;
+		}
+	}
+	for (int f = 0; f < 2; f++) {
+		if ((ib->set[f] = dup_or(target_get(tc, keys[f]), defs[f])) == NULL)
+			goto oom;
+		if (!name_ok(ib->set[f], IPSET_MAXNAME - strlen(TMP_SUFFIX), ".")) {
+			bad_value(err, tc, keys[f], "expected a set name of up to 27 characters");
+			goto fail;
+		}
+		if ((ib->ipt[f] = dup_or(ipt[f], f ? "ip6tables" : "iptables")) == NULL ||
+		    (ib->restore[f] = suffixed(ib->ipt[f], "-restore")) == NULL ||
+		    (ib->save[f] = suffixed(ib->ipt[f], "-save")) == NULL)
+			goto oom;
+		if (!cmd_name_ok(ib->ipt[f])) {
+			bad_value(err, tc, f ? "ip6tables_cmd" : "iptables_cmd",
+				  "expected a command name or path");
+			goto fail;
+		}
+	}
+	if (strcmp(ib->set[0], ib->set[1]) == 0) {
+		bad_value(err, tc, "set_v6", "must differ from set_v4");
+		goto fail;
+	}
+	if (ports != NULL && parse_ports(ports, &ib->ports) < 0) {
+		bad_value(err, tc, "ports", "expected up to 15 TCP ports or ranges (80 443 8000:8080)");
+		goto fail;
+	}
+	*out = &ib->base;
+	return 0;
+oom:
+	cda_error_sys(err, CDA_ESYS, "allocating the iptables backend");
+fail:
+	iptables_close(&ib->base);
+	return -1;
+}
+
+/* ---- reading ---- */
+
+/* Next line of text (modifies it); NULL at the end. */
+static char *next_line(char **pos)
+{
+	char *s = *pos, *nl;
+
+	if (s == NULL || *s == '\0')
+		return NULL;
+	nl = strchr(s, '\n');
+	if (nl != NULL) {
+		*nl = '\0';
+		*pos = nl + 1;
+	} else {
+		*pos = s + strlen(s);
+	}
+	return s;
+}
+
+/* Add the CIDR text s[0..len) of family fam to cur; 0 when added, 1 when not a CIDR. */
+static int add_cidr_text(struct ranges *cur, int fam, const char *s, size_t len)
+{
+	struct cidr c;
+	enum cidr_parse_result pr = cidr_parse(s, len, &c, NULL);
+
+	if (pr == CIDR_INVALID || c.family != fam)
+		return 1;
+	return ranges_add_cidr(cur, &c);
+}
+
+/* The jump rule as iptables-save prints it. */
+static int jump_rule(const struct iptables_backend *ib, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "-A INPUT -p tcp -m multiport --dports %s -j %s", ib->ports,
+			 ib->chain);
+
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/* What iptables-save shows of us for one family. */
+struct chain_view {
+	bool has_chain;	  /* ":CHAIN" declared */
+	bool has_jump;	  /* INPUT jumps to CHAIN for our ports */
+	bool has_setrule; /* CHAIN holds the match-set rule (ipset mode) */
+	struct buf rules; /* our chain's "-A CHAIN ..." lines, verbatim, '\n'-terminated */
+};
+
+static int read_chain(struct iptables_backend *ib, int f, struct ranges *cur,
+		      struct chain_view *v, struct cda_error *err)
+{
+	char *argv[] = {ib->save[f], "-t", "filter", NULL};
+	char decl[64], pre[64], setrule[128], jump[160] = "";
+	struct cmd_out r;
+	char *pos, *l;
+	size_t plen;
+
+	memset(v, 0, sizeof(*v));
+	snprintf(decl, sizeof(decl), ":%s ", ib->chain);
+	plen = (size_t)snprintf(pre, sizeof(pre), "-A %s ", ib->chain);
+	snprintf(setrule, sizeof(setrule), "-A %s -m set --match-set %s src -j ACCEPT", ib->chain,
+		 ib->set[f]);
+	if (ib->ports != NULL && jump_rule(ib, jump, sizeof(jump)) < 0)
+		return cda_error_set(err, CDA_ESYS, "jump rule too long");
+	if (run_ok(argv, NULL, 0, &r, err) < 0)
+		return -1;
+	pos = r.out;
+	while ((l = next_line(&pos)) != NULL) {
+		if (strncmp(l, decl, strlen(decl)) == 0) {
+			v->has_chain = true;
+		} else if (jump[0] != '\0' && strcmp(l, jump) == 0) {
+			v->has_jump = true;
+		} else if (strncmp(l, pre, plen) == 0) {
+			const char *s = l + plen, *e;
+
+			bprintf(&v->rules, "%s\n", l);
+			if (strcmp(l, setrule) == 0)
+				v->has_setrule = true;
+			if (cur == NULL || strncmp(s, "-s ", 3) != 0)
+				continue;
+			s += 3;
+			e = strchr(s, ' ');
+			if (e == NULL || strcmp(e, " -j ACCEPT") != 0)
+				continue;
+			if (add_cidr_text(cur, fams[f], s, (size_t)(e - s)) < 0) {
+				cda_error_sys(err, CDA_ESYS, "reading chain %s", ib->chain);
+				goto fail;
+			}
+		}
+	}
+	cmd_out_finish(&r);
+	if (v->rules.oom) {
+		errno = ENOMEM;
+		cda_error_sys(err, CDA_ESYS, "reading chain %s", ib->chain);
+		free(v->rules.p);
+		return -1;
+	}
+	return 0;
+fail:
+	cmd_out_finish(&r);
+	free(v->rules.p);
+	return -1;
+}
+
+/* Live set of one family: whether it exists, and its members into cur (may be NULL). */
+static int read_set(struct iptables_backend *ib, int f, const char *name, struct ranges *cur,
+		    bool *exists, struct cda_error *err)
+{
+	char *argv[] = {ib->ipset, "list", "-o", "save", (char *)name, NULL};
+	char create[64], add[64];
+	struct cmd_out r;
+	char *pos, *l;
+	size_t alen;
+
+	*exists = false;
+	if (run(argv, NULL, 0, &r, err) < 0)
+		return -1;
+	if (r.status != 0) {
+		int ret = 0;
+
+		if (strstr(r.err, "does not exist") == NULL)
+			ret = cmd_fail(err, argv, &r);
+		cmd_out_finish(&r);
+		return ret;
+	}
+	*exists = true;
+	snprintf(create, sizeof(create), "create %s ", name);
+	alen = (size_t)snprintf(add, sizeof(add), "add %s ", name);
+	pos = r.out;
+	while ((l = next_line(&pos)) != NULL) {
+		if (strncmp(l, create, strlen(create)) == 0) {
+			char want[128];
+
+			snprintf(want, sizeof(want), "%shash:net family %s ", create,
+				 f ? "inet6" : "inet");
+			if (strncmp(l, want, strlen(want)) != 0) {
+				cda_error_set(err, CDA_EAPPLY,
+					      "ipset %s exists but is not hash:net family %s", name,
+					      f ? "inet6" : "inet");
+				goto fail;
+			}
+		} else if (cur != NULL && strncmp(l, add, alen) == 0) {
+			const char *s = l + alen;
+
+			if (strstr(s, " nomatch") != NULL)
+				continue; /* an exception someone else put there: not allowed */
+			if (add_cidr_text(cur, fams[f], s, strcspn(s, " ")) < 0) {
+				cda_error_sys(err, CDA_ESYS, "reading ipset %s", name);
+				goto fail;
+			}
+		}
+	}
+	cmd_out_finish(&r);
+	return 0;
+fail:
+	cmd_out_finish(&r);
+	return -1;
+}
+
+/*
+ * The address cover is what matters for these targets (apply rewrites the whole list), so
+ * return it normalised: want is normal, and a layout difference (two /25s for a /24, CIDR
+ * pieces of a merged interval) must not show as a change.
+ */
+static int iptables_read(struct backend *be, struct ranges *cur, struct cda_error *err)
+{
+	struct iptables_backend *ib = iptables_from_base(be);
+
+	for (int f = 0; f < 2; f++) {
+		struct chain_view v = {0};
+		struct ranges *tmp = ranges_new();
+		bool exists;
+		int rc;
+
+		if (tmp == NULL)
+			return cda_error_sys(err, CDA_ESYS, "reading %s", ib->chain);
+		if (ib->use_ipset) {
+			rc = read_set(ib, f, ib->set[f], tmp, &exists, err);
+			/* Without the chain rule or jump the set protects nothing yet. */
+			if (rc == 0 && ib->ports != NULL) {
+				rc = read_chain(ib, f, NULL, &v, err);
+				if (rc == 0 && (!v.has_jump || !v.has_setrule))
+					ranges_clear(tmp);
+			}
+		} else {
+			rc = read_chain(ib, f, tmp, &v, err);
+			if (rc == 0 && ib->ports != NULL && !v.has_jump)
+				ranges_clear(tmp);
+		}
+		free(v.rules.p);
+		if (rc == 0 && ranges_add_all(cur, tmp) < 0)
+			rc = cda_error_sys(err, CDA_ESYS, "reading %s", ib->chain);
+		ranges_free(tmp);
+		if (rc < 0)
+			return -1;
+	}
+	ranges_normalize(cur);
+	return 0;
+}
+
+/* ---- applying ---- */
+
+/* Minimal CIDR cover of want, per family; /0 becomes two /1s (hash:net cannot hold /0). */
+static int want_cidrs(const struct ranges *want, struct cidr_list *out, struct cda_error *err)
+{
+	struct cidr_list all = {0};
+
+	if (ranges_to_cidrs(want, &all) < 0)
+		goto oom;
+	for (size_t i = 0; i < all.n; i++) {
+		struct cidr c = all.v[i];
+
+		if (c.plen == 0) {
+			cda_u128 half = c.family == CDA_AF_INET ? (cda_u128)1 << 31
+								: (cda_u128)1 << 127;
+
+			c.plen = 1;
+			if (cidr_list_push(out, &c) < 0)
+				goto oom;
+			c.addr = half;
+		}
+		if (cidr_list_push(out, &c) < 0)
+			goto oom;
+	}
+	cidr_list_finish(&all);
+	return 0;
+oom:
+	cidr_list_finish(&all);
+	return cda_error_sys(err, CDA_ESYS, "building the CIDR list");
+}
+
+static size_t count_fam(const struct cidr_list *l, int fam)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->n; i++)
+		n += l->v[i].family == fam;
+	return n;
+}
+
+/* One `ipset restore`: fill both temporaries, create missing live sets, swap, destroy. */
+static int apply_sets(struct iptables_backend *ib, const struct cidr_list *cl,
+		      struct cda_error *err)
+{
+	char tmp[2][IPSET_MAXNAME + 1];
+	bool exists[2];
+	struct buf b = {0};
+	struct cmd_out r;
+	int ret = -1;
+
+	for (int f = 0; f < 2; f++) {
+		char *dargv[] = {ib->ipset, "destroy", tmp[f], NULL};
+		struct cda_error probe = {0};
+		bool t;
+
+		snprintf(tmp[f], sizeof(tmp[f]), "%s%s", ib->set[f], TMP_SUFFIX);
+		if (read_set(ib, f, ib->set[f], NULL, &exists[f], err) < 0)
+			return -1;
+		/* A temporary left by an interrupted run would keep its members under -exist. */
+		if (read_set(ib, f, tmp[f], NULL, &t, &probe) < 0) {
+			if (probe.code != CDA_EAPPLY) {
+				*err = probe;
+				return -1;
+			}
+			t = true; /* of another type: let destroy decide */
+		}
+		if (t && run_ok(dargv, NULL, 0, &r, err) < 0)
+			return -1;
+		if (t)
+			cmd_out_finish(&r);
+	}
+	for (int f = 0; f < 2; f++) {
+		size_t n = count_fam(cl, fams[f]), hs = 1024, max = 65536;
+		const char *family = f ? "inet6" : "inet";
+
+		while (hs < n && hs < ((size_t)1 << 20))
+			hs <<= 1;
+		if (max < 2 * n)
+			max = 2 * n;
+		bprintf(&b, "create %s hash:net family %s hashsize %zu maxelem %zu\n", tmp[f], family,
+			hs, max);
+		for (size_t i = 0; i < cl->n; i++) {
+			char c[CIDR_STRLEN];
+
+			if (cl->v[i].family == fams[f])
+				bprintf(&b, "add %s %s\n", tmp[f], cidr_format(&cl->v[i], c));
+		}
+		if (!exists[f])
+			bprintf(&b, "create %s hash:net family %s hashsize %zu maxelem %zu\n",
+				ib->set[f], family, hs, max);
+	}
+	for (int f = 0; f < 2; f++)
+		bprintf(&b, "swap %s %s\n", tmp[f], ib->set[f]);
+	for (int f = 0; f < 2; f++)
+		bprintf(&b, "destroy %s\n", tmp[f]);
+	if (b.oom) {
+		errno = ENOMEM;
+		cda_error_sys(err, CDA_ESYS, "building the ipset restore input");
+		goto out;
+	}
+	{
+		char *argv[] = {ib->ipset, "-exist", "restore", NULL};
+
+		if (run_ok(argv, b.p, b.len, &r, err) == 0) {
+			cmd_out_finish(&r);
+			ret = 0;
+		}
+	}
+	if (ret < 0) {
+		/* ipset restore stops at the first bad line: the swaps were not reached (or
+		 * both were). Drop what is left of the temporaries, keeping err. */
+		struct cda_error ignored = {0};
+
+		for (int f = 0; f < 2; f++) {
+			char *dargv[] = {ib->ipset, "destroy", tmp[f], NULL};
+
+			if (run(dargv, NULL, 0, &r, &ignored) == 0)
+				cmd_out_finish(&r);
+		}
+	}
+out:
+	free(b.p);
+	return ret;
+}
+
+/* Rebuild our chain of one family in one commit; adds the jump when absent. */
+static int restore_chain(struct iptables_backend *ib, int f, const char *rules, bool add_jump,
+			 bool del_jump, struct cda_error *err)
+{
+	char *argv[] = {ib->restore[f], "-w", "--noflush", NULL};
+	char jump[160];
+	struct buf b = {0};
+	struct cmd_out r;
+	int ret = -1;
+
+	bprintf(&b, "*filter\n:%s - [0:0]\n", ib->chain);
+	if (rules != NULL && append(&b.p, &b.len, &b.cap, rules, strlen(rules)) < 0)
+		b.oom = true;
+	if ((add_jump || del_jump) && jump_rule(ib, jump, sizeof(jump)) == 0) {
+		jump[1] = add_jump ? 'I' : 'D'; /* "-A INPUT" -> "-I INPUT" (first) or "-D" */
+		bprintf(&b, "%s\n", jump);
+	}
+	bprintf(&b, "COMMIT\n");
+	if (b.oom) {
+		errno = ENOMEM;
+		cda_error_sys(err, CDA_ESYS, "building the %s input", ib->restore[f]);
+		goto out;
+	}
+	if (run_ok(argv, b.p, b.len, &r, err) == 0) {
+		cmd_out_finish(&r);
+		ret = 0;
+	}
+out:
+	free(b.p);
+	return ret;
+}
+
+/* Our chain's new rules for family f. */
+static int chain_rules(struct iptables_backend *ib, int f, const struct cidr_list *cl,
+		       struct buf *b, struct cda_error *err)
+{
+	if (ib->use_ipset) {
+		bprintf(b, "-A %s -m set --match-set %s src -j ACCEPT\n", ib->chain, ib->set[f]);
+	} else {
+		for (size_t i = 0; i < cl->n; i++) {
+			char c[CIDR_STRLEN];
+
+			if (cl->v[i].family == fams[f])
+				bprintf(b, "-A %s -s %s -j ACCEPT\n", ib->chain,
+					cidr_format(&cl->v[i], c));
+		}
+	}
+	if (b->oom) {
+		errno = ENOMEM;
+		return cda_error_sys(err, CDA_ESYS, "building the rules of %s", ib->chain);
+	}
+	return 0;
+}
+
+static int iptables_apply(struct backend *be, const struct backend_input *in,
+			  struct cda_error *err)
+{
+	struct iptables_backend *ib = iptables_from_base(be);
+	struct chain_view old[2] = {{0}, {0}};
+	struct cidr_list cl = {0};
+	int done = 0, ret = -1;
+	bool need_chain = !ib->use_ipset || ib->ports != NULL;
+
+	if (want_cidrs(in->want, &cl, err) < 0)
+		return -1;
+	if (need_chain) {
+		for (int f = 0; f < 2; f++) {
+			if (read_chain(ib, f, NULL, &old[f], err) < 0)
+				goto out;
+		}
+	}
+	if (ib->use_ipset && apply_sets(ib, &cl, err) < 0)
+		goto out;
+	if (need_chain) {
+		for (; done < 2; done++) {
+			struct buf rules = {0};
+			int rc = chain_rules(ib, done, &cl, &rules, err);
+
+			if (rc == 0)
+				rc = restore_chain(ib, done, rules.p,
+						   ib->ports != NULL && !old[done].has_jump, false,
+						   err);
+			free(rules.p);
+			if (rc < 0)
+				break;
+		}
+		if (done < 2) {
+			/* Put back the families already committed: all or nothing. */
+			struct cda_error ignored = {0};
+
+			for (int f = 0; f < done; f++)
+				restore_chain(ib, f, old[f].rules.p, false,
+					      ib->ports != NULL && !old[f].has_jump, &ignored);
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	free(old[0].rules.p);
+	free(old[1].rules.p);
+	cidr_list_finish(&cl);
+	return ret;
+}
+
+static int iptables_verify(struct backend *be, const struct ranges *want, struct cda_error *err)
+{
+	struct iptables_backend *ib = iptables_from_base(be);
+	struct ranges *cur = ranges_new();
+	bool same = false;
+	int ret = -1;
+
+	if (cur == NULL)
+		return cda_error_sys(err, CDA_ESYS, "verifying %s", ib->chain);
+	if (iptables_read(be, cur, err) < 0)
+		goto out;
+	if (ranges_same_cover(cur, want, &same) < 0) {
+		cda_error_sys(err, CDA_ESYS, "verifying %s", ib->chain);
+		goto out;
+	}
+	if (!same) {
+		cda_error_set(err, CDA_EAPPLY, "read back from %s differs from what was applied",
+			      ib->use_ipset ? "the ipsets" : "the chain");
+		cda_error_at(err, ib->use_ipset ? ib->set[0] : ib->chain, 0);
+		goto out;
+	}
+	ret = 0;
+out:
+	ranges_free(cur);
+	return ret;
+}
+
+const struct backend_ops iptables_backend_ops = {
+	.name = "iptables",
+	.keys = iptables_keys,
+	.open = iptables_open,
+	.read = iptables_read,
+	.apply = iptables_apply,
+	.verify = iptables_verify,
+	.close = iptables_close,
+};
