@@ -533,8 +533,6 @@ static void run_target(const struct options *o, const struct config *cfg,
 		if (backend_apply(be, &in, err) < 0 || backend_verify(be, want, err) < 0 ||
 		    backend_save(be, err) < 0) {
 			tr->status = TGT_FAILED;
-			logmsg(o, LOG_ERR, "target %s: %s; left as it was", tc->name,
-			       cda_error_str(err, buf, sizeof(buf)));
 			goto out;
 		}
 	}
@@ -543,8 +541,9 @@ static void run_target(const struct options *o, const struct config *cfg,
 	logmsg(o, LOG_NOTICE, "target %s: applied +%zu -%zu, now %zu IPv4 + %zu IPv6", tc->name,
 	       tr->n_added, tr->n_removed, tr->v4, tr->v6);
 out:
-	if (tr->status == TGT_FAILED && err->code != CDA_OK && be == NULL)
-		logmsg(o, LOG_ERR, "target %s: %s", tc->name, cda_error_str(err, buf, sizeof(buf)));
+	if (tr->status == TGT_FAILED)
+		logmsg(o, LOG_ERR, "target %s: %s; left as it was", tc->name,
+		       cda_error_str(err, buf, sizeof(buf)));
 	if (tr->status == TGT_SKIPPED)
 		logmsg(o, LOG_ERR, "target %s: %s; left as it was", tc->name, err->msg);
 	backend_close(be);
@@ -621,6 +620,7 @@ static int run_show(const struct options *o, const struct config *cfg, struct st
 static int exit_status(const struct options *o, const struct run_report *r)
 {
 	bool failed = false, refused = false, data = false, fetch = false, sys = false;
+	bool config = false;
 
 	for (size_t i = 0; i < r->n_targets; i++) {
 		const struct target_report *t = &r->targets[i];
@@ -628,7 +628,7 @@ static int exit_status(const struct options *o, const struct run_report *r)
 		if (t->status == TGT_FAILED) {
 			failed = true;
 			sys |= t->err.code == CDA_ESYS;
-			sys |= t->err.code == CDA_ECONFIG;
+			config |= t->err.code == CDA_ECONFIG;
 		}
 		refused |= t->status == TGT_REFUSED;
 		if (t->status == TGT_SKIPPED) {
@@ -648,6 +648,8 @@ static int exit_status(const struct options *o, const struct run_report *r)
 	}
 	if (sys)
 		return 71;
+	if (config)
+		return 78;
 	if (failed)
 		return 69;
 	if (refused)

@@ -35,6 +35,7 @@ netns_enter() {
 	nft list ruleset >/dev/null 2>&1 || prereq_missing "nftables in the kernel"
 	WORK=$(mktemp -d /tmp/cdnallow-it.XXXXXX)
 	trap cleanup EXIT INT TERM
+	[ "${KEEP_WORK:-}" = 1 ] && trap - EXIT
 }
 
 cleanup() {
@@ -117,11 +118,11 @@ cf_config() {
 # The elements of an nft set, one canonical CIDR or range per line, sorted.
 nft_elems() {
 	nft list set "$1" "$2" "$3" 2>/dev/null |
-		tr -d '\n\t' | sed -n 's/.*elements = {\(.*\)}.*}.*/\1/p' | tr -d ' ' | tr ',' '\n' |
+		tr -d '\n\t' | sed -n 's/.*elements = {\([^}]*\)}.*/\1/p' | tr -d ' ' | tr ',' '\n' |
 		sed '/^$/d' | sort
 }
 
 # A file's content, ignoring nothing: for before/after comparisons of whole state dirs.
 tree_sum() {
-	(cd "$1" 2>/dev/null && find . -type f -exec sha256sum {} + | sort) || true
+	(cd "$1" 2>/dev/null && find . -type f ! -name lock -exec sha256sum {} + | sort) || true
 }
