@@ -28,6 +28,11 @@ struct xfer {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
+static bool is_file_url(const char *url)
+{
+	return strncasecmp(url, "file:", 5) == 0;
+}
+
 static bool printable(const char *s)
 {
 	for (; *s != '\0'; s++)
@@ -193,11 +198,6 @@ static int setup(struct xfer *x, struct cda_error *err)
 		if (rc == CURLE_OK)
 			curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
 	}
-	if (r->last_modified > 0) {
-		SET(CURLOPT_TIMECONDITION, (long)CURL_TIMECOND_IFMODSINCE);
-		SET(CURLOPT_TIMEVALUE_LARGE, (curl_off_t)r->last_modified);
-		x->conditional = true;
-	}
 #undef SET
 	if (rc != CURLE_OK)
 		return cda_error_set(err, CDA_ESYS, "curl_easy_setopt: %s", curl_easy_strerror(rc));
@@ -215,6 +215,25 @@ static int setup(struct xfer *x, struct cda_error *err)
 			return cda_error_set(err, CDA_ESYS, "curl_slist_append failed");
 		x->headers = l;
 		x->conditional = true;
+	} else if (r->last_modified > 0) {
+		/*
+		 * A plain header, not CURLOPT_TIMECONDITION: curl would also judge a 200 by its
+		 * Last-Modified and drop a body changed within the same second. Only the
+		 * server's own 304 means "not modified". With an ETag, If-None-Match alone
+		 * decides (RFC 9110 13.1.3), so If-Modified-Since is not sent at all.
+		 */
+		struct curl_slist *l;
+		struct tm tm;
+		char date[64];
+
+		if (gmtime_r(&r->last_modified, &tm) != NULL &&
+		    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0) {
+			snprintf(hdr, sizeof(hdr), "If-Modified-Since: %s", date);
+			if ((l = curl_slist_append(x->headers, hdr)) == NULL)
+				return cda_error_set(err, CDA_ESYS, "curl_slist_append failed");
+			x->headers = l;
+			x->conditional = !is_file_url(r->url);
+		}
 	}
 	if ((rc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->headers)) != CURLE_OK)
 		return cda_error_set(err, CDA_ESYS, "curl_easy_setopt: %s", curl_easy_strerror(rc));

@@ -511,7 +511,6 @@ static void run_target(const struct options *o, const struct config *cfg,
 		gc.removed[ldel.v[i].family == CDA_AF_INET ? 0 : 1]++;
 	if (guard_check_change(&gc, &gp, err) < 0) {
 		tr->status = TGT_REFUSED;
-		cda_error_at(err, tc->name, 0);
 		logmsg(o, LOG_ERR, "target %s: %s", tc->name, err->msg);
 		/* the report shows what was refused; the target still holds what it had */
 		tr->v4 = ranges_cidr_count(have, CDA_AF_INET);
