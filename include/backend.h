@@ -54,8 +54,16 @@ struct backend_ops {
 	int (*verify)(struct backend *be, const struct ranges *want, struct cda_error *err);
 	/* Persist the backend's own cache after a verified apply (NULL: nothing). */
 	int (*save)(struct backend *be, struct cda_error *err);
-	/* Remove the origin lock only (NULL: the backend has no lock). */
+	/* Remove the origin lock only, at once, leaving the sets (NULL: the backend has no
+	 * lock). 0 also when no lock was installed. */
 	int (*unlock)(struct backend *be, struct cda_error *err);
+	/* Whether objects besides the sets are not as configured (a missing or different
+	 * origin lock): *drift = true makes main.c apply even when the sets already equal
+	 * want (with an empty delta). Called after read(). NULL: never drifts. */
+	int (*drift)(struct backend *be, bool *drift, struct cda_error *err);
+	/* The origin lock as read() found it, one line ("tcp 80,443 on input+forward"), or
+	 * NULL when no lock is configured or present. Borrowed until close. NULL op: none. */
+	const char *(*lock_info)(struct backend *be);
 	void (*close)(struct backend *be); /* NULL-safe */
 };
 
@@ -72,6 +80,8 @@ int backend_apply(struct backend *be, const struct backend_input *in, struct cda
 int backend_verify(struct backend *be, const struct ranges *want, struct cda_error *err);
 int backend_save(struct backend *be, struct cda_error *err);
 int backend_unlock(struct backend *be, struct cda_error *err);
+int backend_drift(struct backend *be, bool *drift, struct cda_error *err);
+const char *backend_lock_info(struct backend *be);
 void backend_close(struct backend *be);
 
 /* Shared by backends: whether key is in ops->keys or a common target key. */

@@ -13,6 +13,8 @@ struct ranges;
 struct guard_policy {
 	double max_shrink; /* 0..1: share of a family's entries one change may remove */
 	bool force;	   /* --force: skip the shrink and empty-family guards only */
+	bool locked;	   /* the target has an origin lock: emptying a family is refused
+			      even with --force (the lock would refuse everyone) */
 };
 
 /* Entry (CIDR) counts of one change, per family: [0] IPv4, [1] IPv6. */

@@ -53,6 +53,8 @@ struct target_report {
 	size_t n_added, n_removed;
 	size_t v4, v6;	/* prefixes the target holds after the run (or would) */
 	size_t elem_msgs; /* backend messages sent (nft) */
+	bool drift;	  /* objects besides the sets (the origin lock) were put right */
+	char lock[128];	  /* the origin lock as found, "" when none */
 	struct cda_error err;
 };
 

@@ -108,6 +108,17 @@ int backend_unlock(struct backend *be, struct cda_error *err)
 	return be->ops->unlock(be, err);
 }
 
+int backend_drift(struct backend *be, bool *drift, struct cda_error *err)
+{
+	*drift = false;
+	return be->ops->drift != NULL ? be->ops->drift(be, drift, err) : 0;
+}
+
+const char *backend_lock_info(struct backend *be)
+{
+	return be->ops->lock_info != NULL ? be->ops->lock_info(be) : NULL;
+}
+
 void backend_close(struct backend *be)
 {
 	if (be != NULL)

@@ -111,6 +111,14 @@ int guard_check_change(const struct guard_counts *c, const struct guard_policy *
 {
 	static const char *const fam[2] = {"IPv4", "IPv6"};
 
+	for (int f = 0; f < 2; f++) {
+		if (p->locked && c->have[f] != 0 && c->want[f] == 0)
+			return cda_error_set(err, CDA_EGUARD,
+					     "refusing to empty the %s list of a target with an "
+					     "origin lock, even with --force: run 'cdnallow unlock' "
+					     "first if this is really wanted",
+					     fam[f]);
+	}
 	if (p->force)
 		return 0;
 	for (int f = 0; f < 2; f++) {

@@ -29,6 +29,8 @@
 #include "state.h"
 
 #define EXIT_CHANGED 2
+/* max_shrink of a target with an origin lock, unless the target sets its own */
+#define LOCKED_MAX_SHRINK 0.05
 
 enum command { CMD_SYNC, CMD_DIFF, CMD_SHOW, CMD_FETCH, CMD_RESTORE, CMD_CHECK, CMD_UNLOCK };
 
@@ -498,7 +500,11 @@ static void run_target(const struct options *o, const struct config *cfg,
 	}
 	tr->v4 = ranges_cidr_count(want, CDA_AF_INET);
 	tr->v6 = ranges_cidr_count(want, CDA_AF_INET6);
-	if (ladd.n == 0 && ldel.n == 0) {
+	if (backend_drift(be, &tr->drift, err) < 0)
+		goto out;
+	if (backend_lock_info(be) != NULL)
+		snprintf(tr->lock, sizeof(tr->lock), "%s", backend_lock_info(be));
+	if (ladd.n == 0 && ldel.n == 0 && !tr->drift) {
 		tr->status = TGT_UNCHANGED;
 		cda_error_clear(err);
 		goto out;
@@ -509,6 +515,12 @@ static void run_target(const struct options *o, const struct config *cfg,
 		gc.want[lw.v[i].family == CDA_AF_INET ? 0 : 1]++;
 	for (size_t i = 0; i < ldel.n; i++)
 		gc.removed[ldel.v[i].family == CDA_AF_INET ? 0 : 1]++;
+	if (target_get(tc, "lock_ports") != NULL || target_get(tc, "lock_udp") != NULL) {
+		/* a lock turns a wrong list into refused traffic: stricter defaults */
+		if (target_get(tc, "max_shrink") == NULL && gp.max_shrink > LOCKED_MAX_SHRINK)
+			gp.max_shrink = LOCKED_MAX_SHRINK;
+		gp.locked = true;
+	}
 	if (guard_check_change(&gc, &gp, err) < 0) {
 		tr->status = TGT_REFUSED;
 		logmsg(o, LOG_ERR, "target %s: %s", tc->name, err->msg);
@@ -537,8 +549,9 @@ static void run_target(const struct options *o, const struct config *cfg,
 	}
 	tr->status = TGT_CHANGED;
 	cda_error_clear(err);
-	logmsg(o, LOG_NOTICE, "target %s: applied +%zu -%zu, now %zu IPv4 + %zu IPv6", tc->name,
-	       tr->n_added, tr->n_removed, tr->v4, tr->v6);
+	logmsg(o, LOG_NOTICE, "target %s: applied +%zu -%zu, now %zu IPv4 + %zu IPv6%s", tc->name,
+	       tr->n_added, tr->n_removed, tr->v4, tr->v6,
+	       tr->drift ? ", origin lock put back" : "");
 out:
 	if (tr->status == TGT_FAILED)
 		logmsg(o, LOG_ERR, "target %s: %s; left as it was", tc->name,
@@ -613,6 +626,46 @@ static int run_show(const struct options *o, const struct config *cfg, struct st
 	}
 	if (o->json)
 		printf("]}\n");
+	return status;
+}
+
+/* `unlock`: remove every selected target's origin lock at once; sets stay as they are. */
+static int run_unlock(const struct options *o, const struct config *cfg)
+{
+	struct state *st = NULL;
+	struct cda_error err = {0};
+	int status = 0, done = 0;
+	char buf[600];
+
+	if (state_open(&st, cfg->state_dir, cfg->lock_timeout, false, &err) < 0) {
+		logmsg(o, LOG_ERR, "%s", cda_error_str(&err, buf, sizeof(buf)));
+		return cda_error_exit_status(&err);
+	}
+	for (size_t i = 0; i < cfg->n_targets; i++) {
+		const struct target_config *tc = &cfg->targets[i];
+		const struct backend_ops *ops = backend_find(tc->backend);
+		struct backend_env env = {.state = st, .verify_max = cfg->verify_max};
+		struct backend *be = NULL;
+
+		if (!target_selected(o, tc->name) || ops == NULL || ops->unlock == NULL)
+			continue;
+		cda_error_clear(&err);
+		if (backend_open(ops, &be, tc, &env, &err) < 0 || backend_unlock(be, &err) < 0) {
+			logmsg(o, LOG_ERR, "target %s: unlock failed: %s", tc->name,
+			       cda_error_str(&err, buf, sizeof(buf)));
+			status = cda_error_exit_status(&err);
+		} else {
+			logmsg(o, LOG_NOTICE, "target %s: origin lock removed; the next sync puts it "
+					      "back", tc->name);
+			done++;
+		}
+		backend_close(be);
+	}
+	state_close(st);
+	if (done == 0 && status == 0) {
+		fprintf(stderr, "cdnallow: unlock: no selected target has an origin lock\n");
+		return 64;
+	}
 	return status;
 }
 
@@ -942,10 +995,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (o.cmd == CMD_UNLOCK) {
-		fprintf(stderr, "cdnallow: unlock: no target has an origin lock configured\n");
+		status = run_unlock(&o, &cfg);
 		config_finish(&cfg);
 		free(o.targets);
-		return 64;
+		return status;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "cdnallow: libcurl initialisation failed\n");

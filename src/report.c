@@ -125,6 +125,11 @@ int report_human(FILE *out, const struct run_report *r, bool verbose)
 				cda_error_str(&t->err, ebuf, sizeof(ebuf)));
 			break;
 		}
+		if (t->lock[0] != '\0')
+			fprintf(out, "  origin lock: %s\n", t->lock);
+		if (t->drift)
+			fprintf(out, "  origin lock %s as configured\n",
+				t->status == TGT_CHANGED ? "put back" : "not");
 		print_changes(out, '-', t->removed, t->n_removed);
 		print_changes(out, '+', t->added, t->n_added);
 	}
@@ -214,6 +219,9 @@ int report_json(FILE *out, const struct run_report *r)
 		json_object_object_add(o, "sources_of", by);
 		json_object_object_add(o, "v4", json_object_new_int64((int64_t)t->v4));
 		json_object_object_add(o, "v6", json_object_new_int64((int64_t)t->v6));
+		json_object_object_add(o, "lock",
+				       t->lock[0] != '\0' ? json_object_new_string(t->lock) : NULL);
+		json_object_object_add(o, "lock_drift", json_object_new_boolean(t->drift));
 		if (t->status == TGT_REFUSED || t->status == TGT_FAILED || t->status == TGT_SKIPPED)
 			json_object_object_add(o, "error", error_json(&t->err));
 		json_object_array_add(tgts, o);

@@ -103,6 +103,19 @@ static void emptying_a_family_is_refused_unless_forced(void **state)
 	assert_int_equal(guard_check_change(&c, &p, &err), 0);
 }
 
+static void a_locked_target_is_never_emptied_even_with_force(void **state)
+{
+	struct guard_counts c = {.have = {15, 7}, .want = {0, 7}, .removed = {15, 0}};
+	struct guard_policy p = {.max_shrink = 1.0, .force = true, .locked = true};
+	struct cda_error err = {0};
+
+	(void)state;
+	assert_int_equal(guard_check_change(&c, &p, &err), -1);
+	assert_non_null(strstr(err.msg, "origin lock"));
+	p.locked = false;
+	assert_int_equal(guard_check_change(&c, &p, &err), 0);
+}
+
 static void first_run_always_passes(void **state)
 {
 	struct guard_counts c = {.have = {0, 0}, .want = {15, 7}, .removed = {0, 0}};
@@ -121,6 +134,7 @@ int main(void)
 		cmocka_unit_test(shrink_past_the_limit_is_refused),
 		cmocka_unit_test(exactly_the_limit_passes),
 		cmocka_unit_test(emptying_a_family_is_refused_unless_forced),
+		cmocka_unit_test(a_locked_target_is_never_emptied_even_with_force),
 		cmocka_unit_test(first_run_always_passes),
 	};
 
