@@ -21,6 +21,7 @@
 #include "catalog.h"
 #include "cda_error.h"
 #include "config.h"
+#include "doctor.h"
 #include "fetch.h"
 #include "guard.h"
 #include "parse.h"
@@ -32,7 +33,16 @@
 /* max_shrink of a target with an origin lock, unless the target sets its own */
 #define LOCKED_MAX_SHRINK 0.05
 
-enum command { CMD_SYNC, CMD_DIFF, CMD_SHOW, CMD_FETCH, CMD_RESTORE, CMD_CHECK, CMD_UNLOCK };
+enum command {
+	CMD_SYNC,
+	CMD_DIFF,
+	CMD_SHOW,
+	CMD_FETCH,
+	CMD_RESTORE,
+	CMD_CHECK,
+	CMD_UNLOCK,
+	CMD_DOCTOR,
+};
 
 struct options {
 	const char *config;
@@ -42,6 +52,12 @@ struct options {
 	const char **targets;
 	size_t n_targets;
 	bool use_syslog;
+	/* doctor */
+	uint16_t *ports;
+	size_t n_ports;
+	const char **ips;
+	size_t n_ips;
+	const char *tls_name;
 };
 
 /* Per-source working data of one run. */
@@ -67,6 +83,9 @@ static const struct option long_opts[] = {
 	{"detailed-exitcode", no_argument, NULL, 'd'},
 	{"verify-full", no_argument, NULL, 'V'},
 	{"list-providers", no_argument, NULL, 'L'},
+	{"port", required_argument, NULL, 'P'},
+	{"ip", required_argument, NULL, 'I'},
+	{"tls", required_argument, NULL, 'T'},
 	{"version", no_argument, NULL, 'R'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -77,7 +96,9 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: cdnallow [-c FILE] [-n|--dry-run] [--json] [-q|-v] [--target NAME]\n"
 		"                [--force] [--detailed-exitcode] [--verify-full]\n"
-		"                [sync|diff|show|fetch|restore|check]\n"
+		"                [sync|diff|show|fetch|restore|check|unlock]\n"
+		"       cdnallow [-c FILE] [--json] [-v] [--target NAME] doctor [--port N ...]\n"
+		"                [--ip ADDR ...] [--tls NAME]\n"
 		"       cdnallow --list-providers | --version | --help\n"
 		"\n"
 		"  sync     fetch, guard, diff, apply and verify (default)\n"
@@ -86,6 +107,8 @@ static void usage(FILE *out)
 		"  fetch    refresh the cached lists only\n"
 		"  restore  apply the last known good lists, no network access\n"
 		"  check    validate the configuration\n"
+		"  unlock   remove the origin lock at once (the next sync puts it back)\n"
+		"  doctor   diagnose why the CDN is refused (read-only)\n"
 		"\nconfig: %s\n",
 		CONFIG_DEFAULT_PATH);
 }
@@ -120,7 +143,7 @@ static int parse_command(const char *s, enum command *out)
 	} cmds[] = {
 		{"sync", CMD_SYNC},	  {"diff", CMD_DIFF},	{"show", CMD_SHOW},
 		{"fetch", CMD_FETCH},	  {"restore", CMD_RESTORE}, {"check", CMD_CHECK},
-		{"unlock", CMD_UNLOCK},
+		{"unlock", CMD_UNLOCK},	  {"doctor", CMD_DOCTOR},
 	};
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
@@ -134,8 +157,8 @@ static int parse_command(const char *s, enum command *out)
 
 static const char *command_name(enum command c)
 {
-	static const char *const names[] = {"sync", "diff", "show", "fetch", "restore", "check",
-					    "unlock"};
+	static const char *const names[] = {"sync",  "diff",   "show",  "fetch",
+					    "restore", "check", "unlock", "doctor"};
 	return names[c];
 }
 
@@ -629,6 +652,31 @@ static int run_show(const struct options *o, const struct config *cfg, struct st
 	return status;
 }
 
+/* `doctor`: read-only diagnosis; exit 1 when a finding is an error. */
+static int run_doctor(const struct options *o, const struct config *cfg)
+{
+	struct doctor_opts d = {.ports = o->ports, .n_ports = o->n_ports, .ips = o->ips,
+				.n_ips = o->n_ips, .tls_name = o->tls_name,
+				.targets = o->targets, .n_targets = o->n_targets};
+	struct doctor_report r = {0};
+	struct cda_error err = {0};
+	char buf[600];
+	int status;
+
+	if (doctor_run(&d, cfg, &r, &err) < 0) {
+		fprintf(stderr, "cdnallow: doctor: %s\n", cda_error_str(&err, buf, sizeof(buf)));
+		status = cda_error_exit_status(&err);
+	} else {
+		if (o->json)
+			doctor_report_json(stdout, &r);
+		else
+			doctor_report_human(stdout, &r, o->verbosity > 0);
+		status = doctor_report_worst(&r) == DOCTOR_ERROR ? 1 : 0;
+	}
+	doctor_report_finish(&r);
+	return status;
+}
+
 /* `unlock`: remove every selected target's origin lock at once; sets stay as they are. */
 static int run_unlock(const struct options *o, const struct config *cfg)
 {
@@ -956,6 +1004,32 @@ int main(int argc, char **argv)
 		case 'L':
 			list_providers();
 			return 0;
+		case 'P': {
+			unsigned long port;
+			uint16_t *p = reallocarray(o.ports, o.n_ports + 1, sizeof(*p));
+
+			if (p == NULL)
+				return 71;
+			o.ports = p;
+			if (config_parse_ulong(optarg, 1, 65535, &port) < 0) {
+				fprintf(stderr, "cdnallow: --port %s: expected 1..65535\n", optarg);
+				return 64;
+			}
+			o.ports[o.n_ports++] = (uint16_t)port;
+			break;
+		}
+		case 'I': {
+			const char **ip = reallocarray(o.ips, o.n_ips + 1, sizeof(*ip));
+
+			if (ip == NULL)
+				return 71;
+			o.ips = ip;
+			o.ips[o.n_ips++] = optarg;
+			break;
+		}
+		case 'T':
+			o.tls_name = optarg;
+			break;
 		case 'R':
 			printf("cdnallow %s\n", CDNALLOW_VERSION);
 			return 0;
@@ -1006,10 +1080,12 @@ int main(int argc, char **argv)
 		free(o.targets);
 		return 71;
 	}
-	status = run(&o, &cfg);
+	status = o.cmd == CMD_DOCTOR ? run_doctor(&o, &cfg) : run(&o, &cfg);
 	curl_global_cleanup();
 	config_finish(&cfg);
 	free(o.targets);
+	free(o.ports);
+	free(o.ips);
 	if (o.use_syslog)
 		closelog();
 	return status;
