@@ -743,6 +743,7 @@ static void file_url_is_read_with_allow_file(void **state)
 	fetch_one(&r);
 	assert_int_equal(r.status, FETCH_OK);
 	assert_string_equal(r.body, LIST);
+	fetch_req_finish(&r);
 
 	snprintf(url, sizeof(url), "file://%s/missing", e->www);
 	req_init(&r, e, url);
