@@ -168,7 +168,7 @@ static void list_providers(void)
 	const struct catalog_entry *e = catalog_all(&n);
 
 	for (size_t i = 0; i < n; i++) {
-		printf("%-16s %-12s", e[i].name, catalog_format_name(e[i].format));
+		printf("%-16s %-15s", e[i].name, catalog_format_name(e[i].format));
 		if (e[i].urls == NULL || e[i].urls[0] == NULL)
 			printf(" (url required)");
 		for (const char *const *u = e[i].urls; u != NULL && *u != NULL; u++)
@@ -198,6 +198,22 @@ static bool uses_source(const struct target_config *tc, const char *name)
 static unsigned int stricter(unsigned int a, unsigned int b)
 {
 	return a > b ? a : b;
+}
+
+/*
+ * Whether a provider's change token went backwards. Only tokens with an order are judged:
+ * numbers (AWS and Google syncToken, Azure changeNumber) and ISO 8601 times (CDN77
+ * updated_at); digests such as Cloudflare's etag have none.
+ */
+static bool token_backwards(const char *old, const char *cur)
+{
+	size_t lo = strspn(old, "0123456789"), lc = strspn(cur, "0123456789");
+
+	if (old[lo] == '\0' && cur[lc] == '\0' && lo > 0 && lc > 0)
+		return lo != lc ? lc < lo : strcmp(cur, old) < 0;
+	if (lo == 4 && lc == 4 && old[4] == '-' && cur[4] == '-')
+		return strcmp(cur, old) < 0;
+	return false;
 }
 
 /* Parse every fetched body of one source into its new list. */
@@ -385,8 +401,14 @@ static int fetch_sources(const struct options *o, const struct config *cfg,
 			snprintf(sr->rep->token, sizeof(sr->rep->token), "%s", sr->new_meta.token);
 			if (sr->meta.token[0] != '\0' && sr->new_meta.token[0] != '\0' &&
 			    strcmp(sr->meta.token, sr->new_meta.token) != 0)
-				logmsg(o, LOG_INFO, "source %s: token %s -> %s", sr->sc->name,
-				       sr->meta.token, sr->new_meta.token);
+				logmsg(o, token_backwards(sr->meta.token, sr->new_meta.token)
+						  ? LOG_WARNING
+						  : LOG_INFO,
+				       "source %s: token %s -> %s%s", sr->sc->name, sr->meta.token,
+				       sr->new_meta.token,
+				       token_backwards(sr->meta.token, sr->new_meta.token)
+					       ? " (went backwards: a stale mirror or cache?)"
+					       : "");
 		} else {
 			char buf[600];
 
