@@ -117,4 +117,30 @@ union "$DOC/ips-v4" "$DOC/ips-v6" "$DOC/fastly.json" "$DOC/bunny/v4.json" "$DOC/
 check "the set holds exactly the new union" diff "$WORK/exp" "$WORK/got"
 check "Cloudflare's and Fastly's ranges stayed in" sh -c \
 	"grep -q '^104.16.0.0/13' '$WORK/got' && grep -q '^151.101.0.0/16' '$WORK/got'"
+
+# AWS: the syncToken is recorded with the list; a token going backwards (a stale mirror
+# serving the 2021 file after the 2026 one) is applied only with --force, and logged
+cp "$DATA/aws/vendor-ip-ranges-history_2026-08-22_adcc618d/aws.json" "$DOC/aws.json"
+cat >"$WORK/aws.conf" <<EOF2
+[cdnallow]
+state_dir = $WORK/state-aws
+[source.aws]
+provider = aws-cloudfront
+url = $BASE/aws.json
+ca_file = $CA
+[target.cf]
+backend = nftables
+sources = aws
+table = aws
+EOF2
+chmod 600 "$WORK/aws.conf"
+"$CDNALLOW" -c "$WORK/aws.conf" sync --json >"$WORK/out" 2>"$WORK/err"
+echo $? >"$WORK/rc"
+check "AWS CloudFront origin-facing sync exits 0" expect_rc 0
+check "the JSON carries AWS's syncToken" grep -q '"token":"1787416625"' "$WORK/out"
+cp "$DATA/aws/vendor-ip-ranges-history_2021-12-19_ec86d728/aws.json" "$DOC/aws.json"
+"$CDNALLOW" -c "$WORK/aws.conf" sync --force >"$WORK/out" 2>"$WORK/err"
+echo $? >"$WORK/rc"
+check "an older AWS list applies with --force" expect_rc 0
+check "the token going backwards is logged" grep -q "token 1787416625 -> .*went backwards" "$WORK/err"
 finish
