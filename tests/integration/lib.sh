@@ -77,6 +77,7 @@ https_start() {
 	CA="$WORK/ca/ca.pem"
 	REQLOG="$WORK/requests.log"
 	: >"$REQLOG"
+	rm -f "$WORK/port"
 	python3 "$HTTPSD" --dir "$1" --port-file "$WORK/port" --cert "$WORK/ca/server.pem" \
 		--key "$WORK/ca/server.key" --log "$REQLOG" &
 	HTTPSD_PID=$!

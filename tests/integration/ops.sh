@@ -1,0 +1,111 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Operations: fetch and restore (no network at all), the metrics file, quiet mode for cron,
+# check, usage and configuration exit statuses.
+. "$CDNALLOW_SRC/tests/integration/lib.sh"
+netns_enter "$@"
+
+CF2021="$DATA/cloudflare/plug_cloudflare_2021-11-18_522639f"
+DOC="$WORK/doc"
+mkdir -p "$DOC"
+cf_publish "$DOC" "$CF2021"
+https_start "$DOC"
+CONF="$WORK/cdnallow.conf"
+cf_config "$CONF"
+sed -i "s#^lock_timeout = 20s#lock_timeout = 20s\nmetrics_file = $WORK/metrics/cdnallow.prom#" "$CONF"
+mkdir -p "$WORK/metrics"
+run() { "$CDNALLOW" -c "$CONF" "$@" >"$WORK/out" 2>"$WORK/err"; echo $? >"$WORK/rc"; }
+expect_rc() { [ "$(cat "$WORK/rc")" = "$1" ] || { cat "$WORK/out" "$WORK/err"; echo "rc $(cat "$WORK/rc") != $1"; return 1; }; }
+
+# check, usage and configuration errors
+run check
+check "check exits 0 on a good config" expect_rc 0
+run frobnicate
+check "an unknown command exits 64" expect_rc 64
+"$CDNALLOW" --no-such-option >/dev/null 2>&1; echo $? >"$WORK/rc"
+check "an unknown option exits 64" expect_rc 64
+printf '[cdnallow]\nmax_shrink = lots\n' >"$WORK/bad.conf"; chmod 600 "$WORK/bad.conf"
+"$CDNALLOW" -c "$WORK/bad.conf" check >"$WORK/out" 2>"$WORK/err"; echo $? >"$WORK/rc"
+check "a bad value exits 78" expect_rc 78
+check "... naming file:line and the key" grep -q "bad.conf:2: max_shrink" "$WORK/err"
+chmod 666 "$WORK/bad.conf"
+"$CDNALLOW" -c "$WORK/bad.conf" check >"$WORK/out" 2>"$WORK/err"; echo $? >"$WORK/rc"
+check "a world-writable config is refused (78)" expect_rc 78
+
+# fetch refreshes the cache only: state written, no table created
+run fetch
+check "fetch exits 0" expect_rc 0
+check "fetch stored the last known good list" test -s "$WORK/state/source-cloudflare.list"
+check "fetch created no nftables table" sh -c "! nft list table inet cdnallow >/dev/null 2>&1"
+
+# restore with the server gone and no route anywhere: no fetch is attempted at all
+kill "$HTTPSD_PID"; wait "$HTTPSD_PID" 2>/dev/null; HTTPSD_PID=
+: >"$REQLOG"
+strace -f -e trace=connect -o "$WORK/strace" "$CDNALLOW" -c "$CONF" restore >"$WORK/out" 2>"$WORK/err"
+echo $? >"$WORK/rc"
+check "restore exits 0 with the network unreachable" expect_rc 0
+check "restore filled the sets from the cache" sh -c "nft list set inet cdnallow allow_v4 | grep -q 131.0.72.0/22"
+check "restore opened no TCP connection (strace)" sh -c "! grep -q 'AF_INET' '$WORK/strace'"
+run restore --detailed-exitcode
+check "a second restore is a no-op" expect_rc 0
+run sync
+check "sync with the provider unreachable falls back (75)" expect_rc 75
+
+# metrics: written atomically, in node_exporter's textfile format, parsed strictly
+https_start "$DOC"
+sed -i "s#https://127.0.0.1:[0-9]*/#$BASE/#g" "$CONF"
+run sync
+check "sync after recovery exits 0" expect_rc 0
+python3 - "$WORK/metrics/cdnallow.prom" >"$WORK/mcheck" 2>&1 <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+assert text.endswith("\n")
+types, seen = {}, {}
+label = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"'
+line_re = re.compile(r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?P<labels>\{' + label + '(?:,' + label +
+                     r')*\})? (?P<value>-?[0-9.eE+-]+|NaN|[+-]Inf)$')
+for l in text.splitlines():
+    if l.startswith("# HELP "):
+        continue
+    if l.startswith("# TYPE "):
+        _, _, name, kind = l.split(" ")
+        assert kind in ("gauge", "counter"), l
+        assert name not in types, "duplicate TYPE " + name
+        types[name] = kind
+        continue
+    m = line_re.match(l)
+    assert m, "bad sample line: " + l
+    assert m.group("name") in types, "sample before its TYPE: " + l
+    key = (m.group("name"), m.group("labels"))
+    assert key not in seen, "duplicate sample " + l
+    seen[key] = float(m.group("value"))
+need = {
+    ("cdnallow_target_entries", '{target="edge",family="ipv4"}'): 15,
+    ("cdnallow_target_entries", '{target="edge",family="ipv6"}'): 7,
+    ("cdnallow_source_failed", '{source="cloudflare"}'): 0,
+    ("cdnallow_guard_refused", '{target="edge"}'): 0,
+}
+for k, v in need.items():
+    assert seen.get(k) == v, "%s = %s, want %s" % (k, seen.get(k), v)
+assert seen[("cdnallow_last_success_timestamp_seconds", None)] > 1.7e9
+print("metrics ok: %d samples" % len(seen))
+PY
+check "the metrics file parses strictly ($(tail -n1 "$WORK/mcheck"))" grep -q "metrics ok" "$WORK/mcheck"
+check "no temporary file is left next to the metrics" sh -c "[ \$(ls '$WORK/metrics' | wc -l) = 1 ]"
+if command -v promtool >/dev/null; then
+	check "promtool accepts the metrics" sh -c "promtool check metrics <'$WORK/metrics/cdnallow.prom'"
+fi
+
+# quiet for cron: nothing on stdout or stderr when nothing changed; the change when it did
+run -q sync
+check "-q prints nothing when nothing changed" sh -c "[ ! -s '$WORK/out' ] && [ ! -s '$WORK/err' ]"
+nft flush set inet cdnallow allow_v6
+run -q sync
+check "-q prints the change when something changed" grep -q "+ 2400:cb00::/32" "$WORK/out"
+run --json show
+check "show --json is valid JSON with the entries" python3 -c \
+	"import json,sys; d=json.load(open('$WORK/out')); assert '2400:cb00::/32' in d['targets'][0]['entries']"
+run --json sync
+check "sync --json is one valid JSON document" python3 -c \
+	"import json; d=json.load(open('$WORK/out')); assert d['targets'][0]['status']=='unchanged'"
+finish
