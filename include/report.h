@@ -45,12 +45,20 @@ struct report_change {
 	const char *source;
 };
 
+/* A range withdrawn upstream but still allowed until a time (keep_withdrawn). */
+struct report_pending {
+	struct cidr c;
+	time_t until;
+};
+
 struct target_report {
 	const char *name;
 	const char *backend;
 	enum target_status status;
 	struct report_change *added, *removed;
 	size_t n_added, n_removed;
+	struct report_pending *pending; /* withdrawn upstream, removal pending */
+	size_t n_pending;
 	size_t v4, v6;	/* prefixes the target holds after the run (or would) */
 	size_t elem_msgs; /* backend messages sent (nft) */
 	bool drift;	  /* objects besides the sets (the origin lock) were put right */

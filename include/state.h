@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "ranges.h"
+
 struct cda_error;
 struct ranges;
 
@@ -51,5 +53,23 @@ int state_load_applied(struct state *st, const char *key, struct ranges **list, 
 int state_save_applied(struct state *st, const char *key, const struct ranges *list,
 		       uint32_t genid, struct cda_error *err);
 int state_drop_applied(struct state *st, const char *key, struct cda_error *err);
+
+/* Ranges withdrawn upstream but still allowed (keep_withdrawn), with when each was first
+ * seen withdrawn. */
+struct withdrawn {
+	struct cidr c;
+	time_t since;
+};
+struct withdrawn_list {
+	struct withdrawn *v;
+	size_t n;
+};
+/* 1 found, 0 none, -1 error (corrupt file names file:line). */
+int state_load_withdrawn(struct state *st, const char *key, struct withdrawn_list *out,
+			 struct cda_error *err);
+/* Replace atomically; an empty list removes the file. */
+int state_save_withdrawn(struct state *st, const char *key, const struct withdrawn_list *l,
+			 struct cda_error *err);
+void withdrawn_list_finish(struct withdrawn_list *l); /* NULL-safe, idempotent */
 
 #endif

@@ -472,6 +472,58 @@ static int changes_from(const struct cidr_list *l, const struct source_attr *src
 	return 0;
 }
 
+/*
+ * keep_withdrawn: ranges the target holds that its sources no longer list stay allowed for
+ * a grace period counted from when a run first saw them withdrawn. They go back into want;
+ * *keep gets the list to store once the run has applied (or found the target in step).
+ */
+static int keep_withdrawn(const struct config *cfg, struct state *st, const char *key,
+			  const struct ranges *have, struct ranges *want, struct withdrawn_list *keep,
+			  struct target_report *tr, struct cda_error *err)
+{
+	struct withdrawn_list old = {0};
+	struct ranges *gone = NULL;
+	struct cidr_list g = {0};
+	time_t now = time(NULL);
+	int rc = -1;
+
+	if (state_load_withdrawn(st, key, &old, err) < 0)
+		return -1;
+	if (ranges_subtract(have, want, &gone) < 0 || ranges_to_cidrs(gone, &g) < 0)
+		goto nomem;
+	if (g.n != 0) {
+		keep->v = calloc(g.n, sizeof(*keep->v));
+		tr->pending = calloc(g.n, sizeof(*tr->pending));
+		if (keep->v == NULL || tr->pending == NULL)
+			goto nomem;
+	}
+	for (size_t i = 0; i < g.n; i++) {
+		time_t since = now;
+
+		for (size_t k = 0; k < old.n; k++)
+			if (cidr_cmp(&old.v[k].c, &g.v[i]) == 0)
+				since = old.v[k].since;
+		if (now - since >= cfg->keep_withdrawn)
+			continue; /* grace period over: the removal goes ahead */
+		keep->v[keep->n].c = g.v[i];
+		keep->v[keep->n++].since = since;
+		tr->pending[tr->n_pending].c = g.v[i];
+		tr->pending[tr->n_pending++].until = since + cfg->keep_withdrawn;
+		if (ranges_add_cidr(want, &g.v[i]) < 0)
+			goto nomem;
+	}
+	ranges_normalize(want);
+	rc = 0;
+	goto out;
+nomem:
+	cda_error_sys(err, CDA_ESYS, "keeping withdrawn ranges");
+out:
+	withdrawn_list_finish(&old);
+	cidr_list_finish(&g);
+	ranges_free(gone);
+	return rc;
+}
+
 /* One target: read, diff, guard, apply, verify, save. Fills its report. */
 static void run_target(const struct options *o, const struct config *cfg,
 		       const struct target_config *tc, struct source_run *srs, size_t n_srs,
@@ -486,9 +538,10 @@ static void run_target(const struct options *o, const struct config *cfg,
 	struct source_attr *now = NULL, *before = NULL;
 	struct guard_counts gc = {0};
 	struct guard_policy gp = {.max_shrink = tc->max_shrink, .force = o->force};
+	struct withdrawn_list keep = {0};
 	struct cda_error *err = &tr->err;
 	size_t na = 0;
-	char buf[600];
+	char buf[600], wkey[160] = "";
 
 	tr->name = tc->name;
 	tr->backend = tc->backend;
@@ -536,6 +589,10 @@ static void run_target(const struct options *o, const struct config *cfg,
 		goto out;
 	}
 	ranges_normalize(have);
+	snprintf(wkey, sizeof(wkey), "target-%s", tc->name);
+	if (cfg->keep_withdrawn > 0 && st != NULL &&
+	    keep_withdrawn(cfg, st, wkey, have, want, &keep, tr, err) < 0)
+		goto out;
 	if (ranges_to_cidrs(have, &lh) < 0 || ranges_to_cidrs(want, &lw) < 0 ||
 	    cidr_list_diff(&lh, &lw, &ladd, &ldel) < 0 ||
 	    changes_from(&ladd, now, na, &tr->added, &tr->n_added) < 0 ||
@@ -598,6 +655,16 @@ static void run_target(const struct options *o, const struct config *cfg,
 	       tr->n_added, tr->n_removed, tr->v4, tr->v6,
 	       tr->drift ? ", origin lock put back" : "");
 out:
+	/* the grace clock is kept once the target is in step (never on a dry run) */
+	if (cfg->keep_withdrawn > 0 && st != NULL && !o->dry_run &&
+	    (tr->status == TGT_CHANGED || tr->status == TGT_UNCHANGED)) {
+		struct cda_error e = {0};
+
+		if (state_save_withdrawn(st, wkey, &keep, &e) < 0)
+			logmsg(o, LOG_ERR, "target %s: %s", tc->name,
+			       cda_error_str(&e, buf, sizeof(buf)));
+	}
+	withdrawn_list_finish(&keep);
 	if (tr->status == TGT_FAILED)
 		logmsg(o, LOG_ERR, "target %s: %s; left as it was", tc->name,
 		       cda_error_str(err, buf, sizeof(buf)));

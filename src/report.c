@@ -132,6 +132,15 @@ int report_human(FILE *out, const struct run_report *r, bool verbose)
 				t->status == TGT_CHANGED ? "put back" : "not");
 		print_changes(out, '-', t->removed, t->n_removed);
 		print_changes(out, '+', t->added, t->n_added);
+		for (size_t k = 0; k < t->n_pending; k++) {
+			struct tm tm;
+			char when[32] = "?";
+
+			if (gmtime_r(&t->pending[k].until, &tm) != NULL)
+				strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+			fprintf(out, "  ~ %-43s (withdrawn upstream, kept until %s)\n",
+				cidr_format(&t->pending[k].c, cbuf), when);
+		}
 	}
 	return ferror(out) ? -1 : 0;
 }
@@ -217,6 +226,21 @@ int report_json(FILE *out, const struct run_report *r)
 		json_object_object_add(by, "added", sa);
 		json_object_object_add(by, "removed", sr);
 		json_object_object_add(o, "sources_of", by);
+		{
+			json_object *pend = json_object_new_array();
+
+			for (size_t k = 0; k < t->n_pending; k++) {
+				json_object *po = json_object_new_object();
+
+				json_object_object_add(
+					po, "cidr",
+					json_object_new_string(cidr_format(&t->pending[k].c, buf)));
+				json_object_object_add(
+					po, "until", json_object_new_int64((int64_t)t->pending[k].until));
+				json_object_array_add(pend, po);
+			}
+			json_object_object_add(o, "pending_removal", pend);
+		}
 		json_object_object_add(o, "v4", json_object_new_int64((int64_t)t->v4));
 		json_object_object_add(o, "v6", json_object_new_int64((int64_t)t->v6));
 		json_object_object_add(o, "lock",
@@ -326,6 +350,8 @@ void report_finish(struct run_report *r)
 	for (size_t i = 0; i < r->n_targets; i++) {
 		free(r->targets[i].added);
 		free(r->targets[i].removed);
+		free(r->targets[i].pending);
+		r->targets[i].pending = NULL;
 		r->targets[i].added = NULL;
 		r->targets[i].removed = NULL;
 	}

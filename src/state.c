@@ -614,3 +614,105 @@ int state_drop_applied(struct state *st, const char *key, struct cda_error *err)
 	free(path);
 	return rc;
 }
+
+#define WITHDRAWN_MAGIC "# cdnallow withdrawn v1"
+
+void withdrawn_list_finish(struct withdrawn_list *l)
+{
+	if (l == NULL)
+		return;
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+int state_load_withdrawn(struct state *st, const char *key, struct withdrawn_list *out,
+			 struct cda_error *err)
+{
+	char *path = file_path(st, "withdrawn", key), *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	unsigned int lineno = 0;
+	FILE *fp = NULL;
+	int rc = -1, op;
+
+	out->v = NULL;
+	out->n = 0;
+	if (path == NULL)
+		return cda_error_sys(err, CDA_ESYS, "state file for %s", key);
+	op = open_file(st, path, &fp, err);
+	if (op <= 0) {
+		free(path);
+		return op;
+	}
+	while ((len = getline(&line, &cap, fp)) != -1) {
+		struct withdrawn w, *v;
+		char *sp;
+
+		lineno++;
+		chomp(line, &len);
+		if (lineno == 1) {
+			if (strcmp(line, WITHDRAWN_MAGIC) != 0) {
+				corrupt(err, path, lineno, "not a cdnallow withdrawn v1 file");
+				goto out;
+			}
+			continue;
+		}
+		sp = strchr(line, ' ');
+		if (sp == NULL) {
+			corrupt(err, path, lineno, "expected '<epoch> <cidr>'");
+			goto out;
+		}
+		*sp = '\0';
+		if (!parse_time(line, &w.since) ||
+		    cidr_parse(sp + 1, strlen(sp + 1), &w.c, NULL) != CIDR_OK) {
+			corrupt(err, path, lineno, "expected '<epoch> <cidr>'");
+			goto out;
+		}
+		v = reallocarray(out->v, out->n + 1, sizeof(*v));
+		if (v == NULL) {
+			cda_error_sys(err, CDA_ESYS, "loading %s", path);
+			goto out;
+		}
+		out->v = v;
+		out->v[out->n++] = w;
+	}
+	rc = 1;
+out:
+	if (rc < 0)
+		withdrawn_list_finish(out);
+	fclose(fp);
+	free(line);
+	free(path);
+	return rc;
+}
+
+int state_save_withdrawn(struct state *st, const char *key, const struct withdrawn_list *l,
+			 struct cda_error *err)
+{
+	struct atomicfile af = {0};
+	char *path, buf[CIDR_STRLEN];
+	int rc = -1;
+
+	if (writable(st, err) < 0)
+		return -1;
+	if ((path = file_path(st, "withdrawn", key)) == NULL)
+		return cda_error_sys(err, CDA_ESYS, "state file for %s", key);
+	if (l->n == 0) {
+		rc = 0;
+		if (unlink(path) < 0 && errno != ENOENT)
+			rc = cda_error_sys(err, CDA_ESYS, "cannot remove %s", path);
+		free(path);
+		return rc;
+	}
+	if (atomicfile_open(&af, path, 0600, err) < 0)
+		goto out;
+	fprintf(af.fp, "%s\n", WITHDRAWN_MAGIC);
+	for (size_t i = 0; i < l->n; i++)
+		fprintf(af.fp, "%lld %s\n", (long long)l->v[i].since, cidr_format(&l->v[i].c, buf));
+	rc = atomicfile_commit(&af, err);
+out:
+	atomicfile_abort(&af);
+	free(path);
+	return rc;
+}

@@ -108,4 +108,27 @@ check "show --json is valid JSON with the entries" python3 -c \
 run --json sync
 check "sync --json is one valid JSON document" python3 -c \
 	"import json; d=json.load(open('$WORK/out')); assert d['targets'][0]['status']=='unchanged'"
+
+# keep_withdrawn: a range withdrawn upstream stays allowed for the grace period, shown as
+# pending in diff and JSON, then goes
+CF2015="$DATA/cloudflare/plug_cloudflare_2015-05-10_a48ec64"
+KW="$WORK/kw.conf"
+cf_config "$KW" "table = kw"
+sed -i "s#^state_dir = .*#state_dir = $WORK/state-kw\nkeep_withdrawn = 4s#" "$KW"
+cf_publish "$DOC" "$CF2015"
+"$CDNALLOW" -c "$KW" sync >/dev/null 2>&1
+cf_publish "$DOC" "$CF2021"
+"$CDNALLOW" -c "$KW" diff --json >"$WORK/out" 2>"$WORK/err"
+check "diff lists 199.27.128.0/21 as a pending removal" python3 -c \
+	"import json; t=json.load(open('$WORK/out'))['targets'][0]; assert '199.27.128.0/21' in [p['cidr'] for p in t['pending_removal']], t; assert '199.27.128.0/21' not in t['removed']"
+"$CDNALLOW" -c "$KW" sync >"$WORK/out" 2>"$WORK/err"; echo $? >"$WORK/rc"
+check "the sync inside the grace period exits 0 (nothing removed, no guard)" expect_rc 0
+check "the human diff shows the pending removal" grep -q "~ 199.27.128.0/21 .*withdrawn upstream, kept until" "$WORK/out"
+check "the withdrawn range is still allowed" sh -c "nft list set inet kw allow_v4 | grep -q 199.27.128.0/21"
+check "the new ranges were added at once" sh -c "nft list set inet kw allow_v4 | grep -q 131.0.72.0/22"
+sleep 4.5
+"$CDNALLOW" -c "$KW" sync --force >"$WORK/out" 2>"$WORK/err"; echo $? >"$WORK/rc"
+check "after the grace period the sync exits 0" expect_rc 0
+check "after the grace period the range is gone" sh -c "! nft list set inet kw allow_v4 | grep -q 199.27.128.0/21"
+check "... and reported removed" grep -q "^  - 199.27.128.0/21" "$WORK/out"
 finish
