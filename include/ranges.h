@@ -42,6 +42,11 @@ enum cidr_parse_result {
 enum cidr_parse_result cidr_parse(const char *s, size_t len, struct cidr *out, bool *bare);
 /* Canonical text (RFC 5952 for IPv6) into buf[CIDR_STRLEN]; returns buf. */
 char *cidr_format(const struct cidr *c, char *buf);
+/* Dotted quad of a host-order IPv4 address into buf (at least 16 bytes), NUL-terminated;
+ * returns the length. No stdio: on the hot path of state files and reports. */
+size_t ipv4_format(uint32_t a, char *buf);
+/* IPv6 address text (RFC 5952) into buf (at least 46 bytes); returns the length. */
+size_t ipv6_format(cda_u128 a, char *buf);
 /* First and last address of a prefix. */
 void cidr_bounds(const struct cidr *c, cda_u128 *lo, cda_u128 *hi);
 /* Total order: family, then address, then prefix length. */

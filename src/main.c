@@ -534,7 +534,8 @@ static void run_target(const struct options *o, const struct config *cfg,
 				  .verify_full = o->verify_full, .dry_run = o->dry_run};
 	struct backend *be = NULL;
 	struct ranges *want = NULL, *cur = NULL, *have = NULL, *add = NULL, *del = NULL;
-	struct cidr_list lh = {0}, lw = {0}, ladd = {0}, ldel = {0}, lold = {0};
+	struct ranges *only_have = NULL, *only_want = NULL;
+	struct cidr_list lh = {0}, lw = {0}, ladd = {0}, ldel = {0};
 	struct source_attr *now = NULL, *before = NULL;
 	struct guard_counts gc = {0};
 	struct guard_policy gp = {.max_shrink = tc->max_shrink, .force = o->force};
@@ -593,7 +594,13 @@ static void run_target(const struct options *o, const struct config *cfg,
 	if (cfg->keep_withdrawn > 0 && st != NULL &&
 	    keep_withdrawn(cfg, st, wkey, have, want, &keep, tr, err) < 0)
 		goto out;
-	if (ranges_to_cidrs(have, &lh) < 0 || ranges_to_cidrs(want, &lw) < 0 ||
+	/*
+	 * The prefix diff needs only the intervals that differ: identical intervals have
+	 * identical covers, and the others' addresses are disjoint from them. So a 1-range
+	 * change in a 1M set covers two intervals, not two million.
+	 */
+	if (ranges_diff_items(have, want, &only_have, &only_want) < 0 ||
+	    ranges_to_cidrs(only_have, &lh) < 0 || ranges_to_cidrs(only_want, &lw) < 0 ||
 	    cidr_list_diff(&lh, &lw, &ladd, &ldel) < 0 ||
 	    changes_from(&ladd, now, na, &tr->added, &tr->n_added) < 0 ||
 	    changes_from(&ldel, before, na, &tr->removed, &tr->n_removed) < 0) {
@@ -611,10 +618,10 @@ static void run_target(const struct options *o, const struct config *cfg,
 		cda_error_clear(err);
 		goto out;
 	}
-	for (size_t i = 0; i < lh.n; i++)
-		gc.have[lh.v[i].family == CDA_AF_INET ? 0 : 1]++;
-	for (size_t i = 0; i < lw.n; i++)
-		gc.want[lw.v[i].family == CDA_AF_INET ? 0 : 1]++;
+	gc.have[0] = ranges_cidr_count(have, CDA_AF_INET);
+	gc.have[1] = ranges_cidr_count(have, CDA_AF_INET6);
+	gc.want[0] = tr->v4;
+	gc.want[1] = tr->v6;
 	for (size_t i = 0; i < ldel.n; i++)
 		gc.removed[ldel.v[i].family == CDA_AF_INET ? 0 : 1]++;
 	if (target_get(tc, "lock_ports") != NULL || target_get(tc, "lock_udp") != NULL) {
@@ -627,8 +634,8 @@ static void run_target(const struct options *o, const struct config *cfg,
 		tr->status = TGT_REFUSED;
 		logmsg(o, LOG_ERR, "target %s: %s", tc->name, err->msg);
 		/* the report shows what was refused; the target still holds what it had */
-		tr->v4 = ranges_cidr_count(have, CDA_AF_INET);
-		tr->v6 = ranges_cidr_count(have, CDA_AF_INET6);
+		tr->v4 = gc.have[0];
+		tr->v6 = gc.have[1];
 		goto out;
 	}
 	if (o->dry_run) {
@@ -680,7 +687,8 @@ out:
 	cidr_list_finish(&lw);
 	cidr_list_finish(&ladd);
 	cidr_list_finish(&ldel);
-	cidr_list_finish(&lold);
+	ranges_free(only_have);
+	ranges_free(only_want);
 	free(now);
 	free(before);
 }

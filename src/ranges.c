@@ -146,23 +146,51 @@ enum cidr_parse_result cidr_parse(const char *s, size_t len, struct cidr *out, b
 	return (addr & mask) != 0 ? CIDR_HOSTBITS : CIDR_OK;
 }
 
+size_t ipv4_format(uint32_t a, char *buf)
+{
+	char *p = buf;
+
+	for (int shift = 24; shift >= 0; shift -= 8) {
+		unsigned int o = (a >> shift) & 255u;
+
+		if (o >= 100)
+			*p++ = (char)('0' + o / 100);
+		if (o >= 10)
+			*p++ = (char)('0' + o / 10 % 10);
+		*p++ = (char)('0' + o % 10);
+		if (shift != 0)
+			*p++ = '.';
+	}
+	*p = '\0';
+	return (size_t)(p - buf);
+}
+
+size_t ipv6_format(cda_u128 a, char *buf)
+{
+	unsigned char b[16];
+
+	for (int i = 0; i < 16; i++)
+		b[i] = (unsigned char)(a >> (8 * (15 - i)));
+	if (inet_ntop(AF_INET6, b, buf, INET6_ADDRSTRLEN) == NULL) {
+		buf[0] = '\0';
+		return 0;
+	}
+	return strlen(buf);
+}
+
 char *cidr_format(const struct cidr *c, char *buf)
 {
-	if (c->family == CDA_AF_INET) {
-		uint32_t a = (uint32_t)c->addr;
+	size_t n = c->family == CDA_AF_INET ? ipv4_format((uint32_t)c->addr, buf)
+					    : ipv6_format(c->addr, buf);
+	unsigned int plen = c->plen;
 
-		snprintf(buf, CIDR_STRLEN, "%u.%u.%u.%u/%u", (a >> 24) & 255u, (a >> 16) & 255u,
-			 (a >> 8) & 255u, a & 255u, c->plen & 255u);
-	} else {
-		unsigned char b[16];
-		char tmp[INET6_ADDRSTRLEN];
-
-		for (int i = 0; i < 16; i++)
-			b[i] = (unsigned char)(c->addr >> (8 * (15 - i)));
-		if (inet_ntop(AF_INET6, b, tmp, sizeof(tmp)) == NULL)
-			snprintf(tmp, sizeof(tmp), "?");
-		snprintf(buf, CIDR_STRLEN, "%s/%u", tmp, c->plen);
-	}
+	buf[n++] = '/';
+	if (plen >= 100)
+		buf[n++] = (char)('0' + plen / 100);
+	if (plen >= 10)
+		buf[n++] = (char)('0' + plen / 10 % 10);
+	buf[n++] = (char)('0' + plen % 10);
+	buf[n] = '\0';
 	return buf;
 }
 

@@ -412,8 +412,12 @@ int state_save_source(struct state *st, const char *name, const struct ranges *l
 		fprintf(af.fp, "url %u etag \"%s\" lm %lld\n", i, etag,
 			(long long)meta->url[i].last_modified);
 	}
-	for (size_t i = 0; i < cl.n; i++)
-		fprintf(af.fp, "%s\n", cidr_format(&cl.v[i], buf));
+	for (size_t i = 0; i < cl.n; i++) {
+		size_t n = strlen(cidr_format(&cl.v[i], buf));
+
+		buf[n++] = '\n';
+		fwrite(buf, 1, n, af.fp);
+	}
 	rc = atomicfile_commit(&af, err);
 out:
 	atomicfile_abort(&af);
@@ -421,14 +425,6 @@ out:
 	ranges_free(norm);
 	free(path);
 	return rc;
-}
-
-static void u128_to_in6(cda_u128 v, struct in6_addr *a)
-{
-	for (int i = 15; i >= 0; i--) {
-		a->s6_addr[i] = (uint8_t)(v & 0xff);
-		v >>= 8;
-	}
 }
 
 static cda_u128 in6_to_u128(const struct in6_addr *a)
@@ -567,7 +563,7 @@ int state_save_applied(struct state *st, const char *key, const struct ranges *l
 	const struct range6 *v6 = ranges_v6(list);
 	size_t n4 = ranges_count4(list), n6 = ranges_count6(list);
 	struct atomicfile af = {0};
-	char *path, a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+	char *path, a[2 * INET6_ADDRSTRLEN + 2];
 	int rc = -1;
 
 	if (writable(st, err) < 0)
@@ -577,21 +573,22 @@ int state_save_applied(struct state *st, const char *key, const struct ranges *l
 	if (atomicfile_open(&af, path, 0600, err) < 0)
 		goto out;
 	fprintf(af.fp, "%s\ngenid %" PRIu32 "\n", APPLIED_MAGIC, genid);
+	/* hand-formatted into one buffer: a 1M-range cache is written on every change */
 	for (size_t i = 0; i < n4; i++) {
-		struct in_addr x = {.s_addr = htonl(v4[i].lo)}, y = {.s_addr = htonl(v4[i].hi)};
+		size_t n = ipv4_format(v4[i].lo, a);
 
-		inet_ntop(AF_INET, &x, a, sizeof(a));
-		inet_ntop(AF_INET, &y, b, sizeof(b));
-		fprintf(af.fp, "%s-%s\n", a, b);
+		a[n++] = '-';
+		n += ipv4_format(v4[i].hi, a + n);
+		a[n++] = '\n';
+		fwrite(a, 1, n, af.fp);
 	}
 	for (size_t i = 0; i < n6; i++) {
-		struct in6_addr x, y;
+		size_t n = ipv6_format(v6[i].lo, a);
 
-		u128_to_in6(v6[i].lo, &x);
-		u128_to_in6(v6[i].hi, &y);
-		inet_ntop(AF_INET6, &x, a, sizeof(a));
-		inet_ntop(AF_INET6, &y, b, sizeof(b));
-		fprintf(af.fp, "%s-%s\n", a, b);
+		a[n++] = '-';
+		n += ipv6_format(v6[i].hi, a + n);
+		a[n++] = '\n';
+		fwrite(a, 1, n, af.fp);
 	}
 	rc = atomicfile_commit(&af, err);
 out:
