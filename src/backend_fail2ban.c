@@ -1,14 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "backend.h"
 
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <glob.h>
-#include <poll.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +14,7 @@
 #include "cda_error.h"
 #include "config.h"
 #include "ranges.h"
-
-extern char **environ;
+#include "subproc.h"
 
 /*
  * Fail2Ban 1.0.2 has no "ignoreip = file:..." (1.1 added it), so the list goes two ways:
@@ -61,20 +55,7 @@ static struct fail2ban_backend *fail2ban_from_base(struct backend *be)
 	return (struct fail2ban_backend *)be;
 }
 
-/* ---- subprocess ---- */
-
-struct cmd_out {
-	char *out, *err; /* NUL-terminated */
-	size_t out_len, err_len;
-	int status; /* exit status; 128 + signal when killed */
-};
-
-static void cmd_out_finish(struct cmd_out *r)
-{
-	free(r->out);
-	free(r->err);
-	memset(r, 0, sizeof(*r));
-}
+/* ---- text buffer ---- */
 
 static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
 {
@@ -95,161 +76,6 @@ static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t
 	return 0;
 }
 
-/*
- * Run argv (PATH search, no shell) with in[0..in_len) on stdin (or /dev/null when in is NULL),
- * collecting stdout and stderr. -1 only when the command could not be run at all. Stdin is a
- * socket so that a child exiting early cannot kill us with SIGPIPE (MSG_NOSIGNAL).
- */
-static int run(char *const argv[], const char *in, size_t in_len, struct cmd_out *r,
-	       struct cda_error *err)
-{
-	posix_spawn_file_actions_t fa;
-	int sv[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1};
-	size_t cap_o = 0, cap_e = 0, done = 0;
-	pid_t pid;
-	int rc, st, ret = -1;
-
-	memset(r, 0, sizeof(*r));
-	if (posix_spawn_file_actions_init(&fa) != 0)
-		return cda_error_sys(err, CDA_ESYS, "posix_spawn_file_actions_init");
-	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 ||
-	    (in != NULL && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)) {
-		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
-		goto out;
-	}
-	if ((in != NULL ? posix_spawn_file_actions_adddup2(&fa, sv[1], 0)
-			: posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0 ||
-	    posix_spawn_file_actions_adddup2(&fa, po[1], 1) != 0 ||
-	    posix_spawn_file_actions_adddup2(&fa, pe[1], 2) != 0) {
-		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
-		goto out;
-	}
-	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	if (rc != 0) {
-		errno = rc;
-		cda_error_sys(err, CDA_EAPPLY, "cannot run %s", argv[0]);
-		goto out;
-	}
-	close(po[1]);
-	close(pe[1]);
-	po[1] = pe[1] = -1;
-	if (in != NULL) {
-		close(sv[1]);
-		sv[1] = -1;
-		fcntl(sv[0], F_SETFL, O_NONBLOCK);
-		if (in_len == 0) {
-			close(sv[0]);
-			sv[0] = -1;
-		}
-	}
-	while (po[0] >= 0 || pe[0] >= 0) {
-		struct pollfd p[3] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}, {sv[0], POLLOUT, 0}};
-		char buf[8192];
-		ssize_t n;
-
-		if (poll(p, 3, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (int i = 0; i < 2; i++) {
-			int *fd = i == 0 ? &po[0] : &pe[0];
-
-			if (*fd < 0 || p[i].revents == 0)
-				continue;
-			n = read(*fd, buf, sizeof(buf));
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				close(*fd);
-				*fd = -1;
-			} else if ((i == 0 ? append(&r->out, &r->out_len, &cap_o, buf, (size_t)n)
-					   : append(&r->err, &r->err_len, &cap_e, buf, (size_t)n)) < 0) {
-				close(*fd); /* out of memory: drain nothing more */
-				*fd = -1;
-			}
-		}
-		if (sv[0] >= 0 && p[2].revents != 0) {
-			n = send(sv[0], in + done, in_len - done, MSG_NOSIGNAL);
-			if (n > 0)
-				done += (size_t)n;
-			if ((n < 0 && errno != EAGAIN && errno != EINTR) || done == in_len) {
-				close(sv[0]); /* EOF for the child (or it stopped reading) */
-				sv[0] = -1;
-			}
-		}
-	}
-	while (waitpid(pid, &st, 0) < 0) {
-		if (errno != EINTR) {
-			cda_error_sys(err, CDA_ESYS, "waiting for %s", argv[0]);
-			goto out;
-		}
-	}
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	if ((r->out == NULL && append(&r->out, &r->out_len, &cap_o, "", 0) < 0) ||
-	    (r->err == NULL && append(&r->err, &r->err_len, &cap_e, "", 0) < 0)) {
-		errno = ENOMEM;
-		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
-		goto out;
-	}
-	ret = 0;
-out:
-	posix_spawn_file_actions_destroy(&fa);
-	for (int i = 0; i < 2; i++) {
-		if (sv[i] >= 0)
-			close(sv[i]);
-		if (po[i] >= 0)
-			close(po[i]);
-		if (pe[i] >= 0)
-			close(pe[i]);
-	}
-	if (ret < 0)
-		cmd_out_finish(r);
-	return ret;
-}
-
-/* CDA_EAPPLY naming the command (first words) and its stderr on one line. */
-static int cmd_fail(struct cda_error *err, char *const argv[], const struct cmd_out *r)
-{
-	char cmd[96] = "", msg[160];
-	size_t n = 0, m = 0;
-
-	for (size_t i = 0; argv[i] != NULL && n < sizeof(cmd) - 1; i++)
-		n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, "%s%s", i ? " " : "", argv[i]);
-	for (const char *s = r->err[0] ? r->err : r->out; *s && m < sizeof(msg) - 1;) {
-		size_t len = strcspn(s, "\n");
-
-		/* Log-style warnings (fail2ban's client prints some on every call) hide the
-		 * message that matters. */
-		if (len > 0 && memmem(s, len, " WARNING ", 9) == NULL) {
-			if (m > 0)
-				msg[m++] = ';';
-			for (size_t i = 0; i < len && m < sizeof(msg) - 1; i++)
-				msg[m++] = s[i];
-		}
-		s += len + (s[len] == '\n');
-	}
-	msg[m] = '\0';
-	return cda_error_set(err, CDA_EAPPLY, "`%s` failed (exit %d)%s%s", cmd, r->status,
-			     m ? ": " : "", msg);
-}
-
-/* Run and require exit 0. */
-static int run_ok(char *const argv[], const char *in, size_t in_len, struct cmd_out *r,
-		  struct cda_error *err)
-{
-	if (run(argv, in, in_len, r, err) < 0)
-		return -1;
-	if (r->status != 0) {
-		cmd_fail(err, argv, r);
-		cmd_out_finish(r);
-		return -1;
-	}
-	return 0;
-}
-
-/* ---- text buffer ---- */
-
 struct buf {
 	char *p;
 	size_t len, cap;
@@ -267,41 +93,6 @@ CDA_PRINTF(2, 3) static void bprintf(struct buf *b, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(tmp) || append(&b->p, &b->len, &b->cap, tmp, (size_t)n) < 0)
 		b->oom = true;
-}
-
-/* ---- files and command lines ---- */
-
-/* Whole file into *data (NUL-terminated). 1 when it does not exist, -1 on error. */
-static int slurp(const char *path, char **data, size_t *len, struct cda_error *err)
-{
-	struct buf b = {0};
-	char tmp[8192];
-	size_t n;
-	FILE *fp = fopen(path, "re");
-
-	*data = NULL;
-	*len = 0;
-	if (fp == NULL) {
-		if (errno == ENOENT)
-			return 1;
-		cda_error_sys(err, CDA_EAPPLY, "cannot read %s", path);
-		return cda_error_at(err, path, 0);
-	}
-	while ((n = fread(tmp, 1, sizeof(tmp), fp)) > 0)
-		if (append(&b.p, &b.len, &b.cap, tmp, n) < 0)
-			b.oom = true;
-	if (ferror(fp) || b.oom || (b.p == NULL && append(&b.p, &b.len, &b.cap, "", 0) < 0)) {
-		if (b.oom)
-			errno = ENOMEM;
-		cda_error_sys(err, b.oom ? CDA_ESYS : CDA_EAPPLY, "cannot read %s", path);
-		fclose(fp);
-		free(b.p);
-		return cda_error_at(err, path, 0);
-	}
-	fclose(fp);
-	*data = b.p;
-	*len = b.len;
-	return 0;
 }
 
 /* Next line of text (modifies it); NULL at the end. */
@@ -426,7 +217,7 @@ fail:
 
 /* fail2ban-client -c CONF [-s SOCK] args...; stdout in r on exit 0. */
 static int client(struct fail2ban_backend *fb, const char *const *args, size_t n,
-		  struct cmd_out *r, struct cda_error *err)
+		  struct subproc_out *r, struct cda_error *err)
 {
 	char **argv = calloc(n + 6, sizeof(*argv));
 	size_t k = 0;
@@ -444,7 +235,7 @@ static int client(struct fail2ban_backend *fb, const char *const *args, size_t n
 	for (size_t i = 0; i < n; i++)
 		argv[k++] = (char *)args[i];
 	argv[k] = NULL;
-	ret = run_ok(argv, NULL, 0, r, err);
+	ret = subproc_run_ok(argv, NULL, 0, r, err);
 	free(argv);
 	return ret;
 }
@@ -453,7 +244,7 @@ static int client(struct fail2ban_backend *fb, const char *const *args, size_t n
 static char **jail_list(struct fail2ban_backend *fb, size_t *n, struct cda_error *err)
 {
 	const char *args[] = {"status"};
-	struct cmd_out r;
+	struct subproc_out r;
 	char **v, *list;
 
 	if (fb->jails != NULL) {
@@ -471,7 +262,7 @@ static char **jail_list(struct fail2ban_backend *fb, size_t *n, struct cda_error
 		return NULL;
 	list = strstr(r.out, "Jail list:");
 	if (list == NULL) {
-		cmd_out_finish(&r);
+		subproc_out_finish(&r);
 		cda_error_set(err, CDA_EAPPLY, "`%s status`: no jail list in its output", fb->client);
 		return NULL;
 	}
@@ -481,7 +272,7 @@ static char **jail_list(struct fail2ban_backend *fb, size_t *n, struct cda_error
 		if (*p == '\t')
 			*p = ' ';
 	v = config_split_words(list, n);
-	cmd_out_finish(&r);
+	subproc_out_finish(&r);
 	if (v == NULL)
 		goto oom;
 	return v;
@@ -495,7 +286,7 @@ static int live_ignores(struct fail2ban_backend *fb, const char *jail, struct ci
 			struct cda_error *err)
 {
 	const char *args[] = {"get", jail, "ignoreip"};
-	struct cmd_out r;
+	struct subproc_out r;
 	char *pos, *line;
 
 	if (client(fb, args, 3, &r, err) < 0)
@@ -514,11 +305,11 @@ static int live_ignores(struct fail2ban_backend *fb, const char *jail, struct ci
 		if (n == 0 || cidr_parse(line, n, &c, NULL) == CIDR_INVALID)
 			continue;
 		if (cidr_list_push(l, &c) < 0) {
-			cmd_out_finish(&r);
+			subproc_out_finish(&r);
 			return cda_error_sys(err, CDA_ESYS, "reading the ignoreip of %s", jail);
 		}
 	}
-	cmd_out_finish(&r);
+	subproc_out_finish(&r);
 	return 0;
 }
 
@@ -531,7 +322,7 @@ static int dropin_cidrs(struct fail2ban_backend *fb, struct cidr_list *l, struct
 	size_t len;
 	int rc;
 
-	if ((rc = slurp(fb->dropin, &text, &len, err)) != 0)
+	if ((rc = subproc_slurp(fb->dropin, &text, &len, err)) != 0)
 		return rc < 0 ? -1 : 0;
 	pos = text;
 	while ((line = next_line(&pos)) != NULL) {
@@ -609,7 +400,7 @@ static bool default_has_ignoreip(struct fail2ban_backend *fb)
 			size_t len;
 
 			if (strcmp(g.gl_pathv[i], fb->dropin) == 0 ||
-			    slurp(g.gl_pathv[i], &text, &len, NULL) != 0)
+			    subproc_slurp(g.gl_pathv[i], &text, &len, NULL) != 0)
 				continue;
 			pos = text;
 			while (!found && (line = next_line(&pos)) != NULL) {
@@ -708,7 +499,7 @@ static int set_cmd(struct fail2ban_backend *fb, const char *jail, const char *op
 {
 	char (*txt)[CIDR_STRLEN] = calloc(n, sizeof(*txt));
 	const char **args = calloc(n + 3, sizeof(*args));
-	struct cmd_out r;
+	struct subproc_out r;
 	int ret = -1;
 
 	if (txt == NULL || args == NULL) {
@@ -725,7 +516,7 @@ static int set_cmd(struct fail2ban_backend *fb, const char *jail, const char *op
 			*strchr(txt[i], '/') = '\0';
 	}
 	if (client(fb, args, n + 3, &r, err) == 0) {
-		cmd_out_finish(&r);
+		subproc_out_finish(&r);
 		ret = 0;
 	}
 out:
@@ -810,12 +601,12 @@ static int fail2ban_apply(struct backend *be, const struct backend_input *in,
 	}
 	/* Persistent part first, checked by fail2ban's own parser, the old one kept aside. */
 	if (render_dropin(fb, jails, n_jails, &want, &b, err) < 0 ||
-	    (rc = slurp(fb->dropin, &old, &old_len, err)) < 0)
+	    (rc = subproc_slurp(fb->dropin, &old, &old_len, err)) < 0)
 		goto out;
 	had_old = rc == 0;
 	if (!had_old || old_len != b.len || memcmp(old, b.p, b.len) != 0) {
 		const char *dump[] = {"-d"};
-		struct cmd_out r;
+		struct subproc_out r;
 
 		if (had_old && ((unlink(fb->backup) < 0 && errno != ENOENT) ||
 				link(fb->dropin, fb->backup) < 0)) {
@@ -833,7 +624,7 @@ static int fail2ban_apply(struct backend *be, const struct backend_input *in,
 			snprintf(err->msg + n, sizeof(err->msg) - n, "; old drop-in put back");
 			goto out;
 		}
-		cmd_out_finish(&r);
+		subproc_out_finish(&r);
 	}
 	for (; done < n_jails; done++)
 		if (run_plan(fb, jails[done], &plans[done], err) < 0)

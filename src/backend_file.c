@@ -1,13 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "backend.h"
 
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +13,7 @@
 #include "cda_error.h"
 #include "config.h"
 #include "ranges.h"
-
-extern char **environ;
+#include "subproc.h"
 
 /*
  * Any list-shaped file: header, one line per prefix from a template, footer; written
@@ -53,20 +47,7 @@ static struct file_backend *file_from_base(struct backend *be)
 	return (struct file_backend *)be;
 }
 
-/* ---- subprocess ---- */
-
-struct cmd_out {
-	char *out, *err; /* NUL-terminated */
-	size_t out_len, err_len;
-	int status; /* exit status; 128 + signal when killed */
-};
-
-static void cmd_out_finish(struct cmd_out *r)
-{
-	free(r->out);
-	free(r->err);
-	memset(r, 0, sizeof(*r));
-}
+/* ---- text buffer ---- */
 
 static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
 {
@@ -87,161 +68,6 @@ static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t
 	return 0;
 }
 
-/*
- * Run argv (PATH search, no shell) with in[0..in_len) on stdin (or /dev/null when in is NULL),
- * collecting stdout and stderr. -1 only when the command could not be run at all. Stdin is a
- * socket so that a child exiting early cannot kill us with SIGPIPE (MSG_NOSIGNAL).
- */
-static int run(char *const argv[], const char *in, size_t in_len, struct cmd_out *r,
-	       struct cda_error *err)
-{
-	posix_spawn_file_actions_t fa;
-	int sv[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1};
-	size_t cap_o = 0, cap_e = 0, done = 0;
-	pid_t pid;
-	int rc, st, ret = -1;
-
-	memset(r, 0, sizeof(*r));
-	if (posix_spawn_file_actions_init(&fa) != 0)
-		return cda_error_sys(err, CDA_ESYS, "posix_spawn_file_actions_init");
-	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 ||
-	    (in != NULL && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)) {
-		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
-		goto out;
-	}
-	if ((in != NULL ? posix_spawn_file_actions_adddup2(&fa, sv[1], 0)
-			: posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0 ||
-	    posix_spawn_file_actions_adddup2(&fa, po[1], 1) != 0 ||
-	    posix_spawn_file_actions_adddup2(&fa, pe[1], 2) != 0) {
-		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
-		goto out;
-	}
-	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	if (rc != 0) {
-		errno = rc;
-		cda_error_sys(err, CDA_EAPPLY, "cannot run %s", argv[0]);
-		goto out;
-	}
-	close(po[1]);
-	close(pe[1]);
-	po[1] = pe[1] = -1;
-	if (in != NULL) {
-		close(sv[1]);
-		sv[1] = -1;
-		fcntl(sv[0], F_SETFL, O_NONBLOCK);
-		if (in_len == 0) {
-			close(sv[0]);
-			sv[0] = -1;
-		}
-	}
-	while (po[0] >= 0 || pe[0] >= 0) {
-		struct pollfd p[3] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}, {sv[0], POLLOUT, 0}};
-		char buf[8192];
-		ssize_t n;
-
-		if (poll(p, 3, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (int i = 0; i < 2; i++) {
-			int *fd = i == 0 ? &po[0] : &pe[0];
-
-			if (*fd < 0 || p[i].revents == 0)
-				continue;
-			n = read(*fd, buf, sizeof(buf));
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				close(*fd);
-				*fd = -1;
-			} else if ((i == 0 ? append(&r->out, &r->out_len, &cap_o, buf, (size_t)n)
-					   : append(&r->err, &r->err_len, &cap_e, buf, (size_t)n)) < 0) {
-				close(*fd); /* out of memory: drain nothing more */
-				*fd = -1;
-			}
-		}
-		if (sv[0] >= 0 && p[2].revents != 0) {
-			n = send(sv[0], in + done, in_len - done, MSG_NOSIGNAL);
-			if (n > 0)
-				done += (size_t)n;
-			if ((n < 0 && errno != EAGAIN && errno != EINTR) || done == in_len) {
-				close(sv[0]); /* EOF for the child (or it stopped reading) */
-				sv[0] = -1;
-			}
-		}
-	}
-	while (waitpid(pid, &st, 0) < 0) {
-		if (errno != EINTR) {
-			cda_error_sys(err, CDA_ESYS, "waiting for %s", argv[0]);
-			goto out;
-		}
-	}
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	if ((r->out == NULL && append(&r->out, &r->out_len, &cap_o, "", 0) < 0) ||
-	    (r->err == NULL && append(&r->err, &r->err_len, &cap_e, "", 0) < 0)) {
-		errno = ENOMEM;
-		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
-		goto out;
-	}
-	ret = 0;
-out:
-	posix_spawn_file_actions_destroy(&fa);
-	for (int i = 0; i < 2; i++) {
-		if (sv[i] >= 0)
-			close(sv[i]);
-		if (po[i] >= 0)
-			close(po[i]);
-		if (pe[i] >= 0)
-			close(pe[i]);
-	}
-	if (ret < 0)
-		cmd_out_finish(r);
-	return ret;
-}
-
-/* CDA_EAPPLY naming the command (first words) and its stderr on one line. */
-static int cmd_fail(struct cda_error *err, char *const argv[], const struct cmd_out *r)
-{
-	char cmd[96] = "", msg[160];
-	size_t n = 0, m = 0;
-
-	for (size_t i = 0; argv[i] != NULL && n < sizeof(cmd) - 1; i++)
-		n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, "%s%s", i ? " " : "", argv[i]);
-	for (const char *s = r->err[0] ? r->err : r->out; *s && m < sizeof(msg) - 1;) {
-		size_t len = strcspn(s, "\n");
-
-		/* Log-style warnings (fail2ban's client prints some on every call) hide the
-		 * message that matters. */
-		if (len > 0 && memmem(s, len, " WARNING ", 9) == NULL) {
-			if (m > 0)
-				msg[m++] = ';';
-			for (size_t i = 0; i < len && m < sizeof(msg) - 1; i++)
-				msg[m++] = s[i];
-		}
-		s += len + (s[len] == '\n');
-	}
-	msg[m] = '\0';
-	return cda_error_set(err, CDA_EAPPLY, "`%s` failed (exit %d)%s%s", cmd, r->status,
-			     m ? ": " : "", msg);
-}
-
-/* Run and require exit 0. */
-static int run_ok(char *const argv[], const char *in, size_t in_len, struct cmd_out *r,
-		  struct cda_error *err)
-{
-	if (run(argv, in, in_len, r, err) < 0)
-		return -1;
-	if (r->status != 0) {
-		cmd_fail(err, argv, r);
-		cmd_out_finish(r);
-		return -1;
-	}
-	return 0;
-}
-
-/* ---- text buffer ---- */
-
 struct buf {
 	char *p;
 	size_t len, cap;
@@ -259,101 +85,6 @@ CDA_PRINTF(2, 3) static void bprintf(struct buf *b, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(tmp) || append(&b->p, &b->len, &b->cap, tmp, (size_t)n) < 0)
 		b->oom = true;
-}
-
-/* ---- files and command lines ---- */
-
-/* Whole file into *data (NUL-terminated). 1 when it does not exist, -1 on error. */
-static int slurp(const char *path, char **data, size_t *len, struct cda_error *err)
-{
-	struct buf b = {0};
-	char tmp[8192];
-	size_t n;
-	FILE *fp = fopen(path, "re");
-
-	*data = NULL;
-	*len = 0;
-	if (fp == NULL) {
-		if (errno == ENOENT)
-			return 1;
-		cda_error_sys(err, CDA_EAPPLY, "cannot read %s", path);
-		return cda_error_at(err, path, 0);
-	}
-	while ((n = fread(tmp, 1, sizeof(tmp), fp)) > 0)
-		if (append(&b.p, &b.len, &b.cap, tmp, n) < 0)
-			b.oom = true;
-	if (ferror(fp) || b.oom || (b.p == NULL && append(&b.p, &b.len, &b.cap, "", 0) < 0)) {
-		if (b.oom)
-			errno = ENOMEM;
-		cda_error_sys(err, b.oom ? CDA_ESYS : CDA_EAPPLY, "cannot read %s", path);
-		fclose(fp);
-		free(b.p);
-		return cda_error_at(err, path, 0);
-	}
-	fclose(fp);
-	*data = b.p;
-	*len = b.len;
-	return 0;
-}
-
-static void free_argv(char **argv)
-{
-	if (argv == NULL)
-		return;
-	for (size_t i = 0; argv[i] != NULL; i++)
-		free(argv[i]);
-	free(argv);
-}
-
-/*
- * A command line from the config, without a shell: words split at blanks, '...' and "..."
- * group (no escapes inside '...'; \" and \\ inside "..."), every "{path}" in a word replaced
- * by path (when path is not NULL). NULL with errno EINVAL on an unbalanced quote or no word.
- */
-static char **split_cmd(const char *s, const char *path)
-{
-	char **argv = NULL, **nv;
-	size_t n = 0;
-
-	for (;;) {
-		struct buf w = {0};
-		char q = 0;
-
-		while (*s == ' ' || *s == '\t')
-			s++;
-		if (*s == '\0')
-			break;
-		for (; *s != '\0' && (q || (*s != ' ' && *s != '\t')); s++) {
-			if (q == 0 && (*s == '\'' || *s == '"')) {
-				q = *s;
-			} else if (q != 0 && *s == q) {
-				q = 0;
-			} else if (q == '"' && *s == '\\' && (s[1] == '"' || s[1] == '\\')) {
-				if (append(&w.p, &w.len, &w.cap, ++s, 1) < 0)
-					w.oom = true;
-			} else if (path != NULL && strncmp(s, "{path}", 6) == 0) {
-				if (append(&w.p, &w.len, &w.cap, path, strlen(path)) < 0)
-					w.oom = true;
-				s += 5;
-			} else if (append(&w.p, &w.len, &w.cap, s, 1) < 0) {
-				w.oom = true;
-			}
-		}
-		if (w.p == NULL && append(&w.p, &w.len, &w.cap, "", 0) < 0)
-			w.oom = true;
-		if (q != 0 || w.oom || (nv = reallocarray(argv, n + 2, sizeof(*argv))) == NULL) {
-			free(w.p);
-			free_argv(argv); /* NULL-terminated after every word */
-			errno = q != 0 ? EINVAL : ENOMEM;
-			return NULL;
-		}
-		argv = nv;
-		argv[n++] = w.p;
-		argv[n] = NULL;
-	}
-	if (argv == NULL)
-		errno = EINVAL;
-	return argv;
 }
 
 /* Next line of text (modifies it); NULL at the end. */
@@ -432,12 +163,12 @@ static int check_cmd(const struct target_config *tc, const char *key, char **out
 	*out = NULL;
 	if (v == NULL)
 		return 0;
-	if ((argv = split_cmd(v, "x")) == NULL) {
+	if ((argv = subproc_split(v, "x")) == NULL) {
 		if (errno == ENOMEM)
 			return cda_error_sys(err, CDA_ESYS, "reading %s", key);
 		return bad_value(err, tc, key, "expected a command (unbalanced quote?)");
 	}
-	free_argv(argv);
+	subproc_free_argv(argv);
 	if ((*out = strdup(v)) == NULL)
 		return cda_error_sys(err, CDA_ESYS, "reading %s", key);
 	return 0;
@@ -589,7 +320,7 @@ static int file_read(struct backend *be, struct ranges *cur, struct cda_error *e
 	size_t len;
 	int rc;
 
-	if ((rc = slurp(fb->path, &text, &len, err)) != 0)
+	if ((rc = subproc_slurp(fb->path, &text, &len, err)) != 0)
 		return rc < 0 ? -1 : 0;
 	pos = text;
 	while ((l = next_line(&pos)) != NULL) {
@@ -653,20 +384,20 @@ static int render(struct file_backend *fb, const struct backend_input *in, struc
 static int run_config_cmd(const char *cmdline, const char *path, const char *what,
 			  struct cda_error *err)
 {
-	char **argv = split_cmd(cmdline, path);
-	struct cmd_out r;
+	char **argv = subproc_split(cmdline, path);
+	struct subproc_out r;
 	size_t n;
 
 	if (argv == NULL)
 		return cda_error_sys(err, CDA_ESYS, "running the %s command", what);
-	if (run_ok(argv, NULL, 0, &r, err) < 0) {
-		free_argv(argv);
+	if (subproc_run_ok(argv, NULL, 0, &r, err) < 0) {
+		subproc_free_argv(argv);
 		n = strlen(err->msg);
 		snprintf(err->msg + n, sizeof(err->msg) - n, " (%s)", what);
 		return -1;
 	}
-	cmd_out_finish(&r);
-	free_argv(argv);
+	subproc_out_finish(&r);
+	subproc_free_argv(argv);
 	return 0;
 }
 
@@ -692,7 +423,7 @@ static int file_apply(struct backend *be, const struct backend_input *in, struct
 
 	if (render(fb, in, &b, err) < 0)
 		goto out;
-	if ((rc = slurp(fb->path, &old, &old_len, err)) < 0)
+	if ((rc = subproc_slurp(fb->path, &old, &old_len, err)) < 0)
 		goto out;
 	had_old = rc == 0;
 	if (had_old && old_len == b.len && memcmp(old, b.p, b.len) == 0) {

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CDNALLOW_SUBPROC_H
+#define CDNALLOW_SUBPROC_H
+
+#include <stddef.h>
+
+struct cda_error;
+
+/* What a finished command printed, and how it ended. Caller-owned; subproc_out_finish(). */
+struct subproc_out {
+	char *out, *err; /* stdout, stderr: NUL-terminated, never NULL after a run returned 0 */
+	size_t out_len, err_len;
+	int status; /* exit status; 128 + signal number when a signal killed it */
+};
+
+/*
+ * Run argv (argv[0] searched in PATH, no shell) with in[0..in_len) on its stdin, or /dev/null
+ * when in is NULL; wait for it and collect stdout and stderr into *out (whole, however large:
+ * stdin is fed while both are read, so neither side blocks the other). A child that stops
+ * reading early does not kill us with SIGPIPE. Returns 0 whatever the exit status (see
+ * out->status), -1 only when the command could not be run at all: CDA_EAPPLY "cannot run
+ * ARGV0" with sys_errno (ENOENT for a missing program), CDA_ESYS for pipes, memory, wait.
+ * On -1 *out is zeroed and owns nothing.
+ */
+int subproc_run(char *const argv[], const char *in, size_t in_len, struct subproc_out *out,
+		struct cda_error *err);
+
+/* subproc_run() that also requires exit status 0: otherwise subproc_fail()'s error, *out
+ * finished, -1. */
+int subproc_run_ok(char *const argv[], const char *in, size_t in_len, struct subproc_out *out,
+		   struct cda_error *err);
+
+/*
+ * CDA_EAPPLY "`ARGV...` failed (exit N): TEXT": the command's words (cut at 95 bytes), then
+ * its stderr (stdout when stderr is empty) on one line, lines joined by ';', cut at 159 bytes.
+ * Lines holding " WARNING " are skipped (fail2ban's client logs some on every call). Returns
+ * -1.
+ */
+int subproc_fail(char *const argv[], const struct subproc_out *out, struct cda_error *err);
+
+/* Free both buffers and zero *out; idempotent, NULL-safe. */
+void subproc_out_finish(struct subproc_out *out);
+
+/*
+ * A command line from a config file as an argv, without a shell: words split at blanks
+ * (space, tab); '...' and "..." group (nothing is special inside '...'; \" and \\ are escapes
+ * inside "..."); quotes may join parts of one word (a'b c'd is "ab cd"); '' is an empty word.
+ * When path is not NULL every "{path}" is replaced by it (a quoted or inner one too).
+ * Returns a NULL-terminated array (free with subproc_free_argv()), or NULL with errno EINVAL
+ * (unbalanced quote, no word at all) or ENOMEM.
+ */
+char **subproc_split(const char *line, const char *path);
+
+/* Free an argv from subproc_split() (every string, then the array); NULL-safe. */
+void subproc_free_argv(char **argv);
+
+/*
+ * A whole file into *data (NUL-terminated, *len bytes without the NUL; free() it).
+ * 0 when read, 1 when it does not exist (*data NULL), -1 otherwise: CDA_EAPPLY "cannot read
+ * PATH" with errno (CDA_ESYS when out of memory), origin PATH. err may be NULL.
+ */
+int subproc_slurp(const char *path, char **data, size_t *len, struct cda_error *err);
+
+#endif
