@@ -177,8 +177,8 @@ conf() {
 	chmod 600 "$1"
 }
 
-# setlist FILE: $W/list.txt = FILE with a newer mtime than any before (the file:// fetcher
-# answers "not modified" by mtime, like a 304)
+# setlist FILE: $W/list.txt = FILE with a newer mtime than any before (file:// sources are
+# always read whole: only an HTTP server's 304 means "not modified")
 MT=$(date +%s)
 setlist() {
 	MT=$((MT + 2))
@@ -365,8 +365,8 @@ if want delta; then
 		done
 	done
 	out ""
-	out "no-op = the same run again, list file untouched: the file:// fetch answers \"not"
-	out "modified\" (like a 304), the cached list is used, the set is read back and diffed."
+	out "no-op = the same run again, list file untouched: read and parsed again (file:// has"
+	out "no 304), diffed against the cached set state, nothing applied."
 	out "no-op, re-parsed = same content with a new mtime: read, parse, aggregate, diff."
 	out "nft -f delta is quadratic in nft 1.0.6 and runs for N <= 10k only (--with-slow adds"
 	out "100k at 1%); NFTABLES.md §4 measured 127.3 s for 1% of 100k on this VM."
@@ -515,7 +515,7 @@ if want delta && [ -n "${M[delta_100000_1000_cda]:-}" ]; then
 	rp=$(wall delta_100000_1_reparse)
 	r6=$(ratio "${M[delta_100000_1_cda]}" "$rp")
 	out "- delta of 1 in 100k at most 2x a no-op run: $(s "${M[delta_100000_1_cda]}") vs" \
-		"$(s "${M[delta_100000_1_noop]}") (not modified) = $r5 -> $(verdict "$r5" 2); vs" \
+		"$(s "${M[delta_100000_1_noop]}") (unchanged list) = $r5 -> $(verdict "$r5" 2); vs" \
 		"$(s "$rp") (no-op that re-parses the same list) = $r6 -> $(verdict "$r6" 2)"
 fi
 if want full && [ -n "${M[full_4_1000000_tx]:-}" ]; then
