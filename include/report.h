@@ -76,6 +76,7 @@ struct run_report {
 	size_t n_sources;
 	struct target_report *targets;
 	size_t n_targets;
+	struct cda_error state_err; /* a last known good list could not be saved */
 };
 
 const char *report_source_status_name(enum source_status s);

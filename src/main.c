@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -245,6 +246,14 @@ static int build_list(const struct config *cfg, struct source_run *sr, struct fe
 		struct parse_info info = {0};
 
 		snprintf(origin, sizeof(origin), "source %s (%s)", sc->name, sc->urls[u]);
+		/* an error or challenge page is served as HTML: never a list, whatever it holds */
+		if (strncasecmp(reqs[u].content_type, "text/html", 9) == 0 ||
+		    strncasecmp(reqs[u].content_type, "application/xhtml", 17) == 0) {
+			cda_error_set(err, CDA_EDATA, "served as %s: an HTML page, not a list",
+				      reqs[u].content_type);
+			cda_error_at(err, origin, 0);
+			goto fail;
+		}
 		if (parse_list(reqs[u].body, reqs[u].len, &po, list, &info, err) < 0) {
 			cda_error_at(err, origin, 0);
 			goto fail;
@@ -650,14 +659,20 @@ static void run_target(const struct options *o, const struct config *cfg,
 		struct backend_input in = {.want = want, .add = add, .del = del, .srcs = now,
 					   .n_srcs = na};
 
-		if (backend_apply(be, &in, err) < 0 || backend_verify(be, want, err) < 0 ||
-		    backend_save(be, err) < 0) {
+		if (backend_apply(be, &in, err) < 0 || backend_verify(be, want, err) < 0) {
 			tr->status = TGT_FAILED;
 			goto out;
 		}
 	}
 	tr->status = TGT_CHANGED;
 	cda_error_clear(err);
+	if (backend_save(be, err) < 0) {
+		/* applied and verified: the target is in step, only its cache is not */
+		logmsg(o, LOG_ERR, "target %s: applied and verified, but its state was not saved: %s",
+		       tc->name, cda_error_str(err, buf, sizeof(buf)));
+		if (err->code != CDA_ESYS)
+			err->code = CDA_ESYS;
+	}
 	logmsg(o, LOG_NOTICE, "target %s: applied +%zu -%zu, now %zu IPv4 + %zu IPv6%s", tc->name,
 	       tr->n_added, tr->n_removed, tr->v4, tr->v6,
 	       tr->drift ? ", origin lock put back" : "");
@@ -827,6 +842,8 @@ static int exit_status(const struct options *o, const struct run_report *r)
 			sys |= t->err.code == CDA_ESYS;
 			config |= t->err.code == CDA_ECONFIG;
 		}
+		if (t->status == TGT_CHANGED && t->err.code == CDA_ESYS)
+			sys = true; /* applied, but the state dir failed */
 		refused |= t->status == TGT_REFUSED;
 		if (t->status == TGT_SKIPPED) {
 			data |= t->err.code == CDA_EDATA;
@@ -843,7 +860,7 @@ static int exit_status(const struct options *o, const struct run_report *r)
 				fetch = true;
 		}
 	}
-	if (sys)
+	if (sys || r->state_err.code != CDA_OK)
 		return 71;
 	if (config)
 		return 78;
@@ -1030,7 +1047,9 @@ static int run(const struct options *o, const struct config *cfg)
 		if (sr->old == NULL || !ranges_equal(sr->old, sr->list))
 			sr->new_meta.changed = rep.started;
 		if (state_save_source(st, sr->sc->name, sr->list, &sr->new_meta, &err) < 0) {
-			logmsg(o, LOG_ERR, "%s", cda_error_str(&err, buf, sizeof(buf)));
+			logmsg(o, LOG_ERR, "source %s: its last known good list was not saved: %s",
+			       sr->sc->name, cda_error_str(&err, buf, sizeof(buf)));
+			rep.state_err = err;
 			cda_error_clear(&err);
 		}
 	}

@@ -111,6 +111,9 @@ int report_human(FILE *out, const struct run_report *r, bool verbose)
 			fprintf(out, "%s +%zu -%zu, %zu IPv4 + %zu IPv6\n",
 				t->status == TGT_CHANGED ? "applied" : "would apply (dry run)",
 				t->n_added, t->n_removed, t->v4, t->v6);
+			if (t->err.code != CDA_OK)
+				fprintf(out, "  error: state not saved: %s\n",
+					cda_error_str(&t->err, ebuf, sizeof(ebuf)));
 			break;
 		case TGT_REFUSED:
 			fprintf(out, "REFUSED +%zu -%zu: %s\n", t->n_added, t->n_removed,
@@ -246,11 +249,14 @@ int report_json(FILE *out, const struct run_report *r)
 		json_object_object_add(o, "lock",
 				       t->lock[0] != '\0' ? json_object_new_string(t->lock) : NULL);
 		json_object_object_add(o, "lock_drift", json_object_new_boolean(t->drift));
-		if (t->status == TGT_REFUSED || t->status == TGT_FAILED || t->status == TGT_SKIPPED)
+		if (t->status == TGT_REFUSED || t->status == TGT_FAILED ||
+		    t->status == TGT_SKIPPED || t->err.code != CDA_OK)
 			json_object_object_add(o, "error", error_json(&t->err));
 		json_object_array_add(tgts, o);
 	}
 	json_object_object_add(doc, "targets", tgts);
+	if (r->state_err.code != CDA_OK)
+		json_object_object_add(doc, "state_error", error_json(&r->state_err));
 	rc = fprintf(out, "%s\n",
 		     json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
 								 JSON_C_TO_STRING_NOSLASHESCAPE));
