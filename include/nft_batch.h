@@ -8,28 +8,73 @@
 #include <sys/uio.h>
 
 struct cda_error;
+struct cidr;
 struct ranges;
+
+/*
+ * Origin lock: base chains in the plan's own table that drop new connections to the locked
+ * ports from every source outside the sets. Rules, in order: iif lo accept; ct state
+ * established,related accept; ip saddr @set_v4 accept; ip6 saddr @set_v6 accept; one accept
+ * per extra allowed prefix; one drop per TCP and per UDP port (range). On input the drop
+ * matches th dport; on forward it matches connections this host DNATed (ct status dnat) by
+ * their original destination port (ct original proto-dst): published container ports, never
+ * forwarded traffic of clients going out. Each rule carries a comment
+ * "cdnallow lock HASH #N" (HASH covers the plan's table, sets and spec and the hook).
+ */
+#define NFT_LOCK_CHAIN_INPUT "lock_input"
+#define NFT_LOCK_CHAIN_FORWARD "lock_forward"
+#define NFT_LOCK_PRIORITY (-1) /* filter - 1: before the usual filter chains */
+#define NFT_LOCK_MAX_PORTS 32  /* per protocol */
+#define NFT_LOCK_MAX_ALLOW 64
+
+enum nft_lock_hook { NFT_LOCK_INPUT = 0, NFT_LOCK_FORWARD = 1 };
+enum nft_lock_op {
+	NFT_LOCK_KEEP = 0, /* send nothing for this chain */
+	NFT_LOCK_SET,      /* create the chain if missing, replace its rules */
+	NFT_LOCK_REMOVE,   /* delete the chain (when it exists) */
+};
+
+struct nft_port_range {
+	uint16_t lo, hi; /* host order, lo <= hi */
+};
+
+struct nft_lock_spec {
+	struct nft_port_range tcp[NFT_LOCK_MAX_PORTS], udp[NFT_LOCK_MAX_PORTS];
+	size_t n_tcp, n_udp;
+	const struct cidr *allow; /* extra sources always allowed (borrowed) */
+	size_t n_allow;
+};
+
+struct nft_lock_plan {
+	const struct nft_lock_spec *spec; /* needed for NFT_LOCK_SET */
+	enum nft_lock_op op[2];           /* [NFT_LOCK_INPUT], [NFT_LOCK_FORWARD] */
+	bool exists[2];                   /* the chain exists now: flush before refilling */
+	bool recreate[2];                 /* exists with another hook/type/priority */
+};
 
 /* What one nft transaction must do to the sets of one table. Borrowed pointers. */
 struct nft_plan {
-	const char *table;   /* e.g. "cdnallow" */
-	uint16_t family;     /* NFPROTO_INET (default), NFPROTO_IPV4, NFPROTO_IPV6 */
-	bool create;	     /* add table and sets if missing (NLM_F_CREATE, no EXCL) */
-	const char *set_v4;  /* NULL: no IPv4 set in this plan */
+	const char *table;  /* e.g. "cdnallow" */
+	uint16_t family;    /* NFPROTO_INET (default), NFPROTO_IPV4, NFPROTO_IPV6 */
+	bool create;        /* add table and sets if missing (NLM_F_CREATE, no EXCL) */
+	const char *set_v4; /* NULL: no IPv4 set in this plan */
 	const char *set_v6;
-	bool flush;	     /* flush the sets first instead of deleting del's items */
+	bool flush;               /* flush the sets first instead of deleting del's items */
 	const struct ranges *del; /* items to delete (exactly as the kernel holds them) */
 	const struct ranges *add; /* items to add */
-	uint32_t genid;	     /* NFNL_BATCH_GENID when has_genid */
+	uint32_t genid;           /* NFNL_BATCH_GENID when has_genid */
 	bool has_genid;
+	const struct nft_lock_plan *lock; /* NULL: the lock chains are left alone */
 };
 
 /* What one message of the batch carries, to map a kernel error back to it. */
 struct nft_msg_info {
 	uint32_t seq;
-	int kind;	      /* NFT_MSG_NEWTABLE, NFT_MSG_NEWSET, NFT_MSG_DELSETELEM, ... */
-	int fam;	      /* CDA_AF_INET/6 for element messages, 0 otherwise */
-	size_t first, count;  /* items [first, first+count) of add or del */
+	int kind;             /* NFT_MSG_NEWTABLE, NFT_MSG_NEWSET, NFT_MSG_DELSETELEM, ... */
+	int fam;              /* CDA_AF_INET/6 for element messages, 0 otherwise */
+	size_t first, count;  /* items [first, first+count) of add or del; for the lock's
+			       * NEWCHAIN/DELCHAIN/NEWRULE/DELRULE: first = the hook
+			       * (enum nft_lock_hook), count = the rule's index */
 	uint32_t elem_offset; /* byte offset of the element list nest in the message */
 };
 
@@ -38,8 +83,9 @@ struct nft_batch;
 
 /*
  * Build BEGIN[GENID], NEWTABLE, NEWSET x2 (when create), DELSETELEM (flush or items),
- * NEWSETELEM items, END(ACK) for plan. Element lists are split over messages so no nest
- * exceeds 64 KiB; deletes come before adds. Pure: bytes only. seq numbers start at seq0.
+ * NEWSETELEM items, then the lock's chain and rule messages (plan->lock), END(ACK). Element lists
+ * are split over messages so no nest exceeds 64 KiB; deletes come before adds. Pure: bytes only.
+ * seq numbers start at seq0.
  */
 int nft_batch_build(const struct nft_plan *plan, uint32_t seq0, struct nft_batch **out,
 		    struct cda_error *err);
@@ -51,6 +97,11 @@ const struct nft_msg_info *nft_batch_msg(const struct nft_batch *b, uint32_t seq
 uint32_t nft_batch_end_seq(const struct nft_batch *b);
 /* Element messages in this batch (for the benchmark's message counts). */
 size_t nft_batch_elem_msgs(const struct nft_batch *b);
+
+/* The lock: number of rules of one chain, and the comment of rule i (buf >= 48 bytes). */
+size_t nft_lock_rule_count(const struct nft_plan *p, const struct nft_lock_spec *s, int hook);
+void nft_lock_comment(const struct nft_plan *p, const struct nft_lock_spec *s, int hook, size_t i,
+		      char *buf, size_t size);
 
 /* Decode interval-set elements as a dump returns them (any order; END flags) into out:
  * keys are network order, key_len 4 or 16. Accumulate with nft_elems_add, then finish. */

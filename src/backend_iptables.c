@@ -28,28 +28,63 @@ extern char **environ;
  *   `iptables-restore --noflush` commit per family (nothing else is flushed).
  * With `ports`, INPUT gets one jump to our chain for those TCP ports (added only when absent);
  * in ipset mode the chain then holds the two match-set rules.
+ *
+ * Origin lock (lock_ports/lock_udp, ipset mode): chain CHAIN-LOCK, jumped to first from INPUT,
+ * RETURNs loopback, established/related, the set's members and lock_allow, then DROPs the
+ * locked ports; CHAIN-LOCKFWD, jumped to first from DOCKER-USER (FORWARD without Docker), does
+ * the same for connections this host DNATed, by their original port. Never ACCEPT: the admin's
+ * later rules still see everything the lock lets through. Each lock rule carries a comment
+ * "cdnallow lock HASH #N" so that a changed or partial lock shows as drift.
  */
 
 #define IPSET_MAXNAME 31  /* IPSET_MAXNAMELEN - 1 */
 #define CHAIN_MAXNAME 28  /* XT_EXTENSION_MAXNAMELEN - 1 */
 #define TMP_SUFFIX "-tmp" /* temporary set: live name plus this */
-#define MAX_PORTS 15	  /* multiport limit (a range counts twice) */
+#define MAX_PORTS 15      /* multiport limit (a range counts twice) */
+#define LOCK_SUFFIX "-LOCK"
+#define LOCKFWD_SUFFIX "-LOCKFWD"
+#define MAX_LOCK_ALLOW 64
 
 static const char *const iptables_keys[] = {
-	"mode", "chain", "set_v4", "set_v6", "ports", "iptables_cmd", "ip6tables_cmd", "ipset_cmd",
-	NULL,
+	"mode",         "chain",         "set_v4",    "set_v6",     "ports",
+	"iptables_cmd", "ip6tables_cmd", "ipset_cmd", "lock_ports", "lock_udp",
+	"lock_forward", "lock_allow",    NULL,
+};
+
+enum lock_fwd { LFWD_AUTO, LFWD_YES, LFWD_NO };
+
+/* The lock as iptables-save shows it for one family. [k]: 0 CHAIN-LOCK, 1 CHAIN-LOCKFWD. */
+struct lock_view {
+	bool chain[2];      /* declared */
+	bool docker_user;   /* ":DOCKER-USER" declared */
+	size_t jumps[2][2]; /* [k][0] from INPUT (k 0) or FORWARD (k 1), [k][1] from DOCKER-USER */
+	bool first[2][2];   /* that jump is the first rule of the hook chain */
+	size_t nrules[2];
+	bool tags_ok[2]; /* every rule carries the comment we would give it */
+	char *rules[2];  /* "-A CHAIN-LOCK..." lines verbatim (rollback) */
 };
 
 struct iptables_backend {
 	struct backend base;
 	bool use_ipset;
 	char *chain;
-	char *set[2];	   /* [0] IPv4, [1] IPv6 */
-	char *ports;	   /* "80,443", NULL: no jump rule */
-	char *ipt[2];	   /* iptables, ip6tables */
-	char *restore[2];  /* <ipt>-restore */
-	char *save[2];	   /* <ipt>-save */
+	char *set[2];     /* [0] IPv4, [1] IPv6 */
+	char *ports;      /* "80,443", NULL: no jump rule */
+	char *ipt[2];     /* iptables, ip6tables */
+	char *restore[2]; /* <ipt>-restore */
+	char *save[2];    /* <ipt>-save */
 	char *ipset;
+	/* origin lock */
+	bool lock_on;
+	enum lock_fwd lock_fwd;
+	char *lock_tcp, *lock_udp; /* multiport lists, NULL: none */
+	struct cidr *lock_allow;
+	size_t n_allow;
+	char *lchain[2];        /* CHAIN-LOCK, CHAIN-LOCKFWD */
+	struct lock_view lv[2]; /* per family, from the last read */
+	bool lv_known;
+	bool have[2]; /* the family's list was non-empty at the last read */
+	char lock_text[128];
 };
 
 static struct iptables_backend *iptables_from_base(struct backend *be)
@@ -116,8 +151,9 @@ static int run(char *const argv[], const char *in, size_t in_len, struct cmd_out
 		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
 		goto out;
 	}
-	if ((in != NULL ? posix_spawn_file_actions_adddup2(&fa, sv[1], 0)
-			: posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0 ||
+	if ((in != NULL
+		     ? posix_spawn_file_actions_adddup2(&fa, sv[1], 0)
+		     : posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0 ||
 	    posix_spawn_file_actions_adddup2(&fa, po[1], 1) != 0 ||
 	    posix_spawn_file_actions_adddup2(&fa, pe[1], 2) != 0) {
 		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
@@ -163,7 +199,8 @@ static int run(char *const argv[], const char *in, size_t in_len, struct cmd_out
 				close(*fd);
 				*fd = -1;
 			} else if ((i == 0 ? append(&r->out, &r->out_len, &cap_o, buf, (size_t)n)
-					   : append(&r->err, &r->err_len, &cap_e, buf, (size_t)n)) < 0) {
+					   : append(&r->err, &r->err_len, &cap_e, buf, (size_t)n)) <
+				   0) {
 				close(*fd); /* out of memory: drain nothing more */
 				*fd = -1;
 			}
@@ -264,7 +301,8 @@ CDA_PRINTF(2, 3) static void bprintf(struct buf *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp) || append(&b->p, &b->len, &b->cap, tmp, (size_t)n) < 0)
+	if (n < 0 || (size_t)n >= sizeof(tmp) ||
+	    append(&b->p, &b->len, &b->cap, tmp, (size_t)n) < 0)
 		b->oom = true;
 }
 
@@ -374,6 +412,14 @@ static void iptables_close(struct backend *be)
 	free(ib->chain);
 	free(ib->ports);
 	free(ib->ipset);
+	free(ib->lock_tcp);
+	free(ib->lock_udp);
+	free(ib->lock_allow);
+	for (int k = 0; k < 2; k++) {
+		free(ib->lchain[k]);
+		free(ib->lv[0].rules[k]);
+		free(ib->lv[1].rules[k]);
+	}
 	for (int f = 0; f < 2; f++) {
 		free(ib->set[f]);
 		free(ib->ipt[f]);
@@ -395,11 +441,90 @@ static char *suffixed(const char *cmd, const char *suffix)
 	return asprintf(&s, "%s%s", cmd, suffix) < 0 ? NULL : s;
 }
 
+static int parse_lock_ports(const char *v, char **out)
+{
+	char *tmp = strdup(v);
+	int rc;
+
+	if (tmp == NULL)
+		return -1;
+	for (char *c = tmp; *c; c++)
+		if (*c == '-')
+			*c = ':';
+	rc = parse_ports(tmp, out);
+	free(tmp);
+	return rc;
+}
+
+static int parse_lock(struct iptables_backend *ib, const struct target_config *tc,
+		      struct cda_error *err)
+{
+	static const char *const keys[] = {"lock_ports", "lock_udp", "lock_forward", "lock_allow"};
+	const char *tcp = target_get(tc, "lock_ports"), *udp = target_get(tc, "lock_udp");
+	const char *fwd = target_get(tc, "lock_forward"), *allow = target_get(tc, "lock_allow");
+	char **w = NULL;
+	size_t nw = 0;
+
+	if ((ib->lchain[0] = suffixed(ib->chain, LOCK_SUFFIX)) == NULL ||
+	    (ib->lchain[1] = suffixed(ib->chain, LOCKFWD_SUFFIX)) == NULL)
+		return cda_error_sys(err, CDA_ESYS, "allocating the iptables backend");
+	for (size_t i = 0; i < 4; i++) {
+		if (target_get(tc, keys[i]) == NULL)
+			continue;
+		if (tcp == NULL && udp == NULL)
+			return bad_value(err, tc, keys[i], "needs lock_ports or lock_udp");
+		if (!ib->use_ipset)
+			return bad_value(
+				err, tc, keys[i],
+				"the origin lock needs mode = ipset (it matches the sets)");
+	}
+	if (tcp == NULL && udp == NULL)
+		return 0;
+	if (strlen(ib->chain) + strlen(LOCKFWD_SUFFIX) > CHAIN_MAXNAME)
+		return bad_value(err, tc, "chain", "at most 20 characters with an origin lock");
+	ib->lock_on = true;
+	if (tcp != NULL && parse_lock_ports(tcp, &ib->lock_tcp) < 0)
+		return bad_value(err, tc, "lock_ports",
+				 "expected up to 15 TCP ports or ranges (80 443 8000-8080)");
+	if (udp != NULL && parse_lock_ports(udp, &ib->lock_udp) < 0)
+		return bad_value(err, tc, "lock_udp",
+				 "expected up to 15 UDP ports or ranges (443)");
+	if (fwd == NULL || strcmp(fwd, "auto") == 0) {
+		ib->lock_fwd = LFWD_AUTO;
+	} else {
+		bool b;
+
+		if (config_parse_bool(fwd, &b) < 0)
+			return bad_value(err, tc, "lock_forward", "expected yes, no or auto");
+		ib->lock_fwd = b ? LFWD_YES : LFWD_NO;
+	}
+	if (allow == NULL)
+		return 0;
+	if ((w = config_split_words(allow, &nw)) == NULL)
+		return cda_error_sys(err, CDA_ESYS, "reading lock_allow");
+	if (nw == 0 || nw > MAX_LOCK_ALLOW ||
+	    (ib->lock_allow = calloc(nw, sizeof(*ib->lock_allow))) == NULL) {
+		config_free_words(w);
+		return bad_value(err, tc, "lock_allow", "expected 1 to 64 addresses or prefixes");
+	}
+	for (size_t i = 0; i < nw; i++) {
+		if (cidr_parse(w[i], strlen(w[i]), &ib->lock_allow[i], NULL) != CIDR_OK) {
+			config_free_words(w);
+			return bad_value(err, tc, "lock_allow",
+					 "expected addresses or prefixes without host bits "
+					 "(192.0.2.7 2001:db8::/64)");
+		}
+	}
+	ib->n_allow = nw;
+	config_free_words(w);
+	return 0;
+}
+
 static int iptables_open(struct backend **out, const struct target_config *tc,
 			 const struct backend_env *env, struct cda_error *err)
 {
-	static const char *const builtin[] = {"INPUT", "OUTPUT", "FORWARD", "PREROUTING",
-					       "POSTROUTING", NULL};
+	static const char *const builtin[] = {"INPUT",      "OUTPUT",      "FORWARD",
+					      "PREROUTING", "POSTROUTING", NULL};
 	struct iptables_backend *ib;
 	const char *mode = target_get(tc, "mode"), *ports = target_get(tc, "ports");
 	const char *ipt[2] = {target_get(tc, "iptables_cmd"), target_get(tc, "ip6tables_cmd")};
@@ -429,7 +554,8 @@ static int iptables_open(struct backend **out, const struct target_config *tc,
 	}
 	for (size_t i = 0; builtin[i] != NULL; i++) {
 		if (strcasecmp(ib->chain, builtin[i]) == 0) {
-			bad_value(err, tc, "chain", "must be a chain of our own, not a built-in one");
+			bad_value(err, tc, "chain",
+				  "must be a chain of our own, not a built-in one");
 			goto fail;
 		}
 	}
@@ -455,9 +581,12 @@ static int iptables_open(struct backend **out, const struct target_config *tc,
 		goto fail;
 	}
 	if (ports != NULL && parse_ports(ports, &ib->ports) < 0) {
-		bad_value(err, tc, "ports", "expected up to 15 TCP ports or ranges (80 443 8000:8080)");
+		bad_value(err, tc, "ports",
+			  "expected up to 15 TCP ports or ranges (80 443 8000:8080)");
 		goto fail;
 	}
+	if (parse_lock(ib, tc, err) < 0)
+		goto fail;
 	*out = &ib->base;
 	return 0;
 oom:
@@ -506,24 +635,262 @@ static int jump_rule(const struct iptables_backend *ib, char *buf, size_t size)
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
+/* ---- origin lock: rules ---- */
+
+#define TAG "-m comment --comment \"cdnallow lock %08x #%zu\""
+
+static uint32_t fnv(uint32_t h, const void *data, size_t len)
+{
+	const unsigned char *c = data;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ c[i]) * 16777619u;
+	return h;
+}
+
+static uint32_t lock_hash(const struct iptables_backend *ib, int f, int k)
+{
+	const char *parts[] = {"cdnallow iptables lock v1", ib->lchain[k], ib->set[f],
+			       ib->lock_tcp != NULL ? ib->lock_tcp : "-",
+			       ib->lock_udp != NULL ? ib->lock_udp : "-"};
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		h = fnv(h, parts[i], strlen(parts[i]) + 1);
+	h = fnv(h, &f, sizeof(f));
+	h = fnv(h, &k, sizeof(k));
+	for (size_t i = 0; i < ib->n_allow; i++) {
+		char c[CIDR_STRLEN];
+
+		if (ib->lock_allow[i].family != fams[f])
+			continue;
+		cidr_format(&ib->lock_allow[i], c);
+		h = fnv(h, c, strlen(c) + 1);
+	}
+	return h;
+}
+
+/* The rules of lock chain k for family f; *n: how many. */
+static void lock_rules(const struct iptables_backend *ib, int f, int k, struct buf *b, size_t *n)
+{
+	const char *lc = ib->lchain[k];
+	const char *lists[2] = {ib->lock_tcp, ib->lock_udp}, *proto[2] = {"tcp", "udp"};
+	uint32_t h = lock_hash(ib, f, k);
+	size_t i = 0;
+
+	if (k == 0)
+		bprintf(b, "-A %s -i lo " TAG " -j RETURN\n", lc, h, ++i);
+	bprintf(b, "-A %s -m conntrack --ctstate RELATED,ESTABLISHED " TAG " -j RETURN\n", lc, h,
+		++i);
+	bprintf(b, "-A %s -m set --match-set %s src " TAG " -j RETURN\n", lc, ib->set[f], h, ++i);
+	for (size_t a = 0; a < ib->n_allow; a++) {
+		char c[CIDR_STRLEN];
+
+		if (ib->lock_allow[a].family == fams[f])
+			bprintf(b, "-A %s -s %s " TAG " -j RETURN\n", lc,
+				cidr_format(&ib->lock_allow[a], c), h, ++i);
+	}
+	for (int p = 0; p < 2; p++) {
+		const char *s = lists[p];
+
+		if (s == NULL)
+			continue;
+		if (k == 0) {
+			bprintf(b, "-A %s -p %s -m multiport --dports %s " TAG " -j DROP\n", lc,
+				proto[p], s, h, ++i);
+			continue;
+		}
+		/* conntrack matches one port or range per rule */
+		while (*s) {
+			size_t len = strcspn(s, ",");
+
+			bprintf(b,
+				"-A %s -p %s -m conntrack --ctstate DNAT --ctorigdstport %.*s "
+				"--ctdir ORIGINAL " TAG " -j DROP\n",
+				lc, proto[p], (int)len, s, h, ++i);
+			s += len + (s[len] == ',');
+		}
+	}
+	if (n != NULL)
+		*n = i;
+}
+
+static size_t lock_rule_count(const struct iptables_backend *ib, int f, int k)
+{
+	struct buf b = {0};
+	size_t n = 0;
+
+	lock_rules(ib, f, k, &b, &n);
+	free(b.p);
+	return n;
+}
+
+static bool fwd_on(const struct iptables_backend *ib, const struct lock_view *v)
+{
+	return ib->lock_fwd == LFWD_YES || (ib->lock_fwd == LFWD_AUTO && v->docker_user);
+}
+
+/* Whether chain k belongs in family f's table, given whether both sets are non-empty. */
+static bool lock_wanted(const struct iptables_backend *ib, const struct lock_view *v, bool sets,
+			int k)
+{
+	return ib->lock_on && sets && (k == 0 || fwd_on(ib, v));
+}
+
+static int hook_of(int k, const struct lock_view *v)
+{
+	return k == 1 && v->docker_user ? 1 : 0;
+}
+
+static const char *hook_name(int k, int hc)
+{
+	return k == 0 ? "INPUT" : hc ? "DOCKER-USER" : "FORWARD";
+}
+
+static bool chain_ok(const struct iptables_backend *ib, int f, const struct lock_view *v, int k)
+{
+	return v->chain[k] && v->tags_ok[k] && v->nrules[k] == lock_rule_count(ib, f, k);
+}
+
+static bool jump_ok(const struct lock_view *v, int k)
+{
+	int hc = hook_of(k, v);
+
+	return v->jumps[k][0] + v->jumps[k][1] == 1 && v->jumps[k][hc] == 1 && v->first[k][hc];
+}
+
+static void del_jumps(const struct iptables_backend *ib, int k, const struct lock_view *v,
+		      struct buf *b)
+{
+	for (int hc = 0; hc < 2; hc++)
+		for (size_t j = 0; j < v->jumps[k][hc]; j++)
+			bprintf(b, "-D %s -j %s\n", hook_name(k, hc), ib->lchain[k]);
+}
+
+/* iptables-restore lines that take family f's lock from v to what is wanted. */
+static void lock_restore(const struct iptables_backend *ib, int f, const struct lock_view *v,
+			 bool sets, struct buf *b)
+{
+	for (int k = 0; k < 2; k++) {
+		if (lock_wanted(ib, v, sets, k)) {
+			if (!chain_ok(ib, f, v, k)) {
+				bprintf(b, ":%s - [0:0]\n", ib->lchain[k]);
+				lock_rules(ib, f, k, b, NULL);
+			}
+			if (!jump_ok(v, k)) {
+				del_jumps(ib, k, v, b);
+				bprintf(b, "-I %s 1 -j %s\n", hook_name(k, hook_of(k, v)),
+					ib->lchain[k]);
+			}
+		} else if (v->chain[k] || v->jumps[k][0] + v->jumps[k][1] > 0) {
+			del_jumps(ib, k, v, b);
+			if (v->chain[k])
+				bprintf(b, "-F %s\n-X %s\n", ib->lchain[k], ib->lchain[k]);
+		}
+	}
+}
+
+/* Undo lock_restore(v, sets) after it was committed: back to v (jump positions aside). */
+static void lock_rollback(const struct iptables_backend *ib, const struct lock_view *v, bool sets,
+			  struct buf *b)
+{
+	for (int k = 0; k < 2; k++) {
+		bool now = lock_wanted(ib, v, sets, k);
+		size_t had = v->jumps[k][0] + v->jumps[k][1];
+
+		if (v->chain[k]) {
+			bprintf(b, ":%s - [0:0]\n", ib->lchain[k]);
+			if (v->rules[k] != NULL &&
+			    append(&b->p, &b->len, &b->cap, v->rules[k], strlen(v->rules[k])) < 0)
+				b->oom = true;
+			if (now && had == 0)
+				bprintf(b, "-D %s -j %s\n", hook_name(k, hook_of(k, v)),
+					ib->lchain[k]);
+			else if (!now && had > 0)
+				bprintf(b, "-I %s 1 -j %s\n", hook_name(k, hook_of(k, v)),
+					ib->lchain[k]);
+		} else if (now) {
+			bprintf(b, "-D %s -j %s\n-F %s\n-X %s\n", hook_name(k, hook_of(k, v)),
+				ib->lchain[k], ib->lchain[k], ib->lchain[k]);
+		}
+	}
+}
+
+static void lock_view_reset(struct lock_view *v)
+{
+	free(v->rules[0]);
+	free(v->rules[1]);
+	memset(v, 0, sizeof(*v));
+}
+
+/* One line of iptables-save output: the lock's part of it. */
+static void lock_line(const struct iptables_backend *ib, int f, const char *l, const char *ours,
+		      struct lock_view *v, bool seen_first[3])
+{
+	static const char *const hooks[3] = {"-A INPUT ", "-A FORWARD ", "-A DOCKER-USER "};
+
+	if (strncmp(l, ":DOCKER-USER ", 13) == 0)
+		v->docker_user = true;
+	for (int k = 0; k < 2; k++) {
+		size_t n = strlen(ib->lchain[k]);
+
+		if (l[0] == ':' && strncmp(l + 1, ib->lchain[k], n) == 0 && l[1 + n] == ' ')
+			v->chain[k] = true;
+		if (strncmp(l, "-A ", 3) == 0 && strncmp(l + 3, ib->lchain[k], n) == 0 &&
+		    l[3 + n] == ' ') {
+			char tag[64];
+			struct buf rb = {v->rules[k], v->rules[k] ? strlen(v->rules[k]) : 0, 0,
+					 false};
+
+			if (v->nrules[k] == 0)
+				v->tags_ok[k] = true;
+			snprintf(tag, sizeof(tag), "--comment \"cdnallow lock %08x #%zu\"",
+				 lock_hash(ib, f, k), ++v->nrules[k]);
+			if (strstr(l, tag) == NULL)
+				v->tags_ok[k] = false;
+			rb.cap = rb.len ? rb.len + 1 : 0;
+			bprintf(&rb, "%s\n", l);
+			v->rules[k] = rb.p;
+		}
+	}
+	for (int h = 0; h < 3; h++) {
+		size_t n = strlen(hooks[h]);
+		int k = h == 0 ? 0 : 1, hc = h == 2 ? 1 : 0;
+
+		if (strncmp(l, hooks[h], n) != 0)
+			continue;
+		if (strncmp(l + n, "-j ", 3) == 0 && strcmp(l + n + 3, ib->lchain[k]) == 0) {
+			v->jumps[k][hc]++;
+			if (!seen_first[h])
+				v->first[k][hc] = true;
+		}
+		/* our own accept-chain jump (ports) does not push the lock from first place */
+		if (ours == NULL || strcmp(l, ours) != 0)
+			seen_first[h] = true;
+	}
+}
+
 /* What iptables-save shows of us for one family. */
 struct chain_view {
-	bool has_chain;	  /* ":CHAIN" declared */
-	bool has_jump;	  /* INPUT jumps to CHAIN for our ports */
+	bool has_chain;   /* ":CHAIN" declared */
+	bool has_jump;    /* INPUT jumps to CHAIN for our ports */
 	bool has_setrule; /* CHAIN holds the match-set rule (ipset mode) */
 	struct buf rules; /* our chain's "-A CHAIN ..." lines, verbatim, '\n'-terminated */
 };
 
-static int read_chain(struct iptables_backend *ib, int f, struct ranges *cur,
-		      struct chain_view *v, struct cda_error *err)
+static int read_chain(struct iptables_backend *ib, int f, struct ranges *cur, struct chain_view *v,
+		      struct lock_view *lv, struct cda_error *err)
 {
 	char *argv[] = {ib->save[f], "-t", "filter", NULL};
 	char decl[64], pre[64], setrule[128], jump[160] = "";
+	bool seen_first[3] = {false, false, false};
 	struct cmd_out r;
 	char *pos, *l;
 	size_t plen;
 
 	memset(v, 0, sizeof(*v));
+	if (lv != NULL)
+		lock_view_reset(lv);
 	snprintf(decl, sizeof(decl), ":%s ", ib->chain);
 	plen = (size_t)snprintf(pre, sizeof(pre), "-A %s ", ib->chain);
 	snprintf(setrule, sizeof(setrule), "-A %s -m set --match-set %s src -j ACCEPT", ib->chain,
@@ -534,6 +901,8 @@ static int read_chain(struct iptables_backend *ib, int f, struct ranges *cur,
 		return -1;
 	pos = r.out;
 	while ((l = next_line(&pos)) != NULL) {
+		if (lv != NULL)
+			lock_line(ib, f, l, jump[0] != '\0' ? jump : NULL, lv, seen_first);
 		if (strncmp(l, decl, strlen(decl)) == 0) {
 			v->has_chain = true;
 		} else if (jump[0] != '\0' && strcmp(l, jump) == 0) {
@@ -625,6 +994,50 @@ fail:
 	return -1;
 }
 
+static void lock_describe(struct iptables_backend *ib)
+{
+	char *t = ib->lock_text;
+	size_t size = sizeof(ib->lock_text), k = 0;
+	bool sets = ib->have[0] && ib->have[1], missing = false, differs = false;
+
+	t[0] = '\0';
+	if (!ib->lock_on) {
+		for (int f = 0; f < 2; f++)
+			for (int c = 0; c < 2; c++)
+				differs |= ib->lv[f].chain[c];
+		if (differs)
+			snprintf(t, size, "lock chains present but not configured");
+		return;
+	}
+	k += (size_t)snprintf(t, size, "%s%s%s%s%s on input%s", ib->lock_tcp ? "tcp " : "",
+			      ib->lock_tcp ? ib->lock_tcp : "",
+			      ib->lock_tcp && ib->lock_udp ? " " : "", ib->lock_udp ? "udp " : "",
+			      ib->lock_udp ? ib->lock_udp : "",
+			      fwd_on(ib, &ib->lv[0]) || fwd_on(ib, &ib->lv[1]) ? "+forward" : "");
+	if (k >= size)
+		return;
+	if (!sets) {
+		snprintf(t + k, size - k, ": withheld while ipset %s is empty",
+			 ib->set[ib->have[0] ? 1 : 0]);
+		return;
+	}
+	for (int f = 0; f < 2; f++) {
+		for (int c = 0; c < 2; c++) {
+			const struct lock_view *v = &ib->lv[f];
+
+			if (lock_wanted(ib, v, sets, c)) {
+				missing |= !v->chain[c] || v->jumps[c][0] + v->jumps[c][1] == 0;
+				differs |= !chain_ok(ib, f, v, c) || !jump_ok(v, c);
+			} else {
+				differs |= v->chain[c];
+			}
+		}
+	}
+	if (missing || differs)
+		snprintf(t + k, size - k, ": %s",
+			 missing ? "missing" : "differs from the configuration");
+}
+
 /*
  * The address cover is what matters for these targets (apply rewrites the whole list), so
  * return it normalised: want is normal, and a layout difference (two /25s for a /24, CIDR
@@ -644,18 +1057,18 @@ static int iptables_read(struct backend *be, struct ranges *cur, struct cda_erro
 			return cda_error_sys(err, CDA_ESYS, "reading %s", ib->chain);
 		if (ib->use_ipset) {
 			rc = read_set(ib, f, ib->set[f], tmp, &exists, err);
+			if (rc == 0)
+				rc = read_chain(ib, f, NULL, &v, &ib->lv[f], err);
 			/* Without the chain rule or jump the set protects nothing yet. */
-			if (rc == 0 && ib->ports != NULL) {
-				rc = read_chain(ib, f, NULL, &v, err);
-				if (rc == 0 && (!v.has_jump || !v.has_setrule))
-					ranges_clear(tmp);
-			}
+			if (rc == 0 && ib->ports != NULL && (!v.has_jump || !v.has_setrule))
+				ranges_clear(tmp);
 		} else {
-			rc = read_chain(ib, f, tmp, &v, err);
+			rc = read_chain(ib, f, tmp, &v, &ib->lv[f], err);
 			if (rc == 0 && ib->ports != NULL && !v.has_jump)
 				ranges_clear(tmp);
 		}
 		free(v.rules.p);
+		ib->have[f] = rc == 0 && (f == 0 ? ranges_count4(tmp) : ranges_count6(tmp)) > 0;
 		if (rc == 0 && ranges_add_all(cur, tmp) < 0)
 			rc = cda_error_sys(err, CDA_ESYS, "reading %s", ib->chain);
 		ranges_free(tmp);
@@ -663,6 +1076,8 @@ static int iptables_read(struct backend *be, struct ranges *cur, struct cda_erro
 			return -1;
 	}
 	ranges_normalize(cur);
+	ib->lv_known = true;
+	lock_describe(ib);
 	return 0;
 }
 
@@ -679,8 +1094,8 @@ static int want_cidrs(const struct ranges *want, struct cidr_list *out, struct c
 		struct cidr c = all.v[i];
 
 		if (c.plen == 0) {
-			cda_u128 half = c.family == CDA_AF_INET ? (cda_u128)1 << 31
-								: (cda_u128)1 << 127;
+			cda_u128 half =
+				c.family == CDA_AF_INET ? (cda_u128)1 << 31 : (cda_u128)1 << 127;
 
 			c.plen = 1;
 			if (cidr_list_push(out, &c) < 0)
@@ -745,8 +1160,8 @@ static int apply_sets(struct iptables_backend *ib, const struct cidr_list *cl,
 			hs <<= 1;
 		if (max < 2 * n)
 			max = 2 * n;
-		bprintf(&b, "create %s hash:net family %s hashsize %zu maxelem %zu\n", tmp[f], family,
-			hs, max);
+		bprintf(&b, "create %s hash:net family %s hashsize %zu maxelem %zu\n", tmp[f],
+			family, hs, max);
 		for (size_t i = 0; i < cl->n; i++) {
 			char c[CIDR_STRLEN];
 
@@ -792,8 +1207,10 @@ out:
 }
 
 /* Rebuild our chain of one family in one commit; adds the jump when absent. */
-static int restore_chain(struct iptables_backend *ib, int f, const char *rules, bool add_jump,
-			 bool del_jump, struct cda_error *err)
+/* Rebuild our chain of one family (main) and/or change its lock (lock: restore lines), all in
+ * one commit; adds the jump when absent. */
+static int restore_chain(struct iptables_backend *ib, int f, bool main, const char *rules,
+			 bool add_jump, bool del_jump, const char *lock, struct cda_error *err)
 {
 	char *argv[] = {ib->restore[f], "-w", "--noflush", NULL};
 	char jump[160];
@@ -801,13 +1218,17 @@ static int restore_chain(struct iptables_backend *ib, int f, const char *rules, 
 	struct cmd_out r;
 	int ret = -1;
 
-	bprintf(&b, "*filter\n:%s - [0:0]\n", ib->chain);
-	if (rules != NULL && append(&b.p, &b.len, &b.cap, rules, strlen(rules)) < 0)
+	bprintf(&b, "*filter\n");
+	if (main)
+		bprintf(&b, ":%s - [0:0]\n", ib->chain);
+	if (main && rules != NULL && append(&b.p, &b.len, &b.cap, rules, strlen(rules)) < 0)
 		b.oom = true;
-	if ((add_jump || del_jump) && jump_rule(ib, jump, sizeof(jump)) == 0) {
+	if (main && (add_jump || del_jump) && jump_rule(ib, jump, sizeof(jump)) == 0) {
 		jump[1] = add_jump ? 'I' : 'D'; /* "-A INPUT" -> "-I INPUT" (first) or "-D" */
 		bprintf(&b, "%s\n", jump);
 	}
+	if (lock != NULL && append(&b.p, &b.len, &b.cap, lock, strlen(lock)) < 0)
+		b.oom = true;
 	bprintf(&b, "COMMIT\n");
 	if (b.oom) {
 		errno = ENOMEM;
@@ -845,52 +1266,67 @@ static int chain_rules(struct iptables_backend *ib, int f, const struct cidr_lis
 	return 0;
 }
 
-static int iptables_apply(struct backend *be, const struct backend_input *in,
-			  struct cda_error *err)
+static int iptables_apply(struct backend *be, const struct backend_input *in, struct cda_error *err)
 {
 	struct iptables_backend *ib = iptables_from_base(be);
 	struct chain_view old[2] = {{0}, {0}};
+	struct lock_view olv[2];
 	struct cidr_list cl = {0};
 	int done = 0, ret = -1;
-	bool need_chain = !ib->use_ipset || ib->ports != NULL;
+	bool need_chain = !ib->use_ipset || ib->ports != NULL, sets, removing = false;
 
+	memset(olv, 0, sizeof(olv));
 	if (want_cidrs(in->want, &cl, err) < 0)
 		return -1;
-	if (need_chain) {
-		for (int f = 0; f < 2; f++) {
-			if (read_chain(ib, f, NULL, &old[f], err) < 0)
-				goto out;
-		}
-	}
-	if (ib->use_ipset && apply_sets(ib, &cl, err) < 0)
-		goto out;
-	if (need_chain) {
-		for (; done < 2; done++) {
-			struct buf rules = {0};
-			int rc = chain_rules(ib, done, &cl, &rules, err);
-
-			if (rc == 0)
-				rc = restore_chain(ib, done, rules.p,
-						   ib->ports != NULL && !old[done].has_jump, false,
-						   err);
-			free(rules.p);
-			if (rc < 0)
-				break;
-		}
-		if (done < 2) {
-			/* Put back the families already committed: all or nothing. */
-			struct cda_error ignored = {0};
-
-			for (int f = 0; f < done; f++)
-				restore_chain(ib, f, old[f].rules.p, false,
-					      ib->ports != NULL && !old[f].has_jump, &ignored);
+	/* the lock only with both lists non-empty: never a lock over an empty set */
+	sets = count_fam(&cl, CDA_AF_INET) > 0 && count_fam(&cl, CDA_AF_INET6) > 0;
+	for (int f = 0; f < 2; f++) {
+		if (read_chain(ib, f, NULL, &old[f], &olv[f], err) < 0)
 			goto out;
-		}
+		for (int k = 0; k < 2; k++)
+			removing |= olv[f].chain[k] && !lock_wanted(ib, &olv[f], sets, k);
 	}
+	/* a lock that goes away goes before its set is emptied, a new one after it is filled */
+	if (ib->use_ipset && !removing && apply_sets(ib, &cl, err) < 0)
+		goto out;
+	for (; done < 2; done++) {
+		struct buf rules = {0}, lock = {0};
+		int rc = need_chain ? chain_rules(ib, done, &cl, &rules, err) : 0;
+
+		lock_restore(ib, done, &olv[done], sets, &lock);
+		if (lock.oom)
+			rc = cda_error_sys(err, CDA_ESYS, "building the lock rules");
+		if (rc == 0 && (need_chain || lock.len > 0))
+			rc = restore_chain(ib, done, need_chain, rules.p,
+					   ib->ports != NULL && !old[done].has_jump, false, lock.p,
+					   err);
+		free(rules.p);
+		free(lock.p);
+		if (rc < 0)
+			break;
+	}
+	if (done < 2) {
+		/* Put back the families already committed: all or nothing. */
+		struct cda_error ignored = {0};
+
+		for (int f = 0; f < done; f++) {
+			struct buf lock = {0};
+
+			lock_rollback(ib, &olv[f], sets, &lock);
+			restore_chain(ib, f, need_chain, old[f].rules.p, false,
+				      ib->ports != NULL && !old[f].has_jump, lock.p, &ignored);
+			free(lock.p);
+		}
+		goto out;
+	}
+	if (ib->use_ipset && removing && apply_sets(ib, &cl, err) < 0)
+		goto out;
 	ret = 0;
 out:
-	free(old[0].rules.p);
-	free(old[1].rules.p);
+	for (int f = 0; f < 2; f++) {
+		free(old[f].rules.p);
+		lock_view_reset(&olv[f]);
+	}
 	cidr_list_finish(&cl);
 	return ret;
 }
@@ -916,10 +1352,87 @@ static int iptables_verify(struct backend *be, const struct ranges *want, struct
 		cda_error_at(err, ib->use_ipset ? ib->set[0] : ib->chain, 0);
 		goto out;
 	}
+	for (int f = 0; f < 2; f++) {
+		for (int k = 0; k < 2; k++) {
+			const struct lock_view *v = &ib->lv[f];
+			bool wanted = lock_wanted(ib, v, ib->have[0] && ib->have[1], k);
+
+			if (wanted ? chain_ok(ib, f, v, k) && jump_ok(v, k)
+				   : !v->chain[k] && v->jumps[k][0] + v->jumps[k][1] == 0)
+				continue;
+			cda_error_set(err, CDA_EAPPLY, "%s: origin lock chain %s is %s",
+				      f ? ib->ipt[1] : ib->ipt[0], ib->lchain[k],
+				      wanted ? "missing or not as applied" : "still present");
+			goto out;
+		}
+	}
 	ret = 0;
 out:
 	ranges_free(cur);
 	return ret;
+}
+
+/* Remove the lock chains and their jumps only (one commit per family). */
+static int iptables_unlock(struct backend *be, struct cda_error *err)
+{
+	struct iptables_backend *ib = iptables_from_base(be);
+
+	for (int f = 0; f < 2; f++) {
+		struct chain_view v = {0};
+		struct lock_view lv;
+		struct buf lock = {0};
+		int rc;
+
+		memset(&lv, 0, sizeof(lv));
+		rc = read_chain(ib, f, NULL, &v, &lv, err);
+
+		free(v.rules.p);
+		if (rc == 0) {
+			for (int k = 0; k < 2; k++) {
+				del_jumps(ib, k, &lv, &lock);
+				if (lv.chain[k])
+					bprintf(&lock, "-F %s\n-X %s\n", ib->lchain[k],
+						ib->lchain[k]);
+			}
+			if (lock.oom)
+				rc = cda_error_sys(err, CDA_ESYS, "building the unlock input");
+			else if (lock.len > 0)
+				rc = restore_chain(ib, f, false, NULL, false, false, lock.p, err);
+		}
+		free(lock.p);
+		lock_view_reset(&lv);
+		if (rc < 0)
+			return -1;
+		lock_view_reset(&ib->lv[f]);
+	}
+	lock_describe(ib);
+	return 0;
+}
+
+static int iptables_drift(struct backend *be, bool *drift, struct cda_error *err)
+{
+	struct iptables_backend *ib = iptables_from_base(be);
+	bool sets = ib->have[0] && ib->have[1];
+
+	*drift = false;
+	for (int f = 0; ib->lv_known && f < 2; f++) {
+		for (int k = 0; k < 2; k++) {
+			const struct lock_view *v = &ib->lv[f];
+
+			if (lock_wanted(ib, v, sets, k)
+				    ? !chain_ok(ib, f, v, k) || !jump_ok(v, k)
+				    : v->chain[k] || v->jumps[k][0] + v->jumps[k][1])
+				*drift = true;
+		}
+	}
+	return 0;
+}
+
+static const char *iptables_lock_info(struct backend *be)
+{
+	struct iptables_backend *ib = iptables_from_base(be);
+
+	return ib->lock_text[0] != '\0' ? ib->lock_text : NULL;
 }
 
 const struct backend_ops iptables_backend_ops = {
@@ -929,5 +1442,8 @@ const struct backend_ops iptables_backend_ops = {
 	.read = iptables_read,
 	.apply = iptables_apply,
 	.verify = iptables_verify,
+	.unlock = iptables_unlock,
+	.drift = iptables_drift,
+	.lock_info = iptables_lock_info,
 	.close = iptables_close,
 };

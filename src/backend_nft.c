@@ -12,6 +12,7 @@
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
+#include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -34,6 +35,12 @@
 #define ELEM6_END 36u
 
 enum verify_mode { VERIFY_AUTO, VERIFY_FULL, VERIFY_GENID };
+enum lock_fwd { FWD_AUTO, FWD_YES, FWD_NO };
+
+/* The origin lock's chains as read() found them. */
+struct lock_seen {
+	bool exists, ok, recreate; /* ok: hook, policy and every rule as configured */
+};
 
 struct nft_backend {
 	struct backend base;
@@ -54,10 +61,19 @@ struct nft_backend {
 	uint32_t genid;
 	struct ranges *last;
 	bool table_exists, set_exists[2];
+	/* Origin lock (own table only): the configuration, and what the kernel holds. */
+	bool lock_on;
+	enum lock_fwd lock_fwd;
+	struct nft_lock_spec lock;
+	struct cidr *lock_allow;
+	bool fwd_on;              /* lock_forward resolved (auto: Docker or a forward chain seen) */
+	struct lock_seen seen[2]; /* [NFT_LOCK_INPUT], [NFT_LOCK_FORWARD] */
+	char lock_text[128];
 };
 
-static const char *const nft_keys[] = {"table", "family", "set_v4", "set_v6", "create",
-				       "verify", NULL};
+static const char *const nft_keys[] = {"table",        "family",     "set_v4",     "set_v6",
+				       "create",       "verify",     "lock_ports", "lock_udp",
+				       "lock_forward", "lock_allow", NULL};
 
 static struct nft_backend *nft_from_base(struct backend *be)
 {
@@ -82,8 +98,8 @@ static bool valid_name(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > 255 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
-				   s[0] == '_'))
+	if (n == 0 || n > 255 ||
+	    !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_'))
 		return false;
 	for (size_t i = 1; i < n; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
@@ -106,6 +122,136 @@ static int get_name(const struct target_config *tc, const char *key, const char 
 				 "expected an nftables name (letters, digits, _ . / -; 1..255)");
 	snprintf(out, 256, "%s", v);
 	return 0;
+}
+
+static int port_cmp(const void *a, const void *b)
+{
+	const struct nft_port_range *x = a, *y = b;
+
+	return x->lo != y->lo ? (x->lo > y->lo) - (x->lo < y->lo)
+			      : (x->hi > y->hi) - (x->hi < y->hi);
+}
+
+/* "80 443 8000-8080" (or 8000:8080) -> sorted, merged ranges. */
+static int parse_lock_ports(const char *v, struct nft_port_range *out, size_t *n)
+{
+	size_t nw = 0, k = 0;
+	char **w = config_split_words(v, &nw);
+	int rc = -1;
+
+	if (w == NULL || nw == 0 || nw > NFT_LOCK_MAX_PORTS)
+		goto out;
+	for (size_t i = 0; i < nw; i++) {
+		unsigned long lo, hi;
+		char *end;
+
+		if (w[i][0] < '0' || w[i][0] > '9')
+			goto out;
+		lo = hi = strtoul(w[i], &end, 10);
+		if (*end == '-' || *end == ':') {
+			if (end[1] < '0' || end[1] > '9')
+				goto out;
+			hi = strtoul(end + 1, &end, 10);
+		}
+		if (*end != '\0' || lo < 1 || hi > 65535 || lo > hi)
+			goto out;
+		out[i].lo = (uint16_t)lo;
+		out[i].hi = (uint16_t)hi;
+	}
+	qsort(out, nw, sizeof(*out), port_cmp);
+	for (size_t i = 0; i < nw; i++) {
+		if (k > 0 && out[i].lo <= (uint32_t)out[k - 1].hi + 1) {
+			if (out[i].hi > out[k - 1].hi)
+				out[k - 1].hi = out[i].hi;
+			continue;
+		}
+		out[k++] = out[i];
+	}
+	*n = k;
+	rc = 0;
+out:
+	config_free_words(w);
+	return rc;
+}
+
+static int parse_lock_allow(struct nft_backend *nb, const struct target_config *tc,
+			    struct cda_error *err)
+{
+	const char *v = target_get(tc, "lock_allow");
+	size_t nw = 0;
+	char **w;
+
+	if (v == NULL)
+		return 0;
+	if ((w = config_split_words(v, &nw)) == NULL)
+		return cda_error_sys(err, CDA_ESYS, "reading lock_allow");
+	if (nw == 0 || nw > NFT_LOCK_MAX_ALLOW) {
+		config_free_words(w);
+		return bad_value(err, tc, "lock_allow", "expected 1 to 64 addresses or prefixes");
+	}
+	if ((nb->lock_allow = calloc(nw, sizeof(*nb->lock_allow))) == NULL) {
+		config_free_words(w);
+		return cda_error_sys(err, CDA_ESYS, "reading lock_allow");
+	}
+	for (size_t i = 0; i < nw; i++) {
+		struct cidr *c = &nb->lock_allow[i];
+
+		if (cidr_parse(w[i], strlen(w[i]), c, NULL) != CIDR_OK) {
+			config_free_words(w);
+			return bad_value(err, tc, "lock_allow",
+					 "expected addresses or prefixes without host bits "
+					 "(192.0.2.7 2001:db8::/64)");
+		}
+		if ((c->family == CDA_AF_INET && !has_set(nb, 0)) ||
+		    (c->family == CDA_AF_INET6 && !has_set(nb, 1))) {
+			config_free_words(w);
+			return bad_value(err, tc, "lock_allow",
+					 "an address of a family this target does not sync");
+		}
+	}
+	config_free_words(w);
+	nb->lock.allow = nb->lock_allow;
+	nb->lock.n_allow = nw;
+	return 0;
+}
+
+static int parse_lock(struct nft_backend *nb, const struct target_config *tc, struct cda_error *err)
+{
+	static const char *const keys[] = {"lock_ports", "lock_udp", "lock_forward", "lock_allow"};
+	const char *tcp = target_get(tc, "lock_ports"), *udp = target_get(tc, "lock_udp");
+	const char *fwd = target_get(tc, "lock_forward");
+
+	for (size_t i = 0; i < 4; i++) {
+		if (target_get(tc, keys[i]) == NULL)
+			continue;
+		if (!nb->create)
+			return bad_value(
+				err, tc, keys[i],
+				"the origin lock needs cdnallow's own table (create = yes): "
+				"with create = no the table is yours, so drop non-CDN "
+				"sources in your own rules (see cdnallow.conf(5))");
+		if (tcp == NULL && udp == NULL)
+			return bad_value(err, tc, keys[i], "needs lock_ports or lock_udp");
+	}
+	if (tcp == NULL && udp == NULL)
+		return 0;
+	nb->lock_on = true;
+	if (tcp != NULL && parse_lock_ports(tcp, nb->lock.tcp, &nb->lock.n_tcp) < 0)
+		return bad_value(err, tc, "lock_ports",
+				 "expected 1 to 32 TCP ports or ranges (80 443 8000-8080)");
+	if (udp != NULL && parse_lock_ports(udp, nb->lock.udp, &nb->lock.n_udp) < 0)
+		return bad_value(err, tc, "lock_udp", "expected 1 to 32 UDP ports or ranges (443)");
+	if (fwd == NULL || strcmp(fwd, "auto") == 0) {
+		nb->lock_fwd = FWD_AUTO;
+	} else {
+		bool b;
+
+		if (config_parse_bool(fwd, &b) < 0)
+			return bad_value(err, tc, "lock_forward", "expected yes, no or auto");
+		nb->lock_fwd = b ? FWD_YES : FWD_NO;
+	}
+	nb->fwd_on = nb->lock_fwd == FWD_YES;
+	return parse_lock_allow(nb, tc, err);
 }
 
 static int parse_config(struct nft_backend *nb, const struct target_config *tc,
@@ -152,7 +298,7 @@ static int parse_config(struct nft_backend *nb, const struct target_config *tc,
 		nb->verify = VERIFY_GENID;
 	else
 		return bad_value(err, tc, "verify", "expected auto, full or genid");
-	return 0;
+	return parse_lock(nb, tc, err);
 }
 
 static void nft_close(struct backend *be)
@@ -165,6 +311,7 @@ static void nft_close(struct backend *be)
 	if (nb->nl != NULL)
 		mnl_socket_close(nb->nl);
 	ranges_free(nb->last);
+	free(nb->lock_allow);
 	free(nb->buf);
 	free(nb->name);
 	free(nb->cache_key);
@@ -314,9 +461,9 @@ static int null_cb(const struct nlmsghdr *nlh, void *data)
 
 static void describe_set(const struct set_desc *d, char *buf, size_t size)
 {
-	const char *t = d->key_type == TYPE_IPADDR	? "ipv4_addr"
+	const char *t = d->key_type == TYPE_IPADDR    ? "ipv4_addr"
 			: d->key_type == TYPE_IP6ADDR ? "ipv6_addr"
-							: NULL;
+						      : NULL;
 	int n;
 
 	if (t != NULL)
@@ -468,6 +615,263 @@ static int dump_set(struct nft_backend *nb, int i, uint32_t genid, struct ranges
 	return 0;
 }
 
+/* ---- origin lock: what the kernel holds ---- */
+
+static const char *const lock_chain_name[2] = {NFT_LOCK_CHAIN_INPUT, NFT_LOCK_CHAIN_FORWARD};
+
+/* The plan fields the lock's rules depend on (table, family, sets). */
+static void plan_base(const struct nft_backend *nb, struct nft_plan *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->table = nb->table;
+	p->family = nb->family;
+	p->create = nb->create;
+	p->set_v4 = has_set(nb, 0) ? nb->set[0] : NULL;
+	p->set_v6 = has_set(nb, 1) ? nb->set[1] : NULL;
+}
+
+/* Which synced family has an empty set in r (0 v4, 1 v6), -1 when none. */
+static int empty_family(const struct nft_backend *nb, const struct ranges *r)
+{
+	if (has_set(nb, 0) && (r == NULL || ranges_count4(r) == 0))
+		return 0;
+	if (has_set(nb, 1) && (r == NULL || ranges_count6(r) == 0))
+		return 1;
+	return -1;
+}
+
+/* Whether chain h belongs in the table when the sets hold r: never with an empty set. */
+static bool lock_wanted(const struct nft_backend *nb, const struct ranges *r, int h)
+{
+	return nb->create && nb->lock_on && empty_family(nb, r) < 0 &&
+	       (h == NFT_LOCK_INPUT || nb->fwd_on);
+}
+
+struct chain_seen {
+	bool exists, hook;
+	uint32_t hooknum, policy;
+	int32_t prio;
+	char type[16];
+};
+
+struct chain_dump {
+	const struct nft_backend *nb;
+	bool docker, forward; /* Docker's chains, a forward base chain (not ours) */
+	struct chain_seen c[2];
+};
+
+static int chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct chain_dump *d = data;
+	const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a, *b;
+	const char *table = NULL, *name = NULL, *type = "";
+	struct chain_seen c = {.exists = true, .policy = NF_ACCEPT};
+
+	mnl_attr_for_each(a, nlh, sizeof(*g)) {
+		switch (mnl_attr_get_type(a)) {
+		case NFTA_CHAIN_TABLE:
+		case NFTA_CHAIN_NAME:
+		case NFTA_CHAIN_TYPE:
+			if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) < 0)
+				break;
+			if (mnl_attr_get_type(a) == NFTA_CHAIN_TABLE)
+				table = mnl_attr_get_str(a);
+			else if (mnl_attr_get_type(a) == NFTA_CHAIN_NAME)
+				name = mnl_attr_get_str(a);
+			else
+				type = mnl_attr_get_str(a);
+			break;
+		case NFTA_CHAIN_POLICY:
+			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+				c.policy = ntohl(mnl_attr_get_u32(a));
+			break;
+		case NFTA_CHAIN_HOOK:
+			mnl_attr_for_each_nested(b, a) {
+				if (mnl_attr_validate(b, MNL_TYPE_U32) < 0)
+					continue;
+				if (mnl_attr_get_type(b) == NFTA_HOOK_HOOKNUM) {
+					c.hook = true;
+					c.hooknum = ntohl(mnl_attr_get_u32(b));
+				} else if (mnl_attr_get_type(b) == NFTA_HOOK_PRIORITY) {
+					c.prio = (int32_t)ntohl(mnl_attr_get_u32(b));
+				}
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	if (table == NULL || name == NULL)
+		return MNL_CB_OK;
+	snprintf(c.type, sizeof(c.type), "%s", type);
+	if (g->nfgen_family == d->nb->family && strcmp(table, d->nb->table) == 0) {
+		for (int h = 0; h < 2; h++)
+			if (strcmp(name, lock_chain_name[h]) == 0)
+				d->c[h] = c;
+		return MNL_CB_OK; /* our own chains never count as someone else's */
+	}
+	if (g->nfgen_family != NFPROTO_IPV4 && g->nfgen_family != NFPROTO_IPV6 &&
+	    g->nfgen_family != NFPROTO_INET)
+		return MNL_CB_OK;
+	/* Docker: iptables(-nft) DOCKER/DOCKER-USER chains, or its own nft tables */
+	if (strncmp(table, "docker", 6) == 0 ||
+	    (strcmp(table, "filter") == 0 &&
+	     (strcmp(name, "DOCKER") == 0 || strcmp(name, "DOCKER-USER") == 0)))
+		d->docker = true;
+	if (c.hook && c.hooknum == NF_INET_FORWARD)
+		d->forward = true;
+	return MNL_CB_OK;
+}
+
+struct rule_dump {
+	const struct nft_backend *nb;
+	struct nft_plan p;
+	size_t count[2];
+	bool bad[2];
+};
+
+/* The comment TLV of a rule's userdata, or NULL. */
+static const char *rule_comment(const struct nlattr *ud, size_t *len)
+{
+	const uint8_t *v = mnl_attr_get_payload(ud);
+	size_t n = mnl_attr_get_payload_len(ud);
+
+	for (size_t i = 0; i + 2 <= n && i + 2 + v[i + 1] <= n; i += 2 + v[i + 1]) {
+		if (v[i] == NFTNL_UDATA_RULE_COMMENT) {
+			*len = v[i + 1];
+			return (const char *)v + i + 2;
+		}
+	}
+	return NULL;
+}
+
+static int rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rule_dump *d = data;
+	const struct nlattr *a, *ud = NULL;
+	const char *chain = NULL, *com = NULL;
+	size_t clen = 0;
+	int h;
+	char want[64];
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(a) == NFTA_RULE_CHAIN &&
+		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+			chain = mnl_attr_get_str(a);
+		else if (mnl_attr_get_type(a) == NFTA_RULE_USERDATA)
+			ud = a;
+	}
+	if (chain == NULL)
+		return MNL_CB_OK;
+	for (h = 0; h < 2 && strcmp(chain, lock_chain_name[h]) != 0; h++)
+		;
+	if (h == 2)
+		return MNL_CB_OK;
+	if (ud != NULL)
+		com = rule_comment(ud, &clen);
+	nft_lock_comment(&d->p, &d->nb->lock, h, d->count[h], want, sizeof(want));
+	if (com == NULL || clen != strlen(want) + 1 || memcmp(com, want, clen) != 0)
+		d->bad[h] = true;
+	d->count[h]++;
+	return MNL_CB_OK;
+}
+
+static void lock_describe(struct nft_backend *nb, const struct ranges *r)
+{
+	char *t = nb->lock_text;
+	size_t size = sizeof(nb->lock_text), k = 0;
+	bool missing = false, differs = false;
+	int f;
+
+	t[0] = '\0';
+	if (!nb->lock_on) {
+		if (nb->seen[0].exists || nb->seen[1].exists)
+			snprintf(t, size, "lock chains present but not configured");
+		return;
+	}
+	for (int proto = 0; proto < 2; proto++) {
+		const struct nft_port_range *pr = proto ? nb->lock.udp : nb->lock.tcp;
+		size_t n = proto ? nb->lock.n_udp : nb->lock.n_tcp;
+
+		for (size_t i = 0; i < n && k < size; i++) {
+			k += (size_t)snprintf(t + k, size - k, "%s", i ? "," : k ? " " : "");
+			if (k < size && pr[i].lo == pr[i].hi)
+				k += (size_t)snprintf(t + k, size - k, "%s%u",
+						      i       ? ""
+						      : proto ? "udp "
+							      : "tcp ",
+						      pr[i].lo);
+			else if (k < size)
+				k += (size_t)snprintf(t + k, size - k, "%s%u-%u",
+						      i       ? ""
+						      : proto ? "udp "
+							      : "tcp ",
+						      pr[i].lo, pr[i].hi);
+		}
+	}
+	if (k < size)
+		k += (size_t)snprintf(t + k, size - k, " on input%s", nb->fwd_on ? "+forward" : "");
+	if ((f = empty_family(nb, r)) >= 0) {
+		if (k < size)
+			snprintf(t + k, size - k, ": withheld while set %s is empty", nb->set[f]);
+		return;
+	}
+	for (int h = 0; h < 2; h++) {
+		if (lock_wanted(nb, r, h)) {
+			missing |= !nb->seen[h].exists;
+			differs |= nb->seen[h].exists && !nb->seen[h].ok;
+		} else {
+			differs |= nb->seen[h].exists;
+		}
+	}
+	if (k < size && (missing || differs))
+		snprintf(t + k, size - k, ": %s",
+			 missing ? "missing" : "differs from the configuration");
+}
+
+/* Read the lock chains of our own table (and, for lock_forward = auto, look for Docker). */
+static int read_lock(struct nft_backend *nb, struct cda_error *err)
+{
+	struct chain_dump cd = {.nb = nb};
+	struct rule_dump rd = {.nb = nb};
+	struct nlmsghdr *nlh;
+
+	memset(nb->seen, 0, sizeof(nb->seen));
+	if (!nb->create || (!nb->lock_on && !nb->table_exists))
+		goto done;
+	nlh = req(nb, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, NLM_F_DUMP);
+	if (talk(nb, nlh, chain_cb, &cd) < 0)
+		return cda_error_sys(err, CDA_EAPPLY, "listing the nftables chains");
+	if (nb->lock_on && nb->lock_fwd == FWD_AUTO)
+		nb->fwd_on = cd.docker || cd.forward;
+	for (int h = 0; h < 2; h++) {
+		const struct chain_seen *c = &cd.c[h];
+		uint32_t hooknum = h == NFT_LOCK_INPUT ? NF_INET_LOCAL_IN : NF_INET_FORWARD;
+
+		nb->seen[h].exists = c->exists;
+		nb->seen[h].recreate = c->exists && (!c->hook || c->hooknum != hooknum ||
+						     c->prio != NFT_LOCK_PRIORITY ||
+						     strcmp(c->type, "filter") != 0);
+	}
+	if (nb->seen[0].exists || nb->seen[1].exists) {
+		plan_base(nb, &rd.p);
+		nlh = req(nb, NFT_MSG_GETRULE, nb->family, NLM_F_DUMP);
+		mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, nb->table);
+		if (talk(nb, nlh, rule_cb, &rd) < 0)
+			return cda_error_sys(err, CDA_EAPPLY, "listing the rules of %s %s",
+					     nb->family_name, nb->table);
+		for (int h = 0; h < 2; h++)
+			nb->seen[h].ok = nb->lock_on && nb->seen[h].exists &&
+					 !nb->seen[h].recreate && cd.c[h].policy == NF_ACCEPT &&
+					 !rd.bad[h] &&
+					 rd.count[h] == nft_lock_rule_count(&rd.p, &nb->lock, h);
+	}
+done:
+	lock_describe(nb, nb->last);
+	return 0;
+}
+
 static struct ranges *only_synced(const struct nft_backend *nb, const struct ranges *r)
 {
 	struct ranges *o = ranges_new();
@@ -513,8 +917,7 @@ static int read_kernel(struct nft_backend *nb, bool use_cache, struct cda_error 
 		if (get_genid(nb, &genid, err) < 0 || check_objects(nb, err) < 0)
 			goto fail;
 		/* Only when every set exists: a reboot resets the genid but not the cache. */
-		if (use_cache && nb->env.state != NULL &&
-		    (!has_set(nb, 0) || nb->set_exists[0]) &&
+		if (use_cache && nb->env.state != NULL && (!has_set(nb, 0) || nb->set_exists[0]) &&
 		    (!has_set(nb, 1) || nb->set_exists[1])) {
 			struct cda_error scratch = {0};
 			struct ranges *cached = NULL;
@@ -559,6 +962,8 @@ done:
 	ranges_sort(got);
 	ranges_free(nb->last);
 	nb->last = got;
+	if (read_lock(nb, err) < 0)
+		return -1;
 	nb->known = true;
 	return 0;
 }
@@ -639,8 +1044,10 @@ static int send_batch(struct nft_backend *nb, const struct nft_batch *b, struct 
 	struct sockaddr_nl snl = {.nl_family = AF_NETLINK};
 	size_t n_iov, total, msgs = nft_batch_msg_count(b);
 	const struct iovec *iov = nft_batch_iov(b, &n_iov, &total);
-	struct msghdr mh = {.msg_name = &snl, .msg_namelen = sizeof(snl),
-			    .msg_iov = (struct iovec *)(uintptr_t)iov, .msg_iovlen = n_iov};
+	struct msghdr mh = {.msg_name = &snl,
+			    .msg_namelen = sizeof(snl),
+			    .msg_iov = (struct iovec *)(uintptr_t)iov,
+			    .msg_iovlen = n_iov};
 	uint32_t end_seq = nft_batch_end_seq(b);
 
 	memset(o, 0, sizeof(*o));
@@ -679,8 +1086,7 @@ static int send_batch(struct nft_backend *nb, const struct nft_batch *b, struct 
 
 static void fmt_addr(int fam, cda_u128 a, char *buf)
 {
-	struct cidr c = {.addr = a, .family = (uint8_t)fam,
-			 .plen = fam == CDA_AF_INET ? 32 : 128};
+	struct cidr c = {.addr = a, .family = (uint8_t)fam, .plen = fam == CDA_AF_INET ? 32 : 128};
 	char *slash;
 
 	cidr_format(&c, buf);
@@ -752,6 +1158,20 @@ static int kernel_refused(struct nft_backend *nb, const struct nft_batch *b,
 	} else if (mi->kind == NFT_MSG_NEWSET) {
 		snprintf(what, sizeof(what), "creating set %s %s %s", nb->family_name, nb->table,
 			 set);
+	} else if (mi->kind == NFT_MSG_NEWCHAIN || mi->kind == NFT_MSG_DELCHAIN ||
+		   mi->kind == NFT_MSG_DELRULE || mi->kind == NFT_MSG_NEWRULE) {
+		const char *chain = lock_chain_name[mi->first < 2 ? mi->first : 0];
+
+		if (mi->kind == NFT_MSG_NEWRULE)
+			snprintf(what, sizeof(what),
+				 "adding rule %zu of the origin lock to chain %s %s %s",
+				 mi->count + 1, nb->family_name, nb->table, chain);
+		else
+			snprintf(what, sizeof(what), "%s chain %s %s %s (origin lock)",
+				 mi->kind == NFT_MSG_NEWCHAIN   ? "creating"
+				 : mi->kind == NFT_MSG_DELCHAIN ? "deleting"
+								: "flushing",
+				 nb->family_name, nb->table, chain);
 	} else if (mi->kind == NFT_MSG_DELSETELEM && mi->count == 0) {
 		snprintf(what, sizeof(what), "flushing set %s %s %s", nb->family_name, nb->table,
 			 set);
@@ -808,8 +1228,50 @@ static int compare_dump(struct nft_backend *nb, const struct ranges *want, struc
 		ranges_free(w);
 		return -1;
 	}
+	for (int h = 0; h < 2; h++) {
+		bool wanted = lock_wanted(nb, w, h);
+
+		if (wanted ? !nb->seen[h].ok : nb->seen[h].exists) {
+			cda_error_set(err, CDA_EAPPLY, "%s %s: origin lock chain %s is %s",
+				      nb->family_name, nb->table, lock_chain_name[h],
+				      wanted ? "missing or not as applied" : "still present");
+			ranges_free(w);
+			return -1;
+		}
+	}
 	ranges_free(w);
 	return 0;
+}
+
+/* What the lock chains need so that they match w (the sets after the transaction). */
+static bool plan_lock(const struct nft_backend *nb, const struct ranges *w,
+		      struct nft_lock_plan *lp)
+{
+	bool any = false;
+
+	memset(lp, 0, sizeof(*lp));
+	lp->spec = &nb->lock;
+	for (int h = 0; h < 2; h++) {
+		lp->exists[h] = nb->seen[h].exists;
+		lp->recreate[h] = nb->seen[h].recreate;
+		if (lock_wanted(nb, w, h) && !nb->seen[h].ok)
+			lp->op[h] = NFT_LOCK_SET;
+		else if (!lock_wanted(nb, w, h) && nb->seen[h].exists)
+			lp->op[h] = NFT_LOCK_REMOVE;
+		any |= lp->op[h] != NFT_LOCK_KEEP;
+	}
+	return any;
+}
+
+/* After a commit of lp: the chains are as planned. */
+static void lock_committed(struct nft_backend *nb, const struct nft_lock_plan *lp)
+{
+	for (int h = 0; h < 2; h++) {
+		if (lp->op[h] == NFT_LOCK_SET)
+			nb->seen[h] = (struct lock_seen){.exists = true, .ok = true};
+		else if (lp->op[h] == NFT_LOCK_REMOVE)
+			nb->seen[h] = (struct lock_seen){0};
+	}
 }
 
 static int nft_apply(struct backend *be, const struct backend_input *in, struct cda_error *err)
@@ -825,11 +1287,12 @@ static int nft_apply(struct backend *be, const struct backend_input *in, struct 
 	if ((w = only_synced(nb, in->want)) == NULL)
 		return cda_error_sys(err, CDA_ESYS, "preparing the nft batch");
 	for (int attempt = 0;; attempt++) {
-		struct nft_plan p = {.table = nb->table, .family = nb->family,
-				     .create = nb->create,
-				     .set_v4 = has_set(nb, 0) ? nb->set[0] : NULL,
-				     .set_v6 = has_set(nb, 1) ? nb->set[1] : NULL};
+		struct nft_plan p;
+		struct nft_lock_plan lp;
+		bool lock_change;
 		struct outcome o;
+
+		plan_base(nb, &p);
 
 		/* No read() before, or a commit since: the delta comes from a fresh dump. */
 		if (!nb->known || attempt > 0) {
@@ -845,10 +1308,13 @@ static int nft_apply(struct backend *be, const struct backend_input *in, struct 
 			padd = add;
 			pdel = del;
 		}
-		if (delta_empty(nb, padd) && delta_empty(nb, pdel) &&
+		lock_change = plan_lock(nb, w, &lp);
+		if (delta_empty(nb, padd) && delta_empty(nb, pdel) && !lock_change &&
 		    (!nb->create || ((!has_set(nb, 0) || nb->set_exists[0]) &&
 				     (!has_set(nb, 1) || nb->set_exists[1]))))
 			break; /* nothing to send; the genid stays */
+		if (lock_change)
+			p.lock = &lp;
 		p.add = padd;
 		p.del = pdel;
 		p.genid = nb->genid;
@@ -882,6 +1348,7 @@ static int nft_apply(struct backend *be, const struct backend_input *in, struct 
 			break;
 		}
 		nb->genid++; /* a successful commit bumps the genid by exactly one */
+		lock_committed(nb, &lp);
 		break;
 	}
 	if (!dumped) {
@@ -890,6 +1357,7 @@ static int nft_apply(struct backend *be, const struct backend_input *in, struct 
 		nb->last = w;
 		w = NULL;
 	}
+	lock_describe(nb, nb->last);
 	nb->known = true;
 	nft_batch_free(b);
 	ranges_free(add);
@@ -946,6 +1414,86 @@ static int nft_save(struct backend *be, struct cda_error *err)
 	return state_save_applied(nb->env.state, nb->cache_key, nb->last, nb->genid, err);
 }
 
+/* Remove the lock chains, and nothing else, in one transaction. */
+static int nft_unlock(struct backend *be, struct cda_error *err)
+{
+	struct nft_backend *nb = nft_from_base(be);
+
+	if (!nb->create)
+		return 0; /* an admin-owned table never has a lock of ours */
+	if (nl_ready(nb, err) < 0)
+		return -1;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct nft_lock_plan lp = {.spec = &nb->lock};
+		struct nft_batch *b = NULL;
+		struct nft_plan p = {.table = nb->table, .family = nb->family, .lock = &lp};
+		struct outcome o;
+		bool any = false;
+
+		if (get_genid(nb, &p.genid, err) < 0 || check_objects(nb, err) < 0)
+			return -1;
+		if (!nb->table_exists)
+			return 0;
+		if (read_lock(nb, err) < 0)
+			return -1;
+		for (int h = 0; h < 2; h++) {
+			if (nb->seen[h].exists) {
+				lp.op[h] = NFT_LOCK_REMOVE;
+				lp.exists[h] = any = true;
+			}
+		}
+		if (!any)
+			return 0;
+		p.has_genid = true;
+		if (nft_batch_build(&p, nb->seq, &b, err) < 0)
+			return -1;
+		nb->seq += (uint32_t)nft_batch_msg_count(b);
+		if (send_batch(nb, b, &o, err) < 0) {
+			nft_batch_free(b);
+			return -1;
+		}
+		if (o.error == ERESTART) {
+			nft_batch_free(b);
+			continue;
+		}
+		if (o.error != 0) {
+			kernel_refused(nb, b, &p, &o, err);
+			nft_batch_free(b);
+			return -1;
+		}
+		nft_batch_free(b);
+		nb->known = false; /* the genid moved */
+		lock_committed(nb, &lp);
+		lock_describe(nb, nb->last);
+		return 0;
+	}
+	cda_error_set(err, CDA_EAPPLY, "the nftables ruleset kept changing while unlocking %s %s",
+		      nb->family_name, nb->table);
+	err->sys_errno = ERESTART;
+	return -1;
+}
+
+static int nft_drift(struct backend *be, bool *drift, struct cda_error *err)
+{
+	struct nft_backend *nb = nft_from_base(be);
+
+	*drift = false;
+	if (!nb->known)
+		return 0;
+	for (int h = 0; h < 2; h++) {
+		if (lock_wanted(nb, nb->last, h) ? !nb->seen[h].ok : nb->seen[h].exists)
+			*drift = true;
+	}
+	return 0;
+}
+
+static const char *nft_lock_info(struct backend *be)
+{
+	struct nft_backend *nb = nft_from_base(be);
+
+	return nb->lock_text[0] != '\0' ? nb->lock_text : NULL;
+}
+
 const struct backend_ops nft_backend_ops = {
 	.name = "nftables",
 	.keys = nft_keys,
@@ -954,6 +1502,8 @@ const struct backend_ops nft_backend_ops = {
 	.apply = nft_apply,
 	.verify = nft_verify,
 	.save = nft_save,
-	.unlock = NULL,
+	.unlock = nft_unlock,
+	.drift = nft_drift,
+	.lock_info = nft_lock_info,
 	.close = nft_close,
 };

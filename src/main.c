@@ -666,6 +666,12 @@ static void run_target(const struct options *o, const struct config *cfg,
 	}
 	tr->status = TGT_CHANGED;
 	cda_error_clear(err);
+	/* the lock as the apply left it */
+	tr->lock[0] = '\0';
+	if (backend_lock_info(be) != NULL)
+		snprintf(tr->lock, sizeof(tr->lock), "%s", backend_lock_info(be));
+	if (strstr(tr->lock, "withheld") != NULL)
+		logmsg(o, LOG_WARNING, "target %s: origin lock %s", tc->name, tr->lock);
 	if (backend_save(be, err) < 0) {
 		/* applied and verified: the target is in step, only its cache is not */
 		logmsg(o, LOG_ERR, "target %s: applied and verified, but its state was not saved: %s",

@@ -628,6 +628,310 @@ static void hundred_thousand_ranges_apply_in_one_transaction(void **state)
 	ranges_free(want);
 }
 
+/* ---- origin lock ---- */
+
+static bool has_chain(const char *name)
+{
+	char cmd[128], *text;
+	bool found;
+
+	snprintf(cmd, sizeof(cmd), "nft list chains inet 2>/dev/null | grep -c 'chain %s ' || true",
+		 name);
+	text = capture(cmd);
+	found = atoi(text) > 0;
+	free(text);
+	return found;
+}
+
+static void assert_output_has(const char *cmd, const char *needle)
+{
+	char *text = capture(cmd);
+
+	if (strstr(text, needle) == NULL)
+		fail_msg("`%s` lacks \"%s\":\n%s", cmd, needle, text);
+	free(text);
+}
+
+static bool drift_of(struct fx *f)
+{
+	struct cda_error err = {0};
+	struct backend *be = open_be(f);
+	struct ranges *cur = read_be(be);
+	bool d = true;
+
+	if (be->ops->drift(be, &d, &err) < 0)
+		fail_msg("drift: %s", err.msg);
+	ranges_free(cur);
+	nft_backend_ops.close(be);
+	return d;
+}
+
+static void lock_config(struct fx *f)
+{
+	kv_set(f, "lock_ports", "443 80");
+	kv_set(f, "lock_udp", "443");
+	kv_set(f, "lock_forward", "yes");
+}
+
+static void lock_is_installed_with_the_sets_in_one_transaction(void **state)
+{
+	struct fx *f = *state;
+	struct backend *be;
+	struct ranges *a = sample();
+	struct sync_arg arg = {.want = a};
+	char *text;
+	uint32_t g;
+
+	lock_config(f);
+	be = open_be(f);
+	arg.be = be;
+	g = genid();
+	do_sync(&arg);
+	assert_int_equal(genid(), g + 1); /* table, sets, elements, chains, rules: one commit */
+	assert_true(has_chain("lock_input"));
+	assert_true(has_chain("lock_forward"));
+	text = capture("nft list chain inet cdnallow lock_input");
+	assert_non_null(strstr(text, "type filter hook input priority filter - 1; policy accept;"));
+	assert_non_null(strstr(text, "iif \"lo\" accept"));
+	assert_non_null(strstr(text, "ct state established,related accept"));
+	assert_non_null(strstr(text, "ip saddr @allow_v4 accept"));
+	assert_non_null(strstr(text, "ip6 saddr @allow_v6 accept"));
+	assert_non_null(strstr(text, "tcp dport 80 drop"));
+	assert_non_null(strstr(text, "tcp dport 443 drop"));
+	assert_non_null(strstr(text, "udp dport 443 drop"));
+	free(text);
+	text = capture("nft list chain inet cdnallow lock_forward");
+	assert_non_null(strstr(text, "hook forward priority filter - 1"));
+	assert_non_null(strstr(text, "ct status dnat ct original proto-dst 443 drop"));
+	free(text);
+	assert_string_equal(be->ops->lock_info(be), "tcp 80,443 udp 443 on input+forward");
+	nft_backend_ops.close(be);
+	/* a later run finds it as configured: no drift, nothing sent */
+	assert_false(drift_of(f));
+	g = genid();
+	be = open_be(f);
+	arg.be = be;
+	do_sync(&arg);
+	assert_int_equal(genid(), g);
+	nft_backend_ops.close(be);
+	ranges_free(a);
+}
+
+static void lock_is_never_present_while_a_set_is_empty(void **state)
+{
+	struct fx *f = *state;
+	struct backend *be;
+	struct ranges *v4only = ranges_new(), *a = sample();
+	struct sync_arg arg = {.want = v4only};
+	uint32_t g;
+
+	lock_config(f);
+	assert_int_equal(ranges_add4(v4only, V4(104, 16, 0, 0), V4(104, 23, 255, 255)), 0);
+	be = open_be(f);
+	arg.be = be;
+	do_sync(&arg); /* first apply, empty IPv6 list: sets but no lock */
+	assert_false(has_chain("lock_input"));
+	assert_false(has_chain("lock_forward"));
+	assert_non_null(strstr(be->ops->lock_info(be), "withheld while set allow_v6 is empty"));
+	nft_backend_ops.close(be);
+	assert_false(drift_of(f)); /* withheld is as configured: no apply every run */
+	/* the IPv6 list arrives: elements and lock in one transaction */
+	g = genid();
+	be = open_be(f);
+	arg.be = be;
+	arg.want = a;
+	do_sync(&arg);
+	assert_int_equal(genid(), g + 1);
+	assert_true(has_chain("lock_input"));
+	assert_true(has_chain("lock_forward"));
+	/* a family emptied (main.c's guard refuses this; the backend still never keeps the lock
+	 * over an empty set): the chains go in the same transaction */
+	g = genid();
+	arg.want = v4only;
+	do_sync(&arg);
+	assert_int_equal(genid(), g + 1);
+	assert_false(has_chain("lock_input"));
+	assert_false(has_chain("lock_forward"));
+	assert_reads_back(f, v4only);
+	nft_backend_ops.close(be);
+	ranges_free(v4only);
+	ranges_free(a);
+}
+
+static void unlock_removes_only_the_lock_chains(void **state)
+{
+	struct fx *f = *state;
+	struct backend *be;
+	struct ranges *a = sample();
+	struct sync_arg arg = {.want = a};
+	struct cda_error err = {0};
+	char *sets_before, *sets_after;
+	uint32_t g;
+
+	lock_config(f);
+	be = open_be(f);
+	arg.be = be;
+	do_sync(&arg);
+	nft_backend_ops.close(be);
+	sets_before = capture("nft -a list set inet cdnallow allow_v4; "
+			      "nft -a list set inet cdnallow allow_v6");
+	g = genid();
+	be = open_be(f);
+	if (be->ops->unlock(be, &err) < 0)
+		fail_msg("unlock: %s", err.msg);
+	assert_int_equal(genid(), g + 1); /* one transaction */
+	assert_false(has_chain("lock_input"));
+	assert_false(has_chain("lock_forward"));
+	sets_after = capture("nft -a list set inet cdnallow allow_v4; "
+			     "nft -a list set inet cdnallow allow_v6");
+	assert_string_equal(sets_after, sets_before);
+	/* nothing left to unlock: nothing sent */
+	g = genid();
+	if (be->ops->unlock(be, &err) < 0)
+		fail_msg("unlock: %s", err.msg);
+	assert_int_equal(genid(), g);
+	nft_backend_ops.close(be);
+	/* the next sync puts it back */
+	assert_true(drift_of(f));
+	be = open_be(f);
+	arg.be = be;
+	do_sync(&arg);
+	assert_true(has_chain("lock_input"));
+	nft_backend_ops.close(be);
+	free(sets_before);
+	free(sets_after);
+	ranges_free(a);
+}
+
+static void drift_detects_a_missing_changed_or_unconfigured_lock(void **state)
+{
+	struct fx *f = *state;
+	struct backend *be;
+	struct ranges *a = sample();
+	struct sync_arg arg = {.want = a};
+	uint32_t g;
+
+	lock_config(f);
+	be = open_be(f);
+	arg.be = be;
+	do_sync(&arg);
+	nft_backend_ops.close(be);
+	assert_false(drift_of(f));
+	/* a chain deleted by hand */
+	sh("nft delete chain inet cdnallow lock_forward");
+	assert_true(drift_of(f));
+	g = genid();
+	be = open_be(f);
+	arg.be = be;
+	do_sync(&arg); /* empty delta, drift: the lock alone is put back */
+	assert_int_equal(genid(), g + 1);
+	nft_backend_ops.close(be);
+	assert_false(drift_of(f));
+	/* a rule slipped in */
+	sh("nft insert rule inet cdnallow lock_input tcp dport 443 accept");
+	assert_true(drift_of(f));
+	be = open_be(f);
+	arg.be = be;
+	do_sync(&arg);
+	nft_backend_ops.close(be);
+	assert_false(drift_of(f));
+	/* policy turned to drop */
+	sh("nft add chain inet cdnallow lock_input '{ policy drop; }'");
+	assert_true(drift_of(f));
+	be = open_be(f);
+	arg.be = be;
+	do_sync(&arg);
+	nft_backend_ops.close(be);
+	assert_false(drift_of(f));
+	assert_output_has("nft list chain inet cdnallow lock_input", "policy accept");
+	/* the configuration changes */
+	kv_set(f, "lock_ports", "443 8443");
+	assert_true(drift_of(f));
+	be = open_be(f);
+	arg.be = be;
+	do_sync(&arg);
+	nft_backend_ops.close(be);
+	assert_false(drift_of(f));
+	assert_output_has("nft list chain inet cdnallow lock_input", "tcp dport 8443 drop");
+	/* no lock configured any more: chains present is drift, the sync removes them */
+	f->tc.n_kv = 0;
+	assert_true(drift_of(f));
+	be = open_be(f);
+	arg.be = be;
+	do_sync(&arg);
+	nft_backend_ops.close(be);
+	assert_false(has_chain("lock_input"));
+	assert_false(has_chain("lock_forward"));
+	assert_false(drift_of(f));
+	assert_reads_back(f, a);
+	ranges_free(a);
+}
+
+static void lock_leaves_other_tables_byte_identical(void **state)
+{
+	struct fx *f = *state;
+	struct backend *be;
+	struct ranges *a = sample();
+	struct sync_arg arg = {.want = a};
+	struct cda_error err = {0};
+	char *before, *after;
+
+	sh(admin_ruleset);
+	sh("nft 'add table ip filter; add chain ip filter FORWARD { type filter hook forward "
+	   "priority 0; policy drop; }; add chain ip filter DOCKER-USER; "
+	   "add rule ip filter FORWARD counter jump DOCKER-USER'");
+	before = capture("nft -a list table inet admin; nft -a list table ip filter");
+	kv_set(f, "lock_ports", "443");
+	be = open_be(f); /* lock_forward = auto: Docker's chains are there */
+	arg.be = be;
+	do_sync(&arg);
+	assert_string_equal(be->ops->lock_info(be), "tcp 443 on input+forward");
+	assert_true(has_chain("lock_forward"));
+	if (be->ops->unlock(be, &err) < 0)
+		fail_msg("unlock: %s", err.msg);
+	nft_backend_ops.close(be);
+	be = open_be(f);
+	arg.be = be;
+	do_sync(&arg);
+	nft_backend_ops.close(be);
+	after = capture("nft -a list table inet admin; nft -a list table ip filter");
+	assert_string_equal(after, before);
+	/* without a forward chain anywhere, auto means input only */
+	sh("nft delete table ip filter; nft delete table inet admin");
+	be = open_be(f);
+	arg.be = be;
+	do_sync(&arg);
+	assert_string_equal(be->ops->lock_info(be), "tcp 443 on input");
+	assert_false(has_chain("lock_forward"));
+	nft_backend_ops.close(be);
+	free(before);
+	free(after);
+	ranges_free(a);
+}
+
+static void lock_keys_are_refused_for_an_admin_table(void **state)
+{
+	struct fx *f = *state;
+	struct cda_error err = {0};
+	struct backend *be = NULL;
+
+	admin_mode(f);
+	kv_set(f, "lock_ports", "443");
+	assert_int_equal(nft_backend_ops.open(&be, &f->tc, &f->env, &err), -1);
+	assert_int_equal(err.code, CDA_ECONFIG);
+	assert_int_equal(err.line, 14);
+	assert_non_null(strstr(err.msg, "lock_ports: the origin lock needs cdnallow's own table"));
+	f->tc.n_kv = 0;
+	kv_set(f, "lock_allow", "192.0.2.7");
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(nft_backend_ops.open(&be, &f->tc, &f->env, &err), -1);
+	assert_string_equal(err.msg, "lock_allow: needs lock_ports or lock_udp");
+	kv_set(f, "lock_ports", "443 70000");
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(nft_backend_ops.open(&be, &f->tc, &f->env, &err), -1);
+	assert_non_null(strstr(err.msg, "lock_ports: expected"));
+}
+
 /* Re-exec under `unshare -n` so that no test can touch the host's firewall. */
 static int enter_netns(int argc, char **argv)
 {
@@ -700,6 +1004,18 @@ int main(int argc, char **argv)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(hundred_thousand_ranges_apply_in_one_transaction,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(lock_is_installed_with_the_sets_in_one_transaction,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(lock_is_never_present_while_a_set_is_empty, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(unlock_removes_only_the_lock_chains, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			drift_detects_a_missing_changed_or_unconfigured_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(lock_leaves_other_tables_byte_identical, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(lock_keys_are_refused_for_an_admin_table, setup,
+						teardown),
 	};
 	int rc = enter_netns(argc, argv);
 
