@@ -1,13 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "backend.h"
 
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +12,7 @@
 #include "cda_error.h"
 #include "config.h"
 #include "ranges.h"
-
-extern char **environ;
+#include "subproc.h"
 
 /*
  * Two ways to hold the list, both replaced in one step:
@@ -95,21 +89,6 @@ static struct iptables_backend *iptables_from_base(struct backend *be)
 
 static const int fams[2] = {CDA_AF_INET, CDA_AF_INET6};
 
-/* ---- subprocess ---- */
-
-struct cmd_out {
-	char *out, *err; /* NUL-terminated */
-	size_t out_len, err_len;
-	int status; /* exit status; 128 + signal when killed */
-};
-
-static void cmd_out_finish(struct cmd_out *r)
-{
-	free(r->out);
-	free(r->err);
-	memset(r, 0, sizeof(*r));
-}
-
 static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
 {
 	if (*len + n + 1 > *cap) {
@@ -126,161 +105,6 @@ static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t
 	memcpy(*buf + *len, data, n);
 	*len += n;
 	(*buf)[*len] = '\0';
-	return 0;
-}
-
-/*
- * Run argv (PATH search, no shell) with in[0..in_len) on stdin (or /dev/null when in is NULL),
- * collecting stdout and stderr. -1 only when the command could not be run at all. Stdin is a
- * socket so that a child exiting early cannot kill us with SIGPIPE (MSG_NOSIGNAL).
- */
-static int run(char *const argv[], const char *in, size_t in_len, struct cmd_out *r,
-	       struct cda_error *err)
-{
-	posix_spawn_file_actions_t fa;
-	int sv[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1};
-	size_t cap_o = 0, cap_e = 0, done = 0;
-	pid_t pid;
-	int rc, st, ret = -1;
-
-	memset(r, 0, sizeof(*r));
-	if (posix_spawn_file_actions_init(&fa) != 0)
-		return cda_error_sys(err, CDA_ESYS, "posix_spawn_file_actions_init");
-	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 ||
-	    (in != NULL && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)) {
-		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
-		goto out;
-	}
-	if ((in != NULL
-		     ? posix_spawn_file_actions_adddup2(&fa, sv[1], 0)
-		     : posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0 ||
-	    posix_spawn_file_actions_adddup2(&fa, po[1], 1) != 0 ||
-	    posix_spawn_file_actions_adddup2(&fa, pe[1], 2) != 0) {
-		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
-		goto out;
-	}
-	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	if (rc != 0) {
-		errno = rc;
-		cda_error_sys(err, CDA_EAPPLY, "cannot run %s", argv[0]);
-		goto out;
-	}
-	close(po[1]);
-	close(pe[1]);
-	po[1] = pe[1] = -1;
-	if (in != NULL) {
-		close(sv[1]);
-		sv[1] = -1;
-		fcntl(sv[0], F_SETFL, O_NONBLOCK);
-		if (in_len == 0) {
-			close(sv[0]);
-			sv[0] = -1;
-		}
-	}
-	while (po[0] >= 0 || pe[0] >= 0) {
-		struct pollfd p[3] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}, {sv[0], POLLOUT, 0}};
-		char buf[8192];
-		ssize_t n;
-
-		if (poll(p, 3, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (int i = 0; i < 2; i++) {
-			int *fd = i == 0 ? &po[0] : &pe[0];
-
-			if (*fd < 0 || p[i].revents == 0)
-				continue;
-			n = read(*fd, buf, sizeof(buf));
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				close(*fd);
-				*fd = -1;
-			} else if ((i == 0 ? append(&r->out, &r->out_len, &cap_o, buf, (size_t)n)
-					   : append(&r->err, &r->err_len, &cap_e, buf, (size_t)n)) <
-				   0) {
-				close(*fd); /* out of memory: drain nothing more */
-				*fd = -1;
-			}
-		}
-		if (sv[0] >= 0 && p[2].revents != 0) {
-			n = send(sv[0], in + done, in_len - done, MSG_NOSIGNAL);
-			if (n > 0)
-				done += (size_t)n;
-			if ((n < 0 && errno != EAGAIN && errno != EINTR) || done == in_len) {
-				close(sv[0]); /* EOF for the child (or it stopped reading) */
-				sv[0] = -1;
-			}
-		}
-	}
-	while (waitpid(pid, &st, 0) < 0) {
-		if (errno != EINTR) {
-			cda_error_sys(err, CDA_ESYS, "waiting for %s", argv[0]);
-			goto out;
-		}
-	}
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	if ((r->out == NULL && append(&r->out, &r->out_len, &cap_o, "", 0) < 0) ||
-	    (r->err == NULL && append(&r->err, &r->err_len, &cap_e, "", 0) < 0)) {
-		errno = ENOMEM;
-		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
-		goto out;
-	}
-	ret = 0;
-out:
-	posix_spawn_file_actions_destroy(&fa);
-	for (int i = 0; i < 2; i++) {
-		if (sv[i] >= 0)
-			close(sv[i]);
-		if (po[i] >= 0)
-			close(po[i]);
-		if (pe[i] >= 0)
-			close(pe[i]);
-	}
-	if (ret < 0)
-		cmd_out_finish(r);
-	return ret;
-}
-
-/* CDA_EAPPLY naming the command (first words) and its stderr on one line. */
-static int cmd_fail(struct cda_error *err, char *const argv[], const struct cmd_out *r)
-{
-	char cmd[96] = "", msg[160];
-	size_t n = 0, m = 0;
-
-	for (size_t i = 0; argv[i] != NULL && n < sizeof(cmd) - 1; i++)
-		n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, "%s%s", i ? " " : "", argv[i]);
-	for (const char *s = r->err[0] ? r->err : r->out; *s && m < sizeof(msg) - 1;) {
-		size_t len = strcspn(s, "\n");
-
-		/* Log-style warnings (fail2ban's client prints some on every call) hide the
-		 * message that matters. */
-		if (len > 0 && memmem(s, len, " WARNING ", 9) == NULL) {
-			if (m > 0)
-				msg[m++] = ';';
-			for (size_t i = 0; i < len && m < sizeof(msg) - 1; i++)
-				msg[m++] = s[i];
-		}
-		s += len + (s[len] == '\n');
-	}
-	msg[m] = '\0';
-	return cda_error_set(err, CDA_EAPPLY, "`%s` failed (exit %d)%s%s", cmd, r->status,
-			     m ? ": " : "", msg);
-}
-
-/* Run and require exit 0. */
-static int run_ok(char *const argv[], const char *in, size_t in_len, struct cmd_out *r,
-		  struct cda_error *err)
-{
-	if (run(argv, in, in_len, r, err) < 0)
-		return -1;
-	if (r->status != 0) {
-		cmd_fail(err, argv, r);
-		cmd_out_finish(r);
-		return -1;
-	}
 	return 0;
 }
 
@@ -884,7 +708,7 @@ static int read_chain(struct iptables_backend *ib, int f, struct ranges *cur, st
 	char *argv[] = {ib->save[f], "-t", "filter", NULL};
 	char decl[64], pre[64], setrule[128], jump[160] = "";
 	bool seen_first[3] = {false, false, false};
-	struct cmd_out r;
+	struct subproc_out r;
 	char *pos, *l;
 	size_t plen;
 
@@ -897,7 +721,7 @@ static int read_chain(struct iptables_backend *ib, int f, struct ranges *cur, st
 		 ib->set[f]);
 	if (ib->ports != NULL && jump_rule(ib, jump, sizeof(jump)) < 0)
 		return cda_error_set(err, CDA_ESYS, "jump rule too long");
-	if (run_ok(argv, NULL, 0, &r, err) < 0)
+	if (subproc_run_ok(argv, NULL, 0, &r, err) < 0)
 		return -1;
 	pos = r.out;
 	while ((l = next_line(&pos)) != NULL) {
@@ -925,7 +749,7 @@ static int read_chain(struct iptables_backend *ib, int f, struct ranges *cur, st
 			}
 		}
 	}
-	cmd_out_finish(&r);
+	subproc_out_finish(&r);
 	if (v->rules.oom) {
 		errno = ENOMEM;
 		cda_error_sys(err, CDA_ESYS, "reading chain %s", ib->chain);
@@ -934,7 +758,7 @@ static int read_chain(struct iptables_backend *ib, int f, struct ranges *cur, st
 	}
 	return 0;
 fail:
-	cmd_out_finish(&r);
+	subproc_out_finish(&r);
 	free(v->rules.p);
 	return -1;
 }
@@ -945,19 +769,19 @@ static int read_set(struct iptables_backend *ib, int f, const char *name, struct
 {
 	char *argv[] = {ib->ipset, "list", "-o", "save", (char *)name, NULL};
 	char create[64], add[64];
-	struct cmd_out r;
+	struct subproc_out r;
 	char *pos, *l;
 	size_t alen;
 
 	*exists = false;
-	if (run(argv, NULL, 0, &r, err) < 0)
+	if (subproc_run(argv, NULL, 0, &r, err) < 0)
 		return -1;
 	if (r.status != 0) {
 		int ret = 0;
 
 		if (strstr(r.err, "does not exist") == NULL)
-			ret = cmd_fail(err, argv, &r);
-		cmd_out_finish(&r);
+			ret = subproc_fail(argv, &r, err);
+		subproc_out_finish(&r);
 		return ret;
 	}
 	*exists = true;
@@ -987,10 +811,10 @@ static int read_set(struct iptables_backend *ib, int f, const char *name, struct
 			}
 		}
 	}
-	cmd_out_finish(&r);
+	subproc_out_finish(&r);
 	return 0;
 fail:
-	cmd_out_finish(&r);
+	subproc_out_finish(&r);
 	return -1;
 }
 
@@ -1128,7 +952,7 @@ static int apply_sets(struct iptables_backend *ib, const struct cidr_list *cl,
 	char tmp[2][IPSET_MAXNAME + 1];
 	bool exists[2];
 	struct buf b = {0};
-	struct cmd_out r;
+	struct subproc_out r;
 	int ret = -1;
 
 	for (int f = 0; f < 2; f++) {
@@ -1147,10 +971,10 @@ static int apply_sets(struct iptables_backend *ib, const struct cidr_list *cl,
 			}
 			t = true; /* of another type: let destroy decide */
 		}
-		if (t && run_ok(dargv, NULL, 0, &r, err) < 0)
+		if (t && subproc_run_ok(dargv, NULL, 0, &r, err) < 0)
 			return -1;
 		if (t)
-			cmd_out_finish(&r);
+			subproc_out_finish(&r);
 	}
 	for (int f = 0; f < 2; f++) {
 		size_t n = count_fam(cl, fams[f]), hs = 1024, max = 65536;
@@ -1184,8 +1008,8 @@ static int apply_sets(struct iptables_backend *ib, const struct cidr_list *cl,
 	{
 		char *argv[] = {ib->ipset, "-exist", "restore", NULL};
 
-		if (run_ok(argv, b.p, b.len, &r, err) == 0) {
-			cmd_out_finish(&r);
+		if (subproc_run_ok(argv, b.p, b.len, &r, err) == 0) {
+			subproc_out_finish(&r);
 			ret = 0;
 		}
 	}
@@ -1197,8 +1021,8 @@ static int apply_sets(struct iptables_backend *ib, const struct cidr_list *cl,
 		for (int f = 0; f < 2; f++) {
 			char *dargv[] = {ib->ipset, "destroy", tmp[f], NULL};
 
-			if (run(dargv, NULL, 0, &r, &ignored) == 0)
-				cmd_out_finish(&r);
+			if (subproc_run(dargv, NULL, 0, &r, &ignored) == 0)
+				subproc_out_finish(&r);
 		}
 	}
 out:
@@ -1215,7 +1039,7 @@ static int restore_chain(struct iptables_backend *ib, int f, bool main, const ch
 	char *argv[] = {ib->restore[f], "-w", "--noflush", NULL};
 	char jump[160];
 	struct buf b = {0};
-	struct cmd_out r;
+	struct subproc_out r;
 	int ret = -1;
 
 	bprintf(&b, "*filter\n");
@@ -1235,8 +1059,8 @@ static int restore_chain(struct iptables_backend *ib, int f, bool main, const ch
 		cda_error_sys(err, CDA_ESYS, "building the %s input", ib->restore[f]);
 		goto out;
 	}
-	if (run_ok(argv, b.p, b.len, &r, err) == 0) {
-		cmd_out_finish(&r);
+	if (subproc_run_ok(argv, b.p, b.len, &r, err) == 0) {
+		subproc_out_finish(&r);
 		ret = 0;
 	}
 out:
