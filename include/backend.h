@@ -13,6 +13,7 @@ struct target_config;
 /* Base of every backend's private struct (first member). */
 struct backend {
 	const struct backend_ops *ops;
+	size_t msgs_sent; /* element messages the last apply sent (nft; 0 where meaningless) */
 };
 
 /* What a run gives every backend besides its target section. */

@@ -2,13 +2,17 @@
 #include "backend.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
@@ -319,11 +323,59 @@ static void nft_close(struct backend *be)
 	free(nb);
 }
 
+/*
+ * The ruleset generation id restarts at every boot and is per network namespace: a cache
+ * is trusted only in the boot and namespace that wrote it, so its key names both.
+ */
+static const char *boot_tag(char *tag, size_t size)
+{
+	char id[64] = "";
+	struct stat st;
+	FILE *fp = fopen("/proc/sys/kernel/random/boot_id", "re");
+	size_t o = 0;
+
+	if (fp != NULL) {
+		if (fgets(id, sizeof(id), fp) == NULL)
+			id[0] = '\0';
+		fclose(fp);
+	}
+	for (size_t i = 0; id[i] != '\0' && o < 12 && o + 1 < size; i++)
+		if (isxdigit((unsigned char)id[i]))
+			tag[o++] = (char)tolower((unsigned char)id[i]);
+	tag[o] = '\0';
+	if (stat("/proc/self/ns/net", &st) == 0)
+		snprintf(tag + o, size - o, "-%lx", (unsigned long)st.st_ino);
+	return tag;
+}
+
+/* Remove the caches of earlier boots or namespaces for this target (best effort). */
+static void drop_stale_caches(const struct nft_backend *nb)
+{
+	char *pattern = NULL, *ours = NULL;
+	glob_t g;
+
+	if (asprintf(&pattern, "%s/applied-nft-%s-*.list", state_dir(nb->env.state), nb->name) <
+		    0 ||
+	    asprintf(&ours, "%s/applied-%s.list", state_dir(nb->env.state), nb->cache_key) < 0) {
+		free(pattern);
+		return;
+	}
+	if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			if (strcmp(g.gl_pathv[i], ours) != 0)
+				unlink(g.gl_pathv[i]);
+		globfree(&g);
+	}
+	free(pattern);
+	free(ours);
+}
+
 static int nft_open(struct backend **out, const struct target_config *tc,
 		    const struct backend_env *env, struct cda_error *err)
 {
 	struct nft_backend *nb = calloc(1, sizeof(*nb));
 	const char *name = tc->name != NULL ? tc->name : "nftables";
+	char tag[48];
 
 	if (nb == NULL)
 		return cda_error_sys(err, CDA_ESYS, "allocating the nftables backend");
@@ -334,7 +386,7 @@ static int nft_open(struct backend **out, const struct target_config *tc,
 		nb->env.verify_max = 10000;
 	if ((nb->name = strdup(name)) == NULL ||
 	    (tc->config_path != NULL && (nb->config_path = strdup(tc->config_path)) == NULL) ||
-	    asprintf(&nb->cache_key, "nft-%s", name) < 0) {
+	    asprintf(&nb->cache_key, "nft-%s-%s", name, boot_tag(tag, sizeof(tag))) < 0) {
 		nb->cache_key = NULL;
 		cda_error_sys(err, CDA_ESYS, "allocating the nftables backend");
 		goto fail;
@@ -1324,6 +1376,7 @@ static int nft_apply(struct backend *be, const struct backend_input *in, struct 
 		if (nft_batch_build(&p, nb->seq, &b, err) < 0)
 			goto fail;
 		nb->seq += (uint32_t)nft_batch_msg_count(b);
+		nb->base.msgs_sent = nft_batch_elem_msgs(b);
 		if (send_batch(nb, b, &o, err) < 0)
 			goto fail;
 		if (o.error == ERESTART && attempt == 0)
@@ -1411,7 +1464,10 @@ static int nft_save(struct backend *be, struct cda_error *err)
 	ranges_free(norm);
 	if (!normal)
 		return state_drop_applied(nb->env.state, nb->cache_key, err);
-	return state_save_applied(nb->env.state, nb->cache_key, nb->last, nb->genid, err);
+	if (state_save_applied(nb->env.state, nb->cache_key, nb->last, nb->genid, err) < 0)
+		return -1;
+	drop_stale_caches(nb);
+	return 0;
 }
 
 /* Remove the lock chains, and nothing else, in one transaction. */

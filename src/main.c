@@ -665,6 +665,7 @@ static void run_target(const struct options *o, const struct config *cfg,
 		}
 	}
 	tr->status = TGT_CHANGED;
+	tr->elem_msgs = be->msgs_sent;
 	cda_error_clear(err);
 	/* the lock as the apply left it */
 	tr->lock[0] = '\0';

@@ -249,6 +249,7 @@ int report_json(FILE *out, const struct run_report *r)
 		json_object_object_add(o, "lock",
 				       t->lock[0] != '\0' ? json_object_new_string(t->lock) : NULL);
 		json_object_object_add(o, "lock_drift", json_object_new_boolean(t->drift));
+		json_object_object_add(o, "elem_msgs", json_object_new_int64((int64_t)t->elem_msgs));
 		if (t->status == TGT_REFUSED || t->status == TGT_FAILED ||
 		    t->status == TGT_SKIPPED || t->err.code != CDA_OK)
 			json_object_object_add(o, "error", error_json(&t->err));

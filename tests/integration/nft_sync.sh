@@ -75,6 +75,9 @@ run sync --force --json
 check "forced sync exits 0" expect_rc 0
 check "forced sync removed 104.16.0.0/12 and 199.27.128.0/21" \
 	grep -q '"removed":\["104.16.0.0/12","199.27.128.0/21"\]' "$WORK/out"
+# a 7-prefix delta fits in one element message per family and operation
+check "forced sync sent a handful of element messages, not a refill" python3 -c \
+	"import json; n=json.load(open('$WORK/out'))['targets'][0]['elem_msgs']; assert 1 <= n <= 4, n"
 nft_elems inet cdnallow allow_v4 >"$WORK/v4"
 nft_elems inet cdnallow allow_v6 >"$WORK/v6"
 expected "$CF2021" 4 | canon >"$WORK/exp4"

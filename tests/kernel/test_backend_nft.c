@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -364,12 +365,25 @@ static void cache_is_used_only_while_the_genid_matches(void **state)
 	struct ranges *a = sample(), *fake = ranges_new(), *cur;
 	struct sync_arg arg = {.be = be, .want = a};
 	struct cda_error err = {0};
+	char pattern[256], key[128];
+	const char *base;
+	glob_t g;
 
 	do_sync(&arg);
+	/* The sync left exactly one cache, keyed by target, boot and network namespace. */
+	snprintf(pattern, sizeof(pattern), "%s/applied-nft-edge-*.list", f->dir);
+	assert_int_equal(glob(pattern, 0, NULL, &g), 0);
+	assert_int_equal(g.gl_pathc, 1);
+	base = strrchr(g.gl_pathv[0], '/') + strlen("/applied-");
+	snprintf(key, sizeof(key), "%.*s", (int)(strlen(base) - strlen(".list")), base);
+	globfree(&g);
+	/* A cache of another boot is never read: it would carry a meaningless genid. */
+	assert_int_equal(state_save_applied(f->st, "nft-edge-0000oldboot-1", fake, genid(), &err),
+			 0);
 	/* A cache that differs from the kernel but carries the current genid is believed
 	 * (no dump): proves the cache path. */
 	assert_int_equal(ranges_add4(fake, 1, 1), 0);
-	assert_int_equal(state_save_applied(f->st, "nft-edge", fake, genid(), &err), 0);
+	assert_int_equal(state_save_applied(f->st, key, fake, genid(), &err), 0);
 	be2 = open_be(f);
 	cur = read_be(be2);
 	assert_true(ranges_equal(cur, fake));
@@ -381,6 +395,15 @@ static void cache_is_used_only_while_the_genid_matches(void **state)
 	cur = read_be(be2);
 	assert_true(ranges_equal(cur, a));
 	ranges_free(cur);
+	nft_backend_ops.close(be2);
+	/* The next saved cache removes the one of the earlier boot. */
+	be2 = open_be(f);
+	arg.be = be2;
+	do_sync(&arg);
+	snprintf(pattern, sizeof(pattern), "%s/applied-nft-edge-0000oldboot-1.list", f->dir);
+	assert_int_equal(access(pattern, F_OK), -1);
+	snprintf(pattern, sizeof(pattern), "%s/applied-%s.list", f->dir, key);
+	assert_int_equal(access(pattern, F_OK), 0);
 	nft_backend_ops.close(be2);
 	nft_backend_ops.close(be);
 	ranges_free(a);
