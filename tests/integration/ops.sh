@@ -109,6 +109,35 @@ run --json sync
 check "sync --json is one valid JSON document" python3 -c \
 	"import json; d=json.load(open('$WORK/out')); assert d['targets'][0]['status']=='unchanged'"
 
+# several targets in one run: each atomic on its own; a failing one stops no other, and the
+# summary, JSON and exit status say which failed
+MT="$WORK/multi.conf"
+cf_config "$MT" "table = multi"
+sed -i "s#^state_dir = .*#state_dir = $WORK/state-multi#" "$MT"
+cat >>"$MT" <<EOF2
+[target.realip]
+backend = file
+sources = cloudflare
+path = $WORK/realip.conf
+line = "set_real_ip_from {cidr};"
+check = false {path}
+[target.trusted]
+backend = file
+sources = cloudflare
+path = $WORK/trusted.txt
+EOF2
+"$CDNALLOW" -c "$MT" --json sync >"$WORK/out" 2>"$WORK/err"; echo $? >"$WORK/rc"
+check "one failing target makes the run exit 69" expect_rc 69
+check "the JSON says which target failed and which were applied" python3 -c "
+import json
+t = {x['name']: x['status'] for x in json.load(open('$WORK/out'))['targets']}
+assert t == {'edge': 'changed', 'realip': 'failed', 'trusted': 'changed'}, t"
+check "the log names the failed target and its check" grep -q "target realip: .*false" "$WORK/err"
+check "the nftables target was applied anyway" sh -c "nft list set inet multi allow_v4 | grep -q 131.0.72.0/22"
+check "the other file target was written" grep -q "^2400:cb00::/32" "$WORK/trusted.txt"
+check "the failed file target wrote nothing" test ! -e "$WORK/realip.conf"
+nft delete table inet multi
+
 # keep_withdrawn: a range withdrawn upstream stays allowed for the grace period, shown as
 # pending in diff and JSON, then goes
 CF2015="$DATA/cloudflare/plug_cloudflare_2015-05-10_a48ec64"
