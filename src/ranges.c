@@ -111,14 +111,16 @@ static int parse_v6(const char *s, size_t len, cda_u128 *out)
 
 enum cidr_parse_result cidr_parse(const char *s, size_t len, struct cidr *out, bool *bare)
 {
-	const char *slash = memchr(s, '/', len);
-	size_t alen = slash != NULL ? (size_t)(slash - s) : len;
+	const char *slash;
+	size_t alen;
 	unsigned int plen;
 	cda_u128 addr, mask;
 	int fam;
 
 	if (s == NULL || len == 0)
 		return CIDR_INVALID;
+	slash = memchr(s, '/', len);
+	alen = slash != NULL ? (size_t)(slash - s) : len;
 	if (memchr(s, ':', alen) != NULL) {
 		fam = CDA_AF_INET6;
 		if (parse_v6(s, alen, &addr) < 0)
