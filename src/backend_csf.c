@@ -5,6 +5,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,10 @@ static struct csf_backend *csf_from_base(struct backend *be)
 
 static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
 {
+	if (n >= SIZE_MAX - *len) { /* *len + n + 1 would wrap */
+		errno = ENOMEM;
+		return -1;
+	}
 	if (*len + n + 1 > *cap) {
 		size_t ncap = *cap ? *cap : 4096;
 		char *p;

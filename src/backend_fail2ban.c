@@ -223,8 +223,10 @@ static int client(struct fail2ban_backend *fb, const char *const *args, size_t n
 	size_t k = 0;
 	int ret;
 
-	if (argv == NULL)
-		return cda_error_sys(err, CDA_ESYS, "running %s", fb->client);
+	if (argv == NULL) {
+		cda_error_sys(err, CDA_ESYS, "running %s", fb->client);
+		return -1; /* r untouched: callers only read it on 0 */
+	}
 	argv[k++] = fb->client;
 	argv[k++] = "-c";
 	argv[k++] = fb->conf_dir;

@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,10 @@ static struct file_backend *file_from_base(struct backend *be)
 
 static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
 {
+	if (n >= SIZE_MAX - *len) { /* *len + n + 1 would wrap */
+		errno = ENOMEM;
+		return -1;
+	}
 	if (*len + n + 1 > *cap) {
 		size_t ncap = *cap ? *cap : 4096;
 		char *p;
@@ -375,7 +380,8 @@ static int render(struct file_backend *fb, const struct backend_input *in, struc
 		b->oom = true;
 	if (b->oom) {
 		errno = ENOMEM;
-		return cda_error_sys(err, CDA_ESYS, "building %s", fb->path);
+		cda_error_sys(err, CDA_ESYS, "building %s", fb->path);
+		return -1;
 	}
 	return 0;
 }

@@ -734,7 +734,10 @@ static int read_chain(struct iptables_backend *ib, int f, struct ranges *cur, st
 		} else if (strncmp(l, pre, plen) == 0) {
 			const char *s = l + plen, *e;
 
-			bprintf(&v->rules, "%s\n", l);
+			/* verbatim whatever its length (bprintf stops at 255 bytes) */
+			if (append(&v->rules.p, &v->rules.len, &v->rules.cap, l, strlen(l)) < 0 ||
+			    append(&v->rules.p, &v->rules.len, &v->rules.cap, "\n", 1) < 0)
+				v->rules.oom = true;
 			if (strcmp(l, setrule) == 0)
 				v->has_setrule = true;
 			if (cur == NULL || strncmp(s, "-s ", 3) != 0)
@@ -754,12 +757,14 @@ static int read_chain(struct iptables_backend *ib, int f, struct ranges *cur, st
 		errno = ENOMEM;
 		cda_error_sys(err, CDA_ESYS, "reading chain %s", ib->chain);
 		free(v->rules.p);
+		v->rules.p = NULL; /* callers free it too */
 		return -1;
 	}
 	return 0;
 fail:
 	subproc_out_finish(&r);
 	free(v->rules.p);
+	v->rules.p = NULL;
 	return -1;
 }
 

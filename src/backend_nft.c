@@ -1202,9 +1202,10 @@ static int kernel_refused(struct nft_backend *nb, const struct nft_batch *b,
 		snprintf(kmsg, sizeof(kmsg), " (%s)", o->kmsg);
 	if (mi != NULL && mi->fam != 0)
 		set = mi->fam == CDA_AF_INET ? nb->set[0] : nb->set[1];
+	/* the whole batch, unless the message is one of the kinds named below */
+	snprintf(what, sizeof(what), "the batch for table %s %s", nb->family_name, nb->table);
 	if (mi == NULL) {
-		snprintf(what, sizeof(what), "the batch for table %s %s", nb->family_name,
-			 nb->table);
+		/* the kernel named no message of ours */
 	} else if (mi->kind == NFT_MSG_NEWTABLE) {
 		snprintf(what, sizeof(what), "creating table %s %s", nb->family_name, nb->table);
 	} else if (mi->kind == NFT_MSG_NEWSET) {
@@ -1243,9 +1244,6 @@ static int kernel_refused(struct nft_backend *nb, const struct nft_batch *b,
 			snprintf(more, sizeof(more), " (or one of %zu more)", mi->count - 1);
 		snprintf(what, sizeof(what), "%s %s%s %s set %s %s %s", add ? "adding" : "deleting",
 			 rng, more, add ? "to" : "from", nb->family_name, nb->table, set);
-	} else {
-		snprintf(what, sizeof(what), "the batch for table %s %s", nb->family_name,
-			 nb->table);
 	}
 	cda_error_set(err, CDA_EAPPLY, "kernel refused %s: %s%s; nothing was changed", what,
 		      strerror(o->error), kmsg);

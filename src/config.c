@@ -506,8 +506,9 @@ static int prescan(struct scan *s, const char *text, size_t size, const char *pa
 	unsigned int lineno = 0, first = 0;
 	const char *p = text, *end = text + size;
 
-	if (memchr(text, '\0', size) != NULL) {
-		const char *z = memchr(text, '\0', size);
+	/* text[size] is the terminating NUL: a shorter string means a NUL byte inside */
+	if (strlen(text) < size) {
+		const char *z = text + strlen(text);
 		unsigned int ln = 1;
 
 		for (const char *q = text; q < z; q++)
@@ -942,6 +943,7 @@ static int load_target(struct loader *ld, const struct config *c, const struct s
 		oom(ld->err, ld->path);
 		goto out;
 	}
+	tc->n_sources = 0; /* already 0 (calloc'd target); the loop below relies on it */
 	for (size_t i = 0; i < n; i++) {
 		bool seen = false;
 
@@ -1016,7 +1018,8 @@ static int read_checked(const char *path, bool check_owner, char **text, size_t 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		cda_error_sys(err, CDA_ECONFIG, "cannot open");
-		return cda_error_at(err, path, 0);
+		cda_error_at(err, path, 0);
+		return -1;
 	}
 	if (fstat(fd, &st) < 0) {
 		cda_error_sys(err, CDA_ECONFIG, "cannot stat");
@@ -1066,7 +1069,8 @@ static int read_checked(const char *path, bool check_owner, char **text, size_t 
 fail:
 	free(buf);
 	close(fd);
-	return cda_error_at(err, path, 0);
+	cda_error_at(err, path, 0);
+	return -1;
 }
 
 int config_load(struct config *c, const char *path, bool check_owner, struct cda_error *err)

@@ -1550,7 +1550,7 @@ static int base_cmp(const void *a, const void *b)
 /* Base chains a packet of fam meets on its way in (prerouting then input), in order. */
 static struct nchain **base_chains(struct nft *n, int fam, size_t *count)
 {
-	struct nchain **v = calloc(n->n_chains ? n->n_chains : 1, sizeof(*v));
+	struct nchain **v = calloc(n->n_chains ? n->n_chains : 1, sizeof(struct nchain *));
 	uint32_t own = fam == CDA_AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
 
 	*count = 0;
@@ -1565,7 +1565,7 @@ static struct nchain **base_chains(struct nft *n, int fam, size_t *count)
 		v[(*count)++] = ch;
 	}
 	if (*count > 1)
-		qsort(v, *count, sizeof(*v), base_cmp);
+		qsort(v, *count, sizeof(struct nchain *), base_cmp);
 	return v;
 }
 
@@ -2167,7 +2167,7 @@ static int preload_sets(struct ctx *c, struct nft *n, struct state *st)
 		for (size_t k = 0; k < n->chains[i].n_rules; k++)
 			nftnl_expr_foreach(n->rules[n->chains[i].rules[k]], want_cb, d);
 	}
-	if ((p.v = calloc(n->n_sets ? n->n_sets : 1, sizeof(*p.v))) == NULL)
+	if ((p.v = calloc(n->n_sets ? n->n_sets : 1, sizeof(struct nset *))) == NULL)
 		return -1;
 	for (size_t i = 0; i < n->n_sets; i++) {
 		struct nset *s = &n->sets[i];
@@ -2647,6 +2647,7 @@ static CURLcode tls_probe(struct ctx *c, bool verify, char *errbuf, time_t *expi
 
 	*expires = 0;
 	issuer[0] = '\0';
+	errbuf[0] = '\0'; /* the caller prints it, also when curl never ran */
 	if (h == NULL)
 		return CURLE_OUT_OF_MEMORY;
 	if (sscanf(conn, "%255[^:]:%u", host, &port) < 1)
@@ -2654,7 +2655,6 @@ static CURLcode tls_probe(struct ctx *c, bool verify, char *errbuf, time_t *expi
 	snprintf(url, sizeof(url), "https://%s:%u/", c->o->tls_name, port);
 	snprintf(resolve, sizeof(resolve), "%s:%u:%s", c->o->tls_name, port, host);
 	rl = curl_slist_append(NULL, resolve);
-	errbuf[0] = '\0';
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_RESOLVE, rl);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
@@ -2885,6 +2885,7 @@ int doctor_run(const struct doctor_opts *o, const struct config *cfg, struct doc
 	       struct cda_error *err)
 {
 	struct ctx c = {.o = o, .cfg = cfg, .rep = out, .err = err};
+	const size_t n_ips = o->n_ips; /* ips[] has this many, whatever the checks do */
 	struct cidr *ips = NULL;
 	struct state *st = NULL;
 	struct cda_error se = {0};
@@ -2902,9 +2903,9 @@ int doctor_run(const struct doctor_opts *o, const struct config *cfg, struct doc
 		c.ports[c.n_ports++] = 80;
 		c.ports[c.n_ports++] = 443;
 	}
-	if (o->n_ips > 0 && (ips = calloc(o->n_ips, sizeof(*ips))) == NULL)
+	if (n_ips > 0 && (ips = calloc(n_ips, sizeof(*ips))) == NULL)
 		return cda_error_sys(err, CDA_ESYS, "allocating");
-	for (size_t i = 0; i < o->n_ips; i++) {
+	for (size_t i = 0; i < n_ips; i++) {
 		bool bare = false;
 
 		if (cidr_parse(o->ips[i], strlen(o->ips[i]), &ips[i], &bare) != CIDR_OK || !bare) {
@@ -2957,7 +2958,7 @@ int doctor_run(const struct doctor_opts *o, const struct config *cfg, struct doc
 			cda_error_sys(err, CDA_ESYS, "evaluating the ruleset");
 			goto out;
 		}
-		for (size_t i = 0; i < o->n_ips; i++) {
+		for (size_t i = 0; i < n_ips; i++) {
 			if (trace_ip(&c, c.nft, o->ips[i], &ips[i]) < 0) {
 				cda_error_sys(err, CDA_ESYS, "evaluating the ruleset");
 				goto out;
@@ -2967,7 +2968,7 @@ int doctor_run(const struct doctor_opts *o, const struct config *cfg, struct doc
 	check_legacy(&c);
 #endif
 	check_bans(&c);
-	for (size_t i = 0; i < o->n_ips; i++) {
+	for (size_t i = 0; i < n_ips; i++) {
 		for (size_t b = 0; b < c.n_bans; b++) {
 			cda_u128 lo, hi;
 

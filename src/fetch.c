@@ -150,17 +150,15 @@ static size_t header_cb(char *line, size_t size, size_t nmemb, void *userp)
 static int setup(struct xfer *x, struct cda_error *err)
 {
 	struct fetch_req *r = x->req;
-	char protos[32] = "https";
+	char protos[32];
 	char hdr[512];
 	CURL *c;
 	CURLcode rc = CURLE_OK;
 
 	if ((x->easy = c = curl_easy_init()) == NULL)
 		return cda_error_set(err, CDA_ESYS, "curl_easy_init failed");
-	if (r->allow_file)
-		strcat(protos, ",file");
-	if (r->allow_http)
-		strcat(protos, ",http");
+	snprintf(protos, sizeof(protos), "https%s%s", r->allow_file ? ",file" : "",
+		 r->allow_http ? ",http" : "");
 
 	x->errbuf[0] = '\0';
 #define SET(opt, val)                                                                              \

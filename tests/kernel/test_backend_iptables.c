@@ -397,6 +397,41 @@ static void chain_failure_in_one_family_puts_the_other_back(void **state)
 	}
 }
 
+/* A rule in our chain longer than 255 bytes (a long comment) after a short one once made
+ * reading the chain fail as out of memory and free its copy of the rules twice. */
+static void long_rule_in_our_chain_is_read_and_replaced(void **state)
+{
+	char comment[241], cmd[1024];
+
+	memset(comment, 'x', sizeof(comment) - 1);
+	comment[sizeof(comment) - 1] = '\0';
+	for (size_t i = 0; i < 2; i++) {
+		const struct flavour *fl = &flavours[i];
+		struct cda_error err;
+		struct tcfg t;
+		char *out;
+
+		if (!usable(fl))
+			continue;
+		fresh_netns();
+		snprintf(cmd, sizeof(cmd),
+			 "printf '*filter\\n:CDNALLOW - [0:0]\\n"
+			 "-A CDNALLOW -s 192.0.2.1/32 -j ACCEPT\\n"
+			 "-A CDNALLOW -s 192.0.2.0/24 -m comment --comment \"%s\" -j ACCEPT\\n"
+			 "COMMIT\\n' | %s-restore --noflush",
+			 comment, fl->v4);
+		assert_int_equal(sh_status(cmd), 0);
+		out = sh("%s-save | grep -c -- '%s'", fl->v4, comment);
+		assert_string_equal(out, "1\n");
+		free(out);
+		init_cfg(&t, fl, "chain");
+		set(&t, "ports", "443");
+		assert_holds(&t, "");
+		assert_int_equal(apply(&t, "198.51.100.0/24 2001:db8::/32", &err), 0);
+		assert_holds(&t, "198.51.100.0/24 2001:db8::/32");
+	}
+}
+
 static void bad_values_are_config_errors(void **state)
 {
 	static const char *const bad[][2] = {
@@ -442,6 +477,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(ipset_failure_leaves_the_previous_set),
 		cmocka_unit_test(ipset_restore_failure_destroys_the_temporaries),
 		cmocka_unit_test(chain_failure_in_one_family_puts_the_other_back),
+		cmocka_unit_test(long_rule_in_our_chain_is_read_and_replaced),
 		cmocka_unit_test(bad_values_are_config_errors),
 	};
 

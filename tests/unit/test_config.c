@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,44 @@ static void expect_error(const char *text, unsigned int line, const char *want)
 	assert_int_equal(c.n_targets, 0);
 	config_finish(&c);
 	rm_conf(&t);
+}
+
+/* Load n bytes (may hold NUL); expect failure; returns whether the message names a NUL. */
+static bool load_bytes_fails(const char *bytes, size_t n, unsigned int *line)
+{
+	struct tmpconf t;
+	struct config c;
+	struct cda_error err = {0};
+	const char *path = write_conf(&t, "", 0644);
+	FILE *fp = fopen(path, "w");
+	bool nul;
+
+	assert_non_null(fp);
+	assert_int_equal(fwrite(bytes, 1, n, fp), n);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(config_load(&c, path, false, &err), -1);
+	assert_int_equal(err.code, CDA_ECONFIG);
+	nul = strstr(err.msg, "NUL byte") != NULL;
+	*line = err.line;
+	config_finish(&c);
+	rm_conf(&t);
+	return nul;
+}
+
+static void nul_byte_is_refused_at_its_line(void **state)
+{
+	static const char mid[] = "[cdnallow]\nstate_dir = /tmp\n\0\n[source.a]\n";
+	unsigned int line = 0;
+
+	(void)state;
+	assert_true(load_bytes_fails(mid, sizeof(mid) - 1, &line));
+	assert_int_equal(line, 3);
+	assert_true(load_bytes_fails("\0", 1, &line));
+	assert_int_equal(line, 1);
+	assert_true(load_bytes_fails("[cdnallow]\n\0", 12, &line));
+	assert_int_equal(line, 2);
+	/* an empty file fails for what it lacks, not for a NUL */
+	assert_false(load_bytes_fails("", 0, &line));
 }
 
 static void design_example_loads(void **state)
@@ -520,6 +559,7 @@ int main(void)
 		cmocka_unit_test(file_not_owned_by_root_is_refused_with_check_owner),
 		cmocka_unit_test(missing_file_and_directory_are_refused),
 		cmocka_unit_test(continued_line_reports_its_first_line),
+		cmocka_unit_test(nul_byte_is_refused_at_its_line),
 		cmocka_unit_test(value_parsers_are_strict),
 		cmocka_unit_test(split_words_takes_spaces_and_commas),
 		cmocka_unit_test(key_tables_are_terminated_and_known),
