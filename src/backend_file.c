@@ -15,6 +15,7 @@
 #include "config.h"
 #include "ranges.h"
 #include "subproc.h"
+#include "textbuf.h"
 
 /*
  * Any list-shaped file: header, one line per prefix from a template, footer; written
@@ -48,67 +49,6 @@ static struct file_backend *file_from_base(struct backend *be)
 	return (struct file_backend *)be;
 }
 
-/* ---- text buffer ---- */
-
-static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
-{
-	if (n >= SIZE_MAX - *len) { /* *len + n + 1 would wrap */
-		errno = ENOMEM;
-		return -1;
-	}
-	if (*len + n + 1 > *cap) {
-		size_t ncap = *cap ? *cap : 4096;
-		char *p;
-
-		while (*len + n + 1 > ncap)
-			ncap *= 2;
-		if ((p = realloc(*buf, ncap)) == NULL)
-			return -1;
-		*buf = p;
-		*cap = ncap;
-	}
-	memcpy(*buf + *len, data, n);
-	*len += n;
-	(*buf)[*len] = '\0';
-	return 0;
-}
-
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-CDA_PRINTF(2, 3) static void bprintf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	char tmp[256];
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp) || append(&b->p, &b->len, &b->cap, tmp, (size_t)n) < 0)
-		b->oom = true;
-}
-
-/* Next line of text (modifies it); NULL at the end. */
-static char *next_line(char **pos)
-{
-	char *s = *pos, *nl;
-
-	if (s == NULL || *s == '\0')
-		return NULL;
-	nl = strchr(s, '\n');
-	if (nl != NULL) {
-		*nl = '\0';
-		*pos = nl + 1;
-	} else {
-		*pos = s + strlen(s);
-	}
-	return s;
-}
-
 /* ---- config ---- */
 
 static int bad_value(struct cda_error *err, const struct target_config *tc, const char *key,
@@ -121,7 +61,7 @@ static int bad_value(struct cda_error *err, const struct target_config *tc, cons
 /* "\n", "\t" and "\\" escapes (the INI value is one line); ends with a newline. */
 static char *unescape(const char *s)
 {
-	struct buf b = {0};
+	struct textbuf b = {0};
 
 	for (; *s; s++) {
 		char c = *s;
@@ -130,11 +70,10 @@ static char *unescape(const char *s)
 			s++;
 			c = *s == 'n' ? '\n' : *s == 't' ? '\t' : '\\';
 		}
-		if (append(&b.p, &b.len, &b.cap, &c, 1) < 0)
-			b.oom = true;
+		textbuf_add(&b, &c, 1);
 	}
 	if (b.len == 0 || b.p[b.len - 1] != '\n')
-		bprintf(&b, "\n");
+		textbuf_printf(&b, "\n");
 	if (b.oom) {
 		free(b.p);
 		return NULL;
@@ -287,7 +226,7 @@ static bool match(const char *t, const char *s, const char **cs, size_t *cl)
 	return *s == '\0';
 }
 
-static void expand(struct buf *b, const char *t, const char *cidr, const char *src, int fam)
+static void expand(struct textbuf *b, const char *t, const char *cidr, const char *src, int fam)
 {
 	while (*t) {
 		const char *v = NULL;
@@ -307,12 +246,10 @@ static void expand(struct buf *b, const char *t, const char *cidr, const char *s
 			skip = 1 + strcspn(t + 1, "{");
 			v = t;
 		}
-		if (append(&b->p, &b->len, &b->cap, v, v == t ? skip : strlen(v)) < 0)
-			b->oom = true;
+		textbuf_add(b, v, v == t ? skip : strlen(v));
 		t += skip;
 	}
-	if (append(&b->p, &b->len, &b->cap, "\n", 1) < 0)
-		b->oom = true;
+	textbuf_add(b, "\n", 1);
 }
 
 /* ---- reading ---- */
@@ -328,7 +265,7 @@ static int file_read(struct backend *be, struct ranges *cur, struct cda_error *e
 	if ((rc = subproc_slurp(fb->path, &text, &len, err)) != 0)
 		return rc < 0 ? -1 : 0;
 	pos = text;
-	while ((l = next_line(&pos)) != NULL) {
+	while ((l = textbuf_next_line(&pos)) != NULL) {
 		const char *cs = NULL;
 		size_t cl = 0;
 		struct cidr c;
@@ -356,14 +293,13 @@ static const char *source_of(const struct backend_input *in, const struct cidr *
 	return "";
 }
 
-static int render(struct file_backend *fb, const struct backend_input *in, struct buf *b,
+static int render(struct file_backend *fb, const struct backend_input *in, struct textbuf *b,
 		  struct cda_error *err)
 {
 	struct cidr_list cl = {0};
 
-	if (fb->header != NULL && append(&b->p, &b->len, &b->cap, fb->header,
-					 strlen(fb->header)) < 0)
-		b->oom = true;
+	if (fb->header != NULL)
+		textbuf_add(b, fb->header, strlen(fb->header));
 	if (ranges_to_cidrs(in->want, &cl) < 0)
 		b->oom = true;
 	for (size_t i = 0; i < cl.n; i++) {
@@ -373,11 +309,10 @@ static int render(struct file_backend *fb, const struct backend_input *in, struc
 		       cl.v[i].family);
 	}
 	cidr_list_finish(&cl);
-	if (fb->footer != NULL && append(&b->p, &b->len, &b->cap, fb->footer,
-					 strlen(fb->footer)) < 0)
-		b->oom = true;
-	if (b->p == NULL && append(&b->p, &b->len, &b->cap, "", 0) < 0)
-		b->oom = true;
+	if (fb->footer != NULL)
+		textbuf_add(b, fb->footer, strlen(fb->footer));
+	if (b->p == NULL)
+		textbuf_add(b, "", 0);
 	if (b->oom) {
 		errno = ENOMEM;
 		cda_error_sys(err, CDA_ESYS, "building %s", fb->path);
@@ -421,7 +356,7 @@ static int file_apply(struct backend *be, const struct backend_input *in, struct
 	struct file_backend *fb = file_from_base(be);
 	bool pre_check = fb->check != NULL && strstr(fb->check, "{path}") != NULL;
 	struct atomicfile af = {0};
-	struct buf b = {0};
+	struct textbuf b = {0};
 	char *old = NULL;
 	size_t old_len = 0;
 	bool had_old = false;

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "ranges.h"
 #include "subproc.h"
+#include "textbuf.h"
 
 /*
  * Two ways to hold the list, both replaced in one step:
@@ -89,47 +90,6 @@ static struct iptables_backend *iptables_from_base(struct backend *be)
 
 static const int fams[2] = {CDA_AF_INET, CDA_AF_INET6};
 
-static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
-{
-	if (*len + n + 1 > *cap) {
-		size_t ncap = *cap ? *cap : 4096;
-		char *p;
-
-		while (*len + n + 1 > ncap)
-			ncap *= 2;
-		if ((p = realloc(*buf, ncap)) == NULL)
-			return -1;
-		*buf = p;
-		*cap = ncap;
-	}
-	memcpy(*buf + *len, data, n);
-	*len += n;
-	(*buf)[*len] = '\0';
-	return 0;
-}
-
-/* ---- text buffer ---- */
-
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-CDA_PRINTF(2, 3) static void bprintf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	char tmp[256];
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp) ||
-	    append(&b->p, &b->len, &b->cap, tmp, (size_t)n) < 0)
-		b->oom = true;
-}
-
 /* ---- config ---- */
 
 static int bad_value(struct cda_error *err, const struct target_config *tc, const char *key,
@@ -186,7 +146,7 @@ static bool in_path(const char *cmd)
 /* "80 443,8000:8080" -> "80,443,8000:8080" (numbers re-printed canonically). */
 static int parse_ports(const char *s, char **out)
 {
-	struct buf b = {0};
+	struct textbuf b = {0};
 	unsigned int used = 0;
 	const char *p = s;
 
@@ -212,9 +172,9 @@ static int parse_ports(const char *s, char **out)
 			goto bad;
 		used += lo == hi ? 1 : 2;
 		if (lo == hi)
-			bprintf(&b, "%s%lu", b.len ? "," : "", lo);
+			textbuf_printf(&b, "%s%lu", b.len ? "," : "", lo);
 		else
-			bprintf(&b, "%s%lu:%lu", b.len ? "," : "", lo, hi);
+			textbuf_printf(&b, "%s%lu:%lu", b.len ? "," : "", lo, hi);
 		p = end;
 	}
 	if (used == 0 || used > MAX_PORTS || b.oom)
@@ -422,23 +382,6 @@ fail:
 
 /* ---- reading ---- */
 
-/* Next line of text (modifies it); NULL at the end. */
-static char *next_line(char **pos)
-{
-	char *s = *pos, *nl;
-
-	if (s == NULL || *s == '\0')
-		return NULL;
-	nl = strchr(s, '\n');
-	if (nl != NULL) {
-		*nl = '\0';
-		*pos = nl + 1;
-	} else {
-		*pos = s + strlen(s);
-	}
-	return s;
-}
-
 /* Add the CIDR text s[0..len) of family fam to cur; 0 when added, 1 when not a CIDR. */
 static int add_cidr_text(struct ranges *cur, int fam, const char *s, size_t len)
 {
@@ -495,7 +438,8 @@ static uint32_t lock_hash(const struct iptables_backend *ib, int f, int k)
 }
 
 /* The rules of lock chain k for family f; *n: how many. */
-static void lock_rules(const struct iptables_backend *ib, int f, int k, struct buf *b, size_t *n)
+static void lock_rules(const struct iptables_backend *ib, int f, int k, struct textbuf *b,
+		       size_t *n)
 {
 	const char *lc = ib->lchain[k];
 	const char *lists[2] = {ib->lock_tcp, ib->lock_udp}, *proto[2] = {"tcp", "udp"};
@@ -503,16 +447,17 @@ static void lock_rules(const struct iptables_backend *ib, int f, int k, struct b
 	size_t i = 0;
 
 	if (k == 0)
-		bprintf(b, "-A %s -i lo " TAG " -j RETURN\n", lc, h, ++i);
-	bprintf(b, "-A %s -m conntrack --ctstate RELATED,ESTABLISHED " TAG " -j RETURN\n", lc, h,
-		++i);
-	bprintf(b, "-A %s -m set --match-set %s src " TAG " -j RETURN\n", lc, ib->set[f], h, ++i);
+		textbuf_printf(b, "-A %s -i lo " TAG " -j RETURN\n", lc, h, ++i);
+	textbuf_printf(b, "-A %s -m conntrack --ctstate RELATED,ESTABLISHED " TAG " -j RETURN\n",
+		       lc, h, ++i);
+	textbuf_printf(b, "-A %s -m set --match-set %s src " TAG " -j RETURN\n", lc, ib->set[f], h,
+		       ++i);
 	for (size_t a = 0; a < ib->n_allow; a++) {
 		char c[CIDR_STRLEN];
 
 		if (ib->lock_allow[a].family == fams[f])
-			bprintf(b, "-A %s -s %s " TAG " -j RETURN\n", lc,
-				cidr_format(&ib->lock_allow[a], c), h, ++i);
+			textbuf_printf(b, "-A %s -s %s " TAG " -j RETURN\n", lc,
+				       cidr_format(&ib->lock_allow[a], c), h, ++i);
 	}
 	for (int p = 0; p < 2; p++) {
 		const char *s = lists[p];
@@ -520,15 +465,16 @@ static void lock_rules(const struct iptables_backend *ib, int f, int k, struct b
 		if (s == NULL)
 			continue;
 		if (k == 0) {
-			bprintf(b, "-A %s -p %s -m multiport --dports %s " TAG " -j DROP\n", lc,
-				proto[p], s, h, ++i);
+			textbuf_printf(b, "-A %s -p %s -m multiport --dports %s " TAG " -j DROP\n",
+				       lc, proto[p], s, h, ++i);
 			continue;
 		}
 		/* conntrack matches one port or range per rule */
 		while (*s) {
 			size_t len = strcspn(s, ",");
 
-			bprintf(b,
+			textbuf_printf(
+				b,
 				"-A %s -p %s -m conntrack --ctstate DNAT --ctorigdstport %.*s "
 				"--ctdir ORIGINAL " TAG " -j DROP\n",
 				lc, proto[p], (int)len, s, h, ++i);
@@ -541,7 +487,7 @@ static void lock_rules(const struct iptables_backend *ib, int f, int k, struct b
 
 static size_t lock_rule_count(const struct iptables_backend *ib, int f, int k)
 {
-	struct buf b = {0};
+	struct textbuf b = {0};
 	size_t n = 0;
 
 	lock_rules(ib, f, k, &b, &n);
@@ -584,58 +530,58 @@ static bool jump_ok(const struct lock_view *v, int k)
 }
 
 static void del_jumps(const struct iptables_backend *ib, int k, const struct lock_view *v,
-		      struct buf *b)
+		      struct textbuf *b)
 {
 	for (int hc = 0; hc < 2; hc++)
 		for (size_t j = 0; j < v->jumps[k][hc]; j++)
-			bprintf(b, "-D %s -j %s\n", hook_name(k, hc), ib->lchain[k]);
+			textbuf_printf(b, "-D %s -j %s\n", hook_name(k, hc), ib->lchain[k]);
 }
 
 /* iptables-restore lines that take family f's lock from v to what is wanted. */
 static void lock_restore(const struct iptables_backend *ib, int f, const struct lock_view *v,
-			 bool sets, struct buf *b)
+			 bool sets, struct textbuf *b)
 {
 	for (int k = 0; k < 2; k++) {
 		if (lock_wanted(ib, v, sets, k)) {
 			if (!chain_ok(ib, f, v, k)) {
-				bprintf(b, ":%s - [0:0]\n", ib->lchain[k]);
+				textbuf_printf(b, ":%s - [0:0]\n", ib->lchain[k]);
 				lock_rules(ib, f, k, b, NULL);
 			}
 			if (!jump_ok(v, k)) {
 				del_jumps(ib, k, v, b);
-				bprintf(b, "-I %s 1 -j %s\n", hook_name(k, hook_of(k, v)),
-					ib->lchain[k]);
+				textbuf_printf(b, "-I %s 1 -j %s\n", hook_name(k, hook_of(k, v)),
+					       ib->lchain[k]);
 			}
 		} else if (v->chain[k] || v->jumps[k][0] + v->jumps[k][1] > 0) {
 			del_jumps(ib, k, v, b);
 			if (v->chain[k])
-				bprintf(b, "-F %s\n-X %s\n", ib->lchain[k], ib->lchain[k]);
+				textbuf_printf(b, "-F %s\n-X %s\n", ib->lchain[k], ib->lchain[k]);
 		}
 	}
 }
 
 /* Undo lock_restore(v, sets) after it was committed: back to v (jump positions aside). */
 static void lock_rollback(const struct iptables_backend *ib, const struct lock_view *v, bool sets,
-			  struct buf *b)
+			  struct textbuf *b)
 {
 	for (int k = 0; k < 2; k++) {
 		bool now = lock_wanted(ib, v, sets, k);
 		size_t had = v->jumps[k][0] + v->jumps[k][1];
 
 		if (v->chain[k]) {
-			bprintf(b, ":%s - [0:0]\n", ib->lchain[k]);
-			if (v->rules[k] != NULL &&
-			    append(&b->p, &b->len, &b->cap, v->rules[k], strlen(v->rules[k])) < 0)
-				b->oom = true;
+			textbuf_printf(b, ":%s - [0:0]\n", ib->lchain[k]);
+			if (v->rules[k] != NULL)
+				textbuf_add(b, v->rules[k], strlen(v->rules[k]));
 			if (now && had == 0)
-				bprintf(b, "-D %s -j %s\n", hook_name(k, hook_of(k, v)),
-					ib->lchain[k]);
+				textbuf_printf(b, "-D %s -j %s\n", hook_name(k, hook_of(k, v)),
+					       ib->lchain[k]);
 			else if (!now && had > 0)
-				bprintf(b, "-I %s 1 -j %s\n", hook_name(k, hook_of(k, v)),
-					ib->lchain[k]);
+				textbuf_printf(b, "-I %s 1 -j %s\n", hook_name(k, hook_of(k, v)),
+					       ib->lchain[k]);
 		} else if (now) {
-			bprintf(b, "-D %s -j %s\n-F %s\n-X %s\n", hook_name(k, hook_of(k, v)),
-				ib->lchain[k], ib->lchain[k], ib->lchain[k]);
+			textbuf_printf(b, "-D %s -j %s\n-F %s\n-X %s\n",
+				       hook_name(k, hook_of(k, v)), ib->lchain[k], ib->lchain[k],
+				       ib->lchain[k]);
 		}
 	}
 }
@@ -663,8 +609,8 @@ static void lock_line(const struct iptables_backend *ib, int f, const char *l, c
 		if (strncmp(l, "-A ", 3) == 0 && strncmp(l + 3, ib->lchain[k], n) == 0 &&
 		    l[3 + n] == ' ') {
 			char tag[64];
-			struct buf rb = {v->rules[k], v->rules[k] ? strlen(v->rules[k]) : 0, 0,
-					 false};
+			struct textbuf rb = {v->rules[k], v->rules[k] ? strlen(v->rules[k]) : 0, 0,
+					     false};
 
 			if (v->nrules[k] == 0)
 				v->tags_ok[k] = true;
@@ -673,7 +619,7 @@ static void lock_line(const struct iptables_backend *ib, int f, const char *l, c
 			if (strstr(l, tag) == NULL)
 				v->tags_ok[k] = false;
 			rb.cap = rb.len ? rb.len + 1 : 0;
-			bprintf(&rb, "%s\n", l);
+			textbuf_printf(&rb, "%s\n", l);
 			v->rules[k] = rb.p;
 		}
 	}
@@ -699,7 +645,7 @@ struct chain_view {
 	bool has_chain;   /* ":CHAIN" declared */
 	bool has_jump;    /* INPUT jumps to CHAIN for our ports */
 	bool has_setrule; /* CHAIN holds the match-set rule (ipset mode) */
-	struct buf rules; /* our chain's "-A CHAIN ..." lines, verbatim, '\n'-terminated */
+	struct textbuf rules; /* our chain's "-A CHAIN ..." lines, verbatim, '\n'-terminated */
 };
 
 static int read_chain(struct iptables_backend *ib, int f, struct ranges *cur, struct chain_view *v,
@@ -724,7 +670,7 @@ static int read_chain(struct iptables_backend *ib, int f, struct ranges *cur, st
 	if (subproc_run_ok(argv, NULL, 0, &r, err) < 0)
 		return -1;
 	pos = r.out;
-	while ((l = next_line(&pos)) != NULL) {
+	while ((l = textbuf_next_line(&pos)) != NULL) {
 		if (lv != NULL)
 			lock_line(ib, f, l, jump[0] != '\0' ? jump : NULL, lv, seen_first);
 		if (strncmp(l, decl, strlen(decl)) == 0) {
@@ -734,10 +680,9 @@ static int read_chain(struct iptables_backend *ib, int f, struct ranges *cur, st
 		} else if (strncmp(l, pre, plen) == 0) {
 			const char *s = l + plen, *e;
 
-			/* verbatim whatever its length (bprintf stops at 255 bytes) */
-			if (append(&v->rules.p, &v->rules.len, &v->rules.cap, l, strlen(l)) < 0 ||
-			    append(&v->rules.p, &v->rules.len, &v->rules.cap, "\n", 1) < 0)
-				v->rules.oom = true;
+			/* verbatim, whatever its length */
+			textbuf_add(&v->rules, l, strlen(l));
+			textbuf_add(&v->rules, "\n", 1);
 			if (strcmp(l, setrule) == 0)
 				v->has_setrule = true;
 			if (cur == NULL || strncmp(s, "-s ", 3) != 0)
@@ -793,7 +738,7 @@ static int read_set(struct iptables_backend *ib, int f, const char *name, struct
 	snprintf(create, sizeof(create), "create %s ", name);
 	alen = (size_t)snprintf(add, sizeof(add), "add %s ", name);
 	pos = r.out;
-	while ((l = next_line(&pos)) != NULL) {
+	while ((l = textbuf_next_line(&pos)) != NULL) {
 		if (strncmp(l, create, strlen(create)) == 0) {
 			char want[128];
 
@@ -956,7 +901,7 @@ static int apply_sets(struct iptables_backend *ib, const struct cidr_list *cl,
 {
 	char tmp[2][IPSET_MAXNAME + 1];
 	bool exists[2];
-	struct buf b = {0};
+	struct textbuf b = {0};
 	struct subproc_out r;
 	int ret = -1;
 
@@ -989,22 +934,24 @@ static int apply_sets(struct iptables_backend *ib, const struct cidr_list *cl,
 			hs <<= 1;
 		if (max < 2 * n)
 			max = 2 * n;
-		bprintf(&b, "create %s hash:net family %s hashsize %zu maxelem %zu\n", tmp[f],
-			family, hs, max);
+		textbuf_printf(&b, "create %s hash:net family %s hashsize %zu maxelem %zu\n",
+			       tmp[f], family, hs, max);
 		for (size_t i = 0; i < cl->n; i++) {
 			char c[CIDR_STRLEN];
 
 			if (cl->v[i].family == fams[f])
-				bprintf(&b, "add %s %s\n", tmp[f], cidr_format(&cl->v[i], c));
+				textbuf_printf(&b, "add %s %s\n", tmp[f],
+					       cidr_format(&cl->v[i], c));
 		}
 		if (!exists[f])
-			bprintf(&b, "create %s hash:net family %s hashsize %zu maxelem %zu\n",
-				ib->set[f], family, hs, max);
+			textbuf_printf(&b,
+				       "create %s hash:net family %s hashsize %zu maxelem %zu\n",
+				       ib->set[f], family, hs, max);
 	}
 	for (int f = 0; f < 2; f++)
-		bprintf(&b, "swap %s %s\n", tmp[f], ib->set[f]);
+		textbuf_printf(&b, "swap %s %s\n", tmp[f], ib->set[f]);
 	for (int f = 0; f < 2; f++)
-		bprintf(&b, "destroy %s\n", tmp[f]);
+		textbuf_printf(&b, "destroy %s\n", tmp[f]);
 	if (b.oom) {
 		errno = ENOMEM;
 		cda_error_sys(err, CDA_ESYS, "building the ipset restore input");
@@ -1043,22 +990,22 @@ static int restore_chain(struct iptables_backend *ib, int f, bool main, const ch
 {
 	char *argv[] = {ib->restore[f], "-w", "--noflush", NULL};
 	char jump[160];
-	struct buf b = {0};
+	struct textbuf b = {0};
 	struct subproc_out r;
 	int ret = -1;
 
-	bprintf(&b, "*filter\n");
+	textbuf_printf(&b, "*filter\n");
 	if (main)
-		bprintf(&b, ":%s - [0:0]\n", ib->chain);
-	if (main && rules != NULL && append(&b.p, &b.len, &b.cap, rules, strlen(rules)) < 0)
-		b.oom = true;
+		textbuf_printf(&b, ":%s - [0:0]\n", ib->chain);
+	if (main && rules != NULL)
+		textbuf_add(&b, rules, strlen(rules));
 	if (main && (add_jump || del_jump) && jump_rule(ib, jump, sizeof(jump)) == 0) {
 		jump[1] = add_jump ? 'I' : 'D'; /* "-A INPUT" -> "-I INPUT" (first) or "-D" */
-		bprintf(&b, "%s\n", jump);
+		textbuf_printf(&b, "%s\n", jump);
 	}
-	if (lock != NULL && append(&b.p, &b.len, &b.cap, lock, strlen(lock)) < 0)
-		b.oom = true;
-	bprintf(&b, "COMMIT\n");
+	if (lock != NULL)
+		textbuf_add(&b, lock, strlen(lock));
+	textbuf_printf(&b, "COMMIT\n");
 	if (b.oom) {
 		errno = ENOMEM;
 		cda_error_sys(err, CDA_ESYS, "building the %s input", ib->restore[f]);
@@ -1075,17 +1022,18 @@ out:
 
 /* Our chain's new rules for family f. */
 static int chain_rules(struct iptables_backend *ib, int f, const struct cidr_list *cl,
-		       struct buf *b, struct cda_error *err)
+		       struct textbuf *b, struct cda_error *err)
 {
 	if (ib->use_ipset) {
-		bprintf(b, "-A %s -m set --match-set %s src -j ACCEPT\n", ib->chain, ib->set[f]);
+		textbuf_printf(b, "-A %s -m set --match-set %s src -j ACCEPT\n", ib->chain,
+			       ib->set[f]);
 	} else {
 		for (size_t i = 0; i < cl->n; i++) {
 			char c[CIDR_STRLEN];
 
 			if (cl->v[i].family == fams[f])
-				bprintf(b, "-A %s -s %s -j ACCEPT\n", ib->chain,
-					cidr_format(&cl->v[i], c));
+				textbuf_printf(b, "-A %s -s %s -j ACCEPT\n", ib->chain,
+					       cidr_format(&cl->v[i], c));
 		}
 	}
 	if (b->oom) {
@@ -1119,7 +1067,7 @@ static int iptables_apply(struct backend *be, const struct backend_input *in, st
 	if (ib->use_ipset && !removing && apply_sets(ib, &cl, err) < 0)
 		goto out;
 	for (; done < 2; done++) {
-		struct buf rules = {0}, lock = {0};
+		struct textbuf rules = {0}, lock = {0};
 		int rc = need_chain ? chain_rules(ib, done, &cl, &rules, err) : 0;
 
 		lock_restore(ib, done, &olv[done], sets, &lock);
@@ -1139,7 +1087,7 @@ static int iptables_apply(struct backend *be, const struct backend_input *in, st
 		struct cda_error ignored = {0};
 
 		for (int f = 0; f < done; f++) {
-			struct buf lock = {0};
+			struct textbuf lock = {0};
 
 			lock_rollback(ib, &olv[f], sets, &lock);
 			restore_chain(ib, f, need_chain, old[f].rules.p, false,
@@ -1209,7 +1157,7 @@ static int iptables_unlock(struct backend *be, struct cda_error *err)
 	for (int f = 0; f < 2; f++) {
 		struct chain_view v = {0};
 		struct lock_view lv;
-		struct buf lock = {0};
+		struct textbuf lock = {0};
 		int rc;
 
 		memset(&lv, 0, sizeof(lv));
@@ -1220,8 +1168,8 @@ static int iptables_unlock(struct backend *be, struct cda_error *err)
 			for (int k = 0; k < 2; k++) {
 				del_jumps(ib, k, &lv, &lock);
 				if (lv.chain[k])
-					bprintf(&lock, "-F %s\n-X %s\n", ib->lchain[k],
-						ib->lchain[k]);
+					textbuf_printf(&lock, "-F %s\n-X %s\n", ib->lchain[k],
+						       ib->lchain[k]);
 			}
 			if (lock.oom)
 				rc = cda_error_sys(err, CDA_ESYS, "building the unlock input");
