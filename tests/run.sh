@@ -2,7 +2,7 @@
 # The whole test suite: installs missing build dependencies, builds with warnings as
 # errors, runs every test (unit, kernel and integration tests in private network
 # namespaces, fuzz corpus replays, lint), then again under ASan+UBSan.
-# Usage: sudo tests/run.sh        (from the source tree)
+# Usage (as root, from the source tree): tests/run.sh
 set -u
 cd "$(dirname "$0")/.." || exit 1
 contrib/deps.sh || exit 1

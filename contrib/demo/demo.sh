@@ -4,7 +4,7 @@
 # dependencies), then, inside a private network namespace that vanishes afterwards, serves
 # two real Cloudflare list versions (2015 and today's) from a local HTTPS server with a
 # throwaway CA, and syncs them into nftables sets. Never touches the host's firewall.
-# Usage: sudo contrib/demo/demo.sh
+# Usage (as root): contrib/demo/demo.sh
 set -eu
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 if [ "${CDNALLOW_IN_NETNS:-}" != 1 ]; then

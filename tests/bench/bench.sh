@@ -3,7 +3,7 @@
 #
 # cdnallow benchmarks: the one command.
 #
-#   sudo tests/bench/bench.sh [--quick] [--runs N] [--sizes "1000 10000 ..."] [--with-slow]
+#   tests/bench/bench.sh (as root) [--quick] [--runs N] [--sizes "1000 10000 ..."] [--with-slow]
 #                             [--keep] [--only full,delta,cf,parse]
 #
 # Builds what it needs in build-bench/ (override: BENCH_BUILD=dir), then re-runs itself inside
