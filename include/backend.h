@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 struct cda_error;
+struct cidr;
 struct ranges;
 struct state;
 struct target_config;
@@ -84,6 +85,9 @@ int backend_unlock(struct backend *be, struct cda_error *err);
 int backend_drift(struct backend *be, bool *drift, struct cda_error *err);
 const char *backend_lock_info(struct backend *be);
 void backend_close(struct backend *be);
+
+/* The first source whose list holds the prefix's first address, NULL when none. */
+const char *backend_source_of(const struct source_attr *srcs, size_t n, const struct cidr *c);
 
 /* Shared by backends: whether key is in ops->keys or a common target key. */
 bool backend_accepts_key(const struct backend_ops *ops, const char *key);

@@ -34,6 +34,14 @@ const struct backend_ops *backend_find(const char *name)
 	return NULL;
 }
 
+const char *backend_source_of(const struct source_attr *srcs, size_t n, const struct cidr *c)
+{
+	for (size_t i = 0; i < n; i++)
+		if (srcs[i].list != NULL && ranges_contains(srcs[i].list, c->family, c->addr))
+			return srcs[i].name;
+	return NULL;
+}
+
 bool backend_accepts_key(const struct backend_ops *ops, const char *key)
 {
 	if (ops == NULL || ops->keys == NULL)

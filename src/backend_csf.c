@@ -244,14 +244,6 @@ out:
 
 /* ---- applying ---- */
 
-static const char *source_of(const struct backend_input *in, const struct cidr *c)
-{
-	for (size_t i = 0; i < in->n_srcs; i++)
-		if (in->srcs[i].list != NULL && ranges_contains(in->srcs[i].list, c->family, c->addr))
-			return in->srcs[i].name;
-	return NULL;
-}
-
 static int render(struct csf_backend *cb, const struct backend_input *in, struct textbuf *b,
 		  struct cda_error *err)
 {
@@ -263,7 +255,7 @@ static int render(struct csf_backend *cb, const struct backend_input *in, struct
 	if (ranges_to_cidrs(in->want, &cl) < 0)
 		b->oom = true;
 	for (size_t i = 0; i < cl.n; i++) {
-		const char *src = source_of(in, &cl.v[i]);
+		const char *src = backend_source_of(in->srcs, in->n_srcs, &cl.v[i]);
 		char c[CIDR_STRLEN];
 
 		textbuf_printf(b, "%s # cdnallow%s%.100s\n", cidr_format(&cl.v[i], c),

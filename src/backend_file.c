@@ -285,14 +285,6 @@ static int file_read(struct backend *be, struct ranges *cur, struct cda_error *e
 
 /* ---- applying ---- */
 
-static const char *source_of(const struct backend_input *in, const struct cidr *c)
-{
-	for (size_t i = 0; i < in->n_srcs; i++)
-		if (in->srcs[i].list != NULL && ranges_contains(in->srcs[i].list, c->family, c->addr))
-			return in->srcs[i].name;
-	return "";
-}
-
 static int render(struct file_backend *fb, const struct backend_input *in, struct textbuf *b,
 		  struct cda_error *err)
 {
@@ -303,9 +295,10 @@ static int render(struct file_backend *fb, const struct backend_input *in, struc
 	if (ranges_to_cidrs(in->want, &cl) < 0)
 		b->oom = true;
 	for (size_t i = 0; i < cl.n; i++) {
+		const char *src = backend_source_of(in->srcs, in->n_srcs, &cl.v[i]);
 		char c[CIDR_STRLEN];
 
-		expand(b, fb->line, cidr_format(&cl.v[i], c), source_of(in, &cl.v[i]),
+		expand(b, fb->line, cidr_format(&cl.v[i], c), src != NULL ? src : "",
 		       cl.v[i].family);
 	}
 	cidr_list_finish(&cl);

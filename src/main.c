@@ -451,14 +451,6 @@ out:
 	return rc;
 }
 
-static const char *source_of(const struct source_attr *srcs, size_t n, const struct cidr *c)
-{
-	for (size_t i = 0; i < n; i++)
-		if (srcs[i].list != NULL && ranges_contains(srcs[i].list, c->family, c->addr))
-			return srcs[i].name;
-	return NULL;
-}
-
 static int changes_from(const struct cidr_list *l, const struct source_attr *srcs, size_t n,
 			struct report_change **out, size_t *count)
 {
@@ -474,7 +466,7 @@ static int changes_from(const struct cidr_list *l, const struct source_attr *src
 		return -1;
 	for (size_t i = 0; i < l->n; i++) {
 		v[i].c = l->v[i];
-		v[i].source = source_of(srcs, n, &l->v[i]);
+		v[i].source = backend_source_of(srcs, n, &l->v[i]);
 	}
 	*out = v;
 	*count = l->n;
