@@ -31,8 +31,6 @@ struct guard_counts {
  * NULL). Never overridable by --force. Pure.
  */
 int guard_drop_special(struct ranges *r, struct cidr_list *dropped);
-/* Whether a prefix lies wholly or partly in special-purpose space. */
-bool guard_is_special(const struct ranges *r);
 
 /*
  * The change guards: refuse (-1, CDA_EGUARD, message with the figures) when a family that

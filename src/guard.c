@@ -90,22 +90,6 @@ out:
 	return rc;
 }
 
-bool guard_is_special(const struct ranges *r)
-{
-	struct ranges *sp = special_ranges(), *hit = NULL, *n = ranges_dup(r);
-	bool any = true; /* fail closed */
-
-	if (sp != NULL && n != NULL) {
-		ranges_normalize(n);
-		if (ranges_intersect(n, sp, &hit) == 0)
-			any = ranges_count4(hit) + ranges_count6(hit) != 0;
-	}
-	ranges_free(sp);
-	ranges_free(hit);
-	ranges_free(n);
-	return any;
-}
-
 int guard_check_change(const struct guard_counts *c, const struct guard_policy *p,
 		       struct cda_error *err)
 {
