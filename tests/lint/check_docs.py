@@ -6,7 +6,7 @@ status the code knows is documented in the man pages, and nothing documented is 
 usage: check_docs.py DUMP_KEYS CDNALLOW SRCDIR
   DUMP_KEYS  tests/lint/dump_keys (prints the key tables of the linked core)
   CDNALLOW   the built binary (its --help lists the commands)
-  SRCDIR     the source tree (src/main.c's long_opts, man/)
+  SRCDIR     the source tree (src/app/main.c's long_opts, man/)
 Prints TAP.
 """
 import re
@@ -97,12 +97,12 @@ def main():
                 expect(k in table.get(s2, ()), 'cdnallow.conf.5: %s %s documents unknown key %s'
                        % (sh, s2, k))
 
-    # long options, from src/main.c's long_opts table
-    with open(src + '/src/main.c', encoding='utf-8') as f:
+    # long options, from src/app/main.c's long_opts table
+    with open(src + '/src/app/main.c', encoding='utf-8') as f:
         main_c = f.read()
     m = re.search(r'struct option long_opts\[\] = \{(.*?)\n\};', main_c, re.S)
     opts = re.findall(r'\{"([-\w]+)"', m.group(1)) if m else []
-    expect(len(opts) > 0, 'src/main.c: no long_opts table found')
+    expect(len(opts) > 0, 'src/app/main.c: no long_opts table found')
     documented = [o.lstrip('-') for o in items(page.get(('OPTIONS', ''), []), 'Fl')]
     for o in opts:
         expect(o in documented, 'cdnallow.8: option --%s not documented in OPTIONS' % o)
@@ -125,7 +125,7 @@ def main():
         expect(c in cmds, 'cdnallow.8: COMMANDS documents unknown command %s' % c)
 
     # exit statuses: literal returns in main.c and the class mapping in cda_error.c
-    with open(src + '/src/cda_error.c', encoding='utf-8') as f:
+    with open(src + '/src/common/cda_error.c', encoding='utf-8') as f:
         statuses = set(re.findall(r'return (\d+);', main_c + f.read()))
     statuses |= set(re.findall(r'#define EXIT_\w+ (\d+)', main_c))
     documented = items(page.get(('EXIT STATUS', ''), []), 'Sy')

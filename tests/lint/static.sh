@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Static analysis of src/*.c (and the include/ headers they use): cppcheck, then clang-tidy
+# Static analysis of src/**/*.c (and the include/ headers they use): cppcheck, then clang-tidy
 # with the checks of .clang-tidy over the build dir's compile_commands.json. Any finding
 # fails. A missing tool skips (77), or fails under CI=true.
 set -u
@@ -42,11 +42,11 @@ if [ ! -f "$build/compile_commands.json" ]; then
 	echo "not ok 2 - clang-tidy: no $build/compile_commands.json"
 	exit 1
 fi
-# run-clang-tidy matches its regex against absolute paths: only src/*.c of this tree.
+# run-clang-tidy matches its regex against absolute paths: only src/**/*.c of this tree.
 re=$(pwd | sed 's/[].[^$*+?(){}|\\]/\\&/g')
 # clang-tidy exits 0 on warnings: count the diagnostics instead (colours stripped).
 run-clang-tidy -p "$build" -quiet -header-filter="^$re/include/" \
-	-extra-arg=-Wno-unknown-warning-option "^$re/src/[^/]*\.c\$" >"$tmp/tidy" 2>&1
+	-extra-arg=-Wno-unknown-warning-option "^$re/src/.*\.c\$" >"$tmp/tidy" 2>&1
 rc=$?
 sed 's/\x1b\[[0-9;]*m//g' "$tmp/tidy" >"$tmp/tidy.txt"
 grep -E ':[0-9]+:[0-9]+: (warning|error):' "$tmp/tidy.txt" >"$tmp/found"
@@ -54,17 +54,17 @@ if [ $rc -ne 0 ] || [ -s "$tmp/found" ]; then
 	# the findings with their notes; not the list of commands it ran
 	grep -v -E 'clang-tidy.* -p|^[0-9]+ warnings? generated' "$tmp/tidy.txt" |
 		sed 's/^/# /'
-	echo "not ok 2 - clang-tidy src/*.c: $(wc -l <"$tmp/found") finding(s) (status $rc)"
+	echo "not ok 2 - clang-tidy src/**/*.c: $(wc -l <"$tmp/found") finding(s) (status $rc)"
 	status=1
 else
 	# a regex that matched nothing would pass silently: it prints one command per file
-	n=$(grep -c -E "clang-tidy.* [^ ]*/src/[^/ ]*\.c\$" "$tmp/tidy.txt")
+	n=$(grep -c -E "clang-tidy.* [^ ]*/src/[^ ]*\.c\$" "$tmp/tidy.txt")
 	if [ "$n" -eq 0 ]; then
 		sed 's/^/# /' "$tmp/tidy.txt"
 		echo "not ok 2 - clang-tidy checked no file"
 		status=1
 	else
-		echo "ok 2 - clang-tidy src/*.c ($n files)"
+		echo "ok 2 - clang-tidy src/**/*.c ($n files)"
 	fi
 fi
 exit $status
