@@ -363,8 +363,9 @@ static void finish(struct xfer *x, CURLcode rc)
 			r->status = FETCH_NOT_MODIFIED;
 		else
 			cda_error_set(&r->err, CDA_EFETCH, "HTTP 304 to an unconditional request");
-	} else if (r->http_code == 0 || (r->http_code >= 200 && r->http_code < 300)) {
-		/* 0: file://, which has no status. */
+	} else if (r->http_code == 0 || r->http_code == 200) {
+		/* 0: file://, which has no status. Any other 2xx (206 Partial Content above all)
+		 * is not the whole list: it is judged below like any other refusal. */
 		if (r->body == NULL && (r->body = calloc(1, 1)) == NULL) {
 			cda_error_sys(&r->err, CDA_ESYS, "body buffer");
 		} else {
@@ -373,6 +374,9 @@ static void finish(struct xfer *x, CURLcode rc)
 	} else if (r->retry_after > 0) {
 		cda_error_set(&r->err, CDA_EFETCH, "HTTP %ld (retry after %ld s)", r->http_code,
 			      r->retry_after);
+	} else if (r->http_code > 200 && r->http_code < 300) {
+		cda_error_set(&r->err, CDA_EFETCH, "HTTP %ld: not a whole list (only 200 is accepted)",
+			      r->http_code);
 	} else {
 		cda_error_set(&r->err, CDA_EFETCH, "HTTP %ld", r->http_code);
 	}

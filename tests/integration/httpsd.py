@@ -29,6 +29,8 @@ Faults: a file DOCROOT/PATH.fault (or a query ?fault=DIRECTIVE) holds one direct
                       "nolength", no Content-Length (the body ends when the server closes)
     ctype TYPE        the real body with Content-Type TYPE
     delay SECS        the normal answer after SECS seconds (may be fractional)
+    partial N         206 Partial Content with the first N lines of the real file (and
+                      its ETag), as a server honouring a Range would answer
 Blank lines and lines starting with '#' in a fault file are ignored; the first other line
 counts. A fault applies whether or not PATH itself exists.
 """
@@ -275,6 +277,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 t = None
             if t is not None and mtime <= t:
                 return self.reply(304, headers=hdrs)
+        if verb == "partial":
+            part = b"".join(body.splitlines(keepends=True)[:int(args[0])])
+            rng = "bytes 0-%d/%d" % (max(len(part) - 1, 0), len(body))
+            return self.reply(206, part, ctype=ctype, headers=hdrs + [("Content-Range", rng)])
         if verb == "short":
             self.close_connection = True
             return self.reply(200, body, ctype=ctype, headers=hdrs, length=len(body) + 100)
