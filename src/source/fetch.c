@@ -26,6 +26,7 @@ struct xfer {
 	bool conditional; /* we sent If-None-Match or If-Modified-Since */
 	bool added;       /* attached to the multi handle */
 	char errbuf[CURL_ERROR_SIZE];
+	char location[256]; /* the last response's Location header, printable, maybe cut */
 };
 
 static bool is_file_url(const char *url)
@@ -130,6 +131,11 @@ static size_t header_cb(char *line, size_t size, size_t nmemb, void *userp)
 	if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
 		r->new_etag[0] = '\0';
 		r->retry_after = 0;
+		x->location[0] = '\0';
+	} else if ((v = header_value(line, n, "Location", &vlen)) != NULL) {
+		for (i = 0; i < vlen && i + 1 < sizeof(x->location); i++)
+			x->location[i] = isprint((unsigned char)v[i]) ? v[i] : '?';
+		x->location[i] = '\0';
 	} else if ((v = header_value(line, n, "ETag", &vlen)) != NULL) {
 		r->new_etag[0] = '\0';
 		/* Kept only when it can be sent back verbatim as a header value. */
@@ -336,6 +342,19 @@ static void fail_transfer(struct xfer *x, CURLcode rc)
 	}
 }
 
+/* A 3xx left unfollowed because its Location has a scheme this source may not use. */
+static bool redirect_refused(struct xfer *x)
+{
+	char scheme[16];
+
+	if (x->location[0] == '\0' || strstr(x->location, "://") == NULL)
+		return false;
+	scheme_of(x->location, scheme, sizeof(scheme));
+	cda_error_set(&x->req->err, CDA_EFETCH, "HTTP %ld: redirect to %s:// refused (%s)",
+		      x->req->http_code, scheme, x->location);
+	return true;
+}
+
 /* Judge a finished transfer: status, body and validators into the request. */
 static void finish(struct xfer *x, CURLcode rc)
 {
@@ -374,6 +393,8 @@ static void finish(struct xfer *x, CURLcode rc)
 	} else if (r->retry_after > 0) {
 		cda_error_set(&r->err, CDA_EFETCH, "HTTP %ld (retry after %ld s)", r->http_code,
 			      r->retry_after);
+	} else if (r->http_code >= 300 && r->http_code < 400 && redirect_refused(x)) {
+		/* a Location curl would not follow (file://, another scheme): say where */
 	} else if (r->http_code > 200 && r->http_code < 300) {
 		cda_error_set(&r->err, CDA_EFETCH, "HTTP %ld: not a whole list (only 200 is accepted)",
 			      r->http_code);
