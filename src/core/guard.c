@@ -35,6 +35,7 @@ static const char *const special_prefixes[] = {
 	"2001:db8::/32",   /* documentation */
 	"2002::/16",	   /* 6to4 */
 	"3fff::/20",	   /* documentation (RFC 9637) */
+	"5f00::/16",	   /* SRv6 SIDs (RFC 9602) */
 	"fc00::/7",	   /* unique local */
 	"fe80::/10",	   /* link-local */
 	"ff00::/8",	   /* multicast */

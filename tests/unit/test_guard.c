@@ -48,6 +48,22 @@ static void special_purpose_space_is_dropped_and_listed(void **state)
 	ranges_free(r);
 }
 
+static void srv6_sid_space_is_special(void **state)
+{
+	static const char *const in[] = {"5f00:1::/32", "2400:cb00::/32", NULL};
+	struct ranges *r = from(in);
+	struct cidr_list dropped = {0};
+	char buf[CIDR_STRLEN];
+
+	(void)state;
+	assert_int_equal(guard_drop_special(r, &dropped), 0);
+	assert_int_equal(ranges_count6(r), 1);
+	assert_int_equal(dropped.n, 1);
+	assert_string_equal(cidr_format(&dropped.v[0], buf), "5f00:1::/32");
+	cidr_list_finish(&dropped);
+	ranges_free(r);
+}
+
 static void partly_special_prefix_keeps_its_public_part(void **state)
 {
 	static const char *const in[] = {"100.0.0.0/8", NULL};
@@ -138,6 +154,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(special_purpose_space_is_dropped_and_listed),
+		cmocka_unit_test(srv6_sid_space_is_special),
 		cmocka_unit_test(partly_special_prefix_keeps_its_public_part),
 		cmocka_unit_test(shrink_past_the_limit_is_refused),
 		cmocka_unit_test(exactly_the_limit_passes),
