@@ -136,6 +136,13 @@ static void logmsg(const struct options *o, int prio, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The run's log lines, in the order it met them. */
+static void print_notes(const struct options *o, const struct run_report *r)
+{
+	for (size_t i = 0; i < r->n_notes; i++)
+		logmsg(o, r->notes[i].prio, "%s", r->notes[i].msg);
+}
+
 static int parse_command(const char *s, enum command *out)
 {
 	static const struct {
@@ -305,7 +312,8 @@ fail:
 
 /* Fetch all needed sources in parallel; fill each source's list or fall back. */
 static int fetch_sources(const struct options *o, const struct config *cfg,
-			 struct source_run *srs, size_t n, struct cda_error *err)
+			 struct source_run *srs, size_t n, struct run_report *rep,
+			 struct cda_error *err)
 {
 	size_t total = 0, k = 0;
 	struct fetch_req *reqs;
@@ -403,21 +411,22 @@ static int fetch_sources(const struct options *o, const struct config *cfg,
 				goto out;
 			}
 			snprintf(sr->rep->token, sizeof(sr->rep->token), "%s", sr->meta.token);
-			logmsg(o, LOG_DEBUG, "source %s: not modified", sr->sc->name);
+			report_note(rep, LOG_DEBUG, "source %s: not modified", sr->sc->name);
 		} else if (!failed && build_list(cfg, sr, &reqs[k], &e) == 0) {
 			sr->rep->status = SRC_OK;
 			sr->fresh = true;
 			snprintf(sr->rep->token, sizeof(sr->rep->token), "%s", sr->new_meta.token);
 			if (sr->meta.token[0] != '\0' && sr->new_meta.token[0] != '\0' &&
 			    strcmp(sr->meta.token, sr->new_meta.token) != 0)
-				logmsg(o, token_backwards(sr->meta.token, sr->new_meta.token)
-						  ? LOG_WARNING
-						  : LOG_INFO,
-				       "source %s: token %s -> %s%s", sr->sc->name, sr->meta.token,
-				       sr->new_meta.token,
-				       token_backwards(sr->meta.token, sr->new_meta.token)
-					       ? " (went backwards: a stale mirror or cache?)"
-					       : "");
+				report_note(rep,
+					    token_backwards(sr->meta.token, sr->new_meta.token)
+						    ? LOG_WARNING
+						    : LOG_INFO,
+					    "source %s: token %s -> %s%s", sr->sc->name,
+					    sr->meta.token, sr->new_meta.token,
+					    token_backwards(sr->meta.token, sr->new_meta.token)
+						    ? " (went backwards: a stale mirror or cache?)"
+						    : "");
 		} else {
 			char buf[600];
 
@@ -429,12 +438,12 @@ static int fetch_sources(const struct options *o, const struct config *cfg,
 					cda_error_sys(err, CDA_ESYS, "allocating");
 					goto out;
 				}
-				logmsg(o, LOG_ERR, "%s; using its last known good list",
-				       cda_error_str(&e, buf, sizeof(buf)));
+				report_note(rep, LOG_ERR, "%s; using its last known good list",
+					    cda_error_str(&e, buf, sizeof(buf)));
 			} else {
 				sr->rep->status = SRC_FAILED;
-				logmsg(o, LOG_ERR, "%s; no last known good list",
-				       cda_error_str(&e, buf, sizeof(buf)));
+				report_note(rep, LOG_ERR, "%s; no last known good list",
+					    cda_error_str(&e, buf, sizeof(buf)));
 			}
 		}
 		if (sr->list != NULL) {
@@ -528,7 +537,7 @@ out:
 /* One target: read, diff, guard, apply, verify, save. Fills its report. */
 static void run_target(const struct options *o, const struct config *cfg,
 		       const struct target_config *tc, struct source_run *srs, size_t n_srs,
-		       struct state *st, struct target_report *tr)
+		       struct state *st, struct run_report *rep, struct target_report *tr)
 {
 	const struct backend_ops *ops = backend_find(tc->backend);
 	struct backend_env env = {.state = st, .verify_max = cfg->verify_max,
@@ -633,7 +642,7 @@ static void run_target(const struct options *o, const struct config *cfg,
 	}
 	if (guard_check_change(&gc, &gp, err) < 0) {
 		tr->status = TGT_REFUSED;
-		logmsg(o, LOG_ERR, "target %s: %s", tc->name, err->msg);
+		report_note(rep, LOG_ERR, "target %s: %s", tc->name, err->msg);
 		/* the report shows what was refused; the target still holds what it had */
 		tr->v4 = gc.have[0];
 		tr->v6 = gc.have[1];
@@ -664,17 +673,18 @@ static void run_target(const struct options *o, const struct config *cfg,
 	if (backend_lock_info(be) != NULL)
 		snprintf(tr->lock, sizeof(tr->lock), "%s", backend_lock_info(be));
 	if (strstr(tr->lock, "withheld") != NULL)
-		logmsg(o, LOG_WARNING, "target %s: origin lock %s", tc->name, tr->lock);
+		report_note(rep, LOG_WARNING, "target %s: origin lock %s", tc->name, tr->lock);
 	if (backend_save(be, err) < 0) {
 		/* applied and verified: the target is in step, only its cache is not */
-		logmsg(o, LOG_ERR, "target %s: applied and verified, but its state was not saved: %s",
-		       tc->name, cda_error_str(err, buf, sizeof(buf)));
+		report_note(rep, LOG_ERR,
+			    "target %s: applied and verified, but its state was not saved: %s",
+			    tc->name, cda_error_str(err, buf, sizeof(buf)));
 		if (err->code != CDA_ESYS)
 			err->code = CDA_ESYS;
 	}
-	logmsg(o, LOG_NOTICE, "target %s: applied +%zu -%zu, now %zu IPv4 + %zu IPv6%s", tc->name,
-	       tr->n_added, tr->n_removed, tr->v4, tr->v6,
-	       tr->drift ? ", origin lock put back" : "");
+	report_note(rep, LOG_NOTICE, "target %s: applied +%zu -%zu, now %zu IPv4 + %zu IPv6%s",
+		    tc->name, tr->n_added, tr->n_removed, tr->v4, tr->v6,
+		    tr->drift ? ", origin lock put back" : "");
 out:
 	/* the grace clock is kept once the target is in step (never on a dry run) */
 	if (cfg->keep_withdrawn > 0 && st != NULL && !o->dry_run &&
@@ -682,15 +692,15 @@ out:
 		struct cda_error e = {0};
 
 		if (state_save_withdrawn(st, wkey, &keep, &e) < 0)
-			logmsg(o, LOG_ERR, "target %s: %s", tc->name,
-			       cda_error_str(&e, buf, sizeof(buf)));
+			report_note(rep, LOG_ERR, "target %s: %s", tc->name,
+				    cda_error_str(&e, buf, sizeof(buf)));
 	}
 	withdrawn_list_finish(&keep);
 	if (tr->status == TGT_FAILED)
-		logmsg(o, LOG_ERR, "target %s: %s; left as it was", tc->name,
-		       cda_error_str(err, buf, sizeof(buf)));
+		report_note(rep, LOG_ERR, "target %s: %s; left as it was", tc->name,
+			    cda_error_str(err, buf, sizeof(buf)));
 	if (tr->status == TGT_SKIPPED)
-		logmsg(o, LOG_ERR, "target %s: %s; left as it was", tc->name, err->msg);
+		report_note(rep, LOG_ERR, "target %s: %s; left as it was", tc->name, err->msg);
 	backend_close(be);
 	ranges_free(want);
 	ranges_free(cur);
@@ -981,8 +991,8 @@ static int run(const struct options *o, const struct config *cfg)
 		found = state_load_source(st, sr->sc->name, &sr->old, &sr->meta, &err);
 		if (found < 0) {
 			/* a corrupt cache is not a reason to stop: fetch anew, say so */
-			logmsg(o, LOG_WARNING, "%s; ignoring the cached list",
-			       cda_error_str(&err, buf, sizeof(buf)));
+			report_note(&rep, LOG_WARNING, "%s; ignoring the cached list",
+				    cda_error_str(&err, buf, sizeof(buf)));
 			cda_error_clear(&err);
 			sr->old = NULL;
 		}
@@ -1008,11 +1018,12 @@ static int run(const struct options *o, const struct config *cfg)
 					      "no last known good list in %s to restore",
 					      cfg->state_dir);
 				cda_error_at(&sr->rep->err, sr->sc->name, 0);
-				logmsg(o, LOG_ERR, "source %s: %s", sr->sc->name,
-				       sr->rep->err.msg);
+				report_note(&rep, LOG_ERR, "source %s: %s", sr->sc->name,
+					    sr->rep->err.msg);
 			}
 		}
-	} else if (fetch_sources(o, cfg, srs, cfg->n_sources, &err) < 0) {
+	} else if (fetch_sources(o, cfg, srs, cfg->n_sources, &rep, &err) < 0) {
+		print_notes(o, &rep);
 		logmsg(o, LOG_ERR, "%s", cda_error_str(&err, buf, sizeof(buf)));
 		status = cda_error_exit_status(&err);
 		goto out;
@@ -1025,7 +1036,7 @@ static int run(const struct options *o, const struct config *cfg)
 			if (!target_selected(o, tc->name))
 				continue;
 			tr = &rep.targets[nt++];
-			run_target(o, cfg, tc, srs, cfg->n_sources, st, tr);
+			run_target(o, cfg, tc, srs, cfg->n_sources, st, &rep, tr);
 			if (tr->status == TGT_CHANGED || tr->status == TGT_WOULD_CHANGE)
 				rep.changed = true;
 			if (tr->status != TGT_CHANGED && tr->status != TGT_UNCHANGED)
@@ -1046,13 +1057,15 @@ static int run(const struct options *o, const struct config *cfg)
 		if (sr->old == NULL || !ranges_equal(sr->old, sr->list))
 			sr->new_meta.changed = rep.started;
 		if (state_save_source(st, sr->sc->name, sr->list, &sr->new_meta, &err) < 0) {
-			logmsg(o, LOG_ERR, "source %s: its last known good list was not saved: %s",
-			       sr->sc->name, cda_error_str(&err, buf, sizeof(buf)));
+			report_note(&rep, LOG_ERR,
+				    "source %s: its last known good list was not saved: %s",
+				    sr->sc->name, cda_error_str(&err, buf, sizeof(buf)));
 			rep.state_err = err;
 			cda_error_clear(&err);
 		}
 	}
 	rep.seconds = now_seconds() - t0;
+	print_notes(o, &rep);
 	status = exit_status(o, &rep);
 	if (o->json) {
 		report_json(stdout, &rep);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
+/* report: a run's report as human text, the JSON document and metrics; its log lines. */
 #include "report.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -350,6 +352,28 @@ int report_metrics(FILE *out, const struct run_report *r, time_t last_success,
 	return ferror(out) ? -1 : 0;
 }
 
+void report_note(struct run_report *r, int prio, const char *fmt, ...)
+{
+	struct report_note *v;
+	char *msg = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	v = reallocarray(r->notes, r->n_notes + 1, sizeof(*v));
+	if (v == NULL) {
+		free(msg);
+		return;
+	}
+	r->notes = v;
+	r->notes[r->n_notes].prio = prio;
+	r->notes[r->n_notes++].msg = msg;
+}
+
 void report_finish(struct run_report *r)
 {
 	for (size_t i = 0; i < r->n_sources; i++)
@@ -362,4 +386,9 @@ void report_finish(struct run_report *r)
 		r->targets[i].added = NULL;
 		r->targets[i].removed = NULL;
 	}
+	for (size_t i = 0; i < r->n_notes; i++)
+		free(r->notes[i].msg);
+	free(r->notes);
+	r->notes = NULL;
+	r->n_notes = 0;
 }
