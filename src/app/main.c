@@ -31,8 +31,6 @@
 #include "state.h"
 
 #define EXIT_CHANGED 2
-/* max_shrink of a target with an origin lock, unless the target sets its own */
-#define LOCKED_MAX_SHRINK 0.05
 
 enum command {
 	CMD_SYNC,
@@ -272,27 +270,7 @@ static int build_list(const struct config *cfg, struct source_run *sr, struct fe
 			snprintf(sr->new_meta.token, sizeof(sr->new_meta.token), "%s", info.token);
 	}
 	snprintf(origin, sizeof(origin), "source %s (%s)", sc->name, sc->urls[0]);
-	if (sr->ce->need_v4 && total.entries_v4 == 0) {
-		cda_error_set(err, CDA_EDATA, "the list has no IPv4 entries (a family is missing)");
-		cda_error_at(err, origin, 0);
-		goto fail;
-	}
-	if (sr->ce->need_v6 && total.entries_v6 == 0) {
-		cda_error_set(err, CDA_EDATA, "the list has no IPv6 entries (a family is missing)");
-		cda_error_at(err, origin, 0);
-		goto fail;
-	}
-	if (total.entries_v4 + total.entries_v6 == 0) {
-		cda_error_set(err, CDA_EDATA, "empty list");
-		cda_error_at(err, origin, 0);
-		goto fail;
-	}
-	if (total.entries_v4 < sr->ce->min_v4 || total.entries_v6 < sr->ce->min_v6) {
-		cda_error_set(err, CDA_EDATA,
-			      "only %zu IPv4 and %zu IPv6 entries, below the floor of %u and %u "
-			      "for %s (truncated?)",
-			      total.entries_v4, total.entries_v6, sr->ce->min_v4, sr->ce->min_v6,
-			      sr->ce->name);
+	if (guard_check_list(total.entries_v4, total.entries_v6, sr->ce, err) < 0) {
 		cda_error_at(err, origin, 0);
 		goto fail;
 	}
@@ -548,7 +526,7 @@ static void run_target(const struct options *o, const struct config *cfg,
 	struct cidr_list lh = {0}, lw = {0}, ladd = {0}, ldel = {0};
 	struct source_attr *now = NULL, *before = NULL;
 	struct guard_counts gc = {0};
-	struct guard_policy gp = {.max_shrink = tc->max_shrink, .force = o->force};
+	struct guard_policy gp;
 	struct withdrawn_list keep = {0};
 	struct cda_error *err = &tr->err;
 	size_t na = 0;
@@ -634,12 +612,7 @@ static void run_target(const struct options *o, const struct config *cfg,
 	gc.want[1] = tr->v6;
 	for (size_t i = 0; i < ldel.n; i++)
 		gc.removed[ldel.v[i].family == CDA_AF_INET ? 0 : 1]++;
-	if (target_get(tc, "lock_ports") != NULL || target_get(tc, "lock_udp") != NULL) {
-		/* a lock turns a wrong list into refused traffic: stricter defaults */
-		if (target_get(tc, "max_shrink") == NULL && gp.max_shrink > LOCKED_MAX_SHRINK)
-			gp.max_shrink = LOCKED_MAX_SHRINK;
-		gp.locked = true;
-	}
+	guard_policy_for(tc, o->force, &gp);
 	if (guard_check_change(&gc, &gp, err) < 0) {
 		tr->status = TGT_REFUSED;
 		report_note(rep, LOG_ERR, "target %s: %s", tc->name, err->msg);
