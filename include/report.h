@@ -103,7 +103,10 @@ int report_metrics(FILE *out, const struct run_report *r, time_t last_success,
  * once the run returns). Out of memory drops the line.
  */
 void report_note(struct run_report *r, int prio, const char *fmt, ...) CDA_PRINTF(3, 4);
-/* Frees every list the report owns (dropped, added, removed, notes); not the strings. */
+/*
+ * Frees what the report owns: the sources and targets arrays, their lists (dropped, added,
+ * removed, pending) and the notes; not the names, which are borrowed. Idempotent.
+ */
 void report_finish(struct run_report *r);
 
 #endif

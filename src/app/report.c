@@ -386,6 +386,12 @@ void report_finish(struct run_report *r)
 		r->targets[i].added = NULL;
 		r->targets[i].removed = NULL;
 	}
+	free(r->sources);
+	free(r->targets);
+	r->sources = NULL;
+	r->targets = NULL;
+	r->n_sources = 0;
+	r->n_targets = 0;
 	for (size_t i = 0; i < r->n_notes; i++)
 		free(r->notes[i].msg);
 	free(r->notes);
