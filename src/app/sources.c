@@ -38,6 +38,27 @@ static bool token_backwards(const char *old, const char *cur)
 	return false;
 }
 
+/* The options a source's payloads are parsed with: its provider's format and its keys. */
+static void parse_opts_of(const struct config *cfg, const struct source_run *sr,
+			  struct parse_opts *po)
+{
+	const struct source_config *sc = sr->sc;
+
+	po->format = sr->ce->format;
+	po->services = source_get(sc, "services");
+	if (po->services == NULL)
+		po->services = source_get(sc, "groups");
+	if (po->services == NULL)
+		po->services = source_get(sc, "tag");
+	if (po->services == NULL)
+		po->services = source_get(sc, "tags");
+	po->networks = source_get(sc, "networks");
+	po->select = source_get(sc, "select");
+	po->where = source_get(sc, "where");
+	po->broadest_v4 = stricter(cfg->broadest_v4, sr->ce->broadest_v4);
+	po->broadest_v6 = stricter(cfg->broadest_v6, sr->ce->broadest_v6);
+}
+
 /* Parse every fetched body of one source into its new list. */
 static int build_list(const struct config *cfg, struct source_run *sr, struct fetch_req *reqs,
 		      struct cda_error *err)
@@ -50,19 +71,7 @@ static int build_list(const struct config *cfg, struct source_run *sr, struct fe
 
 	if (list == NULL)
 		return cda_error_sys(err, CDA_ESYS, "allocating");
-	po.format = sr->ce->format;
-	po.services = source_get(sc, "services");
-	if (po.services == NULL)
-		po.services = source_get(sc, "groups");
-	if (po.services == NULL)
-		po.services = source_get(sc, "tag");
-	if (po.services == NULL)
-		po.services = source_get(sc, "tags");
-	po.networks = source_get(sc, "networks");
-	po.select = source_get(sc, "select");
-	po.where = source_get(sc, "where");
-	po.broadest_v4 = stricter(cfg->broadest_v4, sr->ce->broadest_v4);
-	po.broadest_v6 = stricter(cfg->broadest_v6, sr->ce->broadest_v6);
+	parse_opts_of(cfg, sr, &po);
 	for (size_t u = 0; u < sc->n_urls; u++) {
 		struct parse_info info = {0};
 
@@ -104,20 +113,24 @@ fail:
 	return -1;
 }
 
-/* Fetch all needed sources in parallel; fill each source's list or fall back. */
-int sources_fetch(const struct config *cfg, struct source_run *srs, size_t n,
-		  struct run_report *rep, struct cda_error *err)
+/*
+ * Plan: one request per URL of each needed source, in source order, into *out (*total of
+ * them; none and NULL when no source is needed).
+ */
+static int plan(const struct source_run *srs, size_t n, struct fetch_req **out, size_t *total,
+		struct cda_error *err)
 {
-	size_t total = 0, k = 0;
 	struct fetch_req *reqs;
-	int rc = -1;
+	size_t k = 0, nr = 0;
 
+	*out = NULL;
+	*total = 0;
 	for (size_t i = 0; i < n; i++)
 		if (srs[i].needed)
-			total += srs[i].sc->n_urls;
-	if (total == 0)
+			nr += srs[i].sc->n_urls;
+	if (nr == 0)
 		return 0;
-	reqs = calloc(total, sizeof(*reqs));
+	reqs = calloc(nr, sizeof(*reqs));
 	if (reqs == NULL)
 		return cda_error_sys(err, CDA_ESYS, "allocating fetches");
 	for (size_t i = 0; i < n; i++) {
@@ -144,10 +157,20 @@ int sources_fetch(const struct config *cfg, struct source_run *srs, size_t n,
 			}
 		}
 	}
+	*out = reqs;
+	*total = nr;
+	return 0;
+}
+
+/* Fetch: every request in parallel, then the bodies a partly modified source still needs. */
+static int fetch(const struct source_run *srs, size_t n, struct fetch_req *reqs, size_t total,
+		 struct cda_error *err)
+{
+	size_t k = 0;
+
 	if (fetch_all(reqs, total, err) < 0)
-		goto out;
+		return -1;
 	/* a source with some URLs 304 and others 200 needs the 304 ones' bodies again */
-	k = 0;
 	for (size_t i = 0; i < n; i++) {
 		size_t n304 = 0, nu = srs[i].needed ? srs[i].sc->n_urls : 0;
 
@@ -162,88 +185,131 @@ int sources_fetch(const struct config *cfg, struct source_run *srs, size_t n,
 				reqs[k + u].last_modified = 0;
 				reqs[k + u].status = FETCH_PENDING;
 				if (fetch_all(&reqs[k + u], 1, err) < 0)
-					goto out;
+					return -1;
 			}
 		}
 		k += nu;
 	}
-	k = 0;
+	return 0;
+}
+
+/*
+ * One source's fetch results (reqs: one per URL): the first failure into e (*failed),
+ * whether every URL was not modified (*all304), the new validators into sr->new_meta.
+ */
+static void gather(struct source_run *sr, const struct fetch_req *reqs, struct cda_error *e,
+		   bool *failed, bool *all304)
+{
+	size_t nu = sr->sc->n_urls;
+
+	*failed = false;
+	*all304 = nu != 0;
+	for (size_t u = 0; u < nu; u++) {
+		const struct fetch_req *r = &reqs[u];
+		char origin[256];
+
+		if (r->status == FETCH_FAILED && !*failed) {
+			*e = r->err;
+			e->origin[0] = '\0';
+			snprintf(origin, sizeof(origin), "source %s (%s)", sr->sc->name, r->url);
+			cda_error_at(e, origin, 0);
+			*failed = true;
+		}
+		if (r->status != FETCH_NOT_MODIFIED)
+			*all304 = false;
+		sr->new_meta.url[u].last_modified = r->new_last_modified;
+		snprintf(sr->new_meta.url[u].etag, sizeof(sr->new_meta.url[u].etag), "%s",
+			 r->new_etag);
+	}
+	sr->new_meta.n_urls = (unsigned int)nu;
+}
+
+/* A fresh list's change token, when it moved: a note, a warning when it went backwards. */
+static void note_token(struct run_report *rep, const struct source_run *sr)
+{
+	bool back;
+
+	if (sr->meta.token[0] == '\0' || sr->new_meta.token[0] == '\0' ||
+	    strcmp(sr->meta.token, sr->new_meta.token) == 0)
+		return;
+	back = token_backwards(sr->meta.token, sr->new_meta.token);
+	report_note(rep, back ? LOG_WARNING : LOG_INFO, "source %s: token %s -> %s%s", sr->sc->name,
+		    sr->meta.token, sr->new_meta.token,
+		    back ? " (went backwards: a stale mirror or cache?)" : "");
+}
+
+/* A source that failed (e says why): its last known good list stands in, if it has one. */
+static int fall_back(struct source_run *sr, const struct cda_error *e, struct run_report *rep,
+		     struct cda_error *err)
+{
+	char buf[600];
+
+	sr->rep->err = *e;
+	if (sr->old != NULL) {
+		sr->rep->status = SRC_FALLBACK;
+		sr->list = ranges_dup(sr->old);
+		if (sr->list == NULL)
+			return cda_error_sys(err, CDA_ESYS, "allocating");
+		report_note(rep, LOG_ERR, "%s; using its last known good list",
+			    cda_error_str(e, buf, sizeof(buf)));
+	} else {
+		sr->rep->status = SRC_FAILED;
+		report_note(rep, LOG_ERR, "%s; no last known good list",
+			    cda_error_str(e, buf, sizeof(buf)));
+	}
+	return 0;
+}
+
+/* Settle one needed source from its fetch results: not modified, a new list, or fall back. */
+static int settle(const struct config *cfg, struct source_run *sr, struct fetch_req *reqs,
+		  struct run_report *rep, struct cda_error *err)
+{
+	struct cda_error e = {0};
+	bool failed, all304;
+
+	gather(sr, reqs, &e, &failed, &all304);
+	snprintf(sr->rep->prev_token, sizeof(sr->rep->prev_token), "%s", sr->meta.token);
+	if (!failed && all304) {
+		sr->rep->status = SRC_NOT_MODIFIED;
+		sr->list = ranges_dup(sr->old);
+		if (sr->list == NULL)
+			return cda_error_sys(err, CDA_ESYS, "allocating");
+		snprintf(sr->rep->token, sizeof(sr->rep->token), "%s", sr->meta.token);
+		report_note(rep, LOG_DEBUG, "source %s: not modified", sr->sc->name);
+	} else if (!failed && build_list(cfg, sr, reqs, &e) == 0) {
+		sr->rep->status = SRC_OK;
+		sr->fresh = true;
+		snprintf(sr->rep->token, sizeof(sr->rep->token), "%s", sr->new_meta.token);
+		note_token(rep, sr);
+	} else if (fall_back(sr, &e, rep, err) < 0) {
+		return -1;
+	}
+	if (sr->list != NULL) {
+		sr->rep->v4 = ranges_cidr_count(sr->list, CDA_AF_INET);
+		sr->rep->v6 = ranges_cidr_count(sr->list, CDA_AF_INET6);
+	}
+	return 0;
+}
+
+int sources_fetch(const struct config *cfg, struct source_run *srs, size_t n,
+		  struct run_report *rep, struct cda_error *err)
+{
+	struct fetch_req *reqs;
+	size_t total, k = 0;
+	int rc = -1;
+
+	if (plan(srs, n, &reqs, &total, err) < 0)
+		return -1;
+	if (total == 0)
+		return 0;
+	if (fetch(srs, n, reqs, total, err) < 0)
+		goto out;
 	for (size_t i = 0; i < n; i++) {
-		struct source_run *sr = &srs[i];
-		size_t nu = sr->needed ? sr->sc->n_urls : 0;
-		bool failed = false, all304 = nu != 0;
-		struct cda_error e = {0};
-
-		if (!sr->needed)
+		if (!srs[i].needed)
 			continue;
-		for (size_t u = 0; u < nu; u++) {
-			struct fetch_req *r = &reqs[k + u];
-			char origin[256];
-
-			if (r->status == FETCH_FAILED && !failed) {
-				e = r->err;
-				e.origin[0] = '\0';
-				snprintf(origin, sizeof(origin), "source %s (%s)", sr->sc->name,
-					 r->url);
-				cda_error_at(&e, origin, 0);
-				failed = true;
-			}
-			if (r->status != FETCH_NOT_MODIFIED)
-				all304 = false;
-			sr->new_meta.url[u].last_modified = r->new_last_modified;
-			snprintf(sr->new_meta.url[u].etag, sizeof(sr->new_meta.url[u].etag), "%s",
-				 r->new_etag);
-		}
-		sr->new_meta.n_urls = (unsigned int)nu;
-		snprintf(sr->rep->prev_token, sizeof(sr->rep->prev_token), "%s", sr->meta.token);
-		if (!failed && all304) {
-			sr->rep->status = SRC_NOT_MODIFIED;
-			sr->list = ranges_dup(sr->old);
-			if (sr->list == NULL) {
-				cda_error_sys(err, CDA_ESYS, "allocating");
-				goto out;
-			}
-			snprintf(sr->rep->token, sizeof(sr->rep->token), "%s", sr->meta.token);
-			report_note(rep, LOG_DEBUG, "source %s: not modified", sr->sc->name);
-		} else if (!failed && build_list(cfg, sr, &reqs[k], &e) == 0) {
-			sr->rep->status = SRC_OK;
-			sr->fresh = true;
-			snprintf(sr->rep->token, sizeof(sr->rep->token), "%s", sr->new_meta.token);
-			if (sr->meta.token[0] != '\0' && sr->new_meta.token[0] != '\0' &&
-			    strcmp(sr->meta.token, sr->new_meta.token) != 0)
-				report_note(rep,
-					    token_backwards(sr->meta.token, sr->new_meta.token)
-						    ? LOG_WARNING
-						    : LOG_INFO,
-					    "source %s: token %s -> %s%s", sr->sc->name,
-					    sr->meta.token, sr->new_meta.token,
-					    token_backwards(sr->meta.token, sr->new_meta.token)
-						    ? " (went backwards: a stale mirror or cache?)"
-						    : "");
-		} else {
-			char buf[600];
-
-			sr->rep->err = e;
-			if (sr->old != NULL) {
-				sr->rep->status = SRC_FALLBACK;
-				sr->list = ranges_dup(sr->old);
-				if (sr->list == NULL) {
-					cda_error_sys(err, CDA_ESYS, "allocating");
-					goto out;
-				}
-				report_note(rep, LOG_ERR, "%s; using its last known good list",
-					    cda_error_str(&e, buf, sizeof(buf)));
-			} else {
-				sr->rep->status = SRC_FAILED;
-				report_note(rep, LOG_ERR, "%s; no last known good list",
-					    cda_error_str(&e, buf, sizeof(buf)));
-			}
-		}
-		if (sr->list != NULL) {
-			sr->rep->v4 = ranges_cidr_count(sr->list, CDA_AF_INET);
-			sr->rep->v6 = ranges_cidr_count(sr->list, CDA_AF_INET6);
-		}
-		k += nu;
+		if (settle(cfg, &srs[i], &reqs[k], rep, err) < 0)
+			goto out;
+		k += srs[i].sc->n_urls;
 	}
 	rc = 0;
 out:
