@@ -44,8 +44,9 @@ static int changes_from(const struct cidr_list *l, const struct source_attr *src
  * *keep gets the list to store once the run has applied (or found the target in step).
  */
 static int keep_withdrawn(const struct config *cfg, struct state *st, const char *key,
-			  const struct ranges *have, struct ranges *want, struct withdrawn_list *keep,
-			  struct target_report *tr, struct cda_error *err)
+			  const struct ranges *have, struct ranges *want,
+			  struct withdrawn_list *keep, struct target_report *tr,
+			  struct cda_error *err)
 {
 	struct withdrawn_list old = {0};
 	struct ranges *gone = NULL;
@@ -90,180 +91,246 @@ out:
 	return rc;
 }
 
-/* One target: read, diff, guard, apply, verify, save. Fills its report. */
-void target_run(const struct run_opts *ro, const struct config *cfg,
-		const struct target_config *tc, struct source_run *srs, size_t n_srs,
-		struct state *st, struct run_report *rep, struct target_report *tr)
-{
-	const struct backend_ops *ops = backend_find(tc->backend);
-	struct backend_env env = {.state = st, .verify_max = cfg->verify_max,
-				  .verify_full = ro->verify_full, .dry_run = ro->dry_run};
-	struct backend *be = NULL;
-	struct ranges *want = NULL, *cur = NULL, *have = NULL, *add = NULL, *del = NULL;
-	struct ranges *only_have = NULL, *only_want = NULL;
-	struct cidr_list lh = {0}, lw = {0}, ladd = {0}, ldel = {0};
-	struct source_attr *now = NULL, *before = NULL;
-	struct guard_counts gc = {0};
-	struct guard_policy gp;
-	struct withdrawn_list keep = {0};
-	struct cda_error *err = &tr->err;
-	size_t na = 0;
-	char buf[600], wkey[160] = "";
+/* Working data of one target's sync, shared by its stages. */
+struct target_work {
+	const struct run_opts *ro;
+	const struct config *cfg;
+	const struct target_config *tc;
+	struct state *st;
+	struct run_report *rep;
+	struct target_report *tr;
+	struct backend_env env;
+	struct backend *be;
+	struct ranges *want;		     /* union of its sources' lists */
+	struct ranges *cur;		     /* what the target holds, as read */
+	struct ranges *have;		     /* cur, normal */
+	struct source_attr *now, *before;    /* per source: its list, its last good list */
+	size_t na;
+	struct cidr_list ladd, ldel;	     /* the prefix diff */
+	struct withdrawn_list keep;	     /* withdrawn ranges still allowed */
+	char wkey[160];
+};
 
-	tr->name = tc->name;
-	tr->backend = tc->backend;
-	tr->status = TGT_FAILED;
-	now = calloc(tc->n_sources, sizeof(*now));
-	before = calloc(tc->n_sources, sizeof(*before));
-	want = ranges_new();
-	cur = ranges_new();
-	if (now == NULL || before == NULL || want == NULL || cur == NULL) {
-		cda_error_sys(err, CDA_ESYS, "allocating");
-		goto out;
-	}
+/* Want: the union of the target's sources' lists; skipped when one has no list. */
+static int want_of(struct target_work *w, const struct source_run *srs, size_t n_srs)
+{
+	const struct target_config *tc = w->tc;
+	struct cda_error *err = &w->tr->err;
+
+	w->now = calloc(tc->n_sources, sizeof(*w->now));
+	w->before = calloc(tc->n_sources, sizeof(*w->before));
+	w->want = ranges_new();
+	w->cur = ranges_new();
+	if (w->now == NULL || w->before == NULL || w->want == NULL || w->cur == NULL)
+		return cda_error_sys(err, CDA_ESYS, "allocating");
 	for (size_t i = 0; i < tc->n_sources; i++) {
 		for (size_t j = 0; j < n_srs; j++) {
 			if (strcmp(srs[j].sc->name, tc->sources[i]) != 0)
 				continue;
 			if (srs[j].list == NULL) {
-				tr->status = TGT_SKIPPED;
-				cda_error_set(err, srs[j].rep->err.code == CDA_EDATA ? CDA_EDATA
-										      : CDA_EFETCH,
-					      "source %s has no usable list", srs[j].sc->name);
-				goto out;
+				enum cda_errc c = srs[j].rep->err.code == CDA_EDATA ? CDA_EDATA
+										    : CDA_EFETCH;
+
+				w->tr->status = TGT_SKIPPED;
+				return cda_error_set(err, c, "source %s has no usable list",
+						     srs[j].sc->name);
 			}
-			if (ranges_add_all(want, srs[j].list) < 0) {
-				cda_error_sys(err, CDA_ESYS, "allocating");
-				goto out;
-			}
-			now[na].name = srs[j].sc->name;
-			now[na].list = srs[j].list;
-			before[na].name = srs[j].sc->name;
-			before[na].list = srs[j].old;
-			na++;
+			if (ranges_add_all(w->want, srs[j].list) < 0)
+				return cda_error_sys(err, CDA_ESYS, "allocating");
+			w->now[w->na].name = srs[j].sc->name;
+			w->now[w->na].list = srs[j].list;
+			w->before[w->na].name = srs[j].sc->name;
+			w->before[w->na].list = srs[j].old;
+			w->na++;
 		}
 	}
-	ranges_normalize(want);
-	if (ops == NULL) {
-		cda_error_set(err, CDA_ECONFIG, "backend %s is not built in", tc->backend);
-		goto out;
-	}
-	if (backend_open(ops, &be, tc, &env, err) < 0 || backend_read(be, cur, err) < 0)
-		goto out;
-	have = ranges_dup(cur);
-	if (have == NULL) {
-		cda_error_sys(err, CDA_ESYS, "allocating");
-		goto out;
-	}
-	ranges_normalize(have);
-	snprintf(wkey, sizeof(wkey), "target-%s", tc->name);
-	if (cfg->keep_withdrawn > 0 && st != NULL &&
-	    keep_withdrawn(cfg, st, wkey, have, want, &keep, tr, err) < 0)
-		goto out;
+	ranges_normalize(w->want);
+	return 0;
+}
+
+/* Read what the target holds; keep withdrawn ranges in want for their grace period. */
+static int read_target(struct target_work *w)
+{
+	const struct backend_ops *ops = backend_find(w->tc->backend);
+	struct cda_error *err = &w->tr->err;
+
+	if (ops == NULL)
+		return cda_error_set(err, CDA_ECONFIG, "backend %s is not built in",
+				     w->tc->backend);
+	if (backend_open(ops, &w->be, w->tc, &w->env, err) < 0 ||
+	    backend_read(w->be, w->cur, err) < 0)
+		return -1;
+	w->have = ranges_dup(w->cur);
+	if (w->have == NULL)
+		return cda_error_sys(err, CDA_ESYS, "allocating");
+	ranges_normalize(w->have);
+	snprintf(w->wkey, sizeof(w->wkey), "target-%s", w->tc->name);
+	if (w->cfg->keep_withdrawn > 0 && w->st != NULL &&
+	    keep_withdrawn(w->cfg, w->st, w->wkey, w->have, w->want, &w->keep, w->tr, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* Diff: the prefixes to add and remove, with their sources; the lock and its drift. */
+static int diff(struct target_work *w)
+{
+	struct target_report *tr = w->tr;
+	struct ranges *only_have = NULL, *only_want = NULL;
+	struct cidr_list lh = {0}, lw = {0};
+	int rc = -1;
+
 	/*
 	 * The prefix diff needs only the intervals that differ: identical intervals have
 	 * identical covers, and the others' addresses are disjoint from them. So a 1-range
 	 * change in a 1M set covers two intervals, not two million.
 	 */
-	if (ranges_diff_items(have, want, &only_have, &only_want) < 0 ||
+	if (ranges_diff_items(w->have, w->want, &only_have, &only_want) < 0 ||
 	    ranges_to_cidrs(only_have, &lh) < 0 || ranges_to_cidrs(only_want, &lw) < 0 ||
-	    cidr_list_diff(&lh, &lw, &ladd, &ldel) < 0 ||
-	    changes_from(&ladd, now, na, &tr->added, &tr->n_added) < 0 ||
-	    changes_from(&ldel, before, na, &tr->removed, &tr->n_removed) < 0) {
-		cda_error_sys(err, CDA_ESYS, "computing the diff");
+	    cidr_list_diff(&lh, &lw, &w->ladd, &w->ldel) < 0 ||
+	    changes_from(&w->ladd, w->now, w->na, &tr->added, &tr->n_added) < 0 ||
+	    changes_from(&w->ldel, w->before, w->na, &tr->removed, &tr->n_removed) < 0) {
+		cda_error_sys(&tr->err, CDA_ESYS, "computing the diff");
 		goto out;
 	}
-	tr->v4 = ranges_cidr_count(want, CDA_AF_INET);
-	tr->v6 = ranges_cidr_count(want, CDA_AF_INET6);
-	if (backend_drift(be, &tr->drift, err) < 0)
+	tr->v4 = ranges_cidr_count(w->want, CDA_AF_INET);
+	tr->v6 = ranges_cidr_count(w->want, CDA_AF_INET6);
+	if (backend_drift(w->be, &tr->drift, &tr->err) < 0)
 		goto out;
-	if (backend_lock_info(be) != NULL)
-		snprintf(tr->lock, sizeof(tr->lock), "%s", backend_lock_info(be));
-	if (ladd.n == 0 && ldel.n == 0 && !tr->drift) {
-		tr->status = TGT_UNCHANGED;
-		cda_error_clear(err);
-		goto out;
-	}
-	gc.have[0] = ranges_cidr_count(have, CDA_AF_INET);
-	gc.have[1] = ranges_cidr_count(have, CDA_AF_INET6);
+	if (backend_lock_info(w->be) != NULL)
+		snprintf(tr->lock, sizeof(tr->lock), "%s", backend_lock_info(w->be));
+	rc = 0;
+out:
+	cidr_list_finish(&lh);
+	cidr_list_finish(&lw);
+	ranges_free(only_have);
+	ranges_free(only_want);
+	return rc;
+}
+
+/* Guard: the change against the target's policy; refused, it keeps what it holds. */
+static int guard(struct target_work *w)
+{
+	struct target_report *tr = w->tr;
+	struct guard_counts gc = {0};
+	struct guard_policy gp;
+
+	gc.have[0] = ranges_cidr_count(w->have, CDA_AF_INET);
+	gc.have[1] = ranges_cidr_count(w->have, CDA_AF_INET6);
 	gc.want[0] = tr->v4;
 	gc.want[1] = tr->v6;
-	for (size_t i = 0; i < ldel.n; i++)
-		gc.removed[ldel.v[i].family == CDA_AF_INET ? 0 : 1]++;
-	guard_policy_for(tc, ro->force, &gp);
-	if (guard_check_change(&gc, &gp, err) < 0) {
+	for (size_t i = 0; i < w->ldel.n; i++)
+		gc.removed[w->ldel.v[i].family == CDA_AF_INET ? 0 : 1]++;
+	guard_policy_for(w->tc, w->ro->force, &gp);
+	if (guard_check_change(&gc, &gp, &tr->err) < 0) {
 		tr->status = TGT_REFUSED;
-		report_note(rep, LOG_ERR, "target %s: %s", tc->name, err->msg);
+		report_note(w->rep, LOG_ERR, "target %s: %s", w->tc->name, tr->err.msg);
 		/* the report shows what was refused; the target still holds what it had */
 		tr->v4 = gc.have[0];
 		tr->v6 = gc.have[1];
-		goto out;
+		return -1;
 	}
-	if (ro->dry_run) {
-		tr->status = TGT_WOULD_CHANGE;
-		goto out;
-	}
-	if (ranges_diff_items(cur, want, &del, &add) < 0) {
+	return 0;
+}
+
+/* Apply: the delta in one transaction, verify, save the backend's state. */
+static void apply(struct target_work *w)
+{
+	struct target_report *tr = w->tr;
+	struct cda_error *err = &tr->err;
+	struct ranges *add = NULL, *del = NULL;
+	struct backend_input in = {.want = w->want, .srcs = w->now, .n_srcs = w->na};
+	char buf[600];
+
+	if (ranges_diff_items(w->cur, w->want, &del, &add) < 0) {
 		cda_error_sys(err, CDA_ESYS, "computing the delta");
 		goto out;
 	}
-	{
-		struct backend_input in = {.want = want, .add = add, .del = del, .srcs = now,
-					   .n_srcs = na};
-
-		if (backend_apply(be, &in, err) < 0 || backend_verify(be, want, err) < 0) {
-			tr->status = TGT_FAILED;
-			goto out;
-		}
+	in.add = add;
+	in.del = del;
+	if (backend_apply(w->be, &in, err) < 0 || backend_verify(w->be, w->want, err) < 0) {
+		tr->status = TGT_FAILED;
+		goto out;
 	}
 	tr->status = TGT_CHANGED;
-	tr->elem_msgs = be->msgs_sent;
+	tr->elem_msgs = w->be->msgs_sent;
 	cda_error_clear(err);
 	/* the lock as the apply left it */
 	tr->lock[0] = '\0';
-	if (backend_lock_info(be) != NULL)
-		snprintf(tr->lock, sizeof(tr->lock), "%s", backend_lock_info(be));
+	if (backend_lock_info(w->be) != NULL)
+		snprintf(tr->lock, sizeof(tr->lock), "%s", backend_lock_info(w->be));
 	if (strstr(tr->lock, "withheld") != NULL)
-		report_note(rep, LOG_WARNING, "target %s: origin lock %s", tc->name, tr->lock);
-	if (backend_save(be, err) < 0) {
+		report_note(w->rep, LOG_WARNING, "target %s: origin lock %s", w->tc->name,
+			    tr->lock);
+	if (backend_save(w->be, err) < 0) {
 		/* applied and verified: the target is in step, only its cache is not */
-		report_note(rep, LOG_ERR,
+		report_note(w->rep, LOG_ERR,
 			    "target %s: applied and verified, but its state was not saved: %s",
-			    tc->name, cda_error_str(err, buf, sizeof(buf)));
+			    w->tc->name, cda_error_str(err, buf, sizeof(buf)));
 		if (err->code != CDA_ESYS)
 			err->code = CDA_ESYS;
 	}
-	report_note(rep, LOG_NOTICE, "target %s: applied +%zu -%zu, now %zu IPv4 + %zu IPv6%s",
-		    tc->name, tr->n_added, tr->n_removed, tr->v4, tr->v6,
+	report_note(w->rep, LOG_NOTICE, "target %s: applied +%zu -%zu, now %zu IPv4 + %zu IPv6%s",
+		    w->tc->name, tr->n_added, tr->n_removed, tr->v4, tr->v6,
 		    tr->drift ? ", origin lock put back" : "");
 out:
+	ranges_free(add);
+	ranges_free(del);
+}
+
+/* The grace clock once the target is in step, the notes of a failure, and the cleanup. */
+static void finish(struct target_work *w)
+{
+	struct target_report *tr = w->tr;
+	char buf[600];
+
 	/* the grace clock is kept once the target is in step (never on a dry run) */
-	if (cfg->keep_withdrawn > 0 && st != NULL && !ro->dry_run &&
+	if (w->cfg->keep_withdrawn > 0 && w->st != NULL && !w->ro->dry_run &&
 	    (tr->status == TGT_CHANGED || tr->status == TGT_UNCHANGED)) {
 		struct cda_error e = {0};
 
-		if (state_save_withdrawn(st, wkey, &keep, &e) < 0)
-			report_note(rep, LOG_ERR, "target %s: %s", tc->name,
+		if (state_save_withdrawn(w->st, w->wkey, &w->keep, &e) < 0)
+			report_note(w->rep, LOG_ERR, "target %s: %s", w->tc->name,
 				    cda_error_str(&e, buf, sizeof(buf)));
 	}
-	withdrawn_list_finish(&keep);
+	withdrawn_list_finish(&w->keep);
 	if (tr->status == TGT_FAILED)
-		report_note(rep, LOG_ERR, "target %s: %s; left as it was", tc->name,
-			    cda_error_str(err, buf, sizeof(buf)));
+		report_note(w->rep, LOG_ERR, "target %s: %s; left as it was", w->tc->name,
+			    cda_error_str(&tr->err, buf, sizeof(buf)));
 	if (tr->status == TGT_SKIPPED)
-		report_note(rep, LOG_ERR, "target %s: %s; left as it was", tc->name, err->msg);
-	backend_close(be);
-	ranges_free(want);
-	ranges_free(cur);
-	ranges_free(have);
-	ranges_free(add);
-	ranges_free(del);
-	cidr_list_finish(&lh);
-	cidr_list_finish(&lw);
-	cidr_list_finish(&ladd);
-	cidr_list_finish(&ldel);
-	ranges_free(only_have);
-	ranges_free(only_want);
-	free(now);
-	free(before);
+		report_note(w->rep, LOG_ERR, "target %s: %s; left as it was", w->tc->name,
+			    tr->err.msg);
+	backend_close(w->be);
+	ranges_free(w->want);
+	ranges_free(w->cur);
+	ranges_free(w->have);
+	cidr_list_finish(&w->ladd);
+	cidr_list_finish(&w->ldel);
+	free(w->now);
+	free(w->before);
+}
+
+void target_run(const struct run_opts *ro, const struct config *cfg,
+		const struct target_config *tc, struct source_run *srs, size_t n_srs,
+		struct state *st, struct run_report *rep, struct target_report *tr)
+{
+	struct target_work w = {.ro = ro, .cfg = cfg, .tc = tc, .st = st, .rep = rep, .tr = tr,
+				.env = {.state = st, .verify_max = cfg->verify_max,
+					.verify_full = ro->verify_full, .dry_run = ro->dry_run}};
+
+	tr->name = tc->name;
+	tr->backend = tc->backend;
+	tr->status = TGT_FAILED;
+	if (want_of(&w, srs, n_srs) < 0 || read_target(&w) < 0 || diff(&w) < 0)
+		goto out;
+	if (w.ladd.n == 0 && w.ldel.n == 0 && !tr->drift) {
+		tr->status = TGT_UNCHANGED;
+		cda_error_clear(&tr->err);
+	} else if (guard(&w) == 0) {
+		if (ro->dry_run)
+			tr->status = TGT_WOULD_CHANGE;
+		else
+			apply(&w);
+	}
+out:
+	finish(&w);
 }
