@@ -28,6 +28,8 @@
 #include "state.h"
 
 #define EXIT_CHANGED 2
+/* parse_option() and parse_args(): carry on (any other value is an exit status) */
+#define GO_ON (-1)
 
 enum command {
 	CMD_SYNC,
@@ -443,90 +445,93 @@ out:
 	return status;
 }
 
-int main(int argc, char **argv)
+/* Append s to a growing array of borrowed strings; -1 when out of memory. */
+static int push_str(const char ***v, size_t *n, const char *s)
 {
-	struct options o = {.config = CONFIG_DEFAULT_PATH, .cmd = CMD_SYNC};
-	struct config cfg = {0};
-	struct cda_error err = {0};
-	char buf[600];
+	const char **t = reallocarray(*v, *n + 1, sizeof(*t));
+
+	if (t == NULL)
+		return -1;
+	*v = t;
+	t[(*n)++] = s;
+	return 0;
+}
+
+/* One option into o: GO_ON, or the exit status to end with (--help, a usage error...). */
+static int parse_option(int ch, const char *arg, struct options *o)
+{
+	switch (ch) {
+	case 'c':
+		o->config = arg;
+		return GO_ON;
+	case 'n':
+		o->dry_run = true;
+		return GO_ON;
+	case 'j':
+		o->json = true;
+		return GO_ON;
+	case 'q':
+		o->verbosity = -1;
+		return GO_ON;
+	case 'v':
+		o->verbosity = 1;
+		return GO_ON;
+	case 't':
+		return push_str(&o->targets, &o->n_targets, arg) < 0 ? 71 : GO_ON;
+	case 'f':
+		o->force = true;
+		return GO_ON;
+	case 'd':
+		o->detailed = true;
+		return GO_ON;
+	case 'V':
+		o->verify_full = true;
+		return GO_ON;
+	case 'L':
+		list_providers();
+		return 0;
+	case 'P': {
+		unsigned long port;
+		uint16_t *p = reallocarray(o->ports, o->n_ports + 1, sizeof(*p));
+
+		if (p == NULL)
+			return 71;
+		o->ports = p;
+		if (config_parse_ulong(arg, 1, 65535, &port) < 0) {
+			fprintf(stderr, "cdnallow: --port %s: expected 1..65535\n", arg);
+			return 64;
+		}
+		o->ports[o->n_ports++] = (uint16_t)port;
+		return GO_ON;
+	}
+	case 'I':
+		return push_str(&o->ips, &o->n_ips, arg) < 0 ? 71 : GO_ON;
+	case 'T':
+		o->tls_name = arg;
+		return GO_ON;
+	case 'R':
+		printf("cdnallow %s\n", CDNALLOW_VERSION);
+		return 0;
+	case 'h':
+		usage(stdout);
+		return 0;
+	default:
+		usage(stderr);
+		return 64;
+	}
+}
+
+/* The command line into o: GO_ON, or the exit status to end with. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
 	int ch, status;
 
 	while ((ch = getopt_long(argc, argv, "c:nqvt:fh", long_opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			o.config = optarg;
-			break;
-		case 'n':
-			o.dry_run = true;
-			break;
-		case 'j':
-			o.json = true;
-			break;
-		case 'q':
-			o.verbosity = -1;
-			break;
-		case 'v':
-			o.verbosity = 1;
-			break;
-		case 't': {
-			const char **t = reallocarray(o.targets, o.n_targets + 1, sizeof(*t));
-
-			if (t == NULL)
-				return 71;
-			o.targets = t;
-			o.targets[o.n_targets++] = optarg;
-			break;
-		}
-		case 'f':
-			o.force = true;
-			break;
-		case 'd':
-			o.detailed = true;
-			break;
-		case 'V':
-			o.verify_full = true;
-			break;
-		case 'L':
-			list_providers();
-			return 0;
-		case 'P': {
-			unsigned long port;
-			uint16_t *p = reallocarray(o.ports, o.n_ports + 1, sizeof(*p));
-
-			if (p == NULL)
-				return 71;
-			o.ports = p;
-			if (config_parse_ulong(optarg, 1, 65535, &port) < 0) {
-				fprintf(stderr, "cdnallow: --port %s: expected 1..65535\n", optarg);
-				return 64;
-			}
-			o.ports[o.n_ports++] = (uint16_t)port;
-			break;
-		}
-		case 'I': {
-			const char **ip = reallocarray(o.ips, o.n_ips + 1, sizeof(*ip));
-
-			if (ip == NULL)
-				return 71;
-			o.ips = ip;
-			o.ips[o.n_ips++] = optarg;
-			break;
-		}
-		case 'T':
-			o.tls_name = optarg;
-			break;
-		case 'R':
-			printf("cdnallow %s\n", CDNALLOW_VERSION);
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 64;
-		}
+		status = parse_option(ch, optarg, o);
+		if (status != GO_ON)
+			return status;
 	}
-	if (optind < argc && parse_command(argv[optind++], &o.cmd) < 0) {
+	if (optind < argc && parse_command(argv[optind++], &o->cmd) < 0) {
 		fprintf(stderr, "cdnallow: unknown command '%s'\n", argv[optind - 1]);
 		usage(stderr);
 		return 64;
@@ -535,38 +540,52 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cdnallow: unexpected argument '%s'\n", argv[optind]);
 		return 64;
 	}
-	if (o.cmd == CMD_DIFF)
-		o.dry_run = true;
+	if (o->cmd == CMD_DIFF)
+		o->dry_run = true;
+	return GO_ON;
+}
+
+/* The command, with the configuration loaded: its exit status. */
+static int dispatch(const struct options *o, const struct config *cfg)
+{
+	int status;
+
+	if (o->cmd == CMD_CHECK) {
+		if (o->verbosity >= 0)
+			printf("%s: OK, %zu sources, %zu targets\n", cfg->path, cfg->n_sources,
+			       cfg->n_targets);
+		return 0;
+	}
+	if (o->cmd == CMD_UNLOCK)
+		return run_unlock(o, cfg);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "cdnallow: libcurl initialisation failed\n");
+		return 71;
+	}
+	status = o->cmd == CMD_DOCTOR ? run_doctor(o, cfg) : run(o, cfg);
+	curl_global_cleanup();
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {.config = CONFIG_DEFAULT_PATH, .cmd = CMD_SYNC};
+	struct config cfg = {0};
+	struct cda_error err = {0};
+	char buf[600];
+	int status = parse_args(argc, argv, &o);
+
+	if (status != GO_ON)
+		return status;
 	o.use_syslog = !isatty(STDERR_FILENO) && getenv("CDNALLOW_NO_SYSLOG") == NULL;
 	if (o.use_syslog)
 		openlog("cdnallow", LOG_PID, LOG_DAEMON);
 	if (config_load(&cfg, o.config, geteuid() == 0, &err) < 0) {
 		fprintf(stderr, "cdnallow: %s\n", cda_error_str(&err, buf, sizeof(buf)));
-		free(o.targets);
-		return cda_error_exit_status(&err);
+		status = cda_error_exit_status(&err);
+	} else {
+		status = dispatch(&o, &cfg);
 	}
-	if (o.cmd == CMD_CHECK) {
-		if (o.verbosity >= 0)
-			printf("%s: OK, %zu sources, %zu targets\n", cfg.path, cfg.n_sources,
-			       cfg.n_targets);
-		config_finish(&cfg);
-		free(o.targets);
-		return 0;
-	}
-	if (o.cmd == CMD_UNLOCK) {
-		status = run_unlock(&o, &cfg);
-		config_finish(&cfg);
-		free(o.targets);
-		return status;
-	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		fprintf(stderr, "cdnallow: libcurl initialisation failed\n");
-		config_finish(&cfg);
-		free(o.targets);
-		return 71;
-	}
-	status = o.cmd == CMD_DOCTOR ? run_doctor(&o, &cfg) : run(&o, &cfg);
-	curl_global_cleanup();
 	config_finish(&cfg);
 	free(o.targets);
 	free(o.ports);
