@@ -1,8 +1,5 @@
 // SPDX-License-Identifier: MIT
-/*
- * cdnallow: options, commands and the orchestration of one run. The only place that
- * prints to the user, logs, or chooses the exit status.
- */
+/* main: options, commands, printing and logging, the exit status (the pipeline is run.c). */
 #include <sys/stat.h>
 #include <errno.h>
 #include <getopt.h>
