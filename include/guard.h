@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: MIT */
+/* guard: the safety policy (special-purpose space, list floors, shrink and empty-family limits). */
 #ifndef CDNALLOW_GUARD_H
 #define CDNALLOW_GUARD_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+struct catalog_entry;
 struct cda_error;
 struct cidr_list;
 struct ranges;
+struct target_config;
+
+/* max_shrink of a target with an origin lock, unless the target sets its own */
+#define GUARD_LOCKED_MAX_SHRINK 0.05
 
 /* Safety policy for one target. */
 struct guard_policy {
@@ -23,6 +29,22 @@ struct guard_counts {
 	size_t want[2];	   /* entries it would hold */
 	size_t removed[2]; /* entries of have not in want */
 };
+
+/*
+ * The policy of one target: its max_shrink (the global value unless it sets its own) and
+ * force. A target with an origin lock (lock_ports or lock_udp) is locked, and its max_shrink
+ * is at most GUARD_LOCKED_MAX_SHRINK unless it sets max_shrink itself: a lock turns a wrong
+ * list into refused traffic. Pure.
+ */
+void guard_policy_for(const struct target_config *tc, bool force, struct guard_policy *out);
+
+/*
+ * The list guards of one source, on the entries its payloads held (before merging), for
+ * provider ce: refuse (-1, CDA_EDATA, no origin) a list missing a family ce always publishes,
+ * an empty list, or one below ce's floor of entries per family (truncated?). Pure.
+ */
+int guard_check_list(size_t entries_v4, size_t entries_v6, const struct catalog_entry *ce,
+		     struct cda_error *err);
 
 /*
  * Drop special-purpose space (RFC 1918, loopback, link-local, CGNAT, multicast,

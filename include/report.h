@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* report: what one run did (sources, targets, log lines) and its human, JSON and metrics forms. */
 #ifndef CDNALLOW_REPORT_H
 #define CDNALLOW_REPORT_H
 
@@ -66,6 +67,12 @@ struct target_report {
 	struct cda_error err;
 };
 
+/* A log line the run leaves for main.c to print: a syslog priority (LOG_ERR, ...) and text. */
+struct report_note {
+	int prio;
+	char *msg;
+};
+
 struct run_report {
 	const char *command;
 	bool dry_run;
@@ -77,6 +84,8 @@ struct run_report {
 	struct target_report *targets;
 	size_t n_targets;
 	struct cda_error state_err; /* a last known good list could not be saved */
+	struct report_note *notes;  /* log lines, in the order the run met them */
+	size_t n_notes;
 };
 
 const char *report_source_status_name(enum source_status s);
@@ -89,7 +98,15 @@ int report_json(FILE *out, const struct run_report *r);
 /* node_exporter textfile format. */
 int report_metrics(FILE *out, const struct run_report *r, time_t last_success,
 		   time_t last_change);
-/* Frees every list the report owns (dropped, added, removed); not the strings. */
+/*
+ * Append a log line to r->notes (the modules of a run do not print; main.c logs the notes
+ * once the run returns). Out of memory drops the line.
+ */
+void report_note(struct run_report *r, int prio, const char *fmt, ...) CDA_PRINTF(3, 4);
+/*
+ * Frees what the report owns: the sources and targets arrays, their lists (dropped, added,
+ * removed, pending) and the notes; not the names, which are borrowed. Idempotent.
+ */
 void report_finish(struct run_report *r);
 
 #endif

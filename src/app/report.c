@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
+/* report: a run's report as human text, the JSON document and metrics; its log lines. */
 #include "report.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,10 +178,78 @@ static json_object *changes_json(const struct report_change *v, size_t n, json_o
 	return a;
 }
 
+static json_object *source_json(const struct source_report *s)
+{
+	json_object *o = json_object_new_object(), *d = json_object_new_array();
+	char buf[CIDR_STRLEN];
+
+	json_object_object_add(o, "name", json_object_new_string(s->name));
+	json_object_object_add(o, "provider", json_object_new_string(s->provider));
+	json_object_object_add(o, "status",
+			       json_object_new_string(report_source_status_name(s->status)));
+	json_object_object_add(o, "v4", json_object_new_int64((int64_t)s->v4));
+	json_object_object_add(o, "v6", json_object_new_int64((int64_t)s->v6));
+	if (s->token[0] != '\0')
+		json_object_object_add(o, "token", json_object_new_string(s->token));
+	if (s->prev_token[0] != '\0')
+		json_object_object_add(o, "previous_token", json_object_new_string(s->prev_token));
+	json_object_object_add(o, "hostbits_normalised", json_object_new_int64(s->hostbits));
+	for (size_t k = 0; k < s->dropped.n; k++)
+		json_object_array_add(d,
+				      json_object_new_string(cidr_format(&s->dropped.v[k], buf)));
+	json_object_object_add(o, "dropped_special", d);
+	if (s->status == SRC_FALLBACK || s->status == SRC_FAILED)
+		json_object_object_add(o, "error", error_json(&s->err));
+	return o;
+}
+
+static json_object *pending_json(const struct target_report *t)
+{
+	json_object *pend = json_object_new_array();
+	char buf[CIDR_STRLEN];
+
+	for (size_t k = 0; k < t->n_pending; k++) {
+		json_object *po = json_object_new_object();
+
+		json_object_object_add(po, "cidr",
+				       json_object_new_string(cidr_format(&t->pending[k].c, buf)));
+		json_object_object_add(po, "until",
+				       json_object_new_int64((int64_t)t->pending[k].until));
+		json_object_array_add(pend, po);
+	}
+	return pend;
+}
+
+static json_object *target_json(const struct target_report *t)
+{
+	json_object *o = json_object_new_object(), *sa, *sr, *by;
+
+	json_object_object_add(o, "name", json_object_new_string(t->name));
+	json_object_object_add(o, "backend", json_object_new_string(t->backend));
+	json_object_object_add(o, "status",
+			       json_object_new_string(report_target_status_name(t->status)));
+	json_object_object_add(o, "added", changes_json(t->added, t->n_added, &sa));
+	json_object_object_add(o, "removed", changes_json(t->removed, t->n_removed, &sr));
+	by = json_object_new_object();
+	json_object_object_add(by, "added", sa);
+	json_object_object_add(by, "removed", sr);
+	json_object_object_add(o, "sources_of", by);
+	json_object_object_add(o, "pending_removal", pending_json(t));
+	json_object_object_add(o, "v4", json_object_new_int64((int64_t)t->v4));
+	json_object_object_add(o, "v6", json_object_new_int64((int64_t)t->v6));
+	json_object_object_add(o, "lock",
+			       t->lock[0] != '\0' ? json_object_new_string(t->lock) : NULL);
+	json_object_object_add(o, "lock_drift", json_object_new_boolean(t->drift));
+	json_object_object_add(o, "elem_msgs", json_object_new_int64((int64_t)t->elem_msgs));
+	if (t->status == TGT_REFUSED || t->status == TGT_FAILED || t->status == TGT_SKIPPED ||
+	    t->err.code != CDA_OK)
+		json_object_object_add(o, "error", error_json(&t->err));
+	return o;
+}
+
 int report_json(FILE *out, const struct run_report *r)
 {
 	json_object *doc = json_object_new_object(), *srcs, *tgts;
-	char buf[CIDR_STRLEN];
 	int rc;
 
 	json_object_object_add(doc, "command", json_object_new_string(r->command));
@@ -188,73 +258,12 @@ int report_json(FILE *out, const struct run_report *r)
 	json_object_object_add(doc, "started", json_object_new_int64((int64_t)r->started));
 	json_object_object_add(doc, "seconds", json_object_new_double(r->seconds));
 	srcs = json_object_new_array();
-	for (size_t i = 0; i < r->n_sources; i++) {
-		const struct source_report *s = &r->sources[i];
-		json_object *o = json_object_new_object(), *d = json_object_new_array();
-
-		json_object_object_add(o, "name", json_object_new_string(s->name));
-		json_object_object_add(o, "provider", json_object_new_string(s->provider));
-		json_object_object_add(o, "status",
-				       json_object_new_string(report_source_status_name(s->status)));
-		json_object_object_add(o, "v4", json_object_new_int64((int64_t)s->v4));
-		json_object_object_add(o, "v6", json_object_new_int64((int64_t)s->v6));
-		if (s->token[0] != '\0')
-			json_object_object_add(o, "token", json_object_new_string(s->token));
-		if (s->prev_token[0] != '\0')
-			json_object_object_add(o, "previous_token",
-					       json_object_new_string(s->prev_token));
-		json_object_object_add(o, "hostbits_normalised",
-				       json_object_new_int64(s->hostbits));
-		for (size_t k = 0; k < s->dropped.n; k++)
-			json_object_array_add(
-				d, json_object_new_string(cidr_format(&s->dropped.v[k], buf)));
-		json_object_object_add(o, "dropped_special", d);
-		if (s->status == SRC_FALLBACK || s->status == SRC_FAILED)
-			json_object_object_add(o, "error", error_json(&s->err));
-		json_object_array_add(srcs, o);
-	}
+	for (size_t i = 0; i < r->n_sources; i++)
+		json_object_array_add(srcs, source_json(&r->sources[i]));
 	json_object_object_add(doc, "sources", srcs);
 	tgts = json_object_new_array();
-	for (size_t i = 0; i < r->n_targets; i++) {
-		const struct target_report *t = &r->targets[i];
-		json_object *o = json_object_new_object(), *sa, *sr, *by;
-
-		json_object_object_add(o, "name", json_object_new_string(t->name));
-		json_object_object_add(o, "backend", json_object_new_string(t->backend));
-		json_object_object_add(o, "status",
-				       json_object_new_string(report_target_status_name(t->status)));
-		json_object_object_add(o, "added", changes_json(t->added, t->n_added, &sa));
-		json_object_object_add(o, "removed", changes_json(t->removed, t->n_removed, &sr));
-		by = json_object_new_object();
-		json_object_object_add(by, "added", sa);
-		json_object_object_add(by, "removed", sr);
-		json_object_object_add(o, "sources_of", by);
-		{
-			json_object *pend = json_object_new_array();
-
-			for (size_t k = 0; k < t->n_pending; k++) {
-				json_object *po = json_object_new_object();
-
-				json_object_object_add(
-					po, "cidr",
-					json_object_new_string(cidr_format(&t->pending[k].c, buf)));
-				json_object_object_add(
-					po, "until", json_object_new_int64((int64_t)t->pending[k].until));
-				json_object_array_add(pend, po);
-			}
-			json_object_object_add(o, "pending_removal", pend);
-		}
-		json_object_object_add(o, "v4", json_object_new_int64((int64_t)t->v4));
-		json_object_object_add(o, "v6", json_object_new_int64((int64_t)t->v6));
-		json_object_object_add(o, "lock",
-				       t->lock[0] != '\0' ? json_object_new_string(t->lock) : NULL);
-		json_object_object_add(o, "lock_drift", json_object_new_boolean(t->drift));
-		json_object_object_add(o, "elem_msgs", json_object_new_int64((int64_t)t->elem_msgs));
-		if (t->status == TGT_REFUSED || t->status == TGT_FAILED ||
-		    t->status == TGT_SKIPPED || t->err.code != CDA_OK)
-			json_object_object_add(o, "error", error_json(&t->err));
-		json_object_array_add(tgts, o);
-	}
+	for (size_t i = 0; i < r->n_targets; i++)
+		json_object_array_add(tgts, target_json(&r->targets[i]));
 	json_object_object_add(doc, "targets", tgts);
 	if (r->state_err.code != CDA_OK)
 		json_object_object_add(doc, "state_error", error_json(&r->state_err));
@@ -350,6 +359,28 @@ int report_metrics(FILE *out, const struct run_report *r, time_t last_success,
 	return ferror(out) ? -1 : 0;
 }
 
+void report_note(struct run_report *r, int prio, const char *fmt, ...)
+{
+	struct report_note *v;
+	char *msg = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	v = reallocarray(r->notes, r->n_notes + 1, sizeof(*v));
+	if (v == NULL) {
+		free(msg);
+		return;
+	}
+	r->notes = v;
+	r->notes[r->n_notes].prio = prio;
+	r->notes[r->n_notes++].msg = msg;
+}
+
 void report_finish(struct run_report *r)
 {
 	for (size_t i = 0; i < r->n_sources; i++)
@@ -362,4 +393,15 @@ void report_finish(struct run_report *r)
 		r->targets[i].added = NULL;
 		r->targets[i].removed = NULL;
 	}
+	free(r->sources);
+	free(r->targets);
+	r->sources = NULL;
+	r->targets = NULL;
+	r->n_sources = 0;
+	r->n_targets = 0;
+	for (size_t i = 0; i < r->n_notes; i++)
+		free(r->notes[i].msg);
+	free(r->notes);
+	r->notes = NULL;
+	r->n_notes = 0;
 }

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
+/* guard: the safety policy (special-purpose space, list floors, shrink and empty-family limits). */
 #include "guard.h"
 
 #include <string.h>
 
+#include "catalog.h"
 #include "cda_error.h"
+#include "config.h"
 #include "ranges.h"
 
 /*
@@ -89,6 +92,39 @@ out:
 	ranges_free(hit);
 	ranges_free(rest);
 	return rc;
+}
+
+void guard_policy_for(const struct target_config *tc, bool force, struct guard_policy *out)
+{
+	out->max_shrink = tc->max_shrink;
+	out->force = force;
+	out->locked = false;
+	if (target_get(tc, "lock_ports") != NULL || target_get(tc, "lock_udp") != NULL) {
+		/* a lock turns a wrong list into refused traffic: stricter defaults */
+		if (target_get(tc, "max_shrink") == NULL &&
+		    out->max_shrink > GUARD_LOCKED_MAX_SHRINK)
+			out->max_shrink = GUARD_LOCKED_MAX_SHRINK;
+		out->locked = true;
+	}
+}
+
+int guard_check_list(size_t entries_v4, size_t entries_v6, const struct catalog_entry *ce,
+		     struct cda_error *err)
+{
+	if (ce->need_v4 && entries_v4 == 0)
+		return cda_error_set(err, CDA_EDATA,
+				     "the list has no IPv4 entries (a family is missing)");
+	if (ce->need_v6 && entries_v6 == 0)
+		return cda_error_set(err, CDA_EDATA,
+				     "the list has no IPv6 entries (a family is missing)");
+	if (entries_v4 + entries_v6 == 0)
+		return cda_error_set(err, CDA_EDATA, "empty list");
+	if (entries_v4 < ce->min_v4 || entries_v6 < ce->min_v6)
+		return cda_error_set(err, CDA_EDATA,
+				     "only %zu IPv4 and %zu IPv6 entries, below the floor of %u "
+				     "and %u for %s (truncated?)",
+				     entries_v4, entries_v6, ce->min_v4, ce->min_v6, ce->name);
+	return 0;
 }
 
 int guard_check_change(const struct guard_counts *c, const struct guard_policy *p,

@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: MIT
+/* target: bring one target in step with its sources (want, diff, guard, apply, verify, save). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "backend.h"
+#include "cda_error.h"
+#include "config.h"
+#include "guard.h"
+#include "pipeline.h"
+#include "ranges.h"
+#include "report.h"
+#include "run.h"
+#include "state.h"
+
+static int changes_from(const struct cidr_list *l, const struct source_attr *srcs, size_t n,
+			struct report_change **out, size_t *count)
+{
+	struct report_change *v = NULL;
+
+	*count = 0;
+	if (l->n == 0) {
+		*out = NULL;
+		return 0;
+	}
+	v = calloc(l->n, sizeof(*v));
+	if (v == NULL)
+		return -1;
+	for (size_t i = 0; i < l->n; i++) {
+		v[i].c = l->v[i];
+		v[i].source = backend_source_of(srcs, n, &l->v[i]);
+	}
+	*out = v;
+	*count = l->n;
+	return 0;
+}
+
+/*
+ * keep_withdrawn: ranges the target holds that its sources no longer list stay allowed for
+ * a grace period counted from when a run first saw them withdrawn. They go back into want;
+ * *keep gets the list to store once the run has applied (or found the target in step).
+ */
+static int keep_withdrawn(const struct config *cfg, struct state *st, const char *key,
+			  const struct ranges *have, struct ranges *want,
+			  struct withdrawn_list *keep, struct target_report *tr,
+			  struct cda_error *err)
+{
+	struct withdrawn_list old = {0};
+	struct ranges *gone = NULL;
+	struct cidr_list g = {0};
+	time_t now = time(NULL);
+	int rc = -1;
+
+	if (state_load_withdrawn(st, key, &old, err) < 0)
+		return -1;
+	if (ranges_subtract(have, want, &gone) < 0 || ranges_to_cidrs(gone, &g) < 0)
+		goto nomem;
+	if (g.n != 0) {
+		keep->v = calloc(g.n, sizeof(*keep->v));
+		tr->pending = calloc(g.n, sizeof(*tr->pending));
+		if (keep->v == NULL || tr->pending == NULL)
+			goto nomem;
+	}
+	for (size_t i = 0; i < g.n; i++) {
+		time_t since = now;
+
+		for (size_t k = 0; k < old.n; k++)
+			if (cidr_cmp(&old.v[k].c, &g.v[i]) == 0)
+				since = old.v[k].since;
+		if (now - since >= cfg->keep_withdrawn)
+			continue; /* grace period over: the removal goes ahead */
+		keep->v[keep->n].c = g.v[i];
+		keep->v[keep->n++].since = since;
+		tr->pending[tr->n_pending].c = g.v[i];
+		tr->pending[tr->n_pending++].until = since + cfg->keep_withdrawn;
+		if (ranges_add_cidr(want, &g.v[i]) < 0)
+			goto nomem;
+	}
+	ranges_normalize(want);
+	rc = 0;
+	goto out;
+nomem:
+	cda_error_sys(err, CDA_ESYS, "keeping withdrawn ranges");
+out:
+	withdrawn_list_finish(&old);
+	cidr_list_finish(&g);
+	ranges_free(gone);
+	return rc;
+}
+
+/* Working data of one target's sync, shared by its stages. */
+struct target_work {
+	const struct run_opts *ro;
+	const struct config *cfg;
+	const struct target_config *tc;
+	struct state *st;
+	struct run_report *rep;
+	struct target_report *tr;
+	struct backend_env env;
+	struct backend *be;
+	struct ranges *want;		     /* union of its sources' lists */
+	struct ranges *cur;		     /* what the target holds, as read */
+	struct ranges *have;		     /* cur, normal */
+	struct source_attr *now, *before;    /* per source: its list, its last good list */
+	size_t na;
+	struct cidr_list ladd, ldel;	     /* the prefix diff */
+	struct withdrawn_list keep;	     /* withdrawn ranges still allowed */
+	char wkey[160];
+};
+
+/* Want: the union of the target's sources' lists; skipped when one has no list. */
+static int want_of(struct target_work *w, const struct source_run *srs, size_t n_srs)
+{
+	const struct target_config *tc = w->tc;
+	struct cda_error *err = &w->tr->err;
+
+	w->now = calloc(tc->n_sources, sizeof(*w->now));
+	w->before = calloc(tc->n_sources, sizeof(*w->before));
+	w->want = ranges_new();
+	w->cur = ranges_new();
+	if (w->now == NULL || w->before == NULL || w->want == NULL || w->cur == NULL)
+		return cda_error_sys(err, CDA_ESYS, "allocating");
+	for (size_t i = 0; i < tc->n_sources; i++) {
+		for (size_t j = 0; j < n_srs; j++) {
+			if (strcmp(srs[j].sc->name, tc->sources[i]) != 0)
+				continue;
+			if (srs[j].list == NULL) {
+				enum cda_errc c = srs[j].rep->err.code == CDA_EDATA ? CDA_EDATA
+										    : CDA_EFETCH;
+
+				w->tr->status = TGT_SKIPPED;
+				return cda_error_set(err, c, "source %s has no usable list",
+						     srs[j].sc->name);
+			}
+			if (ranges_add_all(w->want, srs[j].list) < 0)
+				return cda_error_sys(err, CDA_ESYS, "allocating");
+			w->now[w->na].name = srs[j].sc->name;
+			w->now[w->na].list = srs[j].list;
+			w->before[w->na].name = srs[j].sc->name;
+			w->before[w->na].list = srs[j].old;
+			w->na++;
+		}
+	}
+	ranges_normalize(w->want);
+	return 0;
+}
+
+/* Read what the target holds; keep withdrawn ranges in want for their grace period. */
+static int read_target(struct target_work *w)
+{
+	const struct backend_ops *ops = backend_find(w->tc->backend);
+	struct cda_error *err = &w->tr->err;
+
+	if (ops == NULL)
+		return cda_error_set(err, CDA_ECONFIG, "backend %s is not built in",
+				     w->tc->backend);
+	if (backend_open(ops, &w->be, w->tc, &w->env, err) < 0 ||
+	    backend_read(w->be, w->cur, err) < 0)
+		return -1;
+	w->have = ranges_dup(w->cur);
+	if (w->have == NULL)
+		return cda_error_sys(err, CDA_ESYS, "allocating");
+	ranges_normalize(w->have);
+	snprintf(w->wkey, sizeof(w->wkey), "target-%s", w->tc->name);
+	if (w->cfg->keep_withdrawn > 0 && w->st != NULL &&
+	    keep_withdrawn(w->cfg, w->st, w->wkey, w->have, w->want, &w->keep, w->tr, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* Diff: the prefixes to add and remove, with their sources; the lock and its drift. */
+static int diff(struct target_work *w)
+{
+	struct target_report *tr = w->tr;
+	struct ranges *only_have = NULL, *only_want = NULL;
+	struct cidr_list lh = {0}, lw = {0};
+	int rc = -1;
+
+	/*
+	 * The prefix diff needs only the intervals that differ: identical intervals have
+	 * identical covers, and the others' addresses are disjoint from them. So a 1-range
+	 * change in a 1M set covers two intervals, not two million.
+	 */
+	if (ranges_diff_items(w->have, w->want, &only_have, &only_want) < 0 ||
+	    ranges_to_cidrs(only_have, &lh) < 0 || ranges_to_cidrs(only_want, &lw) < 0 ||
+	    cidr_list_diff(&lh, &lw, &w->ladd, &w->ldel) < 0 ||
+	    changes_from(&w->ladd, w->now, w->na, &tr->added, &tr->n_added) < 0 ||
+	    changes_from(&w->ldel, w->before, w->na, &tr->removed, &tr->n_removed) < 0) {
+		cda_error_sys(&tr->err, CDA_ESYS, "computing the diff");
+		goto out;
+	}
+	tr->v4 = ranges_cidr_count(w->want, CDA_AF_INET);
+	tr->v6 = ranges_cidr_count(w->want, CDA_AF_INET6);
+	if (backend_drift(w->be, &tr->drift, &tr->err) < 0)
+		goto out;
+	if (backend_lock_info(w->be) != NULL)
+		snprintf(tr->lock, sizeof(tr->lock), "%s", backend_lock_info(w->be));
+	rc = 0;
+out:
+	cidr_list_finish(&lh);
+	cidr_list_finish(&lw);
+	ranges_free(only_have);
+	ranges_free(only_want);
+	return rc;
+}
+
+/* Guard: the change against the target's policy; refused, it keeps what it holds. */
+static int guard(struct target_work *w)
+{
+	struct target_report *tr = w->tr;
+	struct guard_counts gc = {0};
+	struct guard_policy gp;
+
+	gc.have[0] = ranges_cidr_count(w->have, CDA_AF_INET);
+	gc.have[1] = ranges_cidr_count(w->have, CDA_AF_INET6);
+	gc.want[0] = tr->v4;
+	gc.want[1] = tr->v6;
+	for (size_t i = 0; i < w->ldel.n; i++)
+		gc.removed[w->ldel.v[i].family == CDA_AF_INET ? 0 : 1]++;
+	guard_policy_for(w->tc, w->ro->force, &gp);
+	if (guard_check_change(&gc, &gp, &tr->err) < 0) {
+		tr->status = TGT_REFUSED;
+		report_note(w->rep, LOG_ERR, "target %s: %s", w->tc->name, tr->err.msg);
+		/* the report shows what was refused; the target still holds what it had */
+		tr->v4 = gc.have[0];
+		tr->v6 = gc.have[1];
+		return -1;
+	}
+	return 0;
+}
+
+/* Apply: the delta in one transaction, verify, save the backend's state. */
+static void apply(struct target_work *w)
+{
+	struct target_report *tr = w->tr;
+	struct cda_error *err = &tr->err;
+	struct ranges *add = NULL, *del = NULL;
+	struct backend_input in = {.want = w->want, .srcs = w->now, .n_srcs = w->na};
+	char buf[600];
+
+	if (ranges_diff_items(w->cur, w->want, &del, &add) < 0) {
+		cda_error_sys(err, CDA_ESYS, "computing the delta");
+		goto out;
+	}
+	in.add = add;
+	in.del = del;
+	if (backend_apply(w->be, &in, err) < 0 || backend_verify(w->be, w->want, err) < 0) {
+		tr->status = TGT_FAILED;
+		goto out;
+	}
+	tr->status = TGT_CHANGED;
+	tr->elem_msgs = w->be->msgs_sent;
+	cda_error_clear(err);
+	/* the lock as the apply left it */
+	tr->lock[0] = '\0';
+	if (backend_lock_info(w->be) != NULL)
+		snprintf(tr->lock, sizeof(tr->lock), "%s", backend_lock_info(w->be));
+	if (strstr(tr->lock, "withheld") != NULL)
+		report_note(w->rep, LOG_WARNING, "target %s: origin lock %s", w->tc->name,
+			    tr->lock);
+	if (backend_save(w->be, err) < 0) {
+		/* applied and verified: the target is in step, only its cache is not */
+		report_note(w->rep, LOG_ERR,
+			    "target %s: applied and verified, but its state was not saved: %s",
+			    w->tc->name, cda_error_str(err, buf, sizeof(buf)));
+		if (err->code != CDA_ESYS)
+			err->code = CDA_ESYS;
+	}
+	report_note(w->rep, LOG_NOTICE, "target %s: applied +%zu -%zu, now %zu IPv4 + %zu IPv6%s",
+		    w->tc->name, tr->n_added, tr->n_removed, tr->v4, tr->v6,
+		    tr->drift ? ", origin lock put back" : "");
+out:
+	ranges_free(add);
+	ranges_free(del);
+}
+
+/* The grace clock once the target is in step, the notes of a failure, and the cleanup. */
+static void finish(struct target_work *w)
+{
+	struct target_report *tr = w->tr;
+	char buf[600];
+
+	/* the grace clock is kept once the target is in step (never on a dry run) */
+	if (w->cfg->keep_withdrawn > 0 && w->st != NULL && !w->ro->dry_run &&
+	    (tr->status == TGT_CHANGED || tr->status == TGT_UNCHANGED)) {
+		struct cda_error e = {0};
+
+		if (state_save_withdrawn(w->st, w->wkey, &w->keep, &e) < 0)
+			report_note(w->rep, LOG_ERR, "target %s: %s", w->tc->name,
+				    cda_error_str(&e, buf, sizeof(buf)));
+	}
+	withdrawn_list_finish(&w->keep);
+	if (tr->status == TGT_FAILED)
+		report_note(w->rep, LOG_ERR, "target %s: %s; left as it was", w->tc->name,
+			    cda_error_str(&tr->err, buf, sizeof(buf)));
+	if (tr->status == TGT_SKIPPED)
+		report_note(w->rep, LOG_ERR, "target %s: %s; left as it was", w->tc->name,
+			    tr->err.msg);
+	backend_close(w->be);
+	ranges_free(w->want);
+	ranges_free(w->cur);
+	ranges_free(w->have);
+	cidr_list_finish(&w->ladd);
+	cidr_list_finish(&w->ldel);
+	free(w->now);
+	free(w->before);
+}
+
+void target_run(const struct run_opts *ro, const struct config *cfg,
+		const struct target_config *tc, struct source_run *srs, size_t n_srs,
+		struct state *st, struct run_report *rep, struct target_report *tr)
+{
+	struct target_work w = {.ro = ro, .cfg = cfg, .tc = tc, .st = st, .rep = rep, .tr = tr,
+				.env = {.state = st, .verify_max = cfg->verify_max,
+					.verify_full = ro->verify_full, .dry_run = ro->dry_run}};
+
+	tr->name = tc->name;
+	tr->backend = tc->backend;
+	tr->status = TGT_FAILED;
+	if (want_of(&w, srs, n_srs) < 0 || read_target(&w) < 0 || diff(&w) < 0)
+		goto out;
+	if (w.ladd.n == 0 && w.ldel.n == 0 && !tr->drift) {
+		tr->status = TGT_UNCHANGED;
+		cda_error_clear(&tr->err);
+	} else if (guard(&w) == 0) {
+		if (ro->dry_run)
+			tr->status = TGT_WOULD_CHANGE;
+		else
+			apply(&w);
+	}
+out:
+	finish(&w);
+}
