@@ -95,6 +95,9 @@ const char *report_target_status_name(enum target_status s);
 int report_human(FILE *out, const struct run_report *r, bool verbose);
 /* The documented JSON document (one object, newline-terminated). */
 int report_json(FILE *out, const struct run_report *r);
+/* `check --json`: {"config","ok","sources","targets"} or {"config","ok":false,"error"}. */
+int report_check_json(FILE *out, const char *config, size_t n_sources, size_t n_targets,
+		      const struct cda_error *err);
 /* node_exporter textfile format. */
 int report_metrics(FILE *out, const struct run_report *r, time_t last_success,
 		   time_t last_change);

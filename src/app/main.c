@@ -53,6 +53,8 @@ struct options {
 	const char **ips;
 	size_t n_ips;
 	const char *tls_name;
+	const char *given[8]; /* options that only some commands take, as typed */
+	size_t n_given;
 };
 
 static const struct option long_opts[] = {
@@ -404,13 +406,6 @@ static int run(const struct options *o, const struct config *cfg)
 	rep.command = command_name(o->cmd);
 	rep.dry_run = o->dry_run;
 	rep.started = time(NULL);
-	for (size_t i = 0; i < o->n_targets; i++) {
-		if (config_find_target(cfg, o->targets[i]) == NULL) {
-			fprintf(stderr, "cdnallow: --target %s: no [target.%s] in %s\n",
-				o->targets[i], o->targets[i], cfg->path);
-			return 64;
-		}
-	}
 	if (state_open(&st, cfg->state_dir, cfg->lock_timeout, readonly, &err) < 0) {
 		logmsg(o, LOG_ERR, "%s", cda_error_str(&err, buf, sizeof(buf)));
 		return cda_error_exit_status(&err);
@@ -518,12 +513,73 @@ static int parse_option(int ch, const char *arg, struct options *o)
 	}
 }
 
+/* getopt's complaint about ARG ('?' unknown, ':' argument missing), with our name. */
+static void bad_option(int ch, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	int len = eq != NULL && strncmp(arg, "--", 2) == 0 ? (int)(eq - arg) : (int)strlen(arg);
+
+	if (ch == ':')
+		fprintf(stderr, "cdnallow: option '%.*s' needs an argument\n", len, arg);
+	else if (strncmp(arg, "--", 2) == 0 || optopt == 0)
+		fprintf(stderr, "cdnallow: unknown option '%.*s'\n", len, arg);
+	else
+		fprintf(stderr, "cdnallow: unknown option '-%c'\n", optopt);
+}
+
+/* Options that some commands do not take, with the commands that do (by letter). */
+static const struct {
+	int ch;
+	const char *name;
+	unsigned int cmds; /* 1 << enum command */
+} option_scope[] = {
+#define RUNS ((1U << CMD_SYNC) | (1U << CMD_DIFF) | (1U << CMD_FETCH) | (1U << CMD_RESTORE))
+	{'n', "--dry-run", RUNS},
+	{'f', "--force", RUNS},
+	{'d', "--detailed-exitcode", RUNS},
+	{'V', "--verify-full", RUNS},
+	{'P', "--port", 1U << CMD_DOCTOR},
+	{'I', "--ip", 1U << CMD_DOCTOR},
+	{'T', "--tls", 1U << CMD_DOCTOR},
+#undef RUNS
+};
+
+static void note_given(int ch, struct options *o)
+{
+	for (size_t i = 0; i < sizeof(option_scope) / sizeof(option_scope[0]); i++)
+		if (option_scope[i].ch == ch && o->n_given < sizeof(o->given) / sizeof(o->given[0]))
+			o->given[o->n_given++] = option_scope[i].name;
+}
+
+/* 0, or 64 with a message when an option given is not one the command takes. */
+static int check_scope(const struct options *o)
+{
+	for (size_t g = 0; g < o->n_given; g++) {
+		for (size_t i = 0; i < sizeof(option_scope) / sizeof(option_scope[0]); i++) {
+			if (strcmp(option_scope[i].name, o->given[g]) != 0 ||
+			    (option_scope[i].cmds & (1U << o->cmd)) != 0)
+				continue;
+			fprintf(stderr, "cdnallow: %s does not take %s\n", command_name(o->cmd),
+				o->given[g]);
+			return 64;
+		}
+	}
+	return 0;
+}
+
 /* The command line into o: GO_ON, or the exit status to end with. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	int ch, status;
 
-	while ((ch = getopt_long(argc, argv, "c:nqvt:fh", long_opts, NULL)) != -1) {
+	opterr = 0; /* getopt would name argv[0] (a path); say it our way */
+	while ((ch = getopt_long(argc, argv, ":c:nqvt:fh", long_opts, NULL)) != -1) {
+		if (ch == '?' || ch == ':') {
+			bad_option(ch, argv[optind - 1]);
+			usage(stderr);
+			return 64;
+		}
+		note_given(ch, o);
 		status = parse_option(ch, optarg, o);
 		if (status != GO_ON)
 			return status;
@@ -537,6 +593,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		fprintf(stderr, "cdnallow: unexpected argument '%s'\n", argv[optind]);
 		return 64;
 	}
+	if (check_scope(o) != 0)
+		return 64;
 	if (o->cmd == CMD_DIFF)
 		o->dry_run = true;
 	return GO_ON;
@@ -547,8 +605,17 @@ static int dispatch(const struct options *o, const struct config *cfg)
 {
 	int status;
 
+	for (size_t i = 0; i < o->n_targets; i++) {
+		if (config_find_target(cfg, o->targets[i]) == NULL) {
+			fprintf(stderr, "cdnallow: --target %s: no [target.%s] in %s\n",
+				o->targets[i], o->targets[i], cfg->path);
+			return 64;
+		}
+	}
 	if (o->cmd == CMD_CHECK) {
-		if (o->verbosity >= 0)
+		if (o->json)
+			report_check_json(stdout, cfg->path, cfg->n_sources, cfg->n_targets, NULL);
+		else if (o->verbosity >= 0)
 			printf("%s: OK, %zu sources, %zu targets\n", cfg->path, cfg->n_sources,
 			       cfg->n_targets);
 		return 0;
@@ -580,6 +647,8 @@ int main(int argc, char **argv)
 	if (config_load(&cfg, o.config, geteuid() == 0, &err) < 0) {
 		fprintf(stderr, "cdnallow: %s\n", cda_error_str(&err, buf, sizeof(buf)));
 		status = cda_error_exit_status(&err);
+		if (o.json && o.cmd == CMD_CHECK)
+			report_check_json(stdout, o.config, 0, 0, &err);
 	} else {
 		status = dispatch(&o, &cfg);
 	}

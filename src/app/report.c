@@ -274,6 +274,28 @@ int report_json(FILE *out, const struct run_report *r)
 	return rc < 0 || ferror(out) ? -1 : 0;
 }
 
+int report_check_json(FILE *out, const char *config, size_t n_sources, size_t n_targets,
+		      const struct cda_error *err)
+{
+	json_object *doc = json_object_new_object();
+	int rc;
+
+	json_object_object_add(doc, "command", json_object_new_string("check"));
+	json_object_object_add(doc, "config", json_object_new_string(config));
+	json_object_object_add(doc, "ok", json_object_new_boolean(err == NULL));
+	if (err == NULL) {
+		json_object_object_add(doc, "sources", json_object_new_int64((int64_t)n_sources));
+		json_object_object_add(doc, "targets", json_object_new_int64((int64_t)n_targets));
+	} else {
+		json_object_object_add(doc, "error", error_json(err));
+	}
+	rc = fprintf(out, "%s\n",
+		     json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(doc);
+	return rc < 0 || ferror(out) ? -1 : 0;
+}
+
 /* Prometheus label values escape backslash, quote and newline. */
 static void label(FILE *out, const char *v)
 {

@@ -24,7 +24,40 @@ run frobnicate
 check "an unknown command exits 64" expect_rc 64
 "$CDNALLOW" --no-such-option >/dev/null 2>&1; echo $? >"$WORK/rc"
 check "an unknown option exits 64" expect_rc 64
+"$CDNALLOW" --no-such-option >/dev/null 2>"$WORK/err"
+check "getopt's message starts with 'cdnallow:', not the binary's path" \
+	grep -q "^cdnallow: unknown option '--no-such-option'" "$WORK/err"
+"$CDNALLOW" -c >/dev/null 2>"$WORK/err"
+check "a missing option argument is named" grep -q "^cdnallow: option '-c' needs an argument" "$WORK/err"
+for cmd in check show doctor unlock sync diff fetch restore; do
+	run --target nosuch $cmd
+	check "--target nosuch is a usage error for $cmd (64)" expect_rc 64
+	check "... naming the target ($cmd)" grep -q "no \[target.nosuch\]" "$WORK/err"
+done
+run --port 443 sync
+check "--port is a usage error for sync (64)" expect_rc 64
+check "... saying which command does not take it" grep -q "sync does not take --port" "$WORK/err"
+run --ip 192.0.2.1 show
+check "--ip is a usage error for show (64)" expect_rc 64
+run --force check
+check "--force is a usage error for check (64)" expect_rc 64
+run --json check
+check "--json check exits 0" expect_rc 0
+check "--json check prints one JSON document" python3 -c "
+import json, sys
+d = json.load(open('$WORK/out'))
+assert d['ok'] is True and d['sources'] == 1 and d['targets'] == 1, d
+"
 printf '[cdnallow]\nmax_shrink = lots\n' >"$WORK/bad.conf"; chmod 600 "$WORK/bad.conf"
+"$CDNALLOW" -c "$WORK/bad.conf" --json check >"$WORK/out" 2>"$WORK/err"; echo $? >"$WORK/rc"
+check "--json check of a bad config exits 78" expect_rc 78
+check "... and its JSON names file, line and class" python3 -c "
+import json
+d = json.load(open('$WORK/out'))
+e = d['error']
+assert d['ok'] is False and e['class'] == 'config' and e['line'] == 2, d
+assert e['origin'].endswith('bad.conf') and 'max_shrink' in e['message'], d
+"
 "$CDNALLOW" -c "$WORK/bad.conf" check >"$WORK/out" 2>"$WORK/err"; echo $? >"$WORK/rc"
 check "a bad value exits 78" expect_rc 78
 check "... naming file:line and the key" grep -q "bad.conf:2: max_shrink" "$WORK/err"
