@@ -529,18 +529,18 @@ static void bad_option(int ch, const char *arg)
 
 /* Options that some commands do not take, with the commands that do (by letter). */
 static const struct {
-	int ch;
 	const char *name;
+	int ch;
 	unsigned int cmds; /* 1 << enum command */
 } option_scope[] = {
 #define RUNS ((1U << CMD_SYNC) | (1U << CMD_DIFF) | (1U << CMD_FETCH) | (1U << CMD_RESTORE))
-	{'n', "--dry-run", RUNS},
-	{'f', "--force", RUNS},
-	{'d', "--detailed-exitcode", RUNS},
-	{'V', "--verify-full", RUNS},
-	{'P', "--port", 1U << CMD_DOCTOR},
-	{'I', "--ip", 1U << CMD_DOCTOR},
-	{'T', "--tls", 1U << CMD_DOCTOR},
+	{"--dry-run", 'n', RUNS},
+	{"--force", 'f', RUNS},
+	{"--detailed-exitcode", 'd', RUNS},
+	{"--verify-full", 'V', RUNS},
+	{"--port", 'P', 1U << CMD_DOCTOR},
+	{"--ip", 'I', 1U << CMD_DOCTOR},
+	{"--tls", 'T', 1U << CMD_DOCTOR},
 #undef RUNS
 };
 
