@@ -24,38 +24,11 @@
 #include "run.h"
 #include "state.h"
 
+#include "cli.h"
+
 #define EXIT_CHANGED 2
 /* parse_option() and parse_args(): carry on (any other value is an exit status) */
 #define GO_ON (-1)
-
-enum command {
-	CMD_SYNC,
-	CMD_DIFF,
-	CMD_SHOW,
-	CMD_FETCH,
-	CMD_RESTORE,
-	CMD_CHECK,
-	CMD_UNLOCK,
-	CMD_DOCTOR,
-};
-
-struct options {
-	const char *config;
-	enum command cmd;
-	bool dry_run, json, force, detailed, verify_full;
-	int verbosity; /* -1 quiet, 0 normal, 1 verbose */
-	const char **targets;
-	size_t n_targets;
-	bool use_syslog;
-	/* doctor */
-	uint16_t *ports;
-	size_t n_ports;
-	const char **ips;
-	size_t n_ips;
-	const char *tls_name;
-	const char *given[8]; /* options that only some commands take, as typed */
-	size_t n_given;
-};
 
 static const struct option long_opts[] = {
 	{"config", required_argument, NULL, 'c'},
@@ -98,9 +71,7 @@ static void usage(FILE *out)
 		CONFIG_DEFAULT_PATH);
 }
 
-static void logmsg(const struct options *o, int prio, const char *fmt, ...) CDA_PRINTF(3, 4);
-
-static void logmsg(const struct options *o, int prio, const char *fmt, ...)
+void cli_log(const struct options *o, int prio, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -124,7 +95,7 @@ static void logmsg(const struct options *o, int prio, const char *fmt, ...)
 static void print_notes(const struct options *o, const struct run_report *r)
 {
 	for (size_t i = 0; i < r->n_notes; i++)
-		logmsg(o, r->notes[i].prio, "%s", r->notes[i].msg);
+		cli_log(o, r->notes[i].prio, "%s", r->notes[i].msg);
 }
 
 static int parse_command(const char *s, enum command *out)
@@ -147,152 +118,16 @@ static int parse_command(const char *s, enum command *out)
 	return -1;
 }
 
-static const char *command_name(enum command c)
+const char *command_name(enum command c)
 {
 	static const char *const names[] = {"sync",  "diff",   "show",  "fetch",
 					    "restore", "check", "unlock", "doctor"};
 	return names[c];
 }
 
-static void list_providers(void)
-{
-	size_t n;
-	const struct catalog_entry *e = catalog_all(&n);
-
-	for (size_t i = 0; i < n; i++) {
-		printf("%-16s %-15s", e[i].name, catalog_format_name(e[i].format));
-		if (e[i].urls == NULL || e[i].urls[0] == NULL)
-			printf(" (url required)");
-		for (const char *const *u = e[i].urls; u != NULL && *u != NULL; u++)
-			printf(" %s", *u);
-		printf("\n");
-	}
-}
-
-static bool target_selected(const struct options *o, const char *name)
+bool cli_selected(const struct options *o, const char *name)
 {
 	return run_selects(o->targets, o->n_targets, name);
-}
-
-/* `show`: what each selected target holds now. */
-static int run_show(const struct options *o, const struct config *cfg, struct state *st)
-{
-	int status = 0;
-
-	if (o->json)
-		printf("{\"targets\":[");
-	for (size_t i = 0, shown = 0; i < cfg->n_targets; i++) {
-		const struct target_config *tc = &cfg->targets[i];
-		const struct backend_ops *ops = backend_find(tc->backend);
-		struct backend_env env = {.state = st, .verify_max = cfg->verify_max,
-					  .dry_run = true};
-		struct backend *be = NULL;
-		struct ranges *cur = ranges_new();
-		struct cidr_list l = {0};
-		struct cda_error err = {0};
-		char buf[600];
-
-		if (!target_selected(o, tc->name) || cur == NULL) {
-			ranges_free(cur);
-			continue;
-		}
-		if (ops == NULL || backend_open(ops, &be, tc, &env, &err) < 0 ||
-		    backend_read(be, cur, &err) < 0) {
-			if (ops == NULL)
-				cda_error_set(&err, CDA_ECONFIG, "backend %s is not built in",
-					      tc->backend);
-			logmsg(o, LOG_ERR, "target %s: %s", tc->name,
-			       cda_error_str(&err, buf, sizeof(buf)));
-			status = cda_error_exit_status(&err);
-		} else {
-			ranges_normalize(cur);
-			ranges_to_cidrs(cur, &l);
-		}
-		if (o->json) {
-			printf("%s{\"name\":\"%s\",\"backend\":\"%s\",\"entries\":[", shown++ ? "," : "",
-			       tc->name, tc->backend);
-			for (size_t k = 0; k < l.n; k++)
-				printf("%s\"%s\"", k ? "," : "", cidr_format(&l.v[k], buf));
-			printf("]}");
-		} else {
-			printf("target %s (%s): %zu IPv4 + %zu IPv6\n", tc->name, tc->backend,
-			       ranges_cidr_count(cur, CDA_AF_INET),
-			       ranges_cidr_count(cur, CDA_AF_INET6));
-			for (size_t k = 0; k < l.n; k++)
-				printf("  %s\n", cidr_format(&l.v[k], buf));
-		}
-		cidr_list_finish(&l);
-		ranges_free(cur);
-		backend_close(be);
-	}
-	if (o->json)
-		printf("]}\n");
-	return status;
-}
-
-/* `doctor`: read-only diagnosis; exit 1 when a finding is an error. */
-static int run_doctor(const struct options *o, const struct config *cfg)
-{
-	struct doctor_opts d = {.ports = o->ports, .n_ports = o->n_ports, .ips = o->ips,
-				.n_ips = o->n_ips, .tls_name = o->tls_name,
-				.targets = o->targets, .n_targets = o->n_targets};
-	struct doctor_report r = {0};
-	struct cda_error err = {0};
-	char buf[600];
-	int status;
-
-	if (doctor_run(&d, cfg, &r, &err) < 0) {
-		fprintf(stderr, "cdnallow: doctor: %s\n", cda_error_str(&err, buf, sizeof(buf)));
-		status = cda_error_exit_status(&err);
-	} else {
-		if (o->json)
-			doctor_report_json(stdout, &r);
-		else
-			doctor_report_human(stdout, &r, o->verbosity > 0);
-		status = doctor_report_worst(&r) == DOCTOR_ERROR ? 1 : 0;
-	}
-	doctor_report_finish(&r);
-	return status;
-}
-
-/* `unlock`: remove every selected target's origin lock at once; sets stay as they are. */
-static int run_unlock(const struct options *o, const struct config *cfg)
-{
-	struct state *st = NULL;
-	struct cda_error err = {0};
-	int status = 0, done = 0;
-	char buf[600];
-
-	if (state_open(&st, cfg->state_dir, cfg->lock_timeout, false, &err) < 0) {
-		logmsg(o, LOG_ERR, "%s", cda_error_str(&err, buf, sizeof(buf)));
-		return cda_error_exit_status(&err);
-	}
-	for (size_t i = 0; i < cfg->n_targets; i++) {
-		const struct target_config *tc = &cfg->targets[i];
-		const struct backend_ops *ops = backend_find(tc->backend);
-		struct backend_env env = {.state = st, .verify_max = cfg->verify_max};
-		struct backend *be = NULL;
-
-		if (!target_selected(o, tc->name) || ops == NULL || ops->unlock == NULL)
-			continue;
-		cda_error_clear(&err);
-		if (backend_open(ops, &be, tc, &env, &err) < 0 || backend_unlock(be, &err) < 0) {
-			logmsg(o, LOG_ERR, "target %s: unlock failed: %s", tc->name,
-			       cda_error_str(&err, buf, sizeof(buf)));
-			status = cda_error_exit_status(&err);
-		} else {
-			logmsg(o, LOG_NOTICE, "target %s: origin lock removed; the next sync puts it "
-					      "back", tc->name);
-			done++;
-		}
-		backend_close(be);
-	}
-	state_close(st);
-	if (done == 0 && status == 0) {
-		fprintf(stderr, "cdnallow: unlock: no selected target has an origin lock\n");
-		return 64;
-	}
-	return status;
 }
 
 static int exit_status(const struct options *o, const struct run_report *r)
@@ -377,7 +212,7 @@ static void write_metrics(const struct options *o, const struct config *cfg,
 	    report_metrics(af.fp, r, last_success, last_change) < 0 ||
 	    atomicfile_commit(&af, &err) < 0) {
 		atomicfile_abort(&af);
-		logmsg(o, LOG_WARNING, "metrics: %s", cda_error_str(&err, buf, sizeof(buf)));
+		cli_log(o, LOG_WARNING, "metrics: %s", cda_error_str(&err, buf, sizeof(buf)));
 	}
 }
 
@@ -407,18 +242,18 @@ static int run(const struct options *o, const struct config *cfg)
 	rep.dry_run = o->dry_run;
 	rep.started = time(NULL);
 	if (state_open(&st, cfg->state_dir, cfg->lock_timeout, readonly, &err) < 0) {
-		logmsg(o, LOG_ERR, "%s", cda_error_str(&err, buf, sizeof(buf)));
+		cli_log(o, LOG_ERR, "%s", cda_error_str(&err, buf, sizeof(buf)));
 		return cda_error_exit_status(&err);
 	}
 	if (o->cmd == CMD_SHOW) {
-		status = run_show(o, cfg, st);
+		status = cli_show(o, cfg, st);
 		state_close(st);
 		return status;
 	}
 	if (run_sync(&ro, cfg, st, &rep, &err) < 0) {
 		print_notes(o, &rep);
 		if (err.msg[0] != '\0')
-			logmsg(o, LOG_ERR, "%s", cda_error_str(&err, buf, sizeof(buf)));
+			cli_log(o, LOG_ERR, "%s", cda_error_str(&err, buf, sizeof(buf)));
 		status = cda_error_exit_status(&err);
 		goto out;
 	}
@@ -480,7 +315,7 @@ static int parse_option(int ch, const char *arg, struct options *o)
 		o->verify_full = true;
 		return GO_ON;
 	case 'L':
-		list_providers();
+		cli_list_providers();
 		return 0;
 	case 'P': {
 		unsigned long port;
@@ -621,12 +456,12 @@ static int dispatch(const struct options *o, const struct config *cfg)
 		return 0;
 	}
 	if (o->cmd == CMD_UNLOCK)
-		return run_unlock(o, cfg);
+		return cli_unlock(o, cfg);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "cdnallow: libcurl initialisation failed\n");
 		return 71;
 	}
-	status = o->cmd == CMD_DOCTOR ? run_doctor(o, cfg) : run(o, cfg);
+	status = o->cmd == CMD_DOCTOR ? cli_doctor(o, cfg) : run(o, cfg);
 	curl_global_cleanup();
 	return status;
 }
