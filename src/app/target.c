@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* target: bring one target in step with its sources (want, diff, guard, apply, verify, save). */
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -38,6 +39,25 @@ static int changes_from(const struct cidr_list *l, const struct source_attr *src
 	return 0;
 }
 
+_Static_assert(sizeof(time_t) == sizeof(int64_t), "time_t is 64 bits");
+
+/* since + secs, held at the ends of time_t instead of wrapping. */
+static time_t time_add_sat(time_t since, long secs)
+{
+	time_t r;
+
+	if (__builtin_add_overflow(since, secs, &r))
+		return secs > 0 ? (time_t)INT64_MAX : (time_t)INT64_MIN;
+	return r;
+}
+
+/* Has a range seen withdrawn at `since` waited `secs` by `now`? (a since in the future:
+ * not yet; no overflow for any value the state file or the config holds) */
+static bool grace_over(time_t since, time_t now, long secs)
+{
+	return since <= now && time_add_sat(since, secs) <= now;
+}
+
 /*
  * keep_withdrawn: ranges the target holds that its sources no longer list stay allowed for
  * a grace period counted from when a run first saw them withdrawn. They go back into want;
@@ -70,12 +90,12 @@ static int keep_withdrawn(const struct config *cfg, struct state *st, const char
 		for (size_t k = 0; k < old.n; k++)
 			if (cidr_cmp(&old.v[k].c, &g.v[i]) == 0)
 				since = old.v[k].since;
-		if (now - since >= cfg->keep_withdrawn)
+		if (grace_over(since, now, cfg->keep_withdrawn))
 			continue; /* grace period over: the removal goes ahead */
 		keep->v[keep->n].c = g.v[i];
 		keep->v[keep->n++].since = since;
 		tr->pending[tr->n_pending].c = g.v[i];
-		tr->pending[tr->n_pending++].until = since + cfg->keep_withdrawn;
+		tr->pending[tr->n_pending++].until = time_add_sat(since, cfg->keep_withdrawn);
 		if (ranges_add_cidr(want, &g.v[i]) < 0)
 			goto nomem;
 	}

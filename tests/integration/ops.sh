@@ -195,4 +195,16 @@ sleep 4.5
 check "after the grace period the sync exits 0" expect_rc 0
 check "after the grace period the range is gone" sh -c "! nft list set inet kw allow_v4 | grep -q 199.27.128.0/21"
 check "... and reported removed" grep -q "^  - 199.27.128.0/21" "$WORK/out"
+
+# the largest grace period the config takes neither overflows (UBSan) nor wraps into the past
+sed -i "s#^keep_withdrawn = 4s#keep_withdrawn = 9223372036854775807#" "$KW"
+rm -rf "$WORK/state-kw"
+nft delete table inet kw
+cf_publish "$DOC" "$CF2015"
+"$CDNALLOW" -c "$KW" sync >/dev/null 2>&1
+cf_publish "$DOC" "$CF2021"
+"$CDNALLOW" -c "$KW" diff --json >"$WORK/out" 2>"$WORK/err"; echo $? >"$WORK/rc"
+check "keep_withdrawn = 2^63-1: diff exits 0" expect_rc 0
+check "... and the pending removal is kept until after now, not wrapped into the past" \
+	python3 -c "import json, time; t=json.load(open('$WORK/out'))['targets'][0]; u=[p['until'] for p in t['pending_removal']]; assert u and min(u) > time.time(), u"
 finish
