@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* The backend interface: one ops table per firewall, the registry, shared helpers. */
 #ifndef CDNALLOW_BACKEND_H
 #define CDNALLOW_BACKEND_H
 
@@ -91,6 +92,11 @@ const char *backend_source_of(const struct source_attr *srcs, size_t n, const st
 
 /* Shared by backends: whether key is in ops->keys or a common target key. */
 bool backend_accepts_key(const struct backend_ops *ops, const char *key);
+/* A bad [target.*] value: CDA_ECONFIG "key: why" at the key's file:line. Returns -1. */
+int backend_bad_value(struct cda_error *err, const struct target_config *tc, const char *key,
+		      const char *why);
+/* Whether s can name a command to run (a name or a path): not empty, no blank or newline. */
+bool backend_command_ok(const char *s);
 
 extern const struct backend_ops null_backend_ops;
 extern const struct backend_ops nft_backend_ops;

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
+/* The backend registry, the dispatchers and the helpers the backends share. */
 #include "backend.h"
 
 #include <assert.h>
 #include <string.h>
 
 #include "cda_error.h"
+#include "config.h"
 #include "ranges.h"
 
 static const struct backend_ops *const registry[] = {
@@ -50,6 +52,18 @@ bool backend_accepts_key(const struct backend_ops *ops, const char *key)
 		if (strcmp(*k, key) == 0)
 			return true;
 	return false;
+}
+
+int backend_bad_value(struct cda_error *err, const struct target_config *tc, const char *key,
+		      const char *why)
+{
+	cda_error_set(err, CDA_ECONFIG, "%s: %s", key, why);
+	return cda_error_at(err, tc->config_path, target_line(tc, key));
+}
+
+bool backend_command_ok(const char *s)
+{
+	return s[0] != '\0' && strpbrk(s, " \t\n") == NULL;
 }
 
 int backend_open(const struct backend_ops *ops, struct backend **out,

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* The fail2ban backend: each jail's ignoreip, live and in a jail.d drop-in. */
 #include "backend.h"
 
 #include <assert.h>
@@ -58,13 +59,6 @@ static struct fail2ban_backend *fail2ban_from_base(struct backend *be)
 
 /* ---- config ---- */
 
-static int bad_value(struct cda_error *err, const struct target_config *tc, const char *key,
-		     const char *why)
-{
-	cda_error_set(err, CDA_ECONFIG, "%s: %s", key, why);
-	return cda_error_at(err, tc->config_path, target_line(tc, key));
-}
-
 static bool jail_name_ok(const char *s)
 {
 	if (*s == '\0' || *s == '-')
@@ -104,21 +98,21 @@ static int fail2ban_open(struct backend **out, const struct target_config *tc,
 	if ((fb = calloc(1, sizeof(*fb))) == NULL)
 		return cda_error_sys(err, CDA_ESYS, "allocating the fail2ban backend");
 	fb->base.ops = &fail2ban_backend_ops;
-	if (client != NULL && (*client == '\0' || strpbrk(client, " \t\n") != NULL)) {
-		bad_value(err, tc, "client", "expected a command name or path");
+	if (client != NULL && !backend_command_ok(client)) {
+		backend_bad_value(err, tc, "client", "expected a command name or path");
 		goto fail;
 	}
 	if (sock != NULL && sock[0] != '/') {
-		bad_value(err, tc, "socket", "expected an absolute path");
+		backend_bad_value(err, tc, "socket", "expected an absolute path");
 		goto fail;
 	}
 	if (conf != NULL && conf[0] != '/') {
-		bad_value(err, tc, "conf_dir", "expected an absolute path");
+		backend_bad_value(err, tc, "conf_dir", "expected an absolute path");
 		goto fail;
 	}
 	if (dropin != NULL && (dropin[0] != '/' || strlen(dropin) < 7 ||
 			       strcmp(dropin + strlen(dropin) - 6, ".local") != 0)) {
-		bad_value(err, tc, "dropin", "expected an absolute path ending in .local");
+		backend_bad_value(err, tc, "dropin", "expected an absolute path ending in .local");
 		goto fail;
 	}
 	if ((fb->name = strdup(tc->name != NULL ? tc->name : "fail2ban")) == NULL ||
@@ -139,12 +133,12 @@ static int fail2ban_open(struct backend **out, const struct target_config *tc,
 			goto oom;
 		for (size_t i = 0; i < fb->n_jails; i++) {
 			if (!jail_name_ok(fb->jails[i])) {
-				bad_value(err, tc, "jails", "expected jail names");
+				backend_bad_value(err, tc, "jails", "expected jail names");
 				goto fail;
 			}
 		}
 		if (fb->n_jails == 0) {
-			bad_value(err, tc, "jails", "expected at least one jail");
+			backend_bad_value(err, tc, "jails", "expected at least one jail");
 			goto fail;
 		}
 	}

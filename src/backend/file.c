@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* The file backend: any list-shaped file, checked and its consumer reloaded. */
 #include "backend.h"
 
 #include <assert.h>
@@ -50,13 +51,6 @@ static struct file_backend *file_from_base(struct backend *be)
 }
 
 /* ---- config ---- */
-
-static int bad_value(struct cda_error *err, const struct target_config *tc, const char *key,
-		     const char *why)
-{
-	cda_error_set(err, CDA_ECONFIG, "%s: %s", key, why);
-	return cda_error_at(err, tc->config_path, target_line(tc, key));
-}
 
 /* "\n", "\t" and "\\" escapes (the INI value is one line); ends with a newline. */
 static char *unescape(const char *s)
@@ -110,7 +104,7 @@ static int check_cmd(const struct target_config *tc, const char *key, char **out
 	if ((argv = subproc_split(v, "x")) == NULL) {
 		if (errno == ENOMEM)
 			return cda_error_sys(err, CDA_ESYS, "reading %s", key);
-		return bad_value(err, tc, key, "expected a command (unbalanced quote?)");
+		return backend_bad_value(err, tc, key, "expected a command (unbalanced quote?)");
 	}
 	subproc_free_argv(argv);
 	if ((*out = strdup(v)) == NULL)
@@ -136,13 +130,13 @@ static int file_open(struct backend **out, const struct target_config *tc,
 	fb->base.ops = &file_backend_ops;
 	fb->mode = 0644;
 	if (path[0] != '/' || path[strlen(path) - 1] == '/') {
-		bad_value(err, tc, "path", "expected an absolute file path");
+		backend_bad_value(err, tc, "path", "expected an absolute file path");
 		goto fail;
 	}
 	if (line == NULL)
 		line = "{cidr}";
 	if (strstr(line, "{cidr}") == NULL || strchr(line, '\n') != NULL) {
-		bad_value(err, tc, "line", "expected a one-line template with {cidr}");
+		backend_bad_value(err, tc, "line", "expected a one-line template with {cidr}");
 		goto fail;
 	}
 	if (mode != NULL) {
@@ -152,7 +146,8 @@ static int file_open(struct backend **out, const struct target_config *tc,
 		errno = 0;
 		m = strtoul(mode, &end, 8);
 		if (mode[0] < '0' || mode[0] > '7' || *end != '\0' || errno != 0 || m > 07777) {
-			bad_value(err, tc, "mode", "expected an octal file mode such as 0644");
+			backend_bad_value(err, tc, "mode",
+					  "expected an octal file mode such as 0644");
 			goto fail;
 		}
 		fb->mode = (mode_t)m;

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* The iptables backend: ipsets or a chain of our own, and the jump to it. */
 #include "backend.h"
 
 #include <assert.h>
@@ -92,13 +93,6 @@ static const int fams[2] = {CDA_AF_INET, CDA_AF_INET6};
 
 /* ---- config ---- */
 
-static int bad_value(struct cda_error *err, const struct target_config *tc, const char *key,
-		     const char *why)
-{
-	cda_error_set(err, CDA_ECONFIG, "%s: %s", key, why);
-	return cda_error_at(err, tc->config_path, target_line(tc, key));
-}
-
 static bool name_ok(const char *s, size_t max, const char *extra)
 {
 	size_t n = strlen(s);
@@ -108,17 +102,6 @@ static bool name_ok(const char *s, size_t max, const char *extra)
 	for (; *s; s++) {
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
 		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' || strchr(extra, *s)))
-			return false;
-	}
-	return true;
-}
-
-static bool cmd_name_ok(const char *s)
-{
-	if (*s == '\0')
-		return false;
-	for (; *s; s++) {
-		if (*s == ' ' || *s == '\t' || *s == '\n')
 			return false;
 	}
 	return true;
@@ -256,30 +239,33 @@ static int parse_lock(struct iptables_backend *ib, const struct target_config *t
 		if (target_get(tc, keys[i]) == NULL)
 			continue;
 		if (tcp == NULL && udp == NULL)
-			return bad_value(err, tc, keys[i], "needs lock_ports or lock_udp");
+			return backend_bad_value(err, tc, keys[i], "needs lock_ports or lock_udp");
 		if (!ib->use_ipset)
-			return bad_value(
+			return backend_bad_value(
 				err, tc, keys[i],
 				"the origin lock needs mode = ipset (it matches the sets)");
 	}
 	if (tcp == NULL && udp == NULL)
 		return 0;
 	if (strlen(ib->chain) + strlen(LOCKFWD_SUFFIX) > CHAIN_MAXNAME)
-		return bad_value(err, tc, "chain", "at most 20 characters with an origin lock");
+		return backend_bad_value(err, tc, "chain",
+					 "at most 20 characters with an origin lock");
 	ib->lock_on = true;
 	if (tcp != NULL && parse_lock_ports(tcp, &ib->lock_tcp) < 0)
-		return bad_value(err, tc, "lock_ports",
-				 "expected up to 15 TCP ports or ranges (80 443 8000-8080)");
+		return backend_bad_value(
+			err, tc, "lock_ports",
+			"expected up to 15 TCP ports or ranges (80 443 8000-8080)");
 	if (udp != NULL && parse_lock_ports(udp, &ib->lock_udp) < 0)
-		return bad_value(err, tc, "lock_udp",
-				 "expected up to 15 UDP ports or ranges (443)");
+		return backend_bad_value(err, tc, "lock_udp",
+					 "expected up to 15 UDP ports or ranges (443)");
 	if (fwd == NULL || strcmp(fwd, "auto") == 0) {
 		ib->lock_fwd = LFWD_AUTO;
 	} else {
 		bool b;
 
 		if (config_parse_bool(fwd, &b) < 0)
-			return bad_value(err, tc, "lock_forward", "expected yes, no or auto");
+			return backend_bad_value(err, tc, "lock_forward",
+						 "expected yes, no or auto");
 		ib->lock_fwd = b ? LFWD_YES : LFWD_NO;
 	}
 	if (allow == NULL)
@@ -289,14 +275,15 @@ static int parse_lock(struct iptables_backend *ib, const struct target_config *t
 	if (nw == 0 || nw > MAX_LOCK_ALLOW ||
 	    (ib->lock_allow = calloc(nw, sizeof(*ib->lock_allow))) == NULL) {
 		config_free_words(w);
-		return bad_value(err, tc, "lock_allow", "expected 1 to 64 addresses or prefixes");
+		return backend_bad_value(err, tc, "lock_allow",
+					 "expected 1 to 64 addresses or prefixes");
 	}
 	for (size_t i = 0; i < nw; i++) {
 		if (cidr_parse(w[i], strlen(w[i]), &ib->lock_allow[i], NULL) != CIDR_OK) {
 			config_free_words(w);
-			return bad_value(err, tc, "lock_allow",
-					 "expected addresses or prefixes without host bits "
-					 "(192.0.2.7 2001:db8::/64)");
+			return backend_bad_value(err, tc, "lock_allow",
+						 "expected addresses or prefixes without host bits "
+						 "(192.0.2.7 2001:db8::/64)");
 		}
 	}
 	ib->n_allow = nw;
@@ -320,8 +307,8 @@ static int iptables_open(struct backend **out, const struct target_config *tc,
 	if ((ib->ipset = dup_or(target_get(tc, "ipset_cmd"), "ipset")) == NULL ||
 	    (ib->chain = dup_or(target_get(tc, "chain"), "CDNALLOW")) == NULL)
 		goto oom;
-	if (!cmd_name_ok(ib->ipset)) {
-		bad_value(err, tc, "ipset_cmd", "expected a command name or path");
+	if (!backend_command_ok(ib->ipset)) {
+		backend_bad_value(err, tc, "ipset_cmd", "expected a command name or path");
 		goto fail;
 	}
 	if (mode == NULL)
@@ -329,17 +316,18 @@ static int iptables_open(struct backend **out, const struct target_config *tc,
 	else if (strcmp(mode, "ipset") == 0)
 		ib->use_ipset = true;
 	else if (strcmp(mode, "chain") != 0) {
-		bad_value(err, tc, "mode", "expected ipset or chain");
+		backend_bad_value(err, tc, "mode", "expected ipset or chain");
 		goto fail;
 	}
 	if (!name_ok(ib->chain, CHAIN_MAXNAME, "")) {
-		bad_value(err, tc, "chain", "expected a chain name (letters, digits, _ and -)");
+		backend_bad_value(err, tc, "chain",
+				  "expected a chain name (letters, digits, _ and -)");
 		goto fail;
 	}
 	for (size_t i = 0; builtin[i] != NULL; i++) {
 		if (strcasecmp(ib->chain, builtin[i]) == 0) {
-			bad_value(err, tc, "chain",
-				  "must be a chain of our own, not a built-in one");
+			backend_bad_value(err, tc, "chain",
+					  "must be a chain of our own, not a built-in one");
 			goto fail;
 		}
 	}
@@ -347,26 +335,27 @@ static int iptables_open(struct backend **out, const struct target_config *tc,
 		if ((ib->set[f] = dup_or(target_get(tc, keys[f]), defs[f])) == NULL)
 			goto oom;
 		if (!name_ok(ib->set[f], IPSET_MAXNAME - strlen(TMP_SUFFIX), ".")) {
-			bad_value(err, tc, keys[f], "expected a set name of up to 27 characters");
+			backend_bad_value(err, tc, keys[f],
+					  "expected a set name of up to 27 characters");
 			goto fail;
 		}
 		if ((ib->ipt[f] = dup_or(ipt[f], f ? "ip6tables" : "iptables")) == NULL ||
 		    (ib->restore[f] = suffixed(ib->ipt[f], "-restore")) == NULL ||
 		    (ib->save[f] = suffixed(ib->ipt[f], "-save")) == NULL)
 			goto oom;
-		if (!cmd_name_ok(ib->ipt[f])) {
-			bad_value(err, tc, f ? "ip6tables_cmd" : "iptables_cmd",
-				  "expected a command name or path");
+		if (!backend_command_ok(ib->ipt[f])) {
+			backend_bad_value(err, tc, f ? "ip6tables_cmd" : "iptables_cmd",
+					  "expected a command name or path");
 			goto fail;
 		}
 	}
 	if (strcmp(ib->set[0], ib->set[1]) == 0) {
-		bad_value(err, tc, "set_v6", "must differ from set_v4");
+		backend_bad_value(err, tc, "set_v6", "must differ from set_v4");
 		goto fail;
 	}
 	if (ports != NULL && parse_ports(ports, &ib->ports) < 0) {
-		bad_value(err, tc, "ports",
-			  "expected up to 15 TCP ports or ranges (80 443 8000:8080)");
+		backend_bad_value(err, tc, "ports",
+				  "expected up to 15 TCP ports or ranges (80 443 8000:8080)");
 		goto fail;
 	}
 	if (parse_lock(ib, tc, err) < 0)

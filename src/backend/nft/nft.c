@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* The nftables backend: sets (and the origin lock) in one netlink transaction. */
 #include "backend.h"
 
 #include <sys/socket.h>
@@ -90,13 +91,6 @@ static bool has_set(const struct nft_backend *nb, int i)
 	return nb->set[i][0] != '\0';
 }
 
-static int bad_value(struct cda_error *err, const struct target_config *tc, const char *key,
-		     const char *what)
-{
-	cda_error_set(err, CDA_ECONFIG, "%s: %s", key, what);
-	return cda_error_at(err, tc->config_path, target_line(tc, key));
-}
-
 /* Names cdnallow accepts: what nft(8) takes unquoted. */
 static bool valid_name(const char *s)
 {
@@ -122,8 +116,9 @@ static int get_name(const struct target_config *tc, const char *key, const char 
 	if (none_ok && strcmp(v, "none") == 0)
 		v = "";
 	else if (!valid_name(v))
-		return bad_value(err, tc, key,
-				 "expected an nftables name (letters, digits, _ . / -; 1..255)");
+		return backend_bad_value(
+			err, tc, key,
+			"expected an nftables name (letters, digits, _ . / -; 1..255)");
 	snprintf(out, 256, "%s", v);
 	return 0;
 }
@@ -191,7 +186,8 @@ static int parse_lock_allow(struct nft_backend *nb, const struct target_config *
 		return cda_error_sys(err, CDA_ESYS, "reading lock_allow");
 	if (nw == 0 || nw > NFT_LOCK_MAX_ALLOW) {
 		config_free_words(w);
-		return bad_value(err, tc, "lock_allow", "expected 1 to 64 addresses or prefixes");
+		return backend_bad_value(err, tc, "lock_allow",
+					 "expected 1 to 64 addresses or prefixes");
 	}
 	if ((nb->lock_allow = calloc(nw, sizeof(*nb->lock_allow))) == NULL) {
 		config_free_words(w);
@@ -202,15 +198,16 @@ static int parse_lock_allow(struct nft_backend *nb, const struct target_config *
 
 		if (cidr_parse(w[i], strlen(w[i]), c, NULL) != CIDR_OK) {
 			config_free_words(w);
-			return bad_value(err, tc, "lock_allow",
-					 "expected addresses or prefixes without host bits "
-					 "(192.0.2.7 2001:db8::/64)");
+			return backend_bad_value(err, tc, "lock_allow",
+						 "expected addresses or prefixes without host bits "
+						 "(192.0.2.7 2001:db8::/64)");
 		}
 		if ((c->family == CDA_AF_INET && !has_set(nb, 0)) ||
 		    (c->family == CDA_AF_INET6 && !has_set(nb, 1))) {
 			config_free_words(w);
-			return bad_value(err, tc, "lock_allow",
-					 "an address of a family this target does not sync");
+			return backend_bad_value(
+				err, tc, "lock_allow",
+				"an address of a family this target does not sync");
 		}
 	}
 	config_free_words(w);
@@ -229,29 +226,31 @@ static int parse_lock(struct nft_backend *nb, const struct target_config *tc, st
 		if (target_get(tc, keys[i]) == NULL)
 			continue;
 		if (!nb->create)
-			return bad_value(
+			return backend_bad_value(
 				err, tc, keys[i],
 				"the origin lock needs cdnallow's own table (create = yes): "
 				"with create = no the table is yours, so drop non-CDN "
 				"sources in your own rules (see cdnallow.conf(5))");
 		if (tcp == NULL && udp == NULL)
-			return bad_value(err, tc, keys[i], "needs lock_ports or lock_udp");
+			return backend_bad_value(err, tc, keys[i], "needs lock_ports or lock_udp");
 	}
 	if (tcp == NULL && udp == NULL)
 		return 0;
 	nb->lock_on = true;
 	if (tcp != NULL && parse_lock_ports(tcp, nb->lock.tcp, &nb->lock.n_tcp) < 0)
-		return bad_value(err, tc, "lock_ports",
-				 "expected 1 to 32 TCP ports or ranges (80 443 8000-8080)");
+		return backend_bad_value(err, tc, "lock_ports",
+					 "expected 1 to 32 TCP ports or ranges (80 443 8000-8080)");
 	if (udp != NULL && parse_lock_ports(udp, nb->lock.udp, &nb->lock.n_udp) < 0)
-		return bad_value(err, tc, "lock_udp", "expected 1 to 32 UDP ports or ranges (443)");
+		return backend_bad_value(err, tc, "lock_udp",
+					 "expected 1 to 32 UDP ports or ranges (443)");
 	if (fwd == NULL || strcmp(fwd, "auto") == 0) {
 		nb->lock_fwd = FWD_AUTO;
 	} else {
 		bool b;
 
 		if (config_parse_bool(fwd, &b) < 0)
-			return bad_value(err, tc, "lock_forward", "expected yes, no or auto");
+			return backend_bad_value(err, tc, "lock_forward",
+						 "expected yes, no or auto");
 		nb->lock_fwd = b ? FWD_YES : FWD_NO;
 	}
 	nb->fwd_on = nb->lock_fwd == FWD_YES;
@@ -274,7 +273,7 @@ static int parse_config(struct nft_backend *nb, const struct target_config *tc,
 		nb->family = NFPROTO_IPV6;
 		nb->family_name = "ip6";
 	} else {
-		return bad_value(err, tc, "family", "expected inet, ip or ip6");
+		return backend_bad_value(err, tc, "family", "expected inet, ip or ip6");
 	}
 	if (get_name(tc, "table", "cdnallow", false, nb->table, err) < 0 ||
 	    get_name(tc, "set_v4", nb->family == NFPROTO_IPV6 ? "none" : "allow_v4", true,
@@ -283,16 +282,16 @@ static int parse_config(struct nft_backend *nb, const struct target_config *tc,
 		     nb->set[1], err) < 0)
 		return -1;
 	if (!has_set(nb, 0) && !has_set(nb, 1))
-		return bad_value(err, tc, target_line(tc, "set_v4") ? "set_v4" : "set_v6",
-				 "no set left to sync (both set_v4 and set_v6 are none)");
+		return backend_bad_value(err, tc, target_line(tc, "set_v4") ? "set_v4" : "set_v6",
+					 "no set left to sync (both set_v4 and set_v6 are none)");
 	if (has_set(nb, 0) && strcmp(nb->set[0], nb->set[1]) == 0)
-		return bad_value(err, tc, "set_v6", "must differ from set_v4");
+		return backend_bad_value(err, tc, "set_v6", "must differ from set_v4");
 	nb->set_line[0] = target_line(tc, "set_v4");
 	nb->set_line[1] = target_line(tc, "set_v6");
 	nb->create = true;
 	v = target_get(tc, "create");
 	if (v != NULL && config_parse_bool(v, &nb->create) < 0)
-		return bad_value(err, tc, "create", "expected yes or no");
+		return backend_bad_value(err, tc, "create", "expected yes or no");
 	v = target_get(tc, "verify");
 	if (v == NULL || strcmp(v, "auto") == 0)
 		nb->verify = VERIFY_AUTO;
@@ -301,7 +300,7 @@ static int parse_config(struct nft_backend *nb, const struct target_config *tc,
 	else if (strcmp(v, "genid") == 0)
 		nb->verify = VERIFY_GENID;
 	else
-		return bad_value(err, tc, "verify", "expected auto, full or genid");
+		return backend_bad_value(err, tc, "verify", "expected auto, full or genid");
 	return parse_lock(nb, tc, err);
 }
 
