@@ -95,6 +95,11 @@ bool backend_accepts_key(const struct backend_ops *ops, const char *key);
 /* A bad [target.*] value: CDA_ECONFIG "key: why" at the key's file:line. Returns -1. */
 int backend_bad_value(struct cda_error *err, const struct target_config *tc, const char *key,
 		      const char *why);
+/* For verify ops: read back through be's own read() and compare the address cover with
+ * want. CDA_ESYS "verifying WHAT" when out of memory; CDA_EAPPLY mismatch, at origin, when
+ * the cover differs. */
+int backend_verify_cover(struct backend *be, const struct ranges *want, const char *what,
+			 const char *mismatch, const char *origin, struct cda_error *err);
 /* Whether s can name a command to run (a name or a path): not empty, no blank or newline. */
 bool backend_command_ok(const char *s);
 

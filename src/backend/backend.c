@@ -117,6 +117,32 @@ int backend_verify(struct backend *be, const struct ranges *want, struct cda_err
 	return rc;
 }
 
+int backend_verify_cover(struct backend *be, const struct ranges *want, const char *what,
+			 const char *mismatch, const char *origin, struct cda_error *err)
+{
+	struct ranges *cur = ranges_new();
+	bool same = false;
+	int ret = -1;
+
+	if (cur == NULL)
+		return cda_error_sys(err, CDA_ESYS, "verifying %s", what);
+	if (be->ops->read(be, cur, err) < 0)
+		goto out;
+	if (ranges_same_cover(cur, want, &same) < 0) {
+		cda_error_sys(err, CDA_ESYS, "verifying %s", what);
+		goto out;
+	}
+	if (!same) {
+		cda_error_set(err, CDA_EAPPLY, "%s", mismatch);
+		cda_error_at(err, origin, 0);
+		goto out;
+	}
+	ret = 0;
+out:
+	ranges_free(cur);
+	return ret;
+}
+
 int backend_save(struct backend *be, struct cda_error *err)
 {
 	return be->ops->save != NULL ? be->ops->save(be, err) : 0;

@@ -367,27 +367,9 @@ out:
 static int csf_verify(struct backend *be, const struct ranges *want, struct cda_error *err)
 {
 	struct csf_backend *cb = csf_from_base(be);
-	struct ranges *cur = ranges_new();
-	bool same = false;
-	int ret = -1;
 
-	if (cur == NULL)
-		return cda_error_sys(err, CDA_ESYS, "verifying the csf lists");
-	if (csf_read(be, cur, err) < 0)
-		goto out;
-	if (ranges_same_cover(cur, want, &same) < 0) {
-		cda_error_sys(err, CDA_ESYS, "verifying the csf lists");
-		goto out;
-	}
-	if (!same) {
-		cda_error_set(err, CDA_EAPPLY, "read back differs from what was applied");
-		cda_error_at(err, cb->own[0], 0);
-		goto out;
-	}
-	ret = 0;
-out:
-	ranges_free(cur);
-	return ret;
+	return backend_verify_cover(be, want, "the csf lists",
+				    "read back differs from what was applied", cb->own[0], err);
 }
 
 const struct backend_ops csf_backend_ops = {

@@ -604,27 +604,10 @@ out:
 static int fail2ban_verify(struct backend *be, const struct ranges *want, struct cda_error *err)
 {
 	struct fail2ban_backend *fb = fail2ban_from_base(be);
-	struct ranges *cur = ranges_new();
-	bool same = false;
-	int ret = -1;
 
-	if (cur == NULL)
-		return cda_error_sys(err, CDA_ESYS, "verifying the fail2ban jails");
-	if (fail2ban_read(be, cur, err) < 0)
-		goto out;
-	if (ranges_same_cover(cur, want, &same) < 0) {
-		cda_error_sys(err, CDA_ESYS, "verifying the fail2ban jails");
-		goto out;
-	}
-	if (!same) {
-		cda_error_set(err, CDA_EAPPLY, "a jail's ignoreip lacks ranges that were applied");
-		cda_error_at(err, fb->dropin, 0);
-		goto out;
-	}
-	ret = 0;
-out:
-	ranges_free(cur);
-	return ret;
+	return backend_verify_cover(be, want, "the fail2ban jails",
+				    "a jail's ignoreip lacks ranges that were applied", fb->dropin,
+				    err);
 }
 
 const struct backend_ops fail2ban_backend_ops = {

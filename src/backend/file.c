@@ -406,27 +406,9 @@ out:
 static int file_verify(struct backend *be, const struct ranges *want, struct cda_error *err)
 {
 	struct file_backend *fb = file_from_base(be);
-	struct ranges *cur = ranges_new();
-	bool same = false;
-	int ret = -1;
 
-	if (cur == NULL)
-		return cda_error_sys(err, CDA_ESYS, "verifying %s", fb->path);
-	if (file_read(be, cur, err) < 0)
-		goto out;
-	if (ranges_same_cover(cur, want, &same) < 0) {
-		cda_error_sys(err, CDA_ESYS, "verifying %s", fb->path);
-		goto out;
-	}
-	if (!same) {
-		cda_error_set(err, CDA_EAPPLY, "read back differs from what was applied");
-		cda_error_at(err, fb->path, 0);
-		goto out;
-	}
-	ret = 0;
-out:
-	ranges_free(cur);
-	return ret;
+	return backend_verify_cover(be, want, fb->path, "read back differs from what was applied",
+				    fb->path, err);
 }
 
 const struct backend_ops file_backend_ops = {

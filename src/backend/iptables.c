@@ -1100,24 +1100,13 @@ out:
 static int iptables_verify(struct backend *be, const struct ranges *want, struct cda_error *err)
 {
 	struct iptables_backend *ib = iptables_from_base(be);
-	struct ranges *cur = ranges_new();
-	bool same = false;
-	int ret = -1;
 
-	if (cur == NULL)
-		return cda_error_sys(err, CDA_ESYS, "verifying %s", ib->chain);
-	if (iptables_read(be, cur, err) < 0)
-		goto out;
-	if (ranges_same_cover(cur, want, &same) < 0) {
-		cda_error_sys(err, CDA_ESYS, "verifying %s", ib->chain);
-		goto out;
-	}
-	if (!same) {
-		cda_error_set(err, CDA_EAPPLY, "read back from %s differs from what was applied",
-			      ib->use_ipset ? "the ipsets" : "the chain");
-		cda_error_at(err, ib->use_ipset ? ib->set[0] : ib->chain, 0);
-		goto out;
-	}
+	if (backend_verify_cover(be, want, ib->chain,
+				 ib->use_ipset
+					 ? "read back from the ipsets differs from what was applied"
+					 : "read back from the chain differs from what was applied",
+				 ib->use_ipset ? ib->set[0] : ib->chain, err) < 0)
+		return -1;
 	for (int f = 0; f < 2; f++) {
 		for (int k = 0; k < 2; k++) {
 			const struct lock_view *v = &ib->lv[f];
@@ -1126,16 +1115,13 @@ static int iptables_verify(struct backend *be, const struct ranges *want, struct
 			if (wanted ? chain_ok(ib, f, v, k) && jump_ok(v, k)
 				   : !v->chain[k] && v->jumps[k][0] + v->jumps[k][1] == 0)
 				continue;
-			cda_error_set(err, CDA_EAPPLY, "%s: origin lock chain %s is %s",
-				      f ? ib->ipt[1] : ib->ipt[0], ib->lchain[k],
-				      wanted ? "missing or not as applied" : "still present");
-			goto out;
+			return cda_error_set(err, CDA_EAPPLY, "%s: origin lock chain %s is %s",
+					     f ? ib->ipt[1] : ib->ipt[0], ib->lchain[k],
+					     wanted ? "missing or not as applied"
+						    : "still present");
 		}
 	}
-	ret = 0;
-out:
-	ranges_free(cur);
-	return ret;
+	return 0;
 }
 
 /* Remove the lock chains and their jumps only (one commit per family). */
