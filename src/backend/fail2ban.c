@@ -36,7 +36,6 @@ static const char *const fail2ban_keys[] = {
 	"jails", "client", "socket", "conf_dir", "dropin", NULL,
 };
 
-#define BACKUP_SUFFIX ".cdnallow-old"
 #define ADD_CHUNK 256 /* prefixes per addignoreip call */
 
 struct fail2ban_backend {
@@ -46,7 +45,6 @@ struct fail2ban_backend {
 	char *socket;	/* NULL: the client's default */
 	char *conf_dir;
 	char *dropin;
-	char *backup;
 	char **jails;	/* NULL: every running jail */
 	size_t n_jails;
 };
@@ -82,7 +80,6 @@ static void fail2ban_close(struct backend *be)
 	free(fb->socket);
 	free(fb->conf_dir);
 	free(fb->dropin);
-	free(fb->backup);
 	config_free_words(fb->jails);
 	free(fb);
 }
@@ -124,10 +121,8 @@ static int fail2ban_open(struct backend **out, const struct target_config *tc,
 		fb->dropin = strdup(dropin);
 	else if (asprintf(&fb->dropin, "%s/jail.d/zz-cdnallow.local", fb->conf_dir) < 0)
 		fb->dropin = NULL;
-	if (fb->dropin == NULL || asprintf(&fb->backup, "%s%s", fb->dropin, BACKUP_SUFFIX) < 0) {
-		fb->backup = NULL;
+	if (fb->dropin == NULL)
 		goto oom;
-	}
 	if (jails != NULL) {
 		if ((fb->jails = config_split_words(jails, &fb->n_jails)) == NULL)
 			goto oom;
@@ -503,6 +498,7 @@ static int fail2ban_apply(struct backend *be, const struct backend_input *in,
 	struct fail2ban_backend *fb = fail2ban_from_base(be);
 	struct cidr_list want = {0}, prev = {0};
 	struct jail_plan *plans = NULL;
+	struct atomicfile_prev kept = {0};
 	struct textbuf b = {0};
 	char **jails = NULL, *old = NULL;
 	size_t n_jails = 0, old_len = 0, done = 0;
@@ -551,11 +547,8 @@ static int fail2ban_apply(struct backend *be, const struct backend_input *in,
 		const char *dump[] = {"-d"};
 		struct subproc_out r;
 
-		if (had_old && ((unlink(fb->backup) < 0 && errno != ENOENT) ||
-				link(fb->dropin, fb->backup) < 0)) {
-			cda_error_sys(err, CDA_EAPPLY, "cannot keep a copy of %s", fb->dropin);
+		if (atomicfile_keep(&kept, fb->dropin, had_old, err) < 0)
 			goto out;
-		}
 		if (atomicfile_write(fb->dropin, 0644, b.p, b.len, err) < 0) {
 			cda_error_at(err, fb->dropin, 0);
 			goto out;
@@ -580,14 +573,9 @@ static int fail2ban_apply(struct backend *be, const struct backend_input *in,
 	written = false; /* keep it */
 	ret = 0;
 out:
-	if (written) {
-		if (had_old)
-			rename(fb->backup, fb->dropin);
-		else
-			unlink(fb->dropin);
-	}
-	if (had_old)
-		unlink(fb->backup);
+	if (written)
+		atomicfile_put_back(&kept);
+	atomicfile_prev_finish(&kept);
 	for (size_t j = 0; plans != NULL && j < n_jails; j++) {
 		cidr_list_finish(&plans[j].add);
 		cidr_list_finish(&plans[j].del);

@@ -31,13 +31,10 @@ static const char *const file_keys[] = {
 	"path", "line", "header", "footer", "mode", "check", "reload", NULL,
 };
 
-#define BACKUP_SUFFIX ".cdnallow-old"
-
 struct file_backend {
 	struct backend base;
 	char *path;
-	char *backup; /* path + BACKUP_SUFFIX */
-	char *line;   /* template */
+	char *line;            /* template */
 	char *header, *footer; /* unescaped, NULL: none */
 	mode_t mode;
 	char *check; /* command lines, NULL: none */
@@ -83,7 +80,6 @@ static void file_close(struct backend *be)
 		return;
 	fb = file_from_base(be);
 	free(fb->path);
-	free(fb->backup);
 	free(fb->line);
 	free(fb->header);
 	free(fb->footer);
@@ -153,10 +149,8 @@ static int file_open(struct backend **out, const struct target_config *tc,
 		fb->mode = (mode_t)m;
 	}
 	if ((fb->path = strdup(path)) == NULL || (fb->line = strdup(line)) == NULL ||
-	    asprintf(&fb->backup, "%s%s", path, BACKUP_SUFFIX) < 0 ||
 	    (header != NULL && (fb->header = unescape(header)) == NULL) ||
 	    (footer != NULL && (fb->footer = unescape(footer)) == NULL)) {
-		fb->backup = NULL;
 		cda_error_sys(err, CDA_ESYS, "allocating the file backend");
 		goto fail;
 	}
@@ -330,20 +324,12 @@ static int run_config_cmd(const char *cmdline, const char *path, const char *wha
 	return 0;
 }
 
-/* Put the previous file back: the hard link when there was one, else no file at all. */
-static void restore_old(struct file_backend *fb, bool had_old)
-{
-	if (had_old)
-		rename(fb->backup, fb->path);
-	else
-		unlink(fb->path);
-}
-
 static int file_apply(struct backend *be, const struct backend_input *in, struct cda_error *err)
 {
 	struct file_backend *fb = file_from_base(be);
 	bool pre_check = fb->check != NULL && strstr(fb->check, "{path}") != NULL;
 	struct atomicfile af = {0};
+	struct atomicfile_prev prev = {0};
 	struct textbuf b = {0};
 	char *old = NULL;
 	size_t old_len = 0;
@@ -360,12 +346,8 @@ static int file_apply(struct backend *be, const struct backend_input *in, struct
 		goto out;
 	}
 	/* Keep the old file under a second name until the consumer took the new one. */
-	if (had_old && ((unlink(fb->backup) < 0 && errno != ENOENT) ||
-			link(fb->path, fb->backup) < 0)) {
-		cda_error_sys(err, CDA_EAPPLY, "cannot keep a copy of %s as %s", fb->path,
-			      fb->backup);
+	if (atomicfile_keep(&prev, fb->path, had_old, err) < 0)
 		goto out;
-	}
 	if (atomicfile_open(&af, fb->path, fb->mode, err) < 0)
 		goto fail;
 	if (fwrite(b.p, 1, b.len, af.fp) != b.len || fflush(af.fp) != 0) {
@@ -381,23 +363,20 @@ static int file_apply(struct backend *be, const struct backend_input *in, struct
 		goto fail;
 	if (fb->check != NULL && !pre_check &&
 	    run_config_cmd(fb->check, fb->path, "check, old file put back", err) < 0) {
-		restore_old(fb, had_old);
+		atomicfile_put_back(&prev);
 		goto fail;
 	}
 	if (fb->reload != NULL &&
 	    run_config_cmd(fb->reload, fb->path, "reload, old file put back", err) < 0) {
-		restore_old(fb, had_old);
+		atomicfile_put_back(&prev);
 		goto fail;
 	}
-	if (had_old)
-		unlink(fb->backup);
 	ret = 0;
 	goto out;
 fail:
-	if (had_old)
-		unlink(fb->backup); /* gone already when renamed back */
 	cda_error_at(err, fb->path, 0);
 out:
+	atomicfile_prev_finish(&prev); /* the kept copy goes, whichever file stays */
 	free(old);
 	free(b.p);
 	return ret;
