@@ -12,6 +12,7 @@
 
 #include "cda_error.h"
 #include "config.h"
+#include "origin_lock.h"
 #include "ranges.h"
 #include "subproc.h"
 #include "textbuf.h"
@@ -39,15 +40,12 @@
 #define MAX_PORTS 15      /* multiport limit (a range counts twice) */
 #define LOCK_SUFFIX "-LOCK"
 #define LOCKFWD_SUFFIX "-LOCKFWD"
-#define MAX_LOCK_ALLOW 64
 
 static const char *const iptables_keys[] = {
 	"mode",         "chain",         "set_v4",    "set_v6",     "ports",
 	"iptables_cmd", "ip6tables_cmd", "ipset_cmd", "lock_ports", "lock_udp",
 	"lock_forward", "lock_allow",    NULL,
 };
-
-enum lock_fwd { LFWD_AUTO, LFWD_YES, LFWD_NO };
 
 /* The lock as iptables-save shows it for one family. [k]: 0 CHAIN-LOCK, 1 CHAIN-LOCKFWD. */
 struct lock_view {
@@ -72,7 +70,7 @@ struct iptables_backend {
 	char *ipset;
 	/* origin lock */
 	bool lock_on;
-	enum lock_fwd lock_fwd;
+	enum origin_lock_fwd lock_fwd;
 	char *lock_tcp, *lock_udp; /* multiport lists, NULL: none */
 	struct cidr *lock_allow;
 	size_t n_allow;
@@ -126,47 +124,22 @@ static bool in_path(const char *cmd)
 	return false;
 }
 
-/* "80 443,8000:8080" -> "80,443,8000:8080" (numbers re-printed canonically). */
-static int parse_ports(const char *s, char **out)
+/* "80 443,8000:8080" -> "80,443,8000:8080" (numbers re-printed canonically); dash: 8000-8080
+ * as well. At most MAX_PORTS, a range counting twice (the multiport match's limit). */
+static int parse_ports(const char *s, bool dash, char **out)
 {
-	struct textbuf b = {0};
-	unsigned int used = 0;
-	const char *p = s;
+	struct origin_lock_port p[MAX_PORTS];
+	char text[MAX_PORTS * 12];
+	size_t n = 0, used = 0;
 
-	while (*p) {
-		unsigned long lo, hi;
-		char *end;
-
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		if (*p == '\0')
-			break;
-		if (*p < '0' || *p > '9')
-			goto bad;
-		lo = strtoul(p, &end, 10);
-		hi = lo;
-		if (*end == ':') {
-			if (end[1] < '0' || end[1] > '9')
-				goto bad;
-			hi = strtoul(end + 1, &end, 10);
-		}
-		if (lo < 1 || lo > 65535 || hi < lo || hi > 65535 ||
-		    (*end != '\0' && *end != ' ' && *end != '\t' && *end != ','))
-			goto bad;
-		used += lo == hi ? 1 : 2;
-		if (lo == hi)
-			textbuf_printf(&b, "%s%lu", b.len ? "," : "", lo);
-		else
-			textbuf_printf(&b, "%s%lu:%lu", b.len ? "," : "", lo, hi);
-		p = end;
-	}
-	if (used == 0 || used > MAX_PORTS || b.oom)
-		goto bad;
-	*out = b.p;
-	return 0;
-bad:
-	free(b.p);
-	return -1;
+	if (origin_lock_parse_ports(s, dash, p, MAX_PORTS, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		used += p[i].lo == p[i].hi ? 1 : 2;
+	if (used > MAX_PORTS)
+		return -1;
+	origin_lock_ports_text(text, sizeof(text), p, n, ':');
+	return (*out = strdup(text)) == NULL ? -1 : 0;
 }
 
 static void iptables_close(struct backend *be)
@@ -208,87 +181,36 @@ static char *suffixed(const char *cmd, const char *suffix)
 	return asprintf(&s, "%s%s", cmd, suffix) < 0 ? NULL : s;
 }
 
-static int parse_lock_ports(const char *v, char **out)
-{
-	char *tmp = strdup(v);
-	int rc;
-
-	if (tmp == NULL)
-		return -1;
-	for (char *c = tmp; *c; c++)
-		if (*c == '-')
-			*c = ':';
-	rc = parse_ports(tmp, out);
-	free(tmp);
-	return rc;
-}
-
 static int parse_lock(struct iptables_backend *ib, const struct target_config *tc,
 		      struct cda_error *err)
 {
-	static const char *const keys[] = {"lock_ports", "lock_udp", "lock_forward", "lock_allow"};
 	const char *tcp = target_get(tc, "lock_ports"), *udp = target_get(tc, "lock_udp");
-	const char *fwd = target_get(tc, "lock_forward"), *allow = target_get(tc, "lock_allow");
-	char **w = NULL;
-	size_t nw = 0;
+	const char *key = origin_lock_first_key(tc);
 
 	if ((ib->lchain[0] = suffixed(ib->chain, LOCK_SUFFIX)) == NULL ||
 	    (ib->lchain[1] = suffixed(ib->chain, LOCKFWD_SUFFIX)) == NULL)
 		return cda_error_sys(err, CDA_ESYS, "allocating the iptables backend");
-	for (size_t i = 0; i < 4; i++) {
-		if (target_get(tc, keys[i]) == NULL)
-			continue;
-		if (tcp == NULL && udp == NULL)
-			return backend_bad_value(err, tc, keys[i], "needs lock_ports or lock_udp");
-		if (!ib->use_ipset)
-			return backend_bad_value(
-				err, tc, keys[i],
-				"the origin lock needs mode = ipset (it matches the sets)");
-	}
+	if (key != NULL && tcp == NULL && udp == NULL)
+		return backend_bad_value(err, tc, key, "needs lock_ports or lock_udp");
+	if (key != NULL && !ib->use_ipset)
+		return backend_bad_value(
+			err, tc, key, "the origin lock needs mode = ipset (it matches the sets)");
 	if (tcp == NULL && udp == NULL)
 		return 0;
 	if (strlen(ib->chain) + strlen(LOCKFWD_SUFFIX) > CHAIN_MAXNAME)
 		return backend_bad_value(err, tc, "chain",
 					 "at most 20 characters with an origin lock");
 	ib->lock_on = true;
-	if (tcp != NULL && parse_lock_ports(tcp, &ib->lock_tcp) < 0)
+	if (tcp != NULL && parse_ports(tcp, true, &ib->lock_tcp) < 0)
 		return backend_bad_value(
 			err, tc, "lock_ports",
 			"expected up to 15 TCP ports or ranges (80 443 8000-8080)");
-	if (udp != NULL && parse_lock_ports(udp, &ib->lock_udp) < 0)
+	if (udp != NULL && parse_ports(udp, true, &ib->lock_udp) < 0)
 		return backend_bad_value(err, tc, "lock_udp",
 					 "expected up to 15 UDP ports or ranges (443)");
-	if (fwd == NULL || strcmp(fwd, "auto") == 0) {
-		ib->lock_fwd = LFWD_AUTO;
-	} else {
-		bool b;
-
-		if (config_parse_bool(fwd, &b) < 0)
-			return backend_bad_value(err, tc, "lock_forward",
-						 "expected yes, no or auto");
-		ib->lock_fwd = b ? LFWD_YES : LFWD_NO;
-	}
-	if (allow == NULL)
-		return 0;
-	if ((w = config_split_words(allow, &nw)) == NULL)
-		return cda_error_sys(err, CDA_ESYS, "reading lock_allow");
-	if (nw == 0 || nw > MAX_LOCK_ALLOW ||
-	    (ib->lock_allow = calloc(nw, sizeof(*ib->lock_allow))) == NULL) {
-		config_free_words(w);
-		return backend_bad_value(err, tc, "lock_allow",
-					 "expected 1 to 64 addresses or prefixes");
-	}
-	for (size_t i = 0; i < nw; i++) {
-		if (cidr_parse(w[i], strlen(w[i]), &ib->lock_allow[i], NULL) != CIDR_OK) {
-			config_free_words(w);
-			return backend_bad_value(err, tc, "lock_allow",
-						 "expected addresses or prefixes without host bits "
-						 "(192.0.2.7 2001:db8::/64)");
-		}
-	}
-	ib->n_allow = nw;
-	config_free_words(w);
-	return 0;
+	if (origin_lock_parse_forward(tc, &ib->lock_fwd, err) < 0)
+		return -1;
+	return origin_lock_parse_allow(tc, true, true, &ib->lock_allow, &ib->n_allow, err);
 }
 
 static int iptables_open(struct backend **out, const struct target_config *tc,
@@ -353,7 +275,7 @@ static int iptables_open(struct backend **out, const struct target_config *tc,
 		backend_bad_value(err, tc, "set_v6", "must differ from set_v4");
 		goto fail;
 	}
-	if (ports != NULL && parse_ports(ports, &ib->ports) < 0) {
+	if (ports != NULL && parse_ports(ports, false, &ib->ports) < 0) {
 		backend_bad_value(err, tc, "ports",
 				  "expected up to 15 TCP ports or ranges (80 443 8000:8080)");
 		goto fail;
@@ -393,35 +315,26 @@ static int jump_rule(const struct iptables_backend *ib, char *buf, size_t size)
 
 /* ---- origin lock: rules ---- */
 
-#define TAG "-m comment --comment \"cdnallow lock %08x #%zu\""
-
-static uint32_t fnv(uint32_t h, const void *data, size_t len)
-{
-	const unsigned char *c = data;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ c[i]) * 16777619u;
-	return h;
-}
+#define TAG "-m comment --comment \"" ORIGIN_LOCK_COMMENT "\""
 
 static uint32_t lock_hash(const struct iptables_backend *ib, int f, int k)
 {
 	const char *parts[] = {"cdnallow iptables lock v1", ib->lchain[k], ib->set[f],
 			       ib->lock_tcp != NULL ? ib->lock_tcp : "-",
 			       ib->lock_udp != NULL ? ib->lock_udp : "-"};
-	uint32_t h = 2166136261u;
+	uint32_t h = ORIGIN_LOCK_HASH_INIT;
 
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
-		h = fnv(h, parts[i], strlen(parts[i]) + 1);
-	h = fnv(h, &f, sizeof(f));
-	h = fnv(h, &k, sizeof(k));
+		h = origin_lock_hash_str(h, parts[i]);
+	h = origin_lock_hash(h, &f, sizeof(f));
+	h = origin_lock_hash(h, &k, sizeof(k));
 	for (size_t i = 0; i < ib->n_allow; i++) {
 		char c[CIDR_STRLEN];
 
 		if (ib->lock_allow[i].family != fams[f])
 			continue;
 		cidr_format(&ib->lock_allow[i], c);
-		h = fnv(h, c, strlen(c) + 1);
+		h = origin_lock_hash_str(h, c);
 	}
 	return h;
 }
@@ -486,7 +399,8 @@ static size_t lock_rule_count(const struct iptables_backend *ib, int f, int k)
 
 static bool fwd_on(const struct iptables_backend *ib, const struct lock_view *v)
 {
-	return ib->lock_fwd == LFWD_YES || (ib->lock_fwd == LFWD_AUTO && v->docker_user);
+	return ib->lock_fwd == ORIGIN_LOCK_FWD_YES ||
+	       (ib->lock_fwd == ORIGIN_LOCK_FWD_AUTO && v->docker_user);
 }
 
 /* Whether chain k belongs in family f's table, given whether both sets are non-empty. */
@@ -603,7 +517,7 @@ static void lock_line(const struct iptables_backend *ib, int f, const char *l, c
 
 			if (v->nrules[k] == 0)
 				v->tags_ok[k] = true;
-			snprintf(tag, sizeof(tag), "--comment \"cdnallow lock %08x #%zu\"",
+			snprintf(tag, sizeof(tag), "--comment \"" ORIGIN_LOCK_COMMENT "\"",
 				 lock_hash(ib, f, k), ++v->nrules[k]);
 			if (strstr(l, tag) == NULL)
 				v->tags_ok[k] = false;
@@ -759,46 +673,30 @@ fail:
 
 static void lock_describe(struct iptables_backend *ib)
 {
-	char *t = ib->lock_text;
-	size_t size = sizeof(ib->lock_text), k = 0;
-	bool sets = ib->have[0] && ib->have[1], missing = false, differs = false;
+	bool sets = ib->have[0] && ib->have[1];
+	struct origin_lock_state s = {
+		.configured = ib->lock_on,
+		.tcp = ib->lock_tcp,
+		.udp = ib->lock_udp,
+		.forward = fwd_on(ib, &ib->lv[0]) || fwd_on(ib, &ib->lv[1]),
+		.set_kind = "ipset",
+		.empty_set = sets ? NULL : ib->set[ib->have[0] ? 1 : 0],
+	};
 
-	t[0] = '\0';
-	if (!ib->lock_on) {
-		for (int f = 0; f < 2; f++)
-			for (int c = 0; c < 2; c++)
-				differs |= ib->lv[f].chain[c];
-		if (differs)
-			snprintf(t, size, "lock chains present but not configured");
-		return;
-	}
-	k += (size_t)snprintf(t, size, "%s%s%s%s%s on input%s", ib->lock_tcp ? "tcp " : "",
-			      ib->lock_tcp ? ib->lock_tcp : "",
-			      ib->lock_tcp && ib->lock_udp ? " " : "", ib->lock_udp ? "udp " : "",
-			      ib->lock_udp ? ib->lock_udp : "",
-			      fwd_on(ib, &ib->lv[0]) || fwd_on(ib, &ib->lv[1]) ? "+forward" : "");
-	if (k >= size)
-		return;
-	if (!sets) {
-		snprintf(t + k, size - k, ": withheld while ipset %s is empty",
-			 ib->set[ib->have[0] ? 1 : 0]);
-		return;
-	}
 	for (int f = 0; f < 2; f++) {
 		for (int c = 0; c < 2; c++) {
 			const struct lock_view *v = &ib->lv[f];
 
+			s.present |= v->chain[c];
 			if (lock_wanted(ib, v, sets, c)) {
-				missing |= !v->chain[c] || v->jumps[c][0] + v->jumps[c][1] == 0;
-				differs |= !chain_ok(ib, f, v, c) || !jump_ok(v, c);
+				s.missing |= !v->chain[c] || v->jumps[c][0] + v->jumps[c][1] == 0;
+				s.differs |= !chain_ok(ib, f, v, c) || !jump_ok(v, c);
 			} else {
-				differs |= v->chain[c];
+				s.differs |= v->chain[c];
 			}
 		}
 	}
-	if (missing || differs)
-		snprintf(t + k, size - k, ": %s",
-			 missing ? "missing" : "differs from the configuration");
+	origin_lock_describe(ib->lock_text, sizeof(ib->lock_text), &s);
 }
 
 /*

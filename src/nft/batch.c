@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* One nft transaction as netlink bytes: table, sets, elements, origin lock; and decoding. */
 #include "nft_batch.h"
 
 #include <netinet/in.h>
@@ -257,44 +258,30 @@ size_t nft_lock_rule_count(const struct nft_plan *p, const struct nft_lock_spec 
 	return rule_list(p, s, hook, d);
 }
 
-static uint32_t fnv(uint32_t h, const void *data, size_t len)
-{
-	const uint8_t *c = data;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ c[i]) * 16777619u;
-	return h;
-}
-
-static uint32_t fnv_str(uint32_t h, const char *s)
-{
-	return fnv(h, s != NULL ? s : "", s != NULL ? strlen(s) + 1 : 1);
-}
-
 /* What the rules of one chain depend on: their layout version, table, sets, spec, hook. */
 static uint32_t lock_hash(const struct nft_plan *p, const struct nft_lock_spec *s, int hook)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = ORIGIN_LOCK_HASH_INIT;
 	int32_t prio = NFT_LOCK_PRIORITY;
 
-	h = fnv_str(h, "cdnallow lock v1");
-	h = fnv(h, &p->family, sizeof(p->family));
-	h = fnv_str(h, p->table);
-	h = fnv_str(h, p->set_v4);
-	h = fnv_str(h, p->set_v6);
-	h = fnv(h, &hook, sizeof(hook));
-	h = fnv(h, &prio, sizeof(prio));
-	h = fnv(h, &s->n_tcp, sizeof(s->n_tcp));
-	h = fnv(h, s->tcp, s->n_tcp * sizeof(s->tcp[0]));
-	h = fnv(h, &s->n_udp, sizeof(s->n_udp));
-	h = fnv(h, s->udp, s->n_udp * sizeof(s->udp[0]));
+	h = origin_lock_hash_str(h, "cdnallow lock v1");
+	h = origin_lock_hash(h, &p->family, sizeof(p->family));
+	h = origin_lock_hash_str(h, p->table);
+	h = origin_lock_hash_str(h, p->set_v4);
+	h = origin_lock_hash_str(h, p->set_v6);
+	h = origin_lock_hash(h, &hook, sizeof(hook));
+	h = origin_lock_hash(h, &prio, sizeof(prio));
+	h = origin_lock_hash(h, &s->n_tcp, sizeof(s->n_tcp));
+	h = origin_lock_hash(h, s->tcp, s->n_tcp * sizeof(s->tcp[0]));
+	h = origin_lock_hash(h, &s->n_udp, sizeof(s->n_udp));
+	h = origin_lock_hash(h, s->udp, s->n_udp * sizeof(s->udp[0]));
 	for (size_t i = 0; i < s->n_allow; i++) {
 		uint8_t a[18];
 
 		key6(s->allow[i].addr, a);
 		a[16] = s->allow[i].family;
 		a[17] = s->allow[i].plen;
-		h = fnv(h, a, sizeof(a));
+		h = origin_lock_hash(h, a, sizeof(a));
 	}
 	return h;
 }
@@ -302,7 +289,7 @@ static uint32_t lock_hash(const struct nft_plan *p, const struct nft_lock_spec *
 void nft_lock_comment(const struct nft_plan *p, const struct nft_lock_spec *s, int hook, size_t i,
 		      char *buf, size_t size)
 {
-	snprintf(buf, size, "cdnallow lock %08x #%zu", lock_hash(p, s, hook), i + 1);
+	snprintf(buf, size, ORIGIN_LOCK_COMMENT, lock_hash(p, s, hook), i + 1);
 }
 
 struct rule_build {
@@ -463,7 +450,7 @@ static void match_prefix(struct rule_build *rb, const struct nft_plan *p, const 
 
 /* Drops: only the synced families when an inet table syncs one of them. */
 static void match_port(struct rule_build *rb, const struct nft_plan *p, int hook, uint8_t proto,
-		       const struct nft_port_range *pr)
+		       const struct origin_lock_port *pr)
 {
 	static const uint32_t dnat = IPS_DST_NAT, zero = 0;
 

@@ -26,6 +26,7 @@
 #include "cda_error.h"
 #include "config.h"
 #include "nft_batch.h"
+#include "origin_lock.h"
 #include "ranges.h"
 #include "state.h"
 
@@ -40,7 +41,6 @@
 #define ELEM6_END 36u
 
 enum verify_mode { VERIFY_AUTO, VERIFY_FULL, VERIFY_GENID };
-enum lock_fwd { FWD_AUTO, FWD_YES, FWD_NO };
 
 /* The origin lock's chains as read() found them. */
 struct lock_seen {
@@ -68,7 +68,7 @@ struct nft_backend {
 	bool table_exists, set_exists[2];
 	/* Origin lock (own table only): the configuration, and what the kernel holds. */
 	bool lock_on;
-	enum lock_fwd lock_fwd;
+	enum origin_lock_fwd lock_fwd;
 	struct nft_lock_spec lock;
 	struct cidr *lock_allow;
 	bool fwd_on;              /* lock_forward resolved (auto: Docker or a forward chain seen) */
@@ -125,38 +125,19 @@ static int get_name(const struct target_config *tc, const char *key, const char 
 
 static int port_cmp(const void *a, const void *b)
 {
-	const struct nft_port_range *x = a, *y = b;
+	const struct origin_lock_port *x = a, *y = b;
 
 	return x->lo != y->lo ? (x->lo > y->lo) - (x->lo < y->lo)
 			      : (x->hi > y->hi) - (x->hi < y->hi);
 }
 
 /* "80 443 8000-8080" (or 8000:8080) -> sorted, merged ranges. */
-static int parse_lock_ports(const char *v, struct nft_port_range *out, size_t *n)
+static int parse_lock_ports(const char *v, struct origin_lock_port *out, size_t *n)
 {
 	size_t nw = 0, k = 0;
-	char **w = config_split_words(v, &nw);
-	int rc = -1;
 
-	if (w == NULL || nw == 0 || nw > NFT_LOCK_MAX_PORTS)
-		goto out;
-	for (size_t i = 0; i < nw; i++) {
-		unsigned long lo, hi;
-		char *end;
-
-		if (w[i][0] < '0' || w[i][0] > '9')
-			goto out;
-		lo = hi = strtoul(w[i], &end, 10);
-		if (*end == '-' || *end == ':') {
-			if (end[1] < '0' || end[1] > '9')
-				goto out;
-			hi = strtoul(end + 1, &end, 10);
-		}
-		if (*end != '\0' || lo < 1 || hi > 65535 || lo > hi)
-			goto out;
-		out[i].lo = (uint16_t)lo;
-		out[i].hi = (uint16_t)hi;
-	}
+	if (origin_lock_parse_ports(v, true, out, NFT_LOCK_MAX_PORTS, &nw) < 0)
+		return -1;
 	qsort(out, nw, sizeof(*out), port_cmp);
 	for (size_t i = 0; i < nw; i++) {
 		if (k > 0 && out[i].lo <= (uint32_t)out[k - 1].hi + 1) {
@@ -167,73 +148,22 @@ static int parse_lock_ports(const char *v, struct nft_port_range *out, size_t *n
 		out[k++] = out[i];
 	}
 	*n = k;
-	rc = 0;
-out:
-	config_free_words(w);
-	return rc;
-}
-
-static int parse_lock_allow(struct nft_backend *nb, const struct target_config *tc,
-			    struct cda_error *err)
-{
-	const char *v = target_get(tc, "lock_allow");
-	size_t nw = 0;
-	char **w;
-
-	if (v == NULL)
-		return 0;
-	if ((w = config_split_words(v, &nw)) == NULL)
-		return cda_error_sys(err, CDA_ESYS, "reading lock_allow");
-	if (nw == 0 || nw > NFT_LOCK_MAX_ALLOW) {
-		config_free_words(w);
-		return backend_bad_value(err, tc, "lock_allow",
-					 "expected 1 to 64 addresses or prefixes");
-	}
-	if ((nb->lock_allow = calloc(nw, sizeof(*nb->lock_allow))) == NULL) {
-		config_free_words(w);
-		return cda_error_sys(err, CDA_ESYS, "reading lock_allow");
-	}
-	for (size_t i = 0; i < nw; i++) {
-		struct cidr *c = &nb->lock_allow[i];
-
-		if (cidr_parse(w[i], strlen(w[i]), c, NULL) != CIDR_OK) {
-			config_free_words(w);
-			return backend_bad_value(err, tc, "lock_allow",
-						 "expected addresses or prefixes without host bits "
-						 "(192.0.2.7 2001:db8::/64)");
-		}
-		if ((c->family == CDA_AF_INET && !has_set(nb, 0)) ||
-		    (c->family == CDA_AF_INET6 && !has_set(nb, 1))) {
-			config_free_words(w);
-			return backend_bad_value(
-				err, tc, "lock_allow",
-				"an address of a family this target does not sync");
-		}
-	}
-	config_free_words(w);
-	nb->lock.allow = nb->lock_allow;
-	nb->lock.n_allow = nw;
 	return 0;
 }
 
 static int parse_lock(struct nft_backend *nb, const struct target_config *tc, struct cda_error *err)
 {
-	static const char *const keys[] = {"lock_ports", "lock_udp", "lock_forward", "lock_allow"};
 	const char *tcp = target_get(tc, "lock_ports"), *udp = target_get(tc, "lock_udp");
-	const char *fwd = target_get(tc, "lock_forward");
+	const char *key = origin_lock_first_key(tc);
 
-	for (size_t i = 0; i < 4; i++) {
-		if (target_get(tc, keys[i]) == NULL)
-			continue;
-		if (!nb->create)
-			return backend_bad_value(
-				err, tc, keys[i],
-				"the origin lock needs cdnallow's own table (create = yes): "
-				"with create = no the table is yours, so drop non-CDN "
-				"sources in your own rules (see cdnallow.conf(5))");
-		if (tcp == NULL && udp == NULL)
-			return backend_bad_value(err, tc, keys[i], "needs lock_ports or lock_udp");
-	}
+	if (key != NULL && !nb->create)
+		return backend_bad_value(
+			err, tc, key,
+			"the origin lock needs cdnallow's own table (create = yes): "
+			"with create = no the table is yours, so drop non-CDN "
+			"sources in your own rules (see cdnallow.conf(5))");
+	if (key != NULL && tcp == NULL && udp == NULL)
+		return backend_bad_value(err, tc, key, "needs lock_ports or lock_udp");
 	if (tcp == NULL && udp == NULL)
 		return 0;
 	nb->lock_on = true;
@@ -243,18 +173,14 @@ static int parse_lock(struct nft_backend *nb, const struct target_config *tc, st
 	if (udp != NULL && parse_lock_ports(udp, nb->lock.udp, &nb->lock.n_udp) < 0)
 		return backend_bad_value(err, tc, "lock_udp",
 					 "expected 1 to 32 UDP ports or ranges (443)");
-	if (fwd == NULL || strcmp(fwd, "auto") == 0) {
-		nb->lock_fwd = FWD_AUTO;
-	} else {
-		bool b;
-
-		if (config_parse_bool(fwd, &b) < 0)
-			return backend_bad_value(err, tc, "lock_forward",
-						 "expected yes, no or auto");
-		nb->lock_fwd = b ? FWD_YES : FWD_NO;
-	}
-	nb->fwd_on = nb->lock_fwd == FWD_YES;
-	return parse_lock_allow(nb, tc, err);
+	if (origin_lock_parse_forward(tc, &nb->lock_fwd, err) < 0)
+		return -1;
+	nb->fwd_on = nb->lock_fwd == ORIGIN_LOCK_FWD_YES;
+	if (origin_lock_parse_allow(tc, has_set(nb, 0), has_set(nb, 1), &nb->lock_allow,
+				    &nb->lock.n_allow, err) < 0)
+		return -1;
+	nb->lock.allow = nb->lock_allow;
+	return 0;
 }
 
 static int parse_config(struct nft_backend *nb, const struct target_config *tc,
@@ -830,55 +756,30 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 
 static void lock_describe(struct nft_backend *nb, const struct ranges *r)
 {
-	char *t = nb->lock_text;
-	size_t size = sizeof(nb->lock_text), k = 0;
-	bool missing = false, differs = false;
-	int f;
+	char tcp[NFT_LOCK_MAX_PORTS * 12], udp[NFT_LOCK_MAX_PORTS * 12];
+	struct origin_lock_state s = {
+		.configured = nb->lock_on,
+		.present = nb->seen[0].exists || nb->seen[1].exists,
+		.tcp = nb->lock.n_tcp > 0 ? tcp : NULL,
+		.udp = nb->lock.n_udp > 0 ? udp : NULL,
+		.forward = nb->fwd_on,
+		.set_kind = "set",
+	};
+	int f = empty_family(nb, r);
 
-	t[0] = '\0';
-	if (!nb->lock_on) {
-		if (nb->seen[0].exists || nb->seen[1].exists)
-			snprintf(t, size, "lock chains present but not configured");
-		return;
-	}
-	for (int proto = 0; proto < 2; proto++) {
-		const struct nft_port_range *pr = proto ? nb->lock.udp : nb->lock.tcp;
-		size_t n = proto ? nb->lock.n_udp : nb->lock.n_tcp;
-
-		for (size_t i = 0; i < n && k < size; i++) {
-			k += (size_t)snprintf(t + k, size - k, "%s", i ? "," : k ? " " : "");
-			if (k < size && pr[i].lo == pr[i].hi)
-				k += (size_t)snprintf(t + k, size - k, "%s%u",
-						      i       ? ""
-						      : proto ? "udp "
-							      : "tcp ",
-						      pr[i].lo);
-			else if (k < size)
-				k += (size_t)snprintf(t + k, size - k, "%s%u-%u",
-						      i       ? ""
-						      : proto ? "udp "
-							      : "tcp ",
-						      pr[i].lo, pr[i].hi);
-		}
-	}
-	if (k < size)
-		k += (size_t)snprintf(t + k, size - k, " on input%s", nb->fwd_on ? "+forward" : "");
-	if ((f = empty_family(nb, r)) >= 0) {
-		if (k < size)
-			snprintf(t + k, size - k, ": withheld while set %s is empty", nb->set[f]);
-		return;
-	}
+	origin_lock_ports_text(tcp, sizeof(tcp), nb->lock.tcp, nb->lock.n_tcp, '-');
+	origin_lock_ports_text(udp, sizeof(udp), nb->lock.udp, nb->lock.n_udp, '-');
+	if (f >= 0)
+		s.empty_set = nb->set[f];
 	for (int h = 0; h < 2; h++) {
 		if (lock_wanted(nb, r, h)) {
-			missing |= !nb->seen[h].exists;
-			differs |= nb->seen[h].exists && !nb->seen[h].ok;
+			s.missing |= !nb->seen[h].exists;
+			s.differs |= nb->seen[h].exists && !nb->seen[h].ok;
 		} else {
-			differs |= nb->seen[h].exists;
+			s.differs |= nb->seen[h].exists;
 		}
 	}
-	if (k < size && (missing || differs))
-		snprintf(t + k, size - k, ": %s",
-			 missing ? "missing" : "differs from the configuration");
+	origin_lock_describe(nb->lock_text, sizeof(nb->lock_text), &s);
 }
 
 /* Read the lock chains of our own table (and, for lock_forward = auto, look for Docker). */
@@ -894,7 +795,7 @@ static int read_lock(struct nft_backend *nb, struct cda_error *err)
 	nlh = req(nb, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, NLM_F_DUMP);
 	if (talk(nb, nlh, chain_cb, &cd) < 0)
 		return cda_error_sys(err, CDA_EAPPLY, "listing the nftables chains");
-	if (nb->lock_on && nb->lock_fwd == FWD_AUTO)
+	if (nb->lock_on && nb->lock_fwd == ORIGIN_LOCK_FWD_AUTO)
 		nb->fwd_on = cd.docker || cd.forward;
 	for (int h = 0; h < 2; h++) {
 		const struct chain_seen *c = &cd.c[h];
