@@ -97,7 +97,9 @@ uint32_t nft_batch_end_seq(const struct nft_batch *b);
 /* Element messages in this batch (for the benchmark's message counts). */
 size_t nft_batch_elem_msgs(const struct nft_batch *b);
 
-/* The lock: number of rules of one chain, and the comment of rule i (buf >= 48 bytes). */
+/* The lock: its chains' names by enum nft_lock_hook, the number of rules of one chain, and
+ * the comment of rule i (buf >= 48 bytes). */
+extern const char *const nft_lock_chain[2];
 size_t nft_lock_rule_count(const struct nft_plan *p, const struct nft_lock_spec *s, int hook);
 void nft_lock_comment(const struct nft_plan *p, const struct nft_lock_spec *s, int hook, size_t i,
 		      char *buf, size_t size);
