@@ -124,104 +124,128 @@ static bool delta_empty(const struct nft_backend *nb, const struct ranges *r)
 			     (!nft_has_set(nb, 1) || ranges_count6(r) == 0));
 }
 
+/* One apply: the wanted sets, and the delta against what the kernel holds. */
+struct apply {
+	struct ranges *w;                 /* want, the synced families only */
+	struct ranges *add, *del;         /* from a fresh dump (owned) */
+	const struct ranges *padd, *pdel; /* the delta in use: the caller's or add/del */
+	struct nft_batch *b;              /* the last batch sent */
+	bool dumped;                      /* nb->last comes from a dump after the commit */
+};
+
+/* No read() before, or a commit since: the delta comes from a fresh dump. */
+static int fresh_delta(struct nft_backend *nb, struct apply *a, struct cda_error *err)
+{
+	ranges_free(a->add);
+	ranges_free(a->del);
+	a->add = a->del = NULL;
+	if (nft_read_kernel(nb, false, err) < 0)
+		return -1;
+	if (ranges_diff_items(a->w, nb->last, &a->add, &a->del) < 0)
+		return cda_error_sys(err, CDA_ESYS, "computing the nft delta");
+	a->padd = a->add;
+	a->pdel = a->del;
+	return 0;
+}
+
+/* No element to add or delete, no lock chain to change, every set there. */
+static bool nothing_to_send(const struct nft_backend *nb, const struct apply *a, bool lock_change)
+{
+	return delta_empty(nb, a->padd) && delta_empty(nb, a->pdel) && !lock_change &&
+	       (!nb->create || ((!nft_has_set(nb, 0) || nb->set_exists[0]) &&
+				(!nft_has_set(nb, 1) || nb->set_exists[1])));
+}
+
+static int build_and_send(struct nft_backend *nb, struct apply *a, const struct nft_plan *p,
+			  struct nft_outcome *o, struct cda_error *err)
+{
+	nft_batch_free(a->b);
+	a->b = NULL;
+	if (nft_batch_build(p, nb->seq, &a->b, err) < 0)
+		return -1;
+	nb->seq += (uint32_t)nft_batch_msg_count(a->b);
+	nb->base.msgs_sent = nft_batch_elem_msgs(a->b);
+	return nft_nl_send(nb, a->b, o, err);
+}
+
+/* What the kernel's answer means: a refusal, lost acks (then look), or a commit. */
+static int settle(struct nft_backend *nb, struct apply *a, const struct nft_plan *p,
+		  const struct nft_lock_plan *lp, const struct nft_outcome *o,
+		  struct cda_error *err)
+{
+	if (o->error == ERESTART) {
+		cda_error_set(err, CDA_EAPPLY,
+			      "the nftables ruleset changed twice while applying to %s %s; "
+			      "nothing was changed",
+			      nb->family_name, nb->table);
+		err->sys_errno = ERESTART;
+		return -1;
+	}
+	if (o->error != 0)
+		return nft_nl_refused(nb, a->b, p, o, err);
+	if (o->lost) {
+		/* Acks were dropped; the transaction was decided either way: look. */
+		if (nft_read_compare(nb, a->w, err) < 0)
+			return -1;
+		a->dumped = true;
+		return 0;
+	}
+	nb->genid++; /* a successful commit bumps the genid by exactly one */
+	nft_lock_committed(nb, lp);
+	return 0;
+}
+
 static int nft_apply(struct backend *be, const struct backend_input *in, struct cda_error *err)
 {
 	struct nft_backend *nb = nft_from_base(be);
-	struct ranges *add = NULL, *del = NULL, *w = NULL;
-	const struct ranges *padd = in->add, *pdel = in->del;
-	struct nft_batch *b = NULL;
-	bool dumped = false;
+	struct apply a = {.padd = in->add, .pdel = in->del};
+	int rc = -1;
 
 	if (nft_nl_ready(nb, err) < 0)
 		return -1;
-	if ((w = nft_only_synced(nb, in->want)) == NULL)
+	if ((a.w = nft_only_synced(nb, in->want)) == NULL)
 		return cda_error_sys(err, CDA_ESYS, "preparing the nft batch");
 	for (int attempt = 0;; attempt++) {
 		struct nft_plan p;
 		struct nft_lock_plan lp;
-		bool lock_change;
 		struct nft_outcome o;
+		bool lock_change;
 
 		nft_plan_base(nb, &p);
-
-		/* No read() before, or a commit since: the delta comes from a fresh dump. */
-		if (!nb->known || attempt > 0) {
-			ranges_free(add);
-			ranges_free(del);
-			add = del = NULL;
-			if (nft_read_kernel(nb, false, err) < 0)
-				goto fail;
-			if (ranges_diff_items(w, nb->last, &add, &del) < 0) {
-				cda_error_sys(err, CDA_ESYS, "computing the nft delta");
-				goto fail;
-			}
-			padd = add;
-			pdel = del;
-		}
-		lock_change = nft_lock_plan_for(nb, w, &lp);
-		if (delta_empty(nb, padd) && delta_empty(nb, pdel) && !lock_change &&
-		    (!nb->create || ((!nft_has_set(nb, 0) || nb->set_exists[0]) &&
-				     (!nft_has_set(nb, 1) || nb->set_exists[1]))))
-			break; /* nothing to send; the genid stays */
+		if ((!nb->known || attempt > 0) && fresh_delta(nb, &a, err) < 0)
+			goto out;
+		lock_change = nft_lock_plan_for(nb, a.w, &lp);
+		if (nothing_to_send(nb, &a, lock_change))
+			break; /* the genid stays */
 		if (lock_change)
 			p.lock = &lp;
-		p.add = padd;
-		p.del = pdel;
+		p.add = a.padd;
+		p.del = a.pdel;
 		p.genid = nb->genid;
 		p.has_genid = true;
-		nft_batch_free(b);
-		b = NULL;
-		if (nft_batch_build(&p, nb->seq, &b, err) < 0)
-			goto fail;
-		nb->seq += (uint32_t)nft_batch_msg_count(b);
-		nb->base.msgs_sent = nft_batch_elem_msgs(b);
-		if (nft_nl_send(nb, b, &o, err) < 0)
-			goto fail;
+		if (build_and_send(nb, &a, &p, &o, err) < 0)
+			goto out;
 		if (o.error == ERESTART && attempt == 0)
 			continue; /* someone committed since we read: recompute once */
-		if (o.error == ERESTART) {
-			cda_error_set(err, CDA_EAPPLY,
-				      "the nftables ruleset changed twice while applying to %s %s; "
-				      "nothing was changed",
-				      nb->family_name, nb->table);
-			err->sys_errno = ERESTART;
-			goto fail;
-		}
-		if (o.error != 0) {
-			nft_nl_refused(nb, b, &p, &o, err);
-			goto fail;
-		}
-		if (o.lost) {
-			/* Acks were dropped; the transaction was decided either way: look. */
-			if (nft_read_compare(nb, w, err) < 0)
-				goto fail;
-			dumped = true;
-			break;
-		}
-		nb->genid++; /* a successful commit bumps the genid by exactly one */
-		nft_lock_committed(nb, &lp);
+		if (settle(nb, &a, &p, &lp, &o, err) < 0)
+			goto out;
 		break;
 	}
-	if (!dumped) {
+	if (!a.dumped) {
 		/* The sets now hold exactly want's items (element-exact delta). */
 		ranges_free(nb->last);
-		nb->last = w;
-		w = NULL;
+		nb->last = a.w;
+		a.w = NULL;
 	}
 	nft_lock_describe(nb, nb->last);
-	nb->known = true;
-	nft_batch_free(b);
-	ranges_free(add);
-	ranges_free(del);
-	ranges_free(w);
-	return 0;
-fail:
-	nb->known = false;
-	nft_batch_free(b);
-	ranges_free(add);
-	ranges_free(del);
-	ranges_free(w);
-	return -1;
+	rc = 0;
+out:
+	nb->known = rc == 0;
+	nft_batch_free(a.b);
+	ranges_free(a.add);
+	ranges_free(a.del);
+	ranges_free(a.w);
+	return rc;
 }
 
 static int nft_save(struct backend *be, struct cda_error *err)
