@@ -87,6 +87,9 @@ int backend_drift(struct backend *be, bool *drift, struct cda_error *err);
 const char *backend_lock_info(struct backend *be);
 void backend_close(struct backend *be);
 
+/* Add the CIDR text s[0..len) of family fam to r: 0 added, 1 not a CIDR of that family,
+ * -1 out of memory. */
+int backend_add_cidr_text(struct ranges *r, int fam, const char *s, size_t len);
 /* The first source whose list holds the prefix's first address, NULL when none. */
 const char *backend_source_of(const struct source_attr *srcs, size_t n, const struct cidr *c);
 

@@ -44,6 +44,16 @@ const char *backend_source_of(const struct source_attr *srcs, size_t n, const st
 	return NULL;
 }
 
+int backend_add_cidr_text(struct ranges *r, int fam, const char *s, size_t len)
+{
+	struct cidr c;
+	enum cidr_parse_result pr = cidr_parse(s, len, &c, NULL);
+
+	if (pr == CIDR_INVALID || c.family != fam)
+		return 1;
+	return ranges_add_cidr(r, &c);
+}
+
 bool backend_accepts_key(const struct backend_ops *ops, const char *key)
 {
 	if (ops == NULL || ops->keys == NULL)

@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* The iptables backend: ipsets or a chain of our own, and the jump to it. */
-#include "backend.h"
+#include "iptables_backend.h"
 
-#include <assert.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +10,7 @@
 
 #include "cda_error.h"
 #include "config.h"
+#include "ipset.h"
 #include "origin_lock.h"
 #include "ranges.h"
 #include "subproc.h"
@@ -24,20 +23,11 @@
  * - chain: our own chain of `-s CIDR -j ACCEPT` rules, rebuilt by one
  *   `iptables-restore --noflush` commit per family (nothing else is flushed).
  * With `ports`, INPUT gets one jump to our chain for those TCP ports (added only when absent);
- * in ipset mode the chain then holds the two match-set rules.
- *
- * Origin lock (lock_ports/lock_udp, ipset mode): chain CHAIN-LOCK, jumped to first from INPUT,
- * RETURNs loopback, established/related, the set's members and lock_allow, then DROPs the
- * locked ports; CHAIN-LOCKFWD, jumped to first from DOCKER-USER (FORWARD without Docker), does
- * the same for connections this host DNATed, by their original port. Never ACCEPT: the admin's
- * later rules still see everything the lock lets through. Each lock rule carries a comment
- * "cdnallow lock HASH #N" so that a changed or partial lock shows as drift.
+ * in ipset mode the chain then holds the two match-set rules. The origin lock: iptables_lock.c.
  */
 
-#define IPSET_MAXNAME 31  /* IPSET_MAXNAMELEN - 1 */
-#define CHAIN_MAXNAME 28  /* XT_EXTENSION_MAXNAMELEN - 1 */
-#define TMP_SUFFIX "-tmp" /* temporary set: live name plus this */
-#define MAX_PORTS 15      /* multiport limit (a range counts twice) */
+#define CHAIN_MAXNAME 28 /* XT_EXTENSION_MAXNAMELEN - 1 */
+#define MAX_PORTS 15     /* multiport limit (a range counts twice) */
 #define LOCK_SUFFIX "-LOCK"
 #define LOCKFWD_SUFFIX "-LOCKFWD"
 
@@ -46,48 +36,6 @@ static const char *const iptables_keys[] = {
 	"iptables_cmd", "ip6tables_cmd", "ipset_cmd", "lock_ports", "lock_udp",
 	"lock_forward", "lock_allow",    NULL,
 };
-
-/* The lock as iptables-save shows it for one family. [k]: 0 CHAIN-LOCK, 1 CHAIN-LOCKFWD. */
-struct lock_view {
-	bool chain[2];      /* declared */
-	bool docker_user;   /* ":DOCKER-USER" declared */
-	size_t jumps[2][2]; /* [k][0] from INPUT (k 0) or FORWARD (k 1), [k][1] from DOCKER-USER */
-	bool first[2][2];   /* that jump is the first rule of the hook chain */
-	size_t nrules[2];
-	bool tags_ok[2]; /* every rule carries the comment we would give it */
-	char *rules[2];  /* "-A CHAIN-LOCK..." lines verbatim (rollback) */
-};
-
-struct iptables_backend {
-	struct backend base;
-	bool use_ipset;
-	char *chain;
-	char *set[2];     /* [0] IPv4, [1] IPv6 */
-	char *ports;      /* "80,443", NULL: no jump rule */
-	char *ipt[2];     /* iptables, ip6tables */
-	char *restore[2]; /* <ipt>-restore */
-	char *save[2];    /* <ipt>-save */
-	char *ipset;
-	/* origin lock */
-	bool lock_on;
-	enum origin_lock_fwd lock_fwd;
-	char *lock_tcp, *lock_udp; /* multiport lists, NULL: none */
-	struct cidr *lock_allow;
-	size_t n_allow;
-	char *lchain[2];        /* CHAIN-LOCK, CHAIN-LOCKFWD */
-	struct lock_view lv[2]; /* per family, from the last read */
-	bool lv_known;
-	bool have[2]; /* the family's list was non-empty at the last read */
-	char lock_text[128];
-};
-
-static struct iptables_backend *iptables_from_base(struct backend *be)
-{
-	assert(be != NULL && be->ops == &iptables_backend_ops);
-	return (struct iptables_backend *)be;
-}
-
-static const int fams[2] = {CDA_AF_INET, CDA_AF_INET6};
 
 /* ---- config ---- */
 
@@ -256,7 +204,7 @@ static int iptables_open(struct backend **out, const struct target_config *tc,
 	for (int f = 0; f < 2; f++) {
 		if ((ib->set[f] = dup_or(target_get(tc, keys[f]), defs[f])) == NULL)
 			goto oom;
-		if (!name_ok(ib->set[f], IPSET_MAXNAME - strlen(TMP_SUFFIX), ".")) {
+		if (!name_ok(ib->set[f], IPSET_MAXNAME - strlen(IPSET_TMP_SUFFIX), ".")) {
 			backend_bad_value(err, tc, keys[f],
 					  "expected a set name of up to 27 characters");
 			goto fail;
@@ -293,17 +241,6 @@ fail:
 
 /* ---- reading ---- */
 
-/* Add the CIDR text s[0..len) of family fam to cur; 0 when added, 1 when not a CIDR. */
-static int add_cidr_text(struct ranges *cur, int fam, const char *s, size_t len)
-{
-	struct cidr c;
-	enum cidr_parse_result pr = cidr_parse(s, len, &c, NULL);
-
-	if (pr == CIDR_INVALID || c.family != fam)
-		return 1;
-	return ranges_add_cidr(cur, &c);
-}
-
 /* The jump rule as iptables-save prints it. */
 static int jump_rule(const struct iptables_backend *ib, char *buf, size_t size)
 {
@@ -313,246 +250,8 @@ static int jump_rule(const struct iptables_backend *ib, char *buf, size_t size)
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
-/* ---- origin lock: rules ---- */
-
-#define TAG "-m comment --comment \"" ORIGIN_LOCK_COMMENT "\""
-
-static uint32_t lock_hash(const struct iptables_backend *ib, int f, int k)
-{
-	const char *parts[] = {"cdnallow iptables lock v1", ib->lchain[k], ib->set[f],
-			       ib->lock_tcp != NULL ? ib->lock_tcp : "-",
-			       ib->lock_udp != NULL ? ib->lock_udp : "-"};
-	uint32_t h = ORIGIN_LOCK_HASH_INIT;
-
-	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
-		h = origin_lock_hash_str(h, parts[i]);
-	h = origin_lock_hash(h, &f, sizeof(f));
-	h = origin_lock_hash(h, &k, sizeof(k));
-	for (size_t i = 0; i < ib->n_allow; i++) {
-		char c[CIDR_STRLEN];
-
-		if (ib->lock_allow[i].family != fams[f])
-			continue;
-		cidr_format(&ib->lock_allow[i], c);
-		h = origin_lock_hash_str(h, c);
-	}
-	return h;
-}
-
-/* The rules of lock chain k for family f; *n: how many. */
-static void lock_rules(const struct iptables_backend *ib, int f, int k, struct textbuf *b,
-		       size_t *n)
-{
-	const char *lc = ib->lchain[k];
-	const char *lists[2] = {ib->lock_tcp, ib->lock_udp}, *proto[2] = {"tcp", "udp"};
-	uint32_t h = lock_hash(ib, f, k);
-	size_t i = 0;
-
-	if (k == 0)
-		textbuf_printf(b, "-A %s -i lo " TAG " -j RETURN\n", lc, h, ++i);
-	textbuf_printf(b, "-A %s -m conntrack --ctstate RELATED,ESTABLISHED " TAG " -j RETURN\n",
-		       lc, h, ++i);
-	textbuf_printf(b, "-A %s -m set --match-set %s src " TAG " -j RETURN\n", lc, ib->set[f], h,
-		       ++i);
-	for (size_t a = 0; a < ib->n_allow; a++) {
-		char c[CIDR_STRLEN];
-
-		if (ib->lock_allow[a].family == fams[f])
-			textbuf_printf(b, "-A %s -s %s " TAG " -j RETURN\n", lc,
-				       cidr_format(&ib->lock_allow[a], c), h, ++i);
-	}
-	for (int p = 0; p < 2; p++) {
-		const char *s = lists[p];
-
-		if (s == NULL)
-			continue;
-		if (k == 0) {
-			textbuf_printf(b, "-A %s -p %s -m multiport --dports %s " TAG " -j DROP\n",
-				       lc, proto[p], s, h, ++i);
-			continue;
-		}
-		/* conntrack matches one port or range per rule */
-		while (*s) {
-			size_t len = strcspn(s, ",");
-
-			textbuf_printf(
-				b,
-				"-A %s -p %s -m conntrack --ctstate DNAT --ctorigdstport %.*s "
-				"--ctdir ORIGINAL " TAG " -j DROP\n",
-				lc, proto[p], (int)len, s, h, ++i);
-			s += len + (s[len] == ',');
-		}
-	}
-	if (n != NULL)
-		*n = i;
-}
-
-static size_t lock_rule_count(const struct iptables_backend *ib, int f, int k)
-{
-	struct textbuf b = {0};
-	size_t n = 0;
-
-	lock_rules(ib, f, k, &b, &n);
-	free(b.p);
-	return n;
-}
-
-static bool fwd_on(const struct iptables_backend *ib, const struct lock_view *v)
-{
-	return ib->lock_fwd == ORIGIN_LOCK_FWD_YES ||
-	       (ib->lock_fwd == ORIGIN_LOCK_FWD_AUTO && v->docker_user);
-}
-
-/* Whether chain k belongs in family f's table, given whether both sets are non-empty. */
-static bool lock_wanted(const struct iptables_backend *ib, const struct lock_view *v, bool sets,
-			int k)
-{
-	return ib->lock_on && sets && (k == 0 || fwd_on(ib, v));
-}
-
-static int hook_of(int k, const struct lock_view *v)
-{
-	return k == 1 && v->docker_user ? 1 : 0;
-}
-
-static const char *hook_name(int k, int hc)
-{
-	return k == 0 ? "INPUT" : hc ? "DOCKER-USER" : "FORWARD";
-}
-
-static bool chain_ok(const struct iptables_backend *ib, int f, const struct lock_view *v, int k)
-{
-	return v->chain[k] && v->tags_ok[k] && v->nrules[k] == lock_rule_count(ib, f, k);
-}
-
-static bool jump_ok(const struct lock_view *v, int k)
-{
-	int hc = hook_of(k, v);
-
-	return v->jumps[k][0] + v->jumps[k][1] == 1 && v->jumps[k][hc] == 1 && v->first[k][hc];
-}
-
-static void del_jumps(const struct iptables_backend *ib, int k, const struct lock_view *v,
-		      struct textbuf *b)
-{
-	for (int hc = 0; hc < 2; hc++)
-		for (size_t j = 0; j < v->jumps[k][hc]; j++)
-			textbuf_printf(b, "-D %s -j %s\n", hook_name(k, hc), ib->lchain[k]);
-}
-
-/* iptables-restore lines that take family f's lock from v to what is wanted. */
-static void lock_restore(const struct iptables_backend *ib, int f, const struct lock_view *v,
-			 bool sets, struct textbuf *b)
-{
-	for (int k = 0; k < 2; k++) {
-		if (lock_wanted(ib, v, sets, k)) {
-			if (!chain_ok(ib, f, v, k)) {
-				textbuf_printf(b, ":%s - [0:0]\n", ib->lchain[k]);
-				lock_rules(ib, f, k, b, NULL);
-			}
-			if (!jump_ok(v, k)) {
-				del_jumps(ib, k, v, b);
-				textbuf_printf(b, "-I %s 1 -j %s\n", hook_name(k, hook_of(k, v)),
-					       ib->lchain[k]);
-			}
-		} else if (v->chain[k] || v->jumps[k][0] + v->jumps[k][1] > 0) {
-			del_jumps(ib, k, v, b);
-			if (v->chain[k])
-				textbuf_printf(b, "-F %s\n-X %s\n", ib->lchain[k], ib->lchain[k]);
-		}
-	}
-}
-
-/* Undo lock_restore(v, sets) after it was committed: back to v (jump positions aside). */
-static void lock_rollback(const struct iptables_backend *ib, const struct lock_view *v, bool sets,
-			  struct textbuf *b)
-{
-	for (int k = 0; k < 2; k++) {
-		bool now = lock_wanted(ib, v, sets, k);
-		size_t had = v->jumps[k][0] + v->jumps[k][1];
-
-		if (v->chain[k]) {
-			textbuf_printf(b, ":%s - [0:0]\n", ib->lchain[k]);
-			if (v->rules[k] != NULL)
-				textbuf_add(b, v->rules[k], strlen(v->rules[k]));
-			if (now && had == 0)
-				textbuf_printf(b, "-D %s -j %s\n", hook_name(k, hook_of(k, v)),
-					       ib->lchain[k]);
-			else if (!now && had > 0)
-				textbuf_printf(b, "-I %s 1 -j %s\n", hook_name(k, hook_of(k, v)),
-					       ib->lchain[k]);
-		} else if (now) {
-			textbuf_printf(b, "-D %s -j %s\n-F %s\n-X %s\n",
-				       hook_name(k, hook_of(k, v)), ib->lchain[k], ib->lchain[k],
-				       ib->lchain[k]);
-		}
-	}
-}
-
-static void lock_view_reset(struct lock_view *v)
-{
-	free(v->rules[0]);
-	free(v->rules[1]);
-	memset(v, 0, sizeof(*v));
-}
-
-/* One line of iptables-save output: the lock's part of it. */
-static void lock_line(const struct iptables_backend *ib, int f, const char *l, const char *ours,
-		      struct lock_view *v, bool seen_first[3])
-{
-	static const char *const hooks[3] = {"-A INPUT ", "-A FORWARD ", "-A DOCKER-USER "};
-
-	if (strncmp(l, ":DOCKER-USER ", 13) == 0)
-		v->docker_user = true;
-	for (int k = 0; k < 2; k++) {
-		size_t n = strlen(ib->lchain[k]);
-
-		if (l[0] == ':' && strncmp(l + 1, ib->lchain[k], n) == 0 && l[1 + n] == ' ')
-			v->chain[k] = true;
-		if (strncmp(l, "-A ", 3) == 0 && strncmp(l + 3, ib->lchain[k], n) == 0 &&
-		    l[3 + n] == ' ') {
-			char tag[64];
-			struct textbuf rb = {v->rules[k], v->rules[k] ? strlen(v->rules[k]) : 0, 0,
-					     false};
-
-			if (v->nrules[k] == 0)
-				v->tags_ok[k] = true;
-			snprintf(tag, sizeof(tag), "--comment \"" ORIGIN_LOCK_COMMENT "\"",
-				 lock_hash(ib, f, k), ++v->nrules[k]);
-			if (strstr(l, tag) == NULL)
-				v->tags_ok[k] = false;
-			rb.cap = rb.len ? rb.len + 1 : 0;
-			textbuf_printf(&rb, "%s\n", l);
-			v->rules[k] = rb.p;
-		}
-	}
-	for (int h = 0; h < 3; h++) {
-		size_t n = strlen(hooks[h]);
-		int k = h == 0 ? 0 : 1, hc = h == 2 ? 1 : 0;
-
-		if (strncmp(l, hooks[h], n) != 0)
-			continue;
-		if (strncmp(l + n, "-j ", 3) == 0 && strcmp(l + n + 3, ib->lchain[k]) == 0) {
-			v->jumps[k][hc]++;
-			if (!seen_first[h])
-				v->first[k][hc] = true;
-		}
-		/* our own accept-chain jump (ports) does not push the lock from first place */
-		if (ours == NULL || strcmp(l, ours) != 0)
-			seen_first[h] = true;
-	}
-}
-
-/* What iptables-save shows of us for one family. */
-struct chain_view {
-	bool has_chain;   /* ":CHAIN" declared */
-	bool has_jump;    /* INPUT jumps to CHAIN for our ports */
-	bool has_setrule; /* CHAIN holds the match-set rule (ipset mode) */
-	struct textbuf rules; /* our chain's "-A CHAIN ..." lines, verbatim, '\n'-terminated */
-};
-
-static int read_chain(struct iptables_backend *ib, int f, struct ranges *cur, struct chain_view *v,
-		      struct lock_view *lv, struct cda_error *err)
+int iptables_read_chain(struct iptables_backend *ib, int f, struct ranges *cur,
+			struct chain_view *v, struct lock_view *lv, struct cda_error *err)
 {
 	char *argv[] = {ib->save[f], "-t", "filter", NULL};
 	char decl[64], pre[64], setrule[128], jump[160] = "";
@@ -563,7 +262,7 @@ static int read_chain(struct iptables_backend *ib, int f, struct ranges *cur, st
 
 	memset(v, 0, sizeof(*v));
 	if (lv != NULL)
-		lock_view_reset(lv);
+		iptables_lock_view_reset(lv);
 	snprintf(decl, sizeof(decl), ":%s ", ib->chain);
 	plen = (size_t)snprintf(pre, sizeof(pre), "-A %s ", ib->chain);
 	snprintf(setrule, sizeof(setrule), "-A %s -m set --match-set %s src -j ACCEPT", ib->chain,
@@ -575,7 +274,7 @@ static int read_chain(struct iptables_backend *ib, int f, struct ranges *cur, st
 	pos = r.out;
 	while ((l = textbuf_next_line(&pos)) != NULL) {
 		if (lv != NULL)
-			lock_line(ib, f, l, jump[0] != '\0' ? jump : NULL, lv, seen_first);
+			iptables_lock_line(ib, f, l, jump[0] != '\0' ? jump : NULL, lv, seen_first);
 		if (strncmp(l, decl, strlen(decl)) == 0) {
 			v->has_chain = true;
 		} else if (jump[0] != '\0' && strcmp(l, jump) == 0) {
@@ -594,7 +293,7 @@ static int read_chain(struct iptables_backend *ib, int f, struct ranges *cur, st
 			e = strchr(s, ' ');
 			if (e == NULL || strcmp(e, " -j ACCEPT") != 0)
 				continue;
-			if (add_cidr_text(cur, fams[f], s, (size_t)(e - s)) < 0) {
+			if (backend_add_cidr_text(cur, iptables_fam(f), s, (size_t)(e - s)) < 0) {
 				cda_error_sys(err, CDA_ESYS, "reading chain %s", ib->chain);
 				goto fail;
 			}
@@ -616,89 +315,6 @@ fail:
 	return -1;
 }
 
-/* Live set of one family: whether it exists, and its members into cur (may be NULL). */
-static int read_set(struct iptables_backend *ib, int f, const char *name, struct ranges *cur,
-		    bool *exists, struct cda_error *err)
-{
-	char *argv[] = {ib->ipset, "list", "-o", "save", (char *)name, NULL};
-	char create[64], add[64];
-	struct subproc_out r;
-	char *pos, *l;
-	size_t alen;
-
-	*exists = false;
-	if (subproc_run(argv, NULL, 0, &r, err) < 0)
-		return -1;
-	if (r.status != 0) {
-		int ret = 0;
-
-		if (strstr(r.err, "does not exist") == NULL)
-			ret = subproc_fail(argv, &r, err);
-		subproc_out_finish(&r);
-		return ret;
-	}
-	*exists = true;
-	snprintf(create, sizeof(create), "create %s ", name);
-	alen = (size_t)snprintf(add, sizeof(add), "add %s ", name);
-	pos = r.out;
-	while ((l = textbuf_next_line(&pos)) != NULL) {
-		if (strncmp(l, create, strlen(create)) == 0) {
-			char want[128];
-
-			snprintf(want, sizeof(want), "%shash:net family %s ", create,
-				 f ? "inet6" : "inet");
-			if (strncmp(l, want, strlen(want)) != 0) {
-				cda_error_set(err, CDA_EAPPLY,
-					      "ipset %s exists but is not hash:net family %s", name,
-					      f ? "inet6" : "inet");
-				goto fail;
-			}
-		} else if (cur != NULL && strncmp(l, add, alen) == 0) {
-			const char *s = l + alen;
-
-			if (strstr(s, " nomatch") != NULL)
-				continue; /* an exception someone else put there: not allowed */
-			if (add_cidr_text(cur, fams[f], s, strcspn(s, " ")) < 0) {
-				cda_error_sys(err, CDA_ESYS, "reading ipset %s", name);
-				goto fail;
-			}
-		}
-	}
-	subproc_out_finish(&r);
-	return 0;
-fail:
-	subproc_out_finish(&r);
-	return -1;
-}
-
-static void lock_describe(struct iptables_backend *ib)
-{
-	bool sets = ib->have[0] && ib->have[1];
-	struct origin_lock_state s = {
-		.configured = ib->lock_on,
-		.tcp = ib->lock_tcp,
-		.udp = ib->lock_udp,
-		.forward = fwd_on(ib, &ib->lv[0]) || fwd_on(ib, &ib->lv[1]),
-		.set_kind = "ipset",
-		.empty_set = sets ? NULL : ib->set[ib->have[0] ? 1 : 0],
-	};
-
-	for (int f = 0; f < 2; f++) {
-		for (int c = 0; c < 2; c++) {
-			const struct lock_view *v = &ib->lv[f];
-
-			s.present |= v->chain[c];
-			if (lock_wanted(ib, v, sets, c)) {
-				s.missing |= !v->chain[c] || v->jumps[c][0] + v->jumps[c][1] == 0;
-				s.differs |= !chain_ok(ib, f, v, c) || !jump_ok(v, c);
-			} else {
-				s.differs |= v->chain[c];
-			}
-		}
-	}
-	origin_lock_describe(ib->lock_text, sizeof(ib->lock_text), &s);
-}
-
 /*
  * The address cover is what matters for these targets (apply rewrites the whole list), so
  * return it normalised: want is normal, and a layout difference (two /25s for a /24, CIDR
@@ -717,14 +333,14 @@ static int iptables_read(struct backend *be, struct ranges *cur, struct cda_erro
 		if (tmp == NULL)
 			return cda_error_sys(err, CDA_ESYS, "reading %s", ib->chain);
 		if (ib->use_ipset) {
-			rc = read_set(ib, f, ib->set[f], tmp, &exists, err);
+			rc = ipset_read(ib->ipset, f, ib->set[f], tmp, &exists, err);
 			if (rc == 0)
-				rc = read_chain(ib, f, NULL, &v, &ib->lv[f], err);
+				rc = iptables_read_chain(ib, f, NULL, &v, &ib->lv[f], err);
 			/* Without the chain rule or jump the set protects nothing yet. */
 			if (rc == 0 && ib->ports != NULL && (!v.has_jump || !v.has_setrule))
 				ranges_clear(tmp);
 		} else {
-			rc = read_chain(ib, f, tmp, &v, &ib->lv[f], err);
+			rc = iptables_read_chain(ib, f, tmp, &v, &ib->lv[f], err);
 			if (rc == 0 && ib->ports != NULL && !v.has_jump)
 				ranges_clear(tmp);
 		}
@@ -738,7 +354,7 @@ static int iptables_read(struct backend *be, struct ranges *cur, struct cda_erro
 	}
 	ranges_normalize(cur);
 	ib->lv_known = true;
-	lock_describe(ib);
+	iptables_lock_describe(ib);
 	return 0;
 }
 
@@ -773,107 +389,10 @@ oom:
 	return cda_error_sys(err, CDA_ESYS, "building the CIDR list");
 }
 
-static size_t count_fam(const struct cidr_list *l, int fam)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < l->n; i++)
-		n += l->v[i].family == fam;
-	return n;
-}
-
-/* One `ipset restore`: fill both temporaries, create missing live sets, swap, destroy. */
-static int apply_sets(struct iptables_backend *ib, const struct cidr_list *cl,
-		      struct cda_error *err)
-{
-	char tmp[2][IPSET_MAXNAME + 1];
-	bool exists[2];
-	struct textbuf b = {0};
-	struct subproc_out r;
-	int ret = -1;
-
-	for (int f = 0; f < 2; f++) {
-		char *dargv[] = {ib->ipset, "destroy", tmp[f], NULL};
-		struct cda_error probe = {0};
-		bool t;
-
-		snprintf(tmp[f], sizeof(tmp[f]), "%s%s", ib->set[f], TMP_SUFFIX);
-		if (read_set(ib, f, ib->set[f], NULL, &exists[f], err) < 0)
-			return -1;
-		/* A temporary left by an interrupted run would keep its members under -exist. */
-		if (read_set(ib, f, tmp[f], NULL, &t, &probe) < 0) {
-			if (probe.code != CDA_EAPPLY) {
-				*err = probe;
-				return -1;
-			}
-			t = true; /* of another type: let destroy decide */
-		}
-		if (t && subproc_run_ok(dargv, NULL, 0, &r, err) < 0)
-			return -1;
-		if (t)
-			subproc_out_finish(&r);
-	}
-	for (int f = 0; f < 2; f++) {
-		size_t n = count_fam(cl, fams[f]), hs = 1024, max = 65536;
-		const char *family = f ? "inet6" : "inet";
-
-		while (hs < n && hs < ((size_t)1 << 20))
-			hs <<= 1;
-		if (max < 2 * n)
-			max = 2 * n;
-		textbuf_printf(&b, "create %s hash:net family %s hashsize %zu maxelem %zu\n",
-			       tmp[f], family, hs, max);
-		for (size_t i = 0; i < cl->n; i++) {
-			char c[CIDR_STRLEN];
-
-			if (cl->v[i].family == fams[f])
-				textbuf_printf(&b, "add %s %s\n", tmp[f],
-					       cidr_format(&cl->v[i], c));
-		}
-		if (!exists[f])
-			textbuf_printf(&b,
-				       "create %s hash:net family %s hashsize %zu maxelem %zu\n",
-				       ib->set[f], family, hs, max);
-	}
-	for (int f = 0; f < 2; f++)
-		textbuf_printf(&b, "swap %s %s\n", tmp[f], ib->set[f]);
-	for (int f = 0; f < 2; f++)
-		textbuf_printf(&b, "destroy %s\n", tmp[f]);
-	if (b.oom) {
-		errno = ENOMEM;
-		cda_error_sys(err, CDA_ESYS, "building the ipset restore input");
-		goto out;
-	}
-	{
-		char *argv[] = {ib->ipset, "-exist", "restore", NULL};
-
-		if (subproc_run_ok(argv, b.p, b.len, &r, err) == 0) {
-			subproc_out_finish(&r);
-			ret = 0;
-		}
-	}
-	if (ret < 0) {
-		/* ipset restore stops at the first bad line: the swaps were not reached (or
-		 * both were). Drop what is left of the temporaries, keeping err. */
-		struct cda_error ignored = {0};
-
-		for (int f = 0; f < 2; f++) {
-			char *dargv[] = {ib->ipset, "destroy", tmp[f], NULL};
-
-			if (subproc_run(dargv, NULL, 0, &r, &ignored) == 0)
-				subproc_out_finish(&r);
-		}
-	}
-out:
-	free(b.p);
-	return ret;
-}
-
-/* Rebuild our chain of one family in one commit; adds the jump when absent. */
 /* Rebuild our chain of one family (main) and/or change its lock (lock: restore lines), all in
  * one commit; adds the jump when absent. */
-static int restore_chain(struct iptables_backend *ib, int f, bool main, const char *rules,
-			 bool add_jump, bool del_jump, const char *lock, struct cda_error *err)
+int iptables_restore(struct iptables_backend *ib, int f, bool main, const char *rules,
+		     bool add_jump, bool del_jump, const char *lock, struct cda_error *err)
 {
 	char *argv[] = {ib->restore[f], "-w", "--noflush", NULL};
 	char jump[160];
@@ -918,7 +437,7 @@ static int chain_rules(struct iptables_backend *ib, int f, const struct cidr_lis
 		for (size_t i = 0; i < cl->n; i++) {
 			char c[CIDR_STRLEN];
 
-			if (cl->v[i].family == fams[f])
+			if (cl->v[i].family == iptables_fam(f))
 				textbuf_printf(b, "-A %s -s %s -j ACCEPT\n", ib->chain,
 					       cidr_format(&cl->v[i], c));
 		}
@@ -943,27 +462,27 @@ static int iptables_apply(struct backend *be, const struct backend_input *in, st
 	if (want_cidrs(in->want, &cl, err) < 0)
 		return -1;
 	/* the lock only with both lists non-empty: never a lock over an empty set */
-	sets = count_fam(&cl, CDA_AF_INET) > 0 && count_fam(&cl, CDA_AF_INET6) > 0;
+	sets = ranges_count4(in->want) > 0 && ranges_count6(in->want) > 0;
 	for (int f = 0; f < 2; f++) {
-		if (read_chain(ib, f, NULL, &old[f], &olv[f], err) < 0)
+		if (iptables_read_chain(ib, f, NULL, &old[f], &olv[f], err) < 0)
 			goto out;
 		for (int k = 0; k < 2; k++)
-			removing |= olv[f].chain[k] && !lock_wanted(ib, &olv[f], sets, k);
+			removing |= olv[f].chain[k] && !iptables_lock_wanted(ib, &olv[f], sets, k);
 	}
 	/* a lock that goes away goes before its set is emptied, a new one after it is filled */
-	if (ib->use_ipset && !removing && apply_sets(ib, &cl, err) < 0)
+	if (ib->use_ipset && !removing && ipset_replace(ib->ipset, ib->set, &cl, err) < 0)
 		goto out;
 	for (; done < 2; done++) {
 		struct textbuf rules = {0}, lock = {0};
 		int rc = need_chain ? chain_rules(ib, done, &cl, &rules, err) : 0;
 
-		lock_restore(ib, done, &olv[done], sets, &lock);
+		iptables_lock_restore(ib, done, &olv[done], sets, &lock);
 		if (lock.oom)
 			rc = cda_error_sys(err, CDA_ESYS, "building the lock rules");
 		if (rc == 0 && (need_chain || lock.len > 0))
-			rc = restore_chain(ib, done, need_chain, rules.p,
-					   ib->ports != NULL && !old[done].has_jump, false, lock.p,
-					   err);
+			rc = iptables_restore(ib, done, need_chain, rules.p,
+					      ib->ports != NULL && !old[done].has_jump, false,
+					      lock.p, err);
 		free(rules.p);
 		free(lock.p);
 		if (rc < 0)
@@ -976,20 +495,20 @@ static int iptables_apply(struct backend *be, const struct backend_input *in, st
 		for (int f = 0; f < done; f++) {
 			struct textbuf lock = {0};
 
-			lock_rollback(ib, &olv[f], sets, &lock);
-			restore_chain(ib, f, need_chain, old[f].rules.p, false,
-				      ib->ports != NULL && !old[f].has_jump, lock.p, &ignored);
+			iptables_lock_rollback(ib, &olv[f], sets, &lock);
+			iptables_restore(ib, f, need_chain, old[f].rules.p, false,
+					 ib->ports != NULL && !old[f].has_jump, lock.p, &ignored);
 			free(lock.p);
 		}
 		goto out;
 	}
-	if (ib->use_ipset && removing && apply_sets(ib, &cl, err) < 0)
+	if (ib->use_ipset && removing && ipset_replace(ib->ipset, ib->set, &cl, err) < 0)
 		goto out;
 	ret = 0;
 out:
 	for (int f = 0; f < 2; f++) {
 		free(old[f].rules.p);
-		lock_view_reset(&olv[f]);
+		iptables_lock_view_reset(&olv[f]);
 	}
 	cidr_list_finish(&cl);
 	return ret;
@@ -1008,10 +527,10 @@ static int iptables_verify(struct backend *be, const struct ranges *want, struct
 	for (int f = 0; f < 2; f++) {
 		for (int k = 0; k < 2; k++) {
 			const struct lock_view *v = &ib->lv[f];
-			bool wanted = lock_wanted(ib, v, ib->have[0] && ib->have[1], k);
+			bool sets = ib->have[0] && ib->have[1];
+			bool wanted = iptables_lock_wanted(ib, v, sets, k);
 
-			if (wanted ? chain_ok(ib, f, v, k) && jump_ok(v, k)
-				   : !v->chain[k] && v->jumps[k][0] + v->jumps[k][1] == 0)
+			if (iptables_lock_as_wanted(ib, f, v, sets, k))
 				continue;
 			return cda_error_set(err, CDA_EAPPLY, "%s: origin lock chain %s is %s",
 					     f ? ib->ipt[1] : ib->ipt[0], ib->lchain[k],
@@ -1020,69 +539,6 @@ static int iptables_verify(struct backend *be, const struct ranges *want, struct
 		}
 	}
 	return 0;
-}
-
-/* Remove the lock chains and their jumps only (one commit per family). */
-static int iptables_unlock(struct backend *be, struct cda_error *err)
-{
-	struct iptables_backend *ib = iptables_from_base(be);
-
-	for (int f = 0; f < 2; f++) {
-		struct chain_view v = {0};
-		struct lock_view lv;
-		struct textbuf lock = {0};
-		int rc;
-
-		memset(&lv, 0, sizeof(lv));
-		rc = read_chain(ib, f, NULL, &v, &lv, err);
-
-		free(v.rules.p);
-		if (rc == 0) {
-			for (int k = 0; k < 2; k++) {
-				del_jumps(ib, k, &lv, &lock);
-				if (lv.chain[k])
-					textbuf_printf(&lock, "-F %s\n-X %s\n", ib->lchain[k],
-						       ib->lchain[k]);
-			}
-			if (lock.oom)
-				rc = cda_error_sys(err, CDA_ESYS, "building the unlock input");
-			else if (lock.len > 0)
-				rc = restore_chain(ib, f, false, NULL, false, false, lock.p, err);
-		}
-		free(lock.p);
-		lock_view_reset(&lv);
-		if (rc < 0)
-			return -1;
-		lock_view_reset(&ib->lv[f]);
-	}
-	lock_describe(ib);
-	return 0;
-}
-
-static int iptables_drift(struct backend *be, bool *drift, struct cda_error *err)
-{
-	struct iptables_backend *ib = iptables_from_base(be);
-	bool sets = ib->have[0] && ib->have[1];
-
-	*drift = false;
-	for (int f = 0; ib->lv_known && f < 2; f++) {
-		for (int k = 0; k < 2; k++) {
-			const struct lock_view *v = &ib->lv[f];
-
-			if (lock_wanted(ib, v, sets, k)
-				    ? !chain_ok(ib, f, v, k) || !jump_ok(v, k)
-				    : v->chain[k] || v->jumps[k][0] + v->jumps[k][1])
-				*drift = true;
-		}
-	}
-	return 0;
-}
-
-static const char *iptables_lock_info(struct backend *be)
-{
-	struct iptables_backend *ib = iptables_from_base(be);
-
-	return ib->lock_text[0] != '\0' ? ib->lock_text : NULL;
 }
 
 const struct backend_ops iptables_backend_ops = {
