@@ -492,6 +492,73 @@ static void undo_plan(struct fail2ban_backend *fb, const char *jail, struct jail
 		set_cmd(fb, jail, "addignoreip", p->del.v, p->deleted, &ignored);
 }
 
+/* For each jail: what it lacks of want, and what we added before (prev) and withdraw now. */
+static int plan_jails(struct fail2ban_backend *fb, char **jails, size_t n_jails,
+		      const struct cidr_list *want, const struct cidr_list *prev,
+		      struct jail_plan *plans, struct cda_error *err)
+{
+	for (size_t j = 0; j < n_jails; j++) {
+		struct cidr_list live = {0};
+		int rc = live_ignores(fb, jails[j], &live, err);
+
+		sort_unique(&live);
+		for (size_t i = 0; rc == 0 && i < want->n; i++)
+			if (!in_list(&live, &want->v[i]))
+				rc = cidr_list_push(&plans[j].add, &want->v[i]);
+		for (size_t i = 0; rc == 0 && i < prev->n; i++)
+			if (!in_list(want, &prev->v[i]) && in_list(&live, &prev->v[i]))
+				rc = cidr_list_push(&plans[j].del, &prev->v[i]);
+		cidr_list_finish(&live);
+		if (rc < 0) {
+			if (err->code == CDA_OK)
+				cda_error_sys(err, CDA_ESYS, "planning the fail2ban change");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Persistent part first, checked by fail2ban's own parser, the old one kept aside in kept;
+ * *written: the drop-in was replaced (to be put back when a later step fails). */
+static int write_dropin(struct fail2ban_backend *fb, char **jails, size_t n_jails,
+			const struct cidr_list *want, struct atomicfile_prev *kept, bool *written,
+			struct cda_error *err)
+{
+	const char *dump[] = {"-d"};
+	struct textbuf b = {0};
+	struct subproc_out r;
+	char *old = NULL;
+	size_t old_len = 0;
+	int ret = -1, rc;
+
+	if (render_dropin(fb, jails, n_jails, want, &b, err) < 0 ||
+	    (rc = subproc_slurp(fb->dropin, &old, &old_len, err)) < 0)
+		goto out;
+	if (rc == 0 && old_len == b.len && memcmp(old, b.p, b.len) == 0) {
+		ret = 0; /* already in place */
+		goto out;
+	}
+	if (atomicfile_keep(kept, fb->dropin, rc == 0, err) < 0)
+		goto out;
+	if (atomicfile_write(fb->dropin, 0644, b.p, b.len, err) < 0) {
+		cda_error_at(err, fb->dropin, 0);
+		goto out;
+	}
+	*written = true;
+	if (client(fb, dump, 1, &r, err) < 0) {
+		size_t n = strlen(err->msg);
+
+		snprintf(err->msg + n, sizeof(err->msg) - n, "; old drop-in put back");
+		goto out;
+	}
+	subproc_out_finish(&r);
+	ret = 0;
+out:
+	free(old);
+	free(b.p);
+	return ret;
+}
+
 static int fail2ban_apply(struct backend *be, const struct backend_input *in,
 			  struct cda_error *err)
 {
@@ -499,11 +566,10 @@ static int fail2ban_apply(struct backend *be, const struct backend_input *in,
 	struct cidr_list want = {0}, prev = {0};
 	struct jail_plan *plans = NULL;
 	struct atomicfile_prev kept = {0};
-	struct textbuf b = {0};
-	char **jails = NULL, *old = NULL;
-	size_t n_jails = 0, old_len = 0, done = 0;
-	bool had_old = false, written = false;
-	int ret = -1, rc;
+	char **jails = NULL;
+	size_t n_jails = 0, done = 0;
+	bool written = false;
+	int ret = -1;
 
 	if (ranges_to_cidrs(in->want, &want) < 0) {
 		cda_error_sys(err, CDA_ESYS, "building the ignore list");
@@ -520,48 +586,9 @@ static int fail2ban_apply(struct backend *be, const struct backend_input *in,
 		cda_error_sys(err, CDA_ESYS, "planning the fail2ban change");
 		goto out;
 	}
-	for (size_t j = 0; j < n_jails; j++) {
-		struct cidr_list live = {0};
-
-		rc = live_ignores(fb, jails[j], &live, err);
-		sort_unique(&live);
-		for (size_t i = 0; rc == 0 && i < want.n; i++)
-			if (!in_list(&live, &want.v[i]))
-				rc = cidr_list_push(&plans[j].add, &want.v[i]);
-		for (size_t i = 0; rc == 0 && i < prev.n; i++)
-			if (!in_list(&want, &prev.v[i]) && in_list(&live, &prev.v[i]))
-				rc = cidr_list_push(&plans[j].del, &prev.v[i]);
-		cidr_list_finish(&live);
-		if (rc < 0) {
-			if (err->code == CDA_OK)
-				cda_error_sys(err, CDA_ESYS, "planning the fail2ban change");
-			goto out;
-		}
-	}
-	/* Persistent part first, checked by fail2ban's own parser, the old one kept aside. */
-	if (render_dropin(fb, jails, n_jails, &want, &b, err) < 0 ||
-	    (rc = subproc_slurp(fb->dropin, &old, &old_len, err)) < 0)
+	if (plan_jails(fb, jails, n_jails, &want, &prev, plans, err) < 0 ||
+	    write_dropin(fb, jails, n_jails, &want, &kept, &written, err) < 0)
 		goto out;
-	had_old = rc == 0;
-	if (!had_old || old_len != b.len || memcmp(old, b.p, b.len) != 0) {
-		const char *dump[] = {"-d"};
-		struct subproc_out r;
-
-		if (atomicfile_keep(&kept, fb->dropin, had_old, err) < 0)
-			goto out;
-		if (atomicfile_write(fb->dropin, 0644, b.p, b.len, err) < 0) {
-			cda_error_at(err, fb->dropin, 0);
-			goto out;
-		}
-		written = true;
-		if (client(fb, dump, 1, &r, err) < 0) {
-			size_t n = strlen(err->msg);
-
-			snprintf(err->msg + n, sizeof(err->msg) - n, "; old drop-in put back");
-			goto out;
-		}
-		subproc_out_finish(&r);
-	}
 	for (; done < n_jails; done++)
 		if (run_plan(fb, jails[done], &plans[done], err) < 0)
 			break;
@@ -581,8 +608,6 @@ out:
 		cidr_list_finish(&plans[j].del);
 	}
 	free(plans);
-	free(old);
-	free(b.p);
 	config_free_words(jails);
 	cidr_list_finish(&want);
 	cidr_list_finish(&prev);
