@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
+/* Replacing a file atomically, and keeping the previous one while the new one is tried. */
 #ifndef CDNALLOW_ATOMICFILE_H
 #define CDNALLOW_ATOMICFILE_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -25,5 +27,24 @@ void atomicfile_abort(struct atomicfile *af);
 /* Whole-buffer convenience: write data to path atomically. */
 int atomicfile_write(const char *path, mode_t mode, const void *data, size_t len,
 		     struct cda_error *err);
+
+/*
+ * The previous version of a file a trial replaces: kept as a hard link, path plus
+ * ATOMICFILE_KEPT_SUFFIX, until the new one is accepted, so that a failed check or reload
+ * puts back the old file byte for byte (same inode, owner and mode). Zero it before use.
+ */
+#define ATOMICFILE_KEPT_SUFFIX ".cdnallow-old"
+struct atomicfile_prev {
+	char *path; /* the file on trial */
+	char *kept; /* the link, NULL when path did not exist */
+};
+/* Keep path aside (a link left by an earlier run is replaced). exists: path is there now, as
+ * the caller just read it. -1: CDA_EAPPLY "cannot keep a copy of PATH as LINK", or CDA_ESYS. */
+int atomicfile_keep(struct atomicfile_prev *prev, const char *path, bool exists,
+		    struct cda_error *err);
+/* The trial failed: the kept file back at path, or path removed when there was none. */
+void atomicfile_put_back(struct atomicfile_prev *prev);
+/* Drop the link (what path holds now stays) and free; after put_back too. NULL-safe. */
+void atomicfile_prev_finish(struct atomicfile_prev *prev);
 
 #endif

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* The backend interface: one ops table per firewall, the registry, shared helpers. */
 #ifndef CDNALLOW_BACKEND_H
 #define CDNALLOW_BACKEND_H
 
@@ -86,11 +87,24 @@ int backend_drift(struct backend *be, bool *drift, struct cda_error *err);
 const char *backend_lock_info(struct backend *be);
 void backend_close(struct backend *be);
 
+/* Add the CIDR text s[0..len) of family fam to r: 0 added, 1 not a CIDR of that family,
+ * -1 out of memory. */
+int backend_add_cidr_text(struct ranges *r, int fam, const char *s, size_t len);
 /* The first source whose list holds the prefix's first address, NULL when none. */
 const char *backend_source_of(const struct source_attr *srcs, size_t n, const struct cidr *c);
 
 /* Shared by backends: whether key is in ops->keys or a common target key. */
 bool backend_accepts_key(const struct backend_ops *ops, const char *key);
+/* A bad [target.*] value: CDA_ECONFIG "key: why" at the key's file:line. Returns -1. */
+int backend_bad_value(struct cda_error *err, const struct target_config *tc, const char *key,
+		      const char *why);
+/* For verify ops: read back through be's own read() and compare the address cover with
+ * want. CDA_ESYS "verifying WHAT" when out of memory; CDA_EAPPLY mismatch, at origin, when
+ * the cover differs. */
+int backend_verify_cover(struct backend *be, const struct ranges *want, const char *what,
+			 const char *mismatch, const char *origin, struct cda_error *err);
+/* Whether s can name a command to run (a name or a path): not empty, no blank or newline. */
+bool backend_command_ok(const char *s);
 
 extern const struct backend_ops null_backend_ops;
 extern const struct backend_ops nft_backend_ops;

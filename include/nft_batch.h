@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* nft transactions as netlink bytes (pure), and the decoding of dumped set elements. */
 #ifndef CDNALLOW_NFT_BATCH_H
 #define CDNALLOW_NFT_BATCH_H
 
@@ -6,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
+
+#include "origin_lock.h"
 
 struct cda_error;
 struct cidr;
@@ -25,7 +28,7 @@ struct ranges;
 #define NFT_LOCK_CHAIN_FORWARD "lock_forward"
 #define NFT_LOCK_PRIORITY (-1) /* filter - 1: before the usual filter chains */
 #define NFT_LOCK_MAX_PORTS 32  /* per protocol */
-#define NFT_LOCK_MAX_ALLOW 64
+#define NFT_LOCK_MAX_ALLOW ORIGIN_LOCK_MAX_ALLOW
 
 enum nft_lock_hook { NFT_LOCK_INPUT = 0, NFT_LOCK_FORWARD = 1 };
 enum nft_lock_op {
@@ -34,12 +37,8 @@ enum nft_lock_op {
 	NFT_LOCK_REMOVE,   /* delete the chain (when it exists) */
 };
 
-struct nft_port_range {
-	uint16_t lo, hi; /* host order, lo <= hi */
-};
-
 struct nft_lock_spec {
-	struct nft_port_range tcp[NFT_LOCK_MAX_PORTS], udp[NFT_LOCK_MAX_PORTS];
+	struct origin_lock_port tcp[NFT_LOCK_MAX_PORTS], udp[NFT_LOCK_MAX_PORTS];
 	size_t n_tcp, n_udp;
 	const struct cidr *allow; /* extra sources always allowed (borrowed) */
 	size_t n_allow;
@@ -98,7 +97,9 @@ uint32_t nft_batch_end_seq(const struct nft_batch *b);
 /* Element messages in this batch (for the benchmark's message counts). */
 size_t nft_batch_elem_msgs(const struct nft_batch *b);
 
-/* The lock: number of rules of one chain, and the comment of rule i (buf >= 48 bytes). */
+/* The lock: its chains' names by enum nft_lock_hook, the number of rules of one chain, and
+ * the comment of rule i (buf >= 48 bytes). */
+extern const char *const nft_lock_chain[2];
 size_t nft_lock_rule_count(const struct nft_plan *p, const struct nft_lock_spec *s, int hook);
 void nft_lock_comment(const struct nft_plan *p, const struct nft_lock_spec *s, int hook, size_t i,
 		      char *buf, size_t size);

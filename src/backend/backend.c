@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
+/* The backend registry, the dispatchers and the helpers the backends share. */
 #include "backend.h"
 
 #include <assert.h>
 #include <string.h>
 
 #include "cda_error.h"
+#include "config.h"
 #include "ranges.h"
 
 static const struct backend_ops *const registry[] = {
@@ -42,6 +44,16 @@ const char *backend_source_of(const struct source_attr *srcs, size_t n, const st
 	return NULL;
 }
 
+int backend_add_cidr_text(struct ranges *r, int fam, const char *s, size_t len)
+{
+	struct cidr c;
+	enum cidr_parse_result pr = cidr_parse(s, len, &c, NULL);
+
+	if (pr == CIDR_INVALID || c.family != fam)
+		return 1;
+	return ranges_add_cidr(r, &c);
+}
+
 bool backend_accepts_key(const struct backend_ops *ops, const char *key)
 {
 	if (ops == NULL || ops->keys == NULL)
@@ -50,6 +62,18 @@ bool backend_accepts_key(const struct backend_ops *ops, const char *key)
 		if (strcmp(*k, key) == 0)
 			return true;
 	return false;
+}
+
+int backend_bad_value(struct cda_error *err, const struct target_config *tc, const char *key,
+		      const char *why)
+{
+	cda_error_set(err, CDA_ECONFIG, "%s: %s", key, why);
+	return cda_error_at(err, tc->config_path, target_line(tc, key));
+}
+
+bool backend_command_ok(const char *s)
+{
+	return s[0] != '\0' && strpbrk(s, " \t\n") == NULL;
 }
 
 int backend_open(const struct backend_ops *ops, struct backend **out,
@@ -101,6 +125,32 @@ int backend_verify(struct backend *be, const struct ranges *want, struct cda_err
 				   ranges_count6(want));
 	ranges_free(cur);
 	return rc;
+}
+
+int backend_verify_cover(struct backend *be, const struct ranges *want, const char *what,
+			 const char *mismatch, const char *origin, struct cda_error *err)
+{
+	struct ranges *cur = ranges_new();
+	bool same = false;
+	int ret = -1;
+
+	if (cur == NULL)
+		return cda_error_sys(err, CDA_ESYS, "verifying %s", what);
+	if (be->ops->read(be, cur, err) < 0)
+		goto out;
+	if (ranges_same_cover(cur, want, &same) < 0) {
+		cda_error_sys(err, CDA_ESYS, "verifying %s", what);
+		goto out;
+	}
+	if (!same) {
+		cda_error_set(err, CDA_EAPPLY, "%s", mismatch);
+		cda_error_at(err, origin, 0);
+		goto out;
+	}
+	ret = 0;
+out:
+	ranges_free(cur);
+	return ret;
 }
 
 int backend_save(struct backend *be, struct cda_error *err)

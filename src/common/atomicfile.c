@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* Replacing a file atomically (temporary, fsync, rename), and keeping the previous one. */
 #include "atomicfile.h"
 
 #include <errno.h>
@@ -169,4 +170,47 @@ int atomicfile_write(const char *path, mode_t mode, const void *data, size_t len
 		return -1;
 	}
 	return atomicfile_commit(&af, err);
+}
+
+int atomicfile_keep(struct atomicfile_prev *prev, const char *path, bool exists,
+		    struct cda_error *err)
+{
+	memset(prev, 0, sizeof(*prev));
+	if ((prev->path = strdup(path)) == NULL ||
+	    (exists && asprintf(&prev->kept, "%s%s", path, ATOMICFILE_KEPT_SUFFIX) < 0)) {
+		prev->kept = NULL;
+		cda_error_sys(err, CDA_ESYS, "cannot keep a copy of %s", path);
+		atomicfile_prev_finish(prev);
+		return -1;
+	}
+	if (exists && ((unlink(prev->kept) < 0 && errno != ENOENT) || link(path, prev->kept) < 0)) {
+		cda_error_sys(err, CDA_EAPPLY, "cannot keep a copy of %s as %s", path, prev->kept);
+		free(prev->kept);
+		prev->kept = NULL;
+		atomicfile_prev_finish(prev);
+		return -1;
+	}
+	return 0;
+}
+
+void atomicfile_put_back(struct atomicfile_prev *prev)
+{
+	if (prev->path == NULL)
+		return;
+	if (prev->kept != NULL)
+		rename(prev->kept, prev->path);
+	else
+		unlink(prev->path);
+}
+
+void atomicfile_prev_finish(struct atomicfile_prev *prev)
+{
+	if (prev == NULL)
+		return;
+	if (prev->kept != NULL)
+		unlink(prev->kept); /* gone already when put back */
+	free(prev->kept);
+	free(prev->path);
+	prev->kept = NULL;
+	prev->path = NULL;
 }

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* atomicfile: replacing a file atomically, keeping the previous one during a trial. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -260,6 +261,123 @@ static void full_disk_fails_and_keeps_the_old_file(void **state)
 	cleanup(&t);
 }
 
+static ino_t inode(const char *path)
+{
+	struct stat sb;
+
+	assert_int_equal(stat(path, &sb), 0);
+	return sb.st_ino;
+}
+
+static void failed_trial_puts_the_kept_file_back(void **state)
+{
+	struct tmpdir t;
+	struct atomicfile_prev prev = {0};
+	struct cda_error err = {0};
+	char kept[128];
+	ino_t ino;
+
+	(void)state;
+	mk(&t);
+	put(t.path, "old\n");
+	ino = inode(t.path);
+	assert_int_equal(atomicfile_keep(&prev, t.path, true, &err), 0);
+	snprintf(kept, sizeof(kept), "%s%s", t.path, ATOMICFILE_KEPT_SUFFIX);
+	assert_string_equal(prev.kept, kept);
+	assert_int_equal(atomicfile_write(t.path, 0644, "new\n", 4, &err), 0);
+	assert_string_equal(get(t.path), "new\n");
+	assert_string_equal(get(kept), "old\n");
+	atomicfile_put_back(&prev);
+	atomicfile_prev_finish(&prev);
+	assert_string_equal(get(t.path), "old\n");
+	assert_true(inode(t.path) == ino); /* the same file, not a copy */
+	assert_int_equal(entries(t.dir), 1);
+	atomicfile_prev_finish(&prev);
+	atomicfile_prev_finish(NULL);
+	cleanup(&t);
+}
+
+static void accepted_trial_drops_the_kept_file(void **state)
+{
+	struct tmpdir t;
+	struct atomicfile_prev prev = {0};
+	struct cda_error err = {0};
+
+	(void)state;
+	mk(&t);
+	put(t.path, "old\n");
+	assert_int_equal(atomicfile_keep(&prev, t.path, true, &err), 0);
+	assert_int_equal(entries(t.dir), 2);
+	assert_int_equal(atomicfile_write(t.path, 0644, "new\n", 4, &err), 0);
+	atomicfile_prev_finish(&prev);
+	assert_string_equal(get(t.path), "new\n");
+	assert_int_equal(entries(t.dir), 1);
+	cleanup(&t);
+}
+
+static void failed_trial_of_a_new_file_removes_it(void **state)
+{
+	struct tmpdir t;
+	struct atomicfile_prev prev = {0};
+	struct cda_error err = {0};
+
+	(void)state;
+	mk(&t);
+	assert_int_equal(atomicfile_keep(&prev, t.path, false, &err), 0);
+	assert_null(prev.kept);
+	assert_int_equal(entries(t.dir), 0);
+	assert_int_equal(atomicfile_write(t.path, 0644, "new\n", 4, &err), 0);
+	atomicfile_put_back(&prev);
+	atomicfile_prev_finish(&prev);
+	assert_null(get(t.path));
+	assert_int_equal(entries(t.dir), 0);
+	cleanup(&t);
+}
+
+static void stale_kept_file_is_replaced(void **state)
+{
+	struct tmpdir t;
+	struct atomicfile_prev prev = {0};
+	struct cda_error err = {0};
+	char kept[128];
+
+	(void)state;
+	mk(&t);
+	snprintf(kept, sizeof(kept), "%s%s", t.path, ATOMICFILE_KEPT_SUFFIX);
+	put(kept, "left by a crash\n");
+	put(t.path, "old\n");
+	assert_int_equal(atomicfile_keep(&prev, t.path, true, &err), 0);
+	assert_string_equal(get(kept), "old\n");
+	assert_int_equal(atomicfile_write(t.path, 0644, "new\n", 4, &err), 0);
+	atomicfile_put_back(&prev);
+	atomicfile_prev_finish(&prev);
+	assert_string_equal(get(t.path), "old\n");
+	assert_int_equal(entries(t.dir), 1);
+	cleanup(&t);
+}
+
+/* A directory cannot be hard-linked (EPERM, even for root). */
+static void keep_that_cannot_link_fails_naming_both_paths(void **state)
+{
+	struct tmpdir t;
+	struct atomicfile_prev prev = {0};
+	struct cda_error err = {0};
+
+	(void)state;
+	mk(&t);
+	assert_int_equal(mkdir(t.path, 0700), 0);
+	assert_int_equal(atomicfile_keep(&prev, t.path, true, &err), -1);
+	assert_int_equal(err.code, CDA_EAPPLY);
+	assert_int_equal(err.sys_errno, EPERM);
+	assert_non_null(strstr(err.msg, t.path));
+	assert_non_null(strstr(err.msg, ATOMICFILE_KEPT_SUFFIX));
+	assert_null(prev.path);
+	assert_null(prev.kept);
+	assert_int_equal(entries(t.dir), 1);
+	assert_int_equal(rmdir(t.path), 0);
+	cleanup(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +388,11 @@ int main(void)
 		cmocka_unit_test(unwritable_directory_fails_and_keeps_the_old_file),
 		cmocka_unit_test(missing_directory_fails_naming_the_path),
 		cmocka_unit_test(full_disk_fails_and_keeps_the_old_file),
+		cmocka_unit_test(failed_trial_puts_the_kept_file_back),
+		cmocka_unit_test(accepted_trial_drops_the_kept_file),
+		cmocka_unit_test(failed_trial_of_a_new_file_removes_it),
+		cmocka_unit_test(stale_kept_file_is_replaced),
+		cmocka_unit_test(keep_that_cannot_link_fails_naming_both_paths),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+/* The fail2ban backend: each jail's ignoreip, live and in a jail.d drop-in. */
+/* Over 600 lines as one file: every part serves only its apply (a split would add a header). */
 #include "backend.h"
 
 #include <assert.h>
@@ -35,7 +37,6 @@ static const char *const fail2ban_keys[] = {
 	"jails", "client", "socket", "conf_dir", "dropin", NULL,
 };
 
-#define BACKUP_SUFFIX ".cdnallow-old"
 #define ADD_CHUNK 256 /* prefixes per addignoreip call */
 
 struct fail2ban_backend {
@@ -45,7 +46,6 @@ struct fail2ban_backend {
 	char *socket;	/* NULL: the client's default */
 	char *conf_dir;
 	char *dropin;
-	char *backup;
 	char **jails;	/* NULL: every running jail */
 	size_t n_jails;
 };
@@ -57,13 +57,6 @@ static struct fail2ban_backend *fail2ban_from_base(struct backend *be)
 }
 
 /* ---- config ---- */
-
-static int bad_value(struct cda_error *err, const struct target_config *tc, const char *key,
-		     const char *why)
-{
-	cda_error_set(err, CDA_ECONFIG, "%s: %s", key, why);
-	return cda_error_at(err, tc->config_path, target_line(tc, key));
-}
 
 static bool jail_name_ok(const char *s)
 {
@@ -88,7 +81,6 @@ static void fail2ban_close(struct backend *be)
 	free(fb->socket);
 	free(fb->conf_dir);
 	free(fb->dropin);
-	free(fb->backup);
 	config_free_words(fb->jails);
 	free(fb);
 }
@@ -104,21 +96,21 @@ static int fail2ban_open(struct backend **out, const struct target_config *tc,
 	if ((fb = calloc(1, sizeof(*fb))) == NULL)
 		return cda_error_sys(err, CDA_ESYS, "allocating the fail2ban backend");
 	fb->base.ops = &fail2ban_backend_ops;
-	if (client != NULL && (*client == '\0' || strpbrk(client, " \t\n") != NULL)) {
-		bad_value(err, tc, "client", "expected a command name or path");
+	if (client != NULL && !backend_command_ok(client)) {
+		backend_bad_value(err, tc, "client", "expected a command name or path");
 		goto fail;
 	}
 	if (sock != NULL && sock[0] != '/') {
-		bad_value(err, tc, "socket", "expected an absolute path");
+		backend_bad_value(err, tc, "socket", "expected an absolute path");
 		goto fail;
 	}
 	if (conf != NULL && conf[0] != '/') {
-		bad_value(err, tc, "conf_dir", "expected an absolute path");
+		backend_bad_value(err, tc, "conf_dir", "expected an absolute path");
 		goto fail;
 	}
 	if (dropin != NULL && (dropin[0] != '/' || strlen(dropin) < 7 ||
 			       strcmp(dropin + strlen(dropin) - 6, ".local") != 0)) {
-		bad_value(err, tc, "dropin", "expected an absolute path ending in .local");
+		backend_bad_value(err, tc, "dropin", "expected an absolute path ending in .local");
 		goto fail;
 	}
 	if ((fb->name = strdup(tc->name != NULL ? tc->name : "fail2ban")) == NULL ||
@@ -130,21 +122,19 @@ static int fail2ban_open(struct backend **out, const struct target_config *tc,
 		fb->dropin = strdup(dropin);
 	else if (asprintf(&fb->dropin, "%s/jail.d/zz-cdnallow.local", fb->conf_dir) < 0)
 		fb->dropin = NULL;
-	if (fb->dropin == NULL || asprintf(&fb->backup, "%s%s", fb->dropin, BACKUP_SUFFIX) < 0) {
-		fb->backup = NULL;
+	if (fb->dropin == NULL)
 		goto oom;
-	}
 	if (jails != NULL) {
 		if ((fb->jails = config_split_words(jails, &fb->n_jails)) == NULL)
 			goto oom;
 		for (size_t i = 0; i < fb->n_jails; i++) {
 			if (!jail_name_ok(fb->jails[i])) {
-				bad_value(err, tc, "jails", "expected jail names");
+				backend_bad_value(err, tc, "jails", "expected jail names");
 				goto fail;
 			}
 		}
 		if (fb->n_jails == 0) {
-			bad_value(err, tc, "jails", "expected at least one jail");
+			backend_bad_value(err, tc, "jails", "expected at least one jail");
 			goto fail;
 		}
 	}
@@ -503,17 +493,84 @@ static void undo_plan(struct fail2ban_backend *fb, const char *jail, struct jail
 		set_cmd(fb, jail, "addignoreip", p->del.v, p->deleted, &ignored);
 }
 
+/* For each jail: what it lacks of want, and what we added before (prev) and withdraw now. */
+static int plan_jails(struct fail2ban_backend *fb, char **jails, size_t n_jails,
+		      const struct cidr_list *want, const struct cidr_list *prev,
+		      struct jail_plan *plans, struct cda_error *err)
+{
+	for (size_t j = 0; j < n_jails; j++) {
+		struct cidr_list live = {0};
+		int rc = live_ignores(fb, jails[j], &live, err);
+
+		sort_unique(&live);
+		for (size_t i = 0; rc == 0 && i < want->n; i++)
+			if (!in_list(&live, &want->v[i]))
+				rc = cidr_list_push(&plans[j].add, &want->v[i]);
+		for (size_t i = 0; rc == 0 && i < prev->n; i++)
+			if (!in_list(want, &prev->v[i]) && in_list(&live, &prev->v[i]))
+				rc = cidr_list_push(&plans[j].del, &prev->v[i]);
+		cidr_list_finish(&live);
+		if (rc < 0) {
+			if (err->code == CDA_OK)
+				cda_error_sys(err, CDA_ESYS, "planning the fail2ban change");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Persistent part first, checked by fail2ban's own parser, the old one kept aside in kept;
+ * *written: the drop-in was replaced (to be put back when a later step fails). */
+static int write_dropin(struct fail2ban_backend *fb, char **jails, size_t n_jails,
+			const struct cidr_list *want, struct atomicfile_prev *kept, bool *written,
+			struct cda_error *err)
+{
+	const char *dump[] = {"-d"};
+	struct textbuf b = {0};
+	struct subproc_out r;
+	char *old = NULL;
+	size_t old_len = 0;
+	int ret = -1, rc;
+
+	if (render_dropin(fb, jails, n_jails, want, &b, err) < 0 ||
+	    (rc = subproc_slurp(fb->dropin, &old, &old_len, err)) < 0)
+		goto out;
+	if (rc == 0 && old_len == b.len && memcmp(old, b.p, b.len) == 0) {
+		ret = 0; /* already in place */
+		goto out;
+	}
+	if (atomicfile_keep(kept, fb->dropin, rc == 0, err) < 0)
+		goto out;
+	if (atomicfile_write(fb->dropin, 0644, b.p, b.len, err) < 0) {
+		cda_error_at(err, fb->dropin, 0);
+		goto out;
+	}
+	*written = true;
+	if (client(fb, dump, 1, &r, err) < 0) {
+		size_t n = strlen(err->msg);
+
+		snprintf(err->msg + n, sizeof(err->msg) - n, "; old drop-in put back");
+		goto out;
+	}
+	subproc_out_finish(&r);
+	ret = 0;
+out:
+	free(old);
+	free(b.p);
+	return ret;
+}
+
 static int fail2ban_apply(struct backend *be, const struct backend_input *in,
 			  struct cda_error *err)
 {
 	struct fail2ban_backend *fb = fail2ban_from_base(be);
 	struct cidr_list want = {0}, prev = {0};
 	struct jail_plan *plans = NULL;
-	struct textbuf b = {0};
-	char **jails = NULL, *old = NULL;
-	size_t n_jails = 0, old_len = 0, done = 0;
-	bool had_old = false, written = false;
-	int ret = -1, rc;
+	struct atomicfile_prev kept = {0};
+	char **jails = NULL;
+	size_t n_jails = 0, done = 0;
+	bool written = false;
+	int ret = -1;
 
 	if (ranges_to_cidrs(in->want, &want) < 0) {
 		cda_error_sys(err, CDA_ESYS, "building the ignore list");
@@ -530,51 +587,9 @@ static int fail2ban_apply(struct backend *be, const struct backend_input *in,
 		cda_error_sys(err, CDA_ESYS, "planning the fail2ban change");
 		goto out;
 	}
-	for (size_t j = 0; j < n_jails; j++) {
-		struct cidr_list live = {0};
-
-		rc = live_ignores(fb, jails[j], &live, err);
-		sort_unique(&live);
-		for (size_t i = 0; rc == 0 && i < want.n; i++)
-			if (!in_list(&live, &want.v[i]))
-				rc = cidr_list_push(&plans[j].add, &want.v[i]);
-		for (size_t i = 0; rc == 0 && i < prev.n; i++)
-			if (!in_list(&want, &prev.v[i]) && in_list(&live, &prev.v[i]))
-				rc = cidr_list_push(&plans[j].del, &prev.v[i]);
-		cidr_list_finish(&live);
-		if (rc < 0) {
-			if (err->code == CDA_OK)
-				cda_error_sys(err, CDA_ESYS, "planning the fail2ban change");
-			goto out;
-		}
-	}
-	/* Persistent part first, checked by fail2ban's own parser, the old one kept aside. */
-	if (render_dropin(fb, jails, n_jails, &want, &b, err) < 0 ||
-	    (rc = subproc_slurp(fb->dropin, &old, &old_len, err)) < 0)
+	if (plan_jails(fb, jails, n_jails, &want, &prev, plans, err) < 0 ||
+	    write_dropin(fb, jails, n_jails, &want, &kept, &written, err) < 0)
 		goto out;
-	had_old = rc == 0;
-	if (!had_old || old_len != b.len || memcmp(old, b.p, b.len) != 0) {
-		const char *dump[] = {"-d"};
-		struct subproc_out r;
-
-		if (had_old && ((unlink(fb->backup) < 0 && errno != ENOENT) ||
-				link(fb->dropin, fb->backup) < 0)) {
-			cda_error_sys(err, CDA_EAPPLY, "cannot keep a copy of %s", fb->dropin);
-			goto out;
-		}
-		if (atomicfile_write(fb->dropin, 0644, b.p, b.len, err) < 0) {
-			cda_error_at(err, fb->dropin, 0);
-			goto out;
-		}
-		written = true;
-		if (client(fb, dump, 1, &r, err) < 0) {
-			size_t n = strlen(err->msg);
-
-			snprintf(err->msg + n, sizeof(err->msg) - n, "; old drop-in put back");
-			goto out;
-		}
-		subproc_out_finish(&r);
-	}
 	for (; done < n_jails; done++)
 		if (run_plan(fb, jails[done], &plans[done], err) < 0)
 			break;
@@ -586,21 +601,14 @@ static int fail2ban_apply(struct backend *be, const struct backend_input *in,
 	written = false; /* keep it */
 	ret = 0;
 out:
-	if (written) {
-		if (had_old)
-			rename(fb->backup, fb->dropin);
-		else
-			unlink(fb->dropin);
-	}
-	if (had_old)
-		unlink(fb->backup);
+	if (written)
+		atomicfile_put_back(&kept);
+	atomicfile_prev_finish(&kept);
 	for (size_t j = 0; plans != NULL && j < n_jails; j++) {
 		cidr_list_finish(&plans[j].add);
 		cidr_list_finish(&plans[j].del);
 	}
 	free(plans);
-	free(old);
-	free(b.p);
 	config_free_words(jails);
 	cidr_list_finish(&want);
 	cidr_list_finish(&prev);
@@ -610,27 +618,10 @@ out:
 static int fail2ban_verify(struct backend *be, const struct ranges *want, struct cda_error *err)
 {
 	struct fail2ban_backend *fb = fail2ban_from_base(be);
-	struct ranges *cur = ranges_new();
-	bool same = false;
-	int ret = -1;
 
-	if (cur == NULL)
-		return cda_error_sys(err, CDA_ESYS, "verifying the fail2ban jails");
-	if (fail2ban_read(be, cur, err) < 0)
-		goto out;
-	if (ranges_same_cover(cur, want, &same) < 0) {
-		cda_error_sys(err, CDA_ESYS, "verifying the fail2ban jails");
-		goto out;
-	}
-	if (!same) {
-		cda_error_set(err, CDA_EAPPLY, "a jail's ignoreip lacks ranges that were applied");
-		cda_error_at(err, fb->dropin, 0);
-		goto out;
-	}
-	ret = 0;
-out:
-	ranges_free(cur);
-	return ret;
+	return backend_verify_cover(be, want, "the fail2ban jails",
+				    "a jail's ignoreip lacks ranges that were applied", fb->dropin,
+				    err);
 }
 
 const struct backend_ops fail2ban_backend_ops = {

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* The csf backend: our allow and ignore files, the Include lines, the reload. */
 #include "backend.h"
 
 #include <sys/stat.h>
@@ -52,13 +53,6 @@ static struct csf_backend *csf_from_base(struct backend *be)
 
 /* ---- config ---- */
 
-static int bad_value(struct cda_error *err, const struct target_config *tc, const char *key,
-		     const char *why)
-{
-	cda_error_set(err, CDA_ECONFIG, "%s: %s", key, why);
-	return cda_error_at(err, tc->config_path, target_line(tc, key));
-}
-
 static void csf_close(struct backend *be)
 {
 	struct csf_backend *cb;
@@ -96,7 +90,7 @@ static int csf_open(struct backend **out, const struct target_config *tc,
 		if (v == NULL)
 			v = defs[i];
 		if (v[0] != '/' || strchr(v, '\n') != NULL) {
-			bad_value(err, tc, keys[i], "expected an absolute path");
+			backend_bad_value(err, tc, keys[i], "expected an absolute path");
 			goto fail;
 		}
 		if ((paths[i] = strdup(v)) == NULL)
@@ -107,25 +101,26 @@ static int csf_open(struct backend **out, const struct target_config *tc,
 	cb->csf_file[0] = paths[2];
 	cb->csf_file[1] = paths[3];
 	if (strcmp(cb->own[0], cb->own[1]) == 0) {
-		bad_value(err, tc, "ignore_file", "must differ from allow_file");
+		backend_bad_value(err, tc, "ignore_file", "must differ from allow_file");
 		goto fail;
 	}
 	for (int i = 0; i < 2; i++) {
 		if (strcmp(cb->own[i], cb->csf_file[0]) == 0 ||
 		    strcmp(cb->own[i], cb->csf_file[1]) == 0) {
-			bad_value(err, tc, keys[i], "must not be csf's own file");
+			backend_bad_value(err, tc, keys[i], "must not be csf's own file");
 			goto fail;
 		}
 	}
-	if (csf != NULL && (csf[0] == '\0' || strpbrk(csf, " \t\n") != NULL)) {
-		bad_value(err, tc, "csf", "expected a command name or path");
+	if (csf != NULL && !backend_command_ok(csf)) {
+		backend_bad_value(err, tc, "csf", "expected a command name or path");
 		goto fail;
 	}
 	if (reload != NULL) {
 		if ((cb->reload = subproc_split(reload, NULL)) == NULL) {
 			if (errno == ENOMEM)
 				goto oom;
-			bad_value(err, tc, "reload", "expected a command (unbalanced quote?)");
+			backend_bad_value(err, tc, "reload",
+					  "expected a command (unbalanced quote?)");
 			goto fail;
 		}
 	} else {
@@ -372,27 +367,9 @@ out:
 static int csf_verify(struct backend *be, const struct ranges *want, struct cda_error *err)
 {
 	struct csf_backend *cb = csf_from_base(be);
-	struct ranges *cur = ranges_new();
-	bool same = false;
-	int ret = -1;
 
-	if (cur == NULL)
-		return cda_error_sys(err, CDA_ESYS, "verifying the csf lists");
-	if (csf_read(be, cur, err) < 0)
-		goto out;
-	if (ranges_same_cover(cur, want, &same) < 0) {
-		cda_error_sys(err, CDA_ESYS, "verifying the csf lists");
-		goto out;
-	}
-	if (!same) {
-		cda_error_set(err, CDA_EAPPLY, "read back differs from what was applied");
-		cda_error_at(err, cb->own[0], 0);
-		goto out;
-	}
-	ret = 0;
-out:
-	ranges_free(cur);
-	return ret;
+	return backend_verify_cover(be, want, "the csf lists",
+				    "read back differs from what was applied", cb->own[0], err);
 }
 
 const struct backend_ops csf_backend_ops = {

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* The file backend: any list-shaped file, checked and its consumer reloaded. */
 #include "backend.h"
 
 #include <assert.h>
@@ -30,13 +31,10 @@ static const char *const file_keys[] = {
 	"path", "line", "header", "footer", "mode", "check", "reload", NULL,
 };
 
-#define BACKUP_SUFFIX ".cdnallow-old"
-
 struct file_backend {
 	struct backend base;
 	char *path;
-	char *backup; /* path + BACKUP_SUFFIX */
-	char *line;   /* template */
+	char *line;            /* template */
 	char *header, *footer; /* unescaped, NULL: none */
 	mode_t mode;
 	char *check; /* command lines, NULL: none */
@@ -50,13 +48,6 @@ static struct file_backend *file_from_base(struct backend *be)
 }
 
 /* ---- config ---- */
-
-static int bad_value(struct cda_error *err, const struct target_config *tc, const char *key,
-		     const char *why)
-{
-	cda_error_set(err, CDA_ECONFIG, "%s: %s", key, why);
-	return cda_error_at(err, tc->config_path, target_line(tc, key));
-}
 
 /* "\n", "\t" and "\\" escapes (the INI value is one line); ends with a newline. */
 static char *unescape(const char *s)
@@ -89,7 +80,6 @@ static void file_close(struct backend *be)
 		return;
 	fb = file_from_base(be);
 	free(fb->path);
-	free(fb->backup);
 	free(fb->line);
 	free(fb->header);
 	free(fb->footer);
@@ -110,7 +100,7 @@ static int check_cmd(const struct target_config *tc, const char *key, char **out
 	if ((argv = subproc_split(v, "x")) == NULL) {
 		if (errno == ENOMEM)
 			return cda_error_sys(err, CDA_ESYS, "reading %s", key);
-		return bad_value(err, tc, key, "expected a command (unbalanced quote?)");
+		return backend_bad_value(err, tc, key, "expected a command (unbalanced quote?)");
 	}
 	subproc_free_argv(argv);
 	if ((*out = strdup(v)) == NULL)
@@ -136,13 +126,13 @@ static int file_open(struct backend **out, const struct target_config *tc,
 	fb->base.ops = &file_backend_ops;
 	fb->mode = 0644;
 	if (path[0] != '/' || path[strlen(path) - 1] == '/') {
-		bad_value(err, tc, "path", "expected an absolute file path");
+		backend_bad_value(err, tc, "path", "expected an absolute file path");
 		goto fail;
 	}
 	if (line == NULL)
 		line = "{cidr}";
 	if (strstr(line, "{cidr}") == NULL || strchr(line, '\n') != NULL) {
-		bad_value(err, tc, "line", "expected a one-line template with {cidr}");
+		backend_bad_value(err, tc, "line", "expected a one-line template with {cidr}");
 		goto fail;
 	}
 	if (mode != NULL) {
@@ -152,16 +142,15 @@ static int file_open(struct backend **out, const struct target_config *tc,
 		errno = 0;
 		m = strtoul(mode, &end, 8);
 		if (mode[0] < '0' || mode[0] > '7' || *end != '\0' || errno != 0 || m > 07777) {
-			bad_value(err, tc, "mode", "expected an octal file mode such as 0644");
+			backend_bad_value(err, tc, "mode",
+					  "expected an octal file mode such as 0644");
 			goto fail;
 		}
 		fb->mode = (mode_t)m;
 	}
 	if ((fb->path = strdup(path)) == NULL || (fb->line = strdup(line)) == NULL ||
-	    asprintf(&fb->backup, "%s%s", path, BACKUP_SUFFIX) < 0 ||
 	    (header != NULL && (fb->header = unescape(header)) == NULL) ||
 	    (footer != NULL && (fb->footer = unescape(footer)) == NULL)) {
-		fb->backup = NULL;
 		cda_error_sys(err, CDA_ESYS, "allocating the file backend");
 		goto fail;
 	}
@@ -335,20 +324,12 @@ static int run_config_cmd(const char *cmdline, const char *path, const char *wha
 	return 0;
 }
 
-/* Put the previous file back: the hard link when there was one, else no file at all. */
-static void restore_old(struct file_backend *fb, bool had_old)
-{
-	if (had_old)
-		rename(fb->backup, fb->path);
-	else
-		unlink(fb->path);
-}
-
 static int file_apply(struct backend *be, const struct backend_input *in, struct cda_error *err)
 {
 	struct file_backend *fb = file_from_base(be);
 	bool pre_check = fb->check != NULL && strstr(fb->check, "{path}") != NULL;
 	struct atomicfile af = {0};
+	struct atomicfile_prev prev = {0};
 	struct textbuf b = {0};
 	char *old = NULL;
 	size_t old_len = 0;
@@ -365,12 +346,8 @@ static int file_apply(struct backend *be, const struct backend_input *in, struct
 		goto out;
 	}
 	/* Keep the old file under a second name until the consumer took the new one. */
-	if (had_old && ((unlink(fb->backup) < 0 && errno != ENOENT) ||
-			link(fb->path, fb->backup) < 0)) {
-		cda_error_sys(err, CDA_EAPPLY, "cannot keep a copy of %s as %s", fb->path,
-			      fb->backup);
+	if (atomicfile_keep(&prev, fb->path, had_old, err) < 0)
 		goto out;
-	}
 	if (atomicfile_open(&af, fb->path, fb->mode, err) < 0)
 		goto fail;
 	if (fwrite(b.p, 1, b.len, af.fp) != b.len || fflush(af.fp) != 0) {
@@ -386,23 +363,20 @@ static int file_apply(struct backend *be, const struct backend_input *in, struct
 		goto fail;
 	if (fb->check != NULL && !pre_check &&
 	    run_config_cmd(fb->check, fb->path, "check, old file put back", err) < 0) {
-		restore_old(fb, had_old);
+		atomicfile_put_back(&prev);
 		goto fail;
 	}
 	if (fb->reload != NULL &&
 	    run_config_cmd(fb->reload, fb->path, "reload, old file put back", err) < 0) {
-		restore_old(fb, had_old);
+		atomicfile_put_back(&prev);
 		goto fail;
 	}
-	if (had_old)
-		unlink(fb->backup);
 	ret = 0;
 	goto out;
 fail:
-	if (had_old)
-		unlink(fb->backup); /* gone already when renamed back */
 	cda_error_at(err, fb->path, 0);
 out:
+	atomicfile_prev_finish(&prev); /* the kept copy goes, whichever file stays */
 	free(old);
 	free(b.p);
 	return ret;
@@ -411,27 +385,9 @@ out:
 static int file_verify(struct backend *be, const struct ranges *want, struct cda_error *err)
 {
 	struct file_backend *fb = file_from_base(be);
-	struct ranges *cur = ranges_new();
-	bool same = false;
-	int ret = -1;
 
-	if (cur == NULL)
-		return cda_error_sys(err, CDA_ESYS, "verifying %s", fb->path);
-	if (file_read(be, cur, err) < 0)
-		goto out;
-	if (ranges_same_cover(cur, want, &same) < 0) {
-		cda_error_sys(err, CDA_ESYS, "verifying %s", fb->path);
-		goto out;
-	}
-	if (!same) {
-		cda_error_set(err, CDA_EAPPLY, "read back differs from what was applied");
-		cda_error_at(err, fb->path, 0);
-		goto out;
-	}
-	ret = 0;
-out:
-	ranges_free(cur);
-	return ret;
+	return backend_verify_cover(be, want, fb->path, "read back differs from what was applied",
+				    fb->path, err);
 }
 
 const struct backend_ops file_backend_ops = {

@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: MIT
+/* What the nftables backend's table holds: objects, set dumps, the cache; verify. */
+#include "nft_backend.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include "cda_error.h"
+#include "nft_batch.h"
+#include "ranges.h"
+#include "state.h"
+
+#define READ_TRIES 5
+/* nft's datatype numbers (nftables include/datatype.h) */
+#define TYPE_IPADDR 7u
+#define TYPE_IP6ADDR 8u
+
+struct set_desc {
+	bool seen;
+	uint32_t key_type, key_len, flags;
+};
+
+static int set_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct set_desc *d = data;
+	const struct nlattr *a;
+
+	d->seen = true;
+	mnl_attr_for_each (a, nlh, sizeof(struct nfgenmsg)) {
+		uint32_t v;
+
+		if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
+			continue;
+		v = ntohl(mnl_attr_get_u32(a));
+		switch (mnl_attr_get_type(a)) {
+		case NFTA_SET_KEY_TYPE:
+			d->key_type = v;
+			break;
+		case NFTA_SET_KEY_LEN:
+			d->key_len = v;
+			break;
+		case NFTA_SET_FLAGS:
+			d->flags = v;
+			break;
+		default:
+			break;
+		}
+	}
+	return MNL_CB_OK;
+}
+
+static int null_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return MNL_CB_OK;
+}
+
+static void describe_set(const struct set_desc *d, char *buf, size_t size)
+{
+	const char *t = d->key_type == TYPE_IPADDR    ? "ipv4_addr"
+			: d->key_type == TYPE_IP6ADDR ? "ipv6_addr"
+						      : NULL;
+	int n;
+
+	if (t != NULL)
+		n = snprintf(buf, size, "type %s", t);
+	else
+		n = snprintf(buf, size, "key type %u (%u bytes)", d->key_type, d->key_len);
+	snprintf(buf + n, size - (size_t)n, "%s%s%s",
+		 d->flags & NFT_SET_INTERVAL ? ", flags interval" : ", without flags interval",
+		 d->flags & (NFT_SET_MAP | NFT_SET_OBJECT) ? ", a map" : "",
+		 d->flags & NFT_SET_CONCAT ? ", concatenated" : "");
+}
+
+/* Does the table exist, do the sets exist with the right type? Missing objects are an error
+ * only for an admin-owned table; a set of the wrong kind always is. */
+int nft_read_objects(struct nft_backend *nb, struct cda_error *err)
+{
+	struct nlmsghdr *nlh = nft_nl_req(nb, NFT_MSG_GETTABLE, nb->family, NLM_F_ACK);
+
+	nb->set_exists[0] = nb->set_exists[1] = false;
+	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, nb->table);
+	nb->table_exists = nft_nl_talk(nb, nlh, null_cb, NULL) == 0;
+	if (!nb->table_exists) {
+		if (errno != ENOENT)
+			return cda_error_sys(err, CDA_EAPPLY, "looking up table %s %s",
+					     nb->family_name, nb->table);
+		if (nb->create)
+			return 0;
+		return cda_error_set(err, CDA_EAPPLY,
+				     "table %s %s does not exist (create = no: the admin's "
+				     "ruleset must define it and its sets)",
+				     nb->family_name, nb->table);
+	}
+	for (int i = 0; i < 2; i++) {
+		struct set_desc d = {0};
+		uint32_t want_type = i ? TYPE_IP6ADDR : TYPE_IPADDR, want_len = i ? 16 : 4;
+		char what[128];
+
+		if (!nft_has_set(nb, i))
+			continue;
+		nlh = nft_nl_req(nb, NFT_MSG_GETSET, nb->family, NLM_F_ACK);
+		mnl_attr_put_strz(nlh, NFTA_SET_TABLE, nb->table);
+		mnl_attr_put_strz(nlh, NFTA_SET_NAME, nb->set[i]);
+		if (nft_nl_talk(nb, nlh, set_cb, &d) < 0) {
+			if (errno != ENOENT)
+				return cda_error_sys(err, CDA_EAPPLY, "looking up set %s %s %s",
+						     nb->family_name, nb->table, nb->set[i]);
+			if (nb->create)
+				continue;
+			return cda_error_set(err, CDA_EAPPLY,
+					     "set %s %s %s does not exist (create = no: define it "
+					     "as type %s; flags interval)",
+					     nb->family_name, nb->table, nb->set[i],
+					     i ? "ipv6_addr" : "ipv4_addr");
+		}
+		if (d.key_type == want_type && d.key_len == want_len &&
+		    (d.flags & NFT_SET_INTERVAL) &&
+		    !(d.flags & (NFT_SET_MAP | NFT_SET_OBJECT | NFT_SET_CONCAT))) {
+			nb->set_exists[i] = true;
+			continue;
+		}
+		describe_set(&d, what, sizeof(what));
+		cda_error_set(err, nb->create ? CDA_EAPPLY : CDA_ECONFIG,
+			      "set %s %s %s has %s; cdnallow needs type %s; flags interval",
+			      nb->family_name, nb->table, nb->set[i], what,
+			      i ? "ipv6_addr" : "ipv4_addr");
+		return cda_error_at(err, nb->config_path, nb->set_line[i]);
+	}
+	return 0;
+}
+
+struct dump_ctx {
+	struct nft_elems *e;
+	bool first;
+	uint16_t res_id;
+	bool changed; /* the ruleset generation moved during the dump */
+	bool bad;
+};
+
+static int elem_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump_ctx *c = data;
+	const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a, *list = NULL;
+
+	if (c->first) {
+		c->first = false;
+		c->res_id = g->res_id;
+	} else if (g->res_id != c->res_id) {
+		c->changed = true;
+	}
+	mnl_attr_for_each (a, nlh, sizeof(*g))
+		if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_ELEMENTS)
+			list = a;
+	if (list == NULL)
+		return MNL_CB_OK;
+	mnl_attr_for_each_nested (a, list) {
+		const struct nlattr *b, *k;
+		const void *key = NULL;
+		size_t len = 0;
+		bool end = false;
+
+		mnl_attr_for_each_nested (b, a) {
+			if (mnl_attr_get_type(b) == NFTA_SET_ELEM_KEY) {
+				mnl_attr_for_each_nested (k, b)
+					if (mnl_attr_get_type(k) == NFTA_DATA_VALUE) {
+						key = mnl_attr_get_payload(k);
+						len = mnl_attr_get_payload_len(k);
+					}
+			} else if (mnl_attr_get_type(b) == NFTA_SET_ELEM_FLAGS &&
+				   mnl_attr_validate(b, MNL_TYPE_U32) == 0) {
+				end = ntohl(mnl_attr_get_u32(b)) & NFT_SET_ELEM_INTERVAL_END;
+			}
+		}
+		if (key == NULL || nft_elems_add(c->e, key, len, end) < 0)
+			c->bad = true;
+	}
+	return MNL_CB_OK;
+}
+
+/* Dump one set into out. 1: the generation changed meanwhile (or differs from genid). */
+static int dump_set(struct nft_backend *nb, int i, uint32_t genid, struct ranges *out,
+		    struct cda_error *err)
+{
+	struct dump_ctx c = {.first = true};
+	struct nlmsghdr *nlh;
+	int rc;
+
+	if ((c.e = nft_elems_new(i ? CDA_AF_INET6 : CDA_AF_INET)) == NULL)
+		return cda_error_sys(err, CDA_ESYS, "reading set %s", nb->set[i]);
+	nlh = nft_nl_req(nb, NFT_MSG_GETSETELEM, nb->family, NLM_F_DUMP);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, nb->table);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, nb->set[i]);
+	if (nft_nl_talk(nb, nlh, elem_cb, &c) < 0) {
+		cda_error_sys(err, CDA_EAPPLY, "reading set %s %s %s", nb->family_name, nb->table,
+			      nb->set[i]);
+		nft_elems_free(c.e);
+		return -1;
+	}
+	if (c.bad) {
+		nft_elems_free(c.e);
+		return cda_error_set(err, CDA_EAPPLY, "set %s %s %s: unexpected element in dump",
+				     nb->family_name, nb->table, nb->set[i]);
+	}
+	rc = nft_elems_finish(c.e, out);
+	if (rc < 0)
+		return cda_error_sys(err, CDA_ESYS, "decoding set %s", nb->set[i]);
+	if (c.changed || (!c.first && ntohs(c.res_id) != (genid & 0xffff)))
+		return 1;
+	return 0;
+}
+
+struct ranges *nft_only_synced(const struct nft_backend *nb, const struct ranges *r)
+{
+	struct ranges *o = ranges_new();
+
+	if (o == NULL)
+		return NULL;
+	if (r == NULL)
+		return o;
+	if ((nft_has_set(nb, 0) && ranges_reserve(o, ranges_count4(r), 0) < 0) ||
+	    (nft_has_set(nb, 1) && ranges_reserve(o, 0, ranges_count6(r)) < 0))
+		goto fail;
+	for (size_t i = 0; nft_has_set(nb, 0) && i < ranges_count4(r); i++)
+		if (ranges_add4(o, ranges_v4(r)[i].lo, ranges_v4(r)[i].hi) < 0)
+			goto fail;
+	for (size_t i = 0; nft_has_set(nb, 1) && i < ranges_count6(r); i++)
+		if (ranges_add6(o, ranges_v6(r)[i].lo, ranges_v6(r)[i].hi) < 0)
+			goto fail;
+	ranges_sort(o);
+	return o;
+fail:
+	ranges_free(o);
+	return NULL;
+}
+
+/*
+ * What the kernel holds now, with the genid it belongs to (nb->last, nb->genid).
+ * use_cache: take the state cache when its genid is the current one (no dump).
+ */
+int nft_read_kernel(struct nft_backend *nb, bool use_cache, struct cda_error *err)
+{
+	struct ranges *got = NULL;
+
+	if (nft_nl_ready(nb, err) < 0)
+		return -1;
+	nb->known = false;
+	for (int attempt = 0; attempt < READ_TRIES; attempt++) {
+		uint32_t genid;
+		int rc = 0;
+
+		ranges_free(got);
+		if ((got = ranges_new()) == NULL)
+			return cda_error_sys(err, CDA_ESYS, "reading the nft sets");
+		if (nft_nl_genid(nb, &genid, err) < 0 || nft_read_objects(nb, err) < 0)
+			goto fail;
+		/* Only when every set exists: a reboot resets the genid but not the cache. */
+		if (use_cache && nb->env.state != NULL &&
+		    (!nft_has_set(nb, 0) || nb->set_exists[0]) &&
+		    (!nft_has_set(nb, 1) || nb->set_exists[1])) {
+			struct cda_error scratch = {0};
+			struct ranges *cached = NULL;
+			uint32_t cgen = 0;
+
+			if (state_load_applied(nb->env.state, nb->cache_key, &cached, &cgen,
+					       &scratch) == 1 &&
+			    cgen == genid) {
+				ranges_free(got);
+				got = nft_only_synced(nb, cached);
+				ranges_free(cached);
+				if (got == NULL)
+					return cda_error_sys(err, CDA_ESYS, "reading the cache");
+				nb->genid = genid;
+				goto done;
+			}
+			ranges_free(cached);
+		}
+		for (int i = 0; i < 2 && rc == 0; i++)
+			if (nb->set_exists[i])
+				rc = dump_set(nb, i, genid, got, err);
+		if (rc < 0)
+			goto fail;
+		if (rc == 0) {
+			uint32_t after;
+
+			/* Elements of an unchanged generation: the genid still the same. */
+			if (nft_nl_genid(nb, &after, err) < 0)
+				goto fail;
+			if (after == genid) {
+				nb->genid = genid;
+				goto done;
+			}
+		}
+	}
+	cda_error_set(err, CDA_EAPPLY, "the nftables ruleset kept changing while reading %s %s",
+		      nb->family_name, nb->table);
+fail:
+	ranges_free(got);
+	return -1;
+done:
+	ranges_sort(got);
+	ranges_free(nb->last);
+	nb->last = got;
+	if (nft_lock_read(nb, err) < 0)
+		return -1;
+	nb->known = true;
+	return 0;
+}
+
+int nft_read(struct backend *be, struct ranges *cur, struct cda_error *err)
+{
+	struct nft_backend *nb = nft_from_base(be);
+
+	if (nft_read_kernel(nb, true, err) < 0)
+		return -1;
+	ranges_clear(cur);
+	if (ranges_add_all(cur, nb->last) < 0)
+		return cda_error_sys(err, CDA_ESYS, "reading the nft sets");
+	ranges_sort(cur);
+	return 0;
+}
+
+/* Compare the kernel's sets with want by a fresh dump; on success nb->last is exact. */
+int nft_read_compare(struct nft_backend *nb, const struct ranges *want, struct cda_error *err)
+{
+	struct ranges *w = nft_only_synced(nb, want);
+	bool same = false;
+
+	if (w == NULL)
+		return cda_error_sys(err, CDA_ESYS, "verifying");
+	if (nft_read_kernel(nb, false, err) < 0 || ranges_same_cover(nb->last, w, &same) < 0) {
+		ranges_free(w);
+		return err->code != CDA_OK ? -1 : cda_error_sys(err, CDA_ESYS, "verifying");
+	}
+	if (!same) {
+		cda_error_set(err, CDA_EAPPLY,
+			      "%s %s: the sets hold %zu+%zu ranges, not the %zu+%zu wanted "
+			      "(IPv4+IPv6)",
+			      nb->family_name, nb->table, ranges_count4(nb->last),
+			      ranges_count6(nb->last), ranges_count4(w), ranges_count6(w));
+		ranges_free(w);
+		return -1;
+	}
+	for (int h = 0; h < 2; h++) {
+		bool wanted = nft_lock_wanted(nb, w, h);
+
+		if (wanted ? !nb->seen[h].ok : nb->seen[h].exists) {
+			cda_error_set(err, CDA_EAPPLY, "%s %s: origin lock chain %s is %s",
+				      nb->family_name, nb->table, nft_lock_chain[h],
+				      wanted ? "missing or not as applied" : "still present");
+			ranges_free(w);
+			return -1;
+		}
+	}
+	ranges_free(w);
+	return 0;
+}
+
+int nft_verify(struct backend *be, const struct ranges *want, struct cda_error *err)
+{
+	struct nft_backend *nb = nft_from_base(be);
+	size_t n = (nft_has_set(nb, 0) ? ranges_count4(want) : 0) +
+		   (nft_has_set(nb, 1) ? ranges_count6(want) : 0);
+	uint32_t now;
+
+	if (nft_nl_ready(nb, err) < 0)
+		return -1;
+	if (nb->verify != VERIFY_GENID && nb->known &&
+	    (nb->verify == VERIFY_FULL || nb->env.verify_full || n <= nb->env.verify_max))
+		return nft_read_compare(nb, want, err);
+	if (nb->known) {
+		if (nft_nl_genid(nb, &now, err) < 0)
+			return -1;
+		if (now == nb->genid)
+			return 0;
+	}
+	/* Something committed after us (or we know nothing): look at the sets. */
+	return nft_read_compare(nb, want, err);
+}
