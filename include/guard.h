@@ -47,6 +47,23 @@ int guard_check_list(size_t entries_v4, size_t entries_v6, const struct catalog_
 		     struct cda_error *err);
 
 /*
+ * The same list guards on a list after special-purpose space was dropped and the rest
+ * merged (normal r): its CIDRs are counted, so copies and overlaps count once and a list
+ * of only private space has no family at all. Pure.
+ */
+int guard_check_merged(const struct ranges *r, const struct catalog_entry *ce,
+		       struct cda_error *err);
+
+/*
+ * A list taken from the state dir (304, fallback, restore) against today's policy: no
+ * special-purpose space, no prefix of its CIDR cover broader than broadest_v4/v6 (0: no
+ * bound), and guard_check_merged. -1 (CDA_EDATA) names the first thing wrong. Pure.
+ */
+int guard_check_cached(const struct ranges *r, unsigned int broadest_v4,
+		       unsigned int broadest_v6, const struct catalog_entry *ce,
+		       struct cda_error *err);
+
+/*
  * Drop special-purpose space (RFC 1918, loopback, link-local, CGNAT, multicast,
  * documentation, benchmarking, reserved, unspecified, IPv4-mapped/translated IPv6, ULA,
  * ...) from r (normal, stays normal). What was dropped is appended to dropped (may be

@@ -39,6 +39,9 @@ struct source_run {
 int sources_fetch(const struct config *cfg, struct source_run *srs, size_t n,
 		  struct run_report *rep, struct cda_error *err);
 
+/* The broadest prefix lengths a source may hold: the config's and its provider's, stricter. */
+void sources_bounds(const struct config *cfg, const struct source_run *sr, unsigned int *v4,
+		    unsigned int *v6);
 /* One target: read, diff, guard, apply, verify, save. Fills tr and rep's notes. */
 void target_run(const struct run_opts *ro, const struct config *cfg,
 		const struct target_config *tc, struct source_run *srs, size_t n_srs,

@@ -10,6 +10,7 @@
 #include "catalog.h"
 #include "cda_error.h"
 #include "config.h"
+#include "guard.h"
 #include "pipeline.h"
 #include "ranges.h"
 #include "report.h"
@@ -31,6 +32,30 @@ static bool uses_source(const struct target_config *tc, const char *name)
 		if (strcmp(tc->sources[i], name) == 0)
 			return true;
 	return false;
+}
+
+/*
+ * A last known good list meets today's policy (bounds, special-purpose space, floors) or
+ * is not used at all: no 304 keeps it (its validators go with it), no fallback or restore
+ * applies it.
+ */
+static void recheck_cached(const struct config *cfg, struct source_run *sr,
+			   struct run_report *rep)
+{
+	struct cda_error e = {0};
+	unsigned int b4, b6;
+	char buf[600];
+
+	if (sr->old == NULL)
+		return;
+	sources_bounds(cfg, sr, &b4, &b6);
+	if (guard_check_cached(sr->old, b4, b6, sr->ce, &e) == 0)
+		return;
+	report_note(rep, LOG_ERR, "source %s: its last known good list fails today's policy "
+		    "(%s); not used", sr->sc->name, cda_error_str(&e, buf, sizeof(buf)));
+	ranges_free(sr->old);
+	sr->old = NULL;
+	memset(&sr->meta, 0, sizeof(sr->meta));
 }
 
 /* Which sources the run needs, and their last known good lists from the state dir. */
@@ -66,6 +91,7 @@ static void load_sources(const struct run_opts *ro, const struct config *cfg,
 			cda_error_clear(err);
 			sr->old = NULL;
 		}
+		recheck_cached(cfg, sr, rep);
 	}
 }
 

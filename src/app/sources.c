@@ -55,8 +55,14 @@ static void parse_opts_of(const struct config *cfg, const struct source_run *sr,
 	po->networks = source_get(sc, "networks");
 	po->select = source_get(sc, "select");
 	po->where = source_get(sc, "where");
-	po->broadest_v4 = stricter(cfg->broadest_v4, sr->ce->broadest_v4);
-	po->broadest_v6 = stricter(cfg->broadest_v6, sr->ce->broadest_v6);
+	sources_bounds(cfg, sr, &po->broadest_v4, &po->broadest_v6);
+}
+
+void sources_bounds(const struct config *cfg, const struct source_run *sr, unsigned int *v4,
+		    unsigned int *v6)
+{
+	*v4 = stricter(cfg->broadest_v4, sr->ce->broadest_v4);
+	*v6 = stricter(cfg->broadest_v6, sr->ce->broadest_v6);
 }
 
 /* Parse every fetched body of one source into its new list. */
@@ -102,6 +108,11 @@ static int build_list(const struct config *cfg, struct source_run *sr, struct fe
 	ranges_normalize(list);
 	if (guard_drop_special(list, &sr->rep->dropped) < 0) {
 		cda_error_sys(err, CDA_ESYS, "filtering special-purpose space");
+		goto fail;
+	}
+	/* again on what is left: private space and copies are no family and no floor */
+	if (guard_check_merged(list, sr->ce, err) < 0) {
+		cda_error_at(err, origin, 0);
 		goto fail;
 	}
 	sr->rep->hostbits = total.hostbits;

@@ -127,6 +127,49 @@ int guard_check_list(size_t entries_v4, size_t entries_v6, const struct catalog_
 	return 0;
 }
 
+int guard_check_merged(const struct ranges *r, const struct catalog_entry *ce,
+		       struct cda_error *err)
+{
+	return guard_check_list(ranges_cidr_count(r, CDA_AF_INET),
+				ranges_cidr_count(r, CDA_AF_INET6), ce, err);
+}
+
+int guard_check_cached(const struct ranges *r, unsigned int broadest_v4,
+		       unsigned int broadest_v6, const struct catalog_entry *ce,
+		       struct cda_error *err)
+{
+	struct ranges *copy = ranges_dup(r);
+	struct cidr_list dropped = {0}, all = {0};
+	char buf[CIDR_STRLEN];
+	int rc = -1;
+
+	if (copy == NULL || guard_drop_special(copy, &dropped) < 0 ||
+	    ranges_to_cidrs(r, &all) < 0) {
+		cda_error_sys(err, CDA_ESYS, "checking a cached list");
+		goto out;
+	}
+	for (size_t i = 0; i < all.n; i++) {
+		unsigned int bound = all.v[i].family == CDA_AF_INET ? broadest_v4 : broadest_v6;
+
+		if (bound != 0 && all.v[i].plen < bound) {
+			cda_error_set(err, CDA_EDATA, "%s is broader than /%u, the broadest prefix "
+				      "allowed now", cidr_format(&all.v[i], buf), bound);
+			goto out;
+		}
+	}
+	if (dropped.n != 0) {
+		cda_error_set(err, CDA_EDATA, "it holds special-purpose space (%s)",
+			      cidr_format(&dropped.v[0], buf));
+		goto out;
+	}
+	rc = guard_check_merged(r, ce, err);
+out:
+	cidr_list_finish(&all);
+	cidr_list_finish(&dropped);
+	ranges_free(copy);
+	return rc;
+}
+
 int guard_check_change(const struct guard_counts *c, const struct guard_policy *p,
 		       struct cda_error *err)
 {

@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "catalog.h"
 #include "cda_error.h"
 #include "guard.h"
 #include "ranges.h"
@@ -150,6 +151,58 @@ static void first_run_always_passes(void **state)
 	assert_int_equal(guard_check_change(&c, &p, &err), 0);
 }
 
+static const struct catalog_entry cf_like = {
+	.name = "cf", .need_v4 = true, .need_v6 = true, .min_v4 = 3, .min_v6 = 1,
+};
+
+static void copies_and_overlaps_count_once_after_merging(void **state)
+{
+	static const char *const in[] = {"104.16.0.0/13", "104.16.0.0/13", "104.16.0.0/14",
+		"104.16.0.0/13", "2400:cb00::/32", NULL};
+	struct ranges *r = from(in);
+	struct cda_error err = {0};
+
+	(void)state;
+	assert_int_equal(guard_check_list(4, 1, &cf_like, &err), 0); /* four lines read */
+	assert_int_equal(guard_check_merged(r, &cf_like, &err), -1); /* one prefix left */
+	assert_int_equal(err.code, CDA_EDATA);
+	assert_non_null(strstr(err.msg, "below the floor"));
+	ranges_free(r);
+}
+
+static void a_family_of_only_private_space_is_missing(void **state)
+{
+	static const char *const in[] = {"10.0.0.0/16", "10.1.0.0/16", "10.2.0.0/16",
+		"2400:cb00::/32", NULL};
+	struct ranges *r = from(in);
+	struct cda_error err = {0};
+
+	(void)state;
+	assert_int_equal(guard_drop_special(r, NULL), 0);
+	assert_int_equal(guard_check_merged(r, &cf_like, &err), -1);
+	assert_non_null(strstr(err.msg, "no IPv4 entries"));
+	ranges_free(r);
+}
+
+static void a_cached_list_meets_todays_bounds_or_is_refused(void **state)
+{
+	static const char *const good[] = {"104.16.0.0/13", "104.24.0.0/14", "131.0.72.0/22",
+		"2400:cb00::/32", NULL};
+	static const char *const broad[] = {"0.0.0.0/1", "131.0.72.0/22", "172.64.0.0/13",
+		"2400:cb00::/32", NULL};
+	struct ranges *g = from(good), *b = from(broad);
+	struct cda_error err = {0};
+
+	(void)state;
+	assert_int_equal(guard_check_cached(g, 8, 20, &cf_like, &err), 0);
+	assert_int_equal(guard_check_cached(g, 14, 20, &cf_like, &err), -1);
+	assert_non_null(strstr(err.msg, "104.16.0.0/13 is broader than /14"));
+	assert_int_equal(guard_check_cached(b, 8, 20, &cf_like, &err), -1);
+	assert_non_null(strstr(err.msg, "0.0.0.0/1"));
+	ranges_free(g);
+	ranges_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -161,6 +214,9 @@ int main(void)
 		cmocka_unit_test(emptying_a_family_is_refused_unless_forced),
 		cmocka_unit_test(a_locked_target_is_never_emptied_even_with_force),
 		cmocka_unit_test(first_run_always_passes),
+		cmocka_unit_test(copies_and_overlaps_count_once_after_merging),
+		cmocka_unit_test(a_family_of_only_private_space_is_missing),
+		cmocka_unit_test(a_cached_list_meets_todays_bounds_or_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

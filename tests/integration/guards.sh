@@ -1,0 +1,73 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# List guards on what is really left (after special-purpose space is dropped and the rest
+# merged), and lists from the state dir judged by today's policy (304, fallback, restore),
+# on the real kernel in a private network namespace.
+. "$CDNALLOW_SRC/tests/integration/lib.sh"
+netns_enter "$@"
+
+CF2021="$DATA/cloudflare/plug_cloudflare_2021-11-18_522639f"
+DOC="$WORK/doc"
+mkdir -p "$DOC"
+cf_publish "$DOC" "$CF2021"
+https_start "$DOC"
+CONF="$WORK/cdnallow.conf"
+cf_config "$CONF"
+run() { "$CDNALLOW" -c "$CONF" "$@" >"$WORK/out" 2>"$WORK/err"; echo $? >"$WORK/rc"; }
+expect_rc() { [ "$(cat "$WORK/rc")" = "$1" ] || { cat "$WORK/out" "$WORK/err"; echo "rc $(cat "$WORK/rc") != $1"; return 1; }; }
+has() { grep -q -e "$1" "$2" || { echo "no '$1' in:"; cat "$2"; return 1; }; }
+no_table() { ! nft list table inet cdnallow >/dev/null 2>&1; }
+
+# 1. a list of only private space: every family is gone once it is dropped (first run)
+for i in $(seq 0 15); do echo "10.$i.0.0/16"; done >"$DOC/ips-v4"
+for i in 1 2 3 4 5 6 7; do echo "fd0$i::/32"; done >"$DOC/ips-v6"
+run --json sync
+check "only private space: exit 65 (bad data, no fallback)" expect_rc 65
+check "... the source failed for a missing family, after dropping" \
+	has "no IPv4 entries" "$WORK/err"
+check "... nothing was created" no_table
+
+# 2. ten copies of one /13 do not meet a floor of ten entries
+for i in $(seq 1 12); do echo "104.16.0.0/13"; done >"$DOC/ips-v4"
+cp "$CF2021/ips-v6" "$DOC/ips-v6"
+run sync
+check "twelve copies of one /13: exit 65" expect_rc 65
+check "... below the floor, counted after merging" has "below the floor" "$WORK/err"
+check "... nothing was created" no_table
+
+# 3. a good sync, then a stricter bound: the cached list is not kept by a 304
+cf_publish "$DOC" "$CF2021"
+run sync
+check "the real 2021 list syncs" expect_rc 0
+nft list ruleset >"$WORK/good"
+sed -i "s#^lock_timeout = 20s#lock_timeout = 20s\nbroadest_v4 = 14#" "$CONF"
+: >"$REQLOG"
+run sync
+check "broadest_v4 = 14 with /13s cached: the cached list is not used" \
+	has "last known good list fails today's policy" "$WORK/err"
+check "... the fetch was unconditional (no If-None-Match, no 304)" \
+	sh -c "! grep -q ' 304 ' '$REQLOG' && grep -q 'ips-v4 200 inm=-' '$REQLOG'"
+check "... the fresh list is refused by the bound (65)" expect_rc 65
+check "... and the ruleset is as it was" sh -c "nft list ruleset | diff '$WORK/good' -"
+run restore
+check "restore with the stricter bound applies nothing from the cache" \
+	has "fails today's policy" "$WORK/err"
+check "... exits non-zero" sh -c "[ \$(cat '$WORK/rc') -ne 0 ]"
+check "... and the ruleset is as it was" sh -c "nft list ruleset | diff '$WORK/good' -"
+
+# 4. a state file holding 0.0.0.0/1 (written by hand: corrupt or tampered) is never applied
+sed -i "/^broadest_v4 = 14/d" "$CONF"
+run sync
+check "back to the default bound: sync exits 0" expect_rc 0
+f=$(ls "$WORK/state"/source-cloudflare*.list | head -1)
+cp "$f" "$WORK/list.bak"
+echo "0.0.0.0/1" >>"$f"
+run restore
+check "a cached 0.0.0.0/1 is refused by restore" has "broader than /8" "$WORK/err"
+check "... which applies nothing" sh -c "! nft list set inet cdnallow allow_v4 | grep -q '0.0.0.0/1'"
+cp "$WORK/list.bak" "$f"
+printf '10.0.0.0/8\n' >>"$f"
+run restore
+check "cached special-purpose space is refused by restore" has "special-purpose" "$WORK/err"
+check "... which applies nothing" sh -c "! nft list set inet cdnallow allow_v4 | grep -q '10.0.0.0/8'"
+finish
