@@ -70,22 +70,11 @@ static int want_cb(struct nftnl_expr *e, void *data)
 	return 0;
 }
 
-/*
- * Our sets through the nftables backend's read (its state cache when the ruleset
- * generation is unchanged: no dump at all), then every other set the checks will need,
- * dumped in parallel: a set dump is quadratic in the kernel (~0.5 s at 100k ranges).
- */
-int check_nft_preload(struct ctx *c)
+/* The sets a reachable rule looks up, and ban-style address sets, into p->v; not ours. */
+static int to_prefetch(struct ctx *c, struct prefetch *p)
 {
 	struct nft_model *n = c->nft;
-	struct prefetch p = {0};
-	pthread_t th[4];
-	size_t nth = 0;
-	bool oom = false; /* the main thread's, apart from the workers' p.oom */
-	int rc;
 
-	if (n == NULL)
-		return 0;
 	nft_model_reach(n);
 	for (size_t i = 0; i < n->n_chains; i++) {
 		void *d[2] = {n, &n->chains[i]};
@@ -95,7 +84,7 @@ int check_nft_preload(struct ctx *c)
 		for (size_t k = 0; k < n->chains[i].n_rules; k++)
 			nftnl_expr_foreach(n->rules[n->chains[i].rules[k]], want_cb, d);
 	}
-	if ((p.v = calloc(n->n_sets ? n->n_sets : 1, sizeof(struct nset *))) == NULL)
+	if ((p->v = calloc(n->n_sets ? n->n_sets : 1, sizeof(struct nset *))) == NULL)
 		return -1;
 	for (size_t i = 0; i < n->n_sets; i++) {
 		struct nset *s = &n->sets[i];
@@ -107,48 +96,73 @@ int check_nft_preload(struct ctx *c)
 			continue; /* read through the backend, meanwhile */
 		if (s->wanted ||
 		    (addr && !(s->flags & NFT_SET_ANONYMOUS) && check_bans_named(s->name)))
-			p.v[p.n++] = s;
+			p->v[p->n++] = s;
 	}
+	return 0;
+}
+
+/* Target tc's own sets through the nftables backend's read; those it cannot read stay
+ * unloaded (dumped when needed). -1 only on ENOMEM. */
+static int own_through_backend(struct ctx *c, const struct target_config *tc)
+{
+	struct backend_env env = {
+		.state = c->st, .verify_max = c->cfg->verify_max, .dry_run = true};
+	struct backend *be = NULL;
+	struct ranges *cur;
+	struct cda_error e = {0};
+	int rc = 0;
+
+	if (strcmp(tc->backend, "nftables") != 0 || !doctor_selected(c->o, tc->name))
+		return 0;
+	if ((cur = ranges_new()) == NULL)
+		return -1;
+	if (backend_open(&nft_backend_ops, &be, tc, &env, &e) < 0 ||
+	    backend_read(be, cur, &e) < 0) {
+		backend_close(be);
+		ranges_free(cur);
+		return 0;
+	}
+	backend_close(be);
+	ranges_normalize(cur);
+	for (size_t i = 0; i < c->n_own && rc == 0; i++) {
+		struct own_set *o = &c->own[i];
+		struct nset *s = nft_model_set(c->nft, o->nfproto, o->table, o->name);
+
+		if (s == NULL || s->loaded || strcmp(o->target, tc->name) != 0 ||
+		    s->klen != (o->fam == CDA_AF_INET ? 4u : 16u))
+			continue;
+		if ((s->elems = fam_only(cur, o->fam)) == NULL)
+			rc = -1;
+		else
+			s->loaded = true;
+	}
+	ranges_free(cur);
+	return rc;
+}
+
+/*
+ * Our sets through the nftables backend's read (its state cache when the ruleset
+ * generation is unchanged: no dump at all), then every other set the checks will need,
+ * dumped in parallel: a set dump is quadratic in the kernel (~0.5 s at 100k ranges).
+ */
+int check_nft_preload(struct ctx *c)
+{
+	struct prefetch p = {0};
+	pthread_t th[4];
+	size_t nth = 0;
+	bool oom = false; /* the main thread's, apart from the workers' p.oom */
+	int rc;
+
+	if (c->nft == NULL)
+		return 0;
+	if (to_prefetch(c, &p) < 0)
+		return -1;
 	pthread_mutex_init(&p.mu, NULL);
 	while (nth < p.n && nth < sizeof(th) / sizeof(th[0]) &&
 	       pthread_create(&th[nth], NULL, prefetch_run, &p) == 0)
 		nth++;
-	for (size_t t = 0; t < c->cfg->n_targets; t++) {
-		const struct target_config *tc = &c->cfg->targets[t];
-		struct backend_env env = {
-			.state = c->st, .verify_max = c->cfg->verify_max, .dry_run = true};
-		struct backend *be = NULL;
-		struct ranges *cur = ranges_new();
-		struct cda_error e = {0};
-
-		if (cur == NULL) {
-			oom = true;
-			break;
-		}
-		if (strcmp(tc->backend, "nftables") != 0 || !doctor_selected(c->o, tc->name) ||
-		    backend_open(&nft_backend_ops, &be, tc, &env, &e) < 0 ||
-		    backend_read(be, cur, &e) < 0) {
-			backend_close(be);
-			ranges_free(cur);
-			continue; /* the sets are dumped below instead */
-		}
-		backend_close(be);
-		ranges_normalize(cur);
-		for (size_t i = 0; i < c->n_own; i++) {
-			struct own_set *o = &c->own[i];
-			struct nset *s = nft_model_set(n, o->nfproto, o->table, o->name);
-
-			if (s == NULL || s->loaded || strcmp(o->target, tc->name) != 0 ||
-			    s->klen != (o->fam == CDA_AF_INET ? 4u : 16u))
-				continue;
-			if ((s->elems = fam_only(cur, o->fam)) == NULL) {
-				oom = true;
-				break;
-			}
-			s->loaded = true;
-		}
-		ranges_free(cur);
-	}
+	for (size_t t = 0; t < c->cfg->n_targets && !oom; t++)
+		oom = own_through_backend(c, &c->cfg->targets[t]) < 0;
 	for (size_t i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
 	pthread_mutex_destroy(&p.mu);

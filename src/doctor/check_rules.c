@@ -18,11 +18,93 @@ static void event_text(const struct event *e, char *buf, size_t size)
 		snprintf(buf, size, "%s", e->where);
 }
 
+/* A finding for a rule or policy that drops (or may drop) some of the CDN's packets. */
+static void note_drop(struct ctx *c, const char *subj, const struct event *e)
+{
+	enum doctor_severity sev = e->maybe ? DOCTOR_WARNING : DOCTOR_ERROR;
+	char txt[700], sm[400];
+
+	fam_samples(e->s, sm, sizeof(sm));
+	event_text(e, txt, sizeof(txt));
+	if (e->kind == EV_POLICY)
+		doctor_note(c, sev, "rules", subj,
+			    "accept the CDN sets before the policy applies: in this chain add "
+			    "`tcp dport { 80, 443 } ip saddr @SET accept` (the sets must be in the "
+			    "same table: `table = ` with `create = no`)",
+			    "%sCDN ranges reach the drop policy of %s: %s", e->maybe ? "some " : "",
+			    e->where, sm);
+	else
+		doctor_note(
+			c, sev, "rules", subj,
+			"remove the CDN addresses from that rule, or accept the CDN sets before "
+			"it (`nft -a list ruleset` shows handles)",
+			"%s %s CDN ranges: %s", txt, e->maybe ? "may drop" : "drops", sm);
+}
+
+/* The CDN's packets (from, family fam) to port: what drops them, or that they pass. */
+static int cdn_path(struct ctx *c, int fam, uint16_t port, const char *subj,
+		    const struct ranges *from)
+{
+	struct eval ev = {.c = c, .n = c->nft, .fam = fam, .port = port};
+	struct ranges *alive = NULL;
+	size_t nproblems = 0;
+	bool ours = false;
+
+	if (nft_eval_path(&ev, from, &alive) < 0) {
+		nft_eval_finish(&ev);
+		return -1;
+	}
+	for (size_t i = 0; i < ev.n_ev; i++) {
+		if (ev.ev[i].kind == EV_ACCEPT) {
+			ours |= ev.ev[i].ours;
+			continue;
+		}
+		nproblems++;
+		note_drop(c, subj, &ev.ev[i]);
+	}
+	if (nproblems == 0 && !fam_none(alive))
+		doctor_note(c, DOCTOR_OK, "rules", subj, NULL,
+			    "CDN connections pass every prerouting and input chain%s",
+			    ours ? " (accepted through cdnallow's set)" : "");
+	ranges_free(alive);
+	nft_eval_finish(&ev);
+	return 0;
+}
+
+/* Everyone else's packets to port: is the origin locked to the CDN? */
+static int lock_path(struct ctx *c, int fam, uint16_t port, const char *subj,
+		     const struct ranges *from)
+{
+	struct eval ev = {.c = c, .n = c->nft, .fam = fam, .port = port};
+	struct ranges *all = ranges_new(), *rest = NULL, *alive = NULL;
+	int rc = -1;
+
+	if (all == NULL || fam_add(all, fam, 0, fam_max(fam)) < 0 ||
+	    ranges_subtract(all, from, &rest) < 0 || nft_eval_path(&ev, rest, &alive) < 0)
+		goto out;
+	/* only what is accepted for sure: a maybe-drop may be the lock */
+	for (size_t i = 0; i < ev.n_ev; i++)
+		if (ev.ev[i].kind != EV_ACCEPT && fam_minus(&alive, ev.ev[i].s) < 0)
+			goto out;
+	if (!fam_none(alive))
+		doctor_note(c, DOCTOR_INFO, "rules", subj,
+			    "drop other sources on the origin ports after accepting the CDN sets "
+			    "(an origin lock)",
+			    "non-CDN addresses can reach the origin directly, bypassing the CDN");
+	rc = 0;
+out:
+	ranges_free(all);
+	ranges_free(rest);
+	ranges_free(alive);
+	nft_eval_finish(&ev);
+	return rc;
+}
+
 int check_rules(struct ctx *c)
 {
-	struct nft_model *n = c->nft;
+	static const int fams[] = {CDA_AF_INET, CDA_AF_INET6};
 
-	if (n == NULL)
+	if (c->nft == NULL)
 		return 0;
 	if (!c->have_cdn) {
 		doctor_note(c, DOCTOR_WARNING, "rules", NULL, "run `cdnallow sync`",
@@ -30,115 +112,23 @@ int check_rules(struct ctx *c)
 			    "for CDN traffic");
 		return 0;
 	}
-	static const int fams[] = {CDA_AF_INET, CDA_AF_INET6};
-
 	for (size_t pi = 0; pi < c->n_ports; pi++) {
 		for (int fi = 0; fi < 2; fi++) {
-			struct eval ev = {.c = c, .n = n, .fam = fams[fi], .port = c->ports[pi]};
-			struct ranges *from = fam_only(c->cdn, fams[fi]), *alive = NULL;
-			char subj[64], txt[700], sm[400];
-			size_t nproblems = 0;
-			bool ours = false;
+			struct ranges *from = fam_only(c->cdn, fams[fi]);
+			char subj[64];
+			int rc = 0;
 
 			if (from == NULL)
 				return -1;
 			snprintf(subj, sizeof(subj), "port %u %s", c->ports[pi],
 				 fam_name(fams[fi]));
-			if (fam_none(from)) {
-				ranges_free(from);
-				continue;
-			}
-			if (nft_eval_path(&ev, from, &alive) < 0) {
-				ranges_free(from);
-				nft_eval_finish(&ev);
-				return -1;
-			}
-			for (size_t i = 0; i < ev.n_ev; i++) {
-				struct event *e = &ev.ev[i];
-
-				if (e->kind == EV_ACCEPT) {
-					ours |= e->ours;
-					continue;
-				}
-				nproblems++;
-				fam_samples(e->s, sm, sizeof(sm));
-				event_text(e, txt, sizeof(txt));
-				if (e->kind == EV_POLICY)
-					doctor_note(
-						c, e->maybe ? DOCTOR_WARNING : DOCTOR_ERROR,
-						"rules", subj,
-						"accept the CDN sets before the policy applies: in "
-						"this "
-						"chain add `tcp dport { 80, 443 } ip saddr @SET "
-						"accept` "
-						"(the sets must be in the same table: `table = ` "
-						"with "
-						"`create = no`)",
-						"%sCDN ranges reach the drop policy of %s: %s",
-						e->maybe ? "some " : "", e->where, sm);
-				else
-					doctor_note(
-						c, e->maybe ? DOCTOR_WARNING : DOCTOR_ERROR,
-						"rules", subj,
-						"remove the CDN addresses from that rule, or "
-						"accept "
-						"the "
-						"CDN sets before it (`nft -a list ruleset` shows "
-						"handles)",
-						"%s %s CDN ranges: %s", txt,
-						e->maybe ? "may drop" : "drops", sm);
-			}
-			if (nproblems == 0 && !fam_none(alive))
-				doctor_note(
-					c, DOCTOR_OK, "rules", subj, NULL,
-					"CDN connections pass every prerouting and input chain%s",
-					ours ? " (accepted through cdnallow's set)" : "");
-			ranges_free(alive);
-			alive = NULL;
-			nft_eval_finish(&ev);
-			/* is the origin locked to the CDN? */
-			{
-				struct ranges *all = ranges_new(), *rest = NULL;
-
-				if (all == NULL ||
-				    fam_add(all, fams[fi], 0, fam_max(fams[fi])) < 0 ||
-				    ranges_subtract(all, from, &rest) < 0) {
-					ranges_free(all);
-					ranges_free(from);
-					return -1;
-				}
-				ranges_free(all);
-				ev = (struct eval){
-					.c = c, .n = n, .fam = fams[fi], .port = c->ports[pi]};
-				if (nft_eval_path(&ev, rest, &alive) < 0) {
-					ranges_free(rest);
-					ranges_free(from);
-					nft_eval_finish(&ev);
-					return -1;
-				}
-				/* only what is accepted for sure: a maybe-drop may be the lock */
-				for (size_t i = 0; i < ev.n_ev; i++) {
-					if (ev.ev[i].kind != EV_ACCEPT &&
-					    fam_minus(&alive, ev.ev[i].s) < 0) {
-						ranges_free(rest);
-						ranges_free(from);
-						nft_eval_finish(&ev);
-						return -1;
-					}
-				}
-				if (!fam_none(alive))
-					doctor_note(
-						c, DOCTOR_INFO, "rules", subj,
-						"drop other sources on the origin ports after "
-						"accepting "
-						"the CDN sets (an origin lock)",
-						"non-CDN addresses can reach the origin directly, "
-						"bypassing the CDN");
-				ranges_free(rest);
-				ranges_free(alive);
-				nft_eval_finish(&ev);
-			}
+			if (!fam_none(from) &&
+			    (cdn_path(c, fams[fi], c->ports[pi], subj, from) < 0 ||
+			     lock_path(c, fams[fi], c->ports[pi], subj, from) < 0))
+				rc = -1;
 			ranges_free(from);
+			if (rc < 0)
+				return -1;
 		}
 	}
 	return 0;

@@ -11,112 +11,124 @@
 #include "nft_model.h"
 #include "ranges.h"
 
+/* Our set o of target tc is not in the ruleset. */
+static void note_missing(struct ctx *c, const struct target_config *tc, const struct own_set *o,
+			 const char *subj)
+{
+	const char *cv = target_get(tc, "create");
+	bool create = true;
+	char fix[700];
+
+	if (cv != NULL)
+		config_parse_bool(cv, &create);
+	if (create)
+		snprintf(
+			fix, sizeof(fix),
+			"run `cdnallow sync --target %s` (or `cdnallow restore` offline); at boot, "
+			"restore before the web server starts",
+			tc->name);
+	else
+		snprintf(fix, sizeof(fix),
+			 "define the set in table %s %s (type %s; flags interval;) and run "
+			 "`cdnallow sync --target %s`",
+			 nft_model_family(o->nfproto), o->table,
+			 o->fam == CDA_AF_INET ? "ipv4_addr" : "ipv6_addr", tc->name);
+	doctor_note(c, DOCTOR_ERROR, "sets", subj, fix,
+		    "set does not exist (target %s): nothing allows the CDN's %s ranges", tc->name,
+		    fam_name(o->fam));
+}
+
+/* What set o holds (have, non-empty) against the lists (want, both families). */
+static int compare(struct ctx *c, const struct target_config *tc, const struct own_set *o,
+		   const char *subj, const struct ranges *have, const struct ranges *want)
+{
+	struct ranges *wf = NULL, *miss = NULL, *extra = NULL;
+	char fix[700], sm[400];
+	int rc = -1;
+
+	if ((wf = fam_only(want, o->fam)) == NULL || ranges_subtract(wf, have, &miss) < 0 ||
+	    ranges_subtract(have, wf, &extra) < 0)
+		goto out;
+	if (!fam_none(miss)) {
+		fam_samples(miss, sm, sizeof(sm));
+		snprintf(fix, sizeof(fix), "run `cdnallow sync --target %s`", tc->name);
+		doctor_note(c, DOCTOR_ERROR, "sets", subj, fix,
+			    "set lacks %zu %s ranges of the last known good lists: %s",
+			    ranges_cidr_count(miss, o->fam), fam_name(o->fam), sm);
+	}
+	if (!fam_none(extra)) {
+		fam_samples(extra, sm, sizeof(sm));
+		doctor_note(c, c->cfg->keep_withdrawn > 0 ? DOCTOR_INFO : DOCTOR_WARNING, "sets",
+			    subj,
+			    "run `cdnallow sync` (addresses no longer published may belong to "
+			    "someone else now)",
+			    "set holds %zu %s ranges that are not in the current lists: %s",
+			    ranges_cidr_count(extra, o->fam), fam_name(o->fam), sm);
+	}
+	if (fam_none(miss) && fam_none(extra))
+		doctor_note(c, DOCTOR_OK, "sets", subj, NULL,
+			    "set holds the current list (%zu %s prefixes)",
+			    ranges_cidr_count(have, o->fam), fam_name(o->fam));
+	rc = 0;
+out:
+	ranges_free(wf);
+	ranges_free(miss);
+	ranges_free(extra);
+	return rc;
+}
+
+/* One of our sets: there, of the right type, not empty, holding the lists. */
+static int check_one(struct ctx *c, const struct target_config *tc, const struct own_set *o,
+		     const struct ranges *want, bool want_known)
+{
+	struct nset *s = nft_model_set(c->nft, o->nfproto, o->table, o->name);
+	uint32_t ktype = o->fam == CDA_AF_INET ? 7 : 8;
+	struct ranges *have;
+	char subj[600];
+	int rc = 0;
+
+	snprintf(subj, sizeof(subj), "%s %s %s", nft_model_family(o->nfproto), o->table, o->name);
+	if (s == NULL) {
+		note_missing(c, tc, o, subj);
+		return 0;
+	}
+	if (s->ktype != ktype || !(s->flags & NFT_SET_INTERVAL)) {
+		doctor_note(c, DOCTOR_ERROR, "sets", subj,
+			    "recreate it as `type ipv4_addr; flags interval;` (or ipv6_addr)",
+			    "set has the wrong type or lacks `flags interval` (key type %u)",
+			    s->ktype);
+		return 0;
+	}
+	if (nft_model_set_load(&c->nft->conn, s) < 0)
+		return -1;
+	if (s->broken || s->elems == NULL) {
+		doctor_note(c, DOCTOR_WARNING, "sets", subj, NULL,
+			    "could not read the set's elements");
+		return 0;
+	}
+	if ((have = fam_only(s->elems, o->fam)) == NULL)
+		return -1;
+	if (fam_none(have))
+		doctor_note(c, DOCTOR_ERROR, "sets", subj,
+			    "run `cdnallow sync` (or `cdnallow restore` offline)",
+			    "set is empty: every rule using it refuses the CDN");
+	else if (!want_known)
+		doctor_note(c, DOCTOR_INFO, "sets", subj, NULL,
+			    "set holds %zu %s ranges; no last known good list to compare with",
+			    fam_count(have, o->fam), fam_name(o->fam));
+	else
+		rc = compare(c, tc, o, subj, have, want);
+	ranges_free(have);
+	return rc;
+}
+
 int check_sets_target(struct ctx *c, const struct target_config *tc, const struct ranges *want,
 		      bool want_known)
 {
-	struct nft_model *n = c->nft;
-
-	for (size_t i = 0; i < c->n_own; i++) {
-		struct own_set *o = &c->own[i];
-		struct nset *s;
-		char subj[600], fix[700], sm[400];
-		struct ranges *wf = NULL, *have = NULL, *miss = NULL, *extra = NULL;
-		uint32_t ktype = o->fam == CDA_AF_INET ? 7 : 8;
-		bool create = true;
-		const char *cv = target_get(tc, "create");
-
-		if (strcmp(o->target, tc->name) != 0)
-			continue;
-		if (cv != NULL)
-			config_parse_bool(cv, &create);
-		snprintf(subj, sizeof(subj), "%s %s %s", nft_model_family(o->nfproto), o->table,
-			 o->name);
-		s = nft_model_set(n, o->nfproto, o->table, o->name);
-		if (s == NULL) {
-			if (create)
-				snprintf(fix, sizeof(fix),
-					 "run `cdnallow sync --target %s` (or `cdnallow restore` "
-					 "offline); at boot, restore before the web server starts",
-					 tc->name);
-			else
-				snprintf(fix, sizeof(fix),
-					 "define the set in table %s %s (type %s; flags interval;) "
-					 "and run `cdnallow sync --target %s`",
-					 nft_model_family(o->nfproto), o->table,
-					 o->fam == CDA_AF_INET ? "ipv4_addr" : "ipv6_addr",
-					 tc->name);
-			doctor_note(c, DOCTOR_ERROR, "sets", subj, fix,
-				    "set does not exist (target %s): nothing allows the CDN's %s "
-				    "ranges",
-				    tc->name, fam_name(o->fam));
-			continue;
-		}
-		if (s->ktype != ktype || !(s->flags & NFT_SET_INTERVAL)) {
-			doctor_note(
-				c, DOCTOR_ERROR, "sets", subj,
-				"recreate it as `type ipv4_addr; flags interval;` (or ipv6_addr)",
-				"set has the wrong type or lacks `flags interval` (key type %u)",
-				s->ktype);
-			continue;
-		}
-		if (nft_model_set_load(&n->conn, s) < 0)
+	for (size_t i = 0; i < c->n_own; i++)
+		if (strcmp(c->own[i].target, tc->name) == 0 &&
+		    check_one(c, tc, &c->own[i], want, want_known) < 0)
 			return -1;
-		if (s->broken || s->elems == NULL) {
-			doctor_note(c, DOCTOR_WARNING, "sets", subj, NULL,
-				    "could not read the set's elements");
-			continue;
-		}
-		have = fam_only(s->elems, o->fam);
-		if (have == NULL)
-			return -1;
-		if (fam_none(have)) {
-			doctor_note(c, DOCTOR_ERROR, "sets", subj,
-				    "run `cdnallow sync` (or `cdnallow restore` offline)",
-				    "set is empty: every rule using it refuses the CDN");
-			ranges_free(have);
-			continue;
-		}
-		if (!want_known) {
-			doctor_note(
-				c, DOCTOR_INFO, "sets", subj, NULL,
-				"set holds %zu %s ranges; no last known good list to compare with",
-				fam_count(have, o->fam), fam_name(o->fam));
-			ranges_free(have);
-			continue;
-		}
-		if ((wf = fam_only(want, o->fam)) == NULL || ranges_subtract(wf, have, &miss) < 0 ||
-		    ranges_subtract(have, wf, &extra) < 0) {
-			ranges_free(wf);
-			ranges_free(have);
-			ranges_free(miss);
-			return -1;
-		}
-		if (!fam_none(miss)) {
-			fam_samples(miss, sm, sizeof(sm));
-			snprintf(fix, sizeof(fix), "run `cdnallow sync --target %s`", tc->name);
-			doctor_note(c, DOCTOR_ERROR, "sets", subj, fix,
-				    "set lacks %zu %s ranges of the last known good lists: %s",
-				    ranges_cidr_count(miss, o->fam), fam_name(o->fam), sm);
-		}
-		if (!fam_none(extra)) {
-			fam_samples(extra, sm, sizeof(sm));
-			doctor_note(
-				c, c->cfg->keep_withdrawn > 0 ? DOCTOR_INFO : DOCTOR_WARNING,
-				"sets", subj,
-				"run `cdnallow sync` (addresses no longer published may belong to "
-				"someone else now)",
-				"set holds %zu %s ranges that are not in the current lists: %s",
-				ranges_cidr_count(extra, o->fam), fam_name(o->fam), sm);
-		}
-		if (fam_none(miss) && fam_none(extra))
-			doctor_note(c, DOCTOR_OK, "sets", subj, NULL,
-				    "set holds the current list (%zu %s prefixes)",
-				    ranges_cidr_count(have, o->fam), fam_name(o->fam));
-		ranges_free(wf);
-		ranges_free(have);
-		ranges_free(miss);
-		ranges_free(extra);
-	}
 	return 0;
 }
 

@@ -72,18 +72,72 @@ static CURLcode tls_probe(struct ctx *c, bool verify, char *errbuf, time_t *expi
 	return rc;
 }
 
+/* The certificate does not verify (eb says why): what Cloudflare makes of it. */
+static void tls_unverified(struct ctx *c, const char *subj, const char *eb, time_t now)
+{
+	const char *name = c->o->tls_name;
+	char eb2[CURL_ERROR_SIZE + 1], issuer[512];
+	time_t e2;
+
+	tls_probe(c, false, eb2, &e2, issuer, sizeof(issuer));
+	if (strstr(issuer, "CloudFlare Origin") != NULL ||
+	    strstr(issuer, "Cloudflare Origin") != NULL) {
+		if (e2 != 0 && e2 < now)
+			doctor_note(c, DOCTOR_ERROR, "tls", subj,
+				    "issue a new Origin CA certificate in the Cloudflare dashboard",
+				    "Cloudflare Origin CA certificate has expired (error 526)");
+		else
+			doctor_note(
+				c, DOCTOR_OK, "tls", subj, NULL,
+				"Cloudflare Origin CA certificate (trusted by Cloudflare only): "
+				"%s",
+				eb);
+	} else if (strstr(eb, "expired") != NULL) {
+		doctor_note(c, DOCTOR_ERROR, "tls", subj, "renew the certificate",
+			    "certificate has expired: Cloudflare shows error 526 with SSL mode "
+			    "Full (strict) (%s)",
+			    eb);
+	} else if (strstr(eb, "self-signed") != NULL || strstr(eb, "self signed") != NULL) {
+		doctor_note(c, DOCTOR_ERROR, "tls", subj,
+			    "use a certificate from a public CA or a Cloudflare Origin CA "
+			    "certificate",
+			    "self-signed certificate: Cloudflare shows error 526 with SSL mode "
+			    "Full (strict) (%s)",
+			    eb);
+	} else if (strstr(eb, "local issuer") != NULL) {
+		doctor_note(c, DOCTOR_ERROR, "tls", subj,
+			    "serve the full chain (nginx: ssl_certificate fullchain.pem)",
+			    "the chain does not verify (intermediate certificate missing?): "
+			    "Cloudflare error 526 under Full (strict) (%s)",
+			    eb);
+	} else if (strstr(eb, "match") != NULL || strstr(eb, "name") != NULL) {
+		doctor_note(c, DOCTOR_ERROR, "tls", subj,
+			    "install a certificate whose names include the host name",
+			    "certificate not valid for %s: Cloudflare error 526 under Full "
+			    "(strict) (%s)",
+			    name, eb);
+	} else {
+		doctor_note(c, DOCTOR_ERROR, "tls", subj, NULL,
+			    "certificate does not verify: %s (Cloudflare error 526)", eb);
+	}
+}
+
 int check_tls(struct ctx *c)
 {
-	char eb[CURL_ERROR_SIZE + 1], eb2[CURL_ERROR_SIZE + 1], issuer[512], subj[300];
+	char eb[CURL_ERROR_SIZE + 1], issuer[512], subj[300];
 	const char *name = c->o->tls_name;
 	const char *conn = c->o->tls_connect ? c->o->tls_connect : "127.0.0.1:443";
 	time_t exp = 0, now = time(NULL);
-	CURLcode rc = tls_probe(c, true, eb, &exp, issuer, sizeof(issuer));
+	long days;
+	CURLcode rc;
 
+	if (name == NULL)
+		return 0; /* no --tls */
+	rc = tls_probe(c, true, eb, &exp, issuer, sizeof(issuer));
 	snprintf(subj, sizeof(subj), "%s via %s", name, conn);
-	if (rc == CURLE_OK) {
-		long days = exp ? (long)((exp - now) / 86400) : -1;
-
+	switch (rc) {
+	case CURLE_OK:
+		days = exp ? (long)((exp - now) / 86400) : -1;
 		if (exp != 0 && days < 14)
 			doctor_note(c, DOCTOR_WARNING, "tls", subj, "renew the certificate",
 				    "certificate for %s expires in %ld days", name, days);
@@ -91,77 +145,25 @@ int check_tls(struct ctx *c)
 			doctor_note(c, DOCTOR_OK, "tls", subj, NULL,
 				    "certificate valid for %s with a complete chain%s", name,
 				    exp ? "" : " (expiry unknown)");
-		return 0;
-	}
-	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT) {
+		break;
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
 		doctor_note(c, DOCTOR_ERROR, "tls", subj, "start the web server's TLS listener",
 			    "cannot connect to %s: %s (Cloudflare error 521/522)", conn, eb);
-		return 0;
+		break;
+	case CURLE_PEER_FAILED_VERIFICATION:
+		tls_unverified(c, subj, eb, now);
+		break;
+	case CURLE_SSL_CONNECT_ERROR:
+		doctor_note(c, DOCTOR_ERROR, "tls", subj,
+			    "check the server's TLS configuration for this name (SNI), protocols "
+			    "and ciphers",
+			    "TLS handshake failed: %s (Cloudflare error 525)", eb);
+		break;
+	default:
+		doctor_note(c, DOCTOR_ERROR, "tls", subj, NULL, "TLS check failed: %s (%s)",
+			    eb[0] ? eb : curl_easy_strerror(rc), curl_easy_strerror(rc));
+		break;
 	}
-	if (rc == CURLE_PEER_FAILED_VERIFICATION) {
-		time_t e2;
-
-		tls_probe(c, false, eb2, &e2, issuer, sizeof(issuer));
-		if (strstr(issuer, "CloudFlare Origin") != NULL ||
-		    strstr(issuer, "Cloudflare Origin") != NULL) {
-			if (e2 != 0 && e2 < now)
-				doctor_note(
-					c, DOCTOR_ERROR, "tls", subj,
-					"issue a new Origin CA certificate in the Cloudflare "
-					"dashboard",
-					"Cloudflare Origin CA certificate has expired (error 526)");
-			else
-				doctor_note(
-					c, DOCTOR_OK, "tls", subj, NULL,
-					"Cloudflare Origin CA certificate (trusted by Cloudflare "
-					"only): "
-					"%s",
-					eb);
-			return 0;
-		}
-		if (strstr(eb, "expired") != NULL)
-			doctor_note(
-				c, DOCTOR_ERROR, "tls", subj, "renew the certificate",
-				"certificate has expired: Cloudflare shows error 526 with SSL mode "
-				"Full (strict) (%s)",
-				eb);
-		else if (strstr(eb, "self-signed") != NULL || strstr(eb, "self signed") != NULL)
-			doctor_note(
-				c, DOCTOR_ERROR, "tls", subj,
-				"use a certificate from a public CA or a Cloudflare Origin CA "
-				"certificate",
-				"self-signed certificate: Cloudflare shows error 526 with SSL mode "
-				"Full "
-				"(strict) (%s)",
-				eb);
-		else if (strstr(eb, "local issuer") != NULL)
-			doctor_note(
-				c, DOCTOR_ERROR, "tls", subj,
-				"serve the full chain (nginx: ssl_certificate fullchain.pem)",
-				"the chain does not verify (intermediate certificate missing?): "
-				"Cloudflare error 526 under Full (strict) (%s)",
-				eb);
-		else if (strstr(eb, "match") != NULL || strstr(eb, "name") != NULL)
-			doctor_note(c, DOCTOR_ERROR, "tls", subj,
-				    "install a certificate whose names include the host name",
-				    "certificate not valid for %s: Cloudflare error 526 under Full "
-				    "(strict) "
-				    "(%s)",
-				    name, eb);
-		else
-			doctor_note(c, DOCTOR_ERROR, "tls", subj, NULL,
-				    "certificate does not verify: %s (Cloudflare error 526)", eb);
-		return 0;
-	}
-	if (rc == CURLE_SSL_CONNECT_ERROR) {
-		doctor_note(
-			c, DOCTOR_ERROR, "tls", subj,
-			"check the server's TLS configuration for this name (SNI), protocols and "
-			"ciphers",
-			"TLS handshake failed: %s (Cloudflare error 525)", eb);
-		return 0;
-	}
-	doctor_note(c, DOCTOR_ERROR, "tls", subj, NULL, "TLS check failed: %s (%s)",
-		    eb[0] ? eb : curl_easy_strerror(rc), curl_easy_strerror(rc));
 	return 0;
 }

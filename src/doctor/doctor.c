@@ -106,87 +106,115 @@ static double mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int doctor_run(const struct doctor_opts *o, const struct config *cfg, struct doctor_report *out,
-	       struct cda_error *err)
+/* Ports and --ip addresses into c; -1 with CDA_EUSAGE (or CDA_ESYS) when they are bad. */
+static int parse_opts(struct ctx *c, struct cda_error *err)
 {
-	struct ctx c = {.o = o, .cfg = cfg, .rep = out, .err = err};
-	const size_t n_ips = o->n_ips; /* ips[] has this many, whatever the checks do */
-	struct cidr *ips = NULL;
-	struct cda_error se = {0};
-	double t0 = mono();
-	int rc = -1;
+	const struct doctor_opts *o = c->o;
 
-	if (o->n_ports > sizeof(c.ports) / sizeof(c.ports[0]))
+	if (o->n_ports > sizeof(c->ports) / sizeof(c->ports[0]))
 		return cda_error_set(err, CDA_EUSAGE, "at most 64 --port options");
 	for (size_t i = 0; i < o->n_ports; i++) {
 		if (o->ports[i] == 0)
 			return cda_error_set(err, CDA_EUSAGE, "--port: 0 is not a port");
-		c.ports[c.n_ports++] = o->ports[i];
+		c->ports[c->n_ports++] = o->ports[i];
 	}
-	if (c.n_ports == 0) {
-		c.ports[c.n_ports++] = 80;
-		c.ports[c.n_ports++] = 443;
+	if (c->n_ports == 0) {
+		c->ports[c->n_ports++] = 80;
+		c->ports[c->n_ports++] = 443;
 	}
-	if (n_ips > 0 && (ips = calloc(n_ips, sizeof(*ips))) == NULL)
+	if (o->n_ips > 0 && (c->ips = calloc(o->n_ips, sizeof(*c->ips))) == NULL)
 		return cda_error_sys(err, CDA_ESYS, "allocating");
-	for (size_t i = 0; i < n_ips; i++) {
+	c->n_ips = o->n_ips; /* ips[] has this many, whatever the checks do */
+	for (size_t i = 0; i < c->n_ips; i++) {
 		bool bare = false;
 
-		if (cidr_parse(o->ips[i], strlen(o->ips[i]), &ips[i], &bare) != CIDR_OK || !bare) {
-			free(ips);
+		if (cidr_parse(o->ips[i], strlen(o->ips[i]), &c->ips[i], &bare) != CIDR_OK ||
+		    !bare) {
+			free(c->ips);
+			c->ips = NULL;
 			return cda_error_set(err, CDA_EUSAGE,
-					     "--ip %s: expected one IPv4 or IPv6 "
-					     "address",
+					     "--ip %s: expected one IPv4 or IPv6 address",
 					     o->ips[i]);
 		}
 	}
-	c.ips = ips;
-	c.n_ips = n_ips;
+	return 0;
+}
+
+/* The state dir, read-only; a warning (and c->st NULL) when it cannot be opened. */
+static void open_state(struct ctx *c)
+{
+	struct cda_error se = {0};
+	char buf[600];
+
+	if (state_open(&c->st, c->cfg->state_dir, 0, true, &se) == 0)
+		return;
+	doctor_note(c, DOCTOR_WARNING, "freshness", c->cfg->state_dir,
+		    se.sys_errno == EACCES ? "run it as root" : "run `cdnallow sync` once",
+		    "cannot open the state dir: %s", cda_error_str(&se, buf, sizeof(buf)));
+	c->st = NULL;
+}
+
+#ifndef HAVE_NFTABLES
+static int check_no_nft(struct ctx *c)
+{
+	doctor_note(c, DOCTOR_INFO, "rules", NULL, NULL,
+		    "built without nftables support: sets and rules not checked");
+	return 0;
+}
+#endif
+
+/* A step of the run, and what it was doing should it fail (only out of memory can). */
+struct check {
+	int (*run)(struct ctx *c);
+	const char *doing;
+};
+
+/*
+ * In this order: the ruleset is read and its sets loaded before the lists are compared with
+ * our sets; the lists are known before the rules are evaluated for CDN traffic and before the
+ * bans are searched for CDN addresses; the bans before --ip is looked up in them.
+ */
+static const struct check checks[] = {
+#ifdef HAVE_NFTABLES
+	{check_nft_load, "reading the ruleset"},
+	{check_nft_preload, "reading sets"},
+	{check_lists, "allocating"},
+	{check_rules, "evaluating the ruleset"},
+	{check_sets_use, "evaluating the ruleset"},
+	{check_sets_bans, "evaluating the ruleset"},
+	{check_rules_ips, "evaluating the ruleset"},
+	{check_rules_legacy, "reading legacy tables"},
+#else
+	{check_no_nft, "allocating"},
+	{check_lists, "allocating"},
+#endif
+	{check_bans, "reading ban lists"},
+	{check_bans_ips, "allocating"},
+	{check_host_listen, "reading listening sockets"},
+	{check_host_conntrack, "reading conntrack counters"},
+	{check_tls, "checking TLS"},
+};
+
+int doctor_run(const struct doctor_opts *o, const struct config *cfg, struct doctor_report *out,
+	       struct cda_error *err)
+{
+	struct ctx c = {.o = o, .cfg = cfg, .rep = out, .err = err};
+	double t0 = mono();
+	int rc = -1;
+
+	if (parse_opts(&c, err) < 0)
+		return -1;
 	if ((c.cdn = ranges_new()) == NULL || own_sets_from(&c) < 0) {
 		cda_error_sys(err, CDA_ESYS, "allocating");
 		goto out;
 	}
-	if (state_open(&c.st, cfg->state_dir, 0, true, &se) < 0) {
-		char buf[600];
-
-		doctor_note(&c, DOCTOR_WARNING, "freshness", cfg->state_dir,
-			    se.sys_errno == EACCES ? "run it as root" : "run `cdnallow sync` once",
-			    "cannot open the state dir: %s", cda_error_str(&se, buf, sizeof(buf)));
-		c.st = NULL;
+	open_state(&c);
+	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+		if (checks[i].run(&c) < 0) {
+			cda_error_sys(err, CDA_ESYS, "%s", checks[i].doing);
+			goto out;
+		}
 	}
-#ifdef HAVE_NFTABLES
-	if (check_nft_load(&c) < 0) {
-		cda_error_sys(err, CDA_ESYS, "reading the ruleset");
-		goto out;
-	}
-#else
-	doctor_note(&c, DOCTOR_INFO, "rules", NULL, NULL,
-		    "built without nftables support: sets and rules not checked");
-#endif
-#ifdef HAVE_NFTABLES
-	if (check_nft_preload(&c) < 0) {
-		cda_error_sys(err, CDA_ESYS, "reading sets");
-		goto out;
-	}
-#endif
-	if (check_lists(&c) < 0) {
-		cda_error_sys(err, CDA_ESYS, "allocating");
-		goto out;
-	}
-#ifdef HAVE_NFTABLES
-	if (check_rules(&c) < 0 || check_sets_use(&c) < 0 || check_sets_bans(&c) < 0 ||
-	    check_rules_ips(&c) < 0) {
-		cda_error_sys(err, CDA_ESYS, "evaluating the ruleset");
-		goto out;
-	}
-	check_rules_legacy(&c);
-#endif
-	check_bans(&c);
-	check_bans_ips(&c);
-	check_host_listen(&c);
-	check_host_conntrack(&c);
-	if (o->tls_name != NULL)
-		check_tls(&c);
 	if (c.oom) {
 		cda_error_sys(err, CDA_ESYS, "allocating findings");
 		goto out;
@@ -201,6 +229,6 @@ out:
 	ranges_free(c.cdn);
 	free(c.own);
 	free(c.bans);
-	free(ips);
+	free(c.ips);
 	return rc;
 }

@@ -67,6 +67,70 @@ static int push_event(struct eval *ev, enum ev_kind k, bool maybe, bool ours, co
 	return 0;
 }
 
+static int eval_chain(struct eval *ev, struct nchain *ch, const struct ranges *in,
+		      struct ranges **ft, int depth);
+
+/* A jump or goto to m->target: what returns goes on in *cur (jump) or leaves by *out (goto). */
+static int follow(struct eval *ev, struct nchain *ch, struct match *m, struct ranges **cur,
+		  struct ranges **out, int depth)
+{
+	struct nchain *to =
+		m->target ? nft_model_chain(ev->n, ch->family, ch->table, m->target) : NULL;
+	struct ranges *back = NULL;
+	int rc = 0;
+
+	if (to == NULL || depth >= MAX_DEPTH)
+		return 0;
+	if (eval_chain(ev, to, m->s, &back, depth + 1) < 0)
+		return -1;
+	if (m->maybe)
+		ev->uncertain = true;
+	else if (fam_minus(cur, m->s) < 0 ||
+		 fam_union(m->verdict == NFT_JUMP ? cur : out, back) < 0)
+		rc = -1;
+	ranges_free(back);
+	return rc;
+}
+
+/* Rule r of chain ch decides the packets m->s: record that, and take them out of *cur. */
+static int take_verdict(struct eval *ev, struct nchain *ch, struct nftnl_rule *r, struct match *m,
+			struct ranges **cur, struct ranges **out, int depth)
+{
+	bool maybe = m->maybe;
+	char where[300];
+
+	rule_where(r, where, sizeof(where));
+	switch (m->verdict) {
+	case NF_ACCEPT:
+		nft_expr_dcat(m, "accept");
+		if (push_event(ev, EV_ACCEPT, maybe, m->ours, where, m->desc, m->s) < 0)
+			return -1;
+		if (maybe)
+			ev->uncertain = true;
+		else if (fam_minus(cur, m->s) < 0)
+			return -1;
+		return 0;
+	case NF_DROP:
+		if (!m->reject)
+			nft_expr_dcat(m, "drop");
+		maybe |= ev->uncertain;
+		if (push_event(ev, EV_DROP, maybe, false, where, m->desc, m->s) < 0)
+			return -1;
+		if (!maybe && (fam_minus(cur, m->s) < 0 || fam_union(&ev->dropped, m->s) < 0))
+			return -1;
+		return 0;
+	case NFT_JUMP:
+	case NFT_GOTO:
+		return follow(ev, ch, m, cur, out, depth);
+	case NFT_RETURN:
+		if (!maybe && (fam_minus(cur, m->s) < 0 || fam_union(out, m->s) < 0))
+			return -1;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 /* Evaluate chain ch for the packets in in; *ft gets those that fall off its end or return. */
 static int eval_chain(struct eval *ev, struct nchain *ch, const struct ranges *in,
 		      struct ranges **ft, int depth)
@@ -79,76 +143,18 @@ static int eval_chain(struct eval *ev, struct nchain *ch, const struct ranges *i
 	for (size_t i = 0; i < ch->n_rules && !fam_none(cur); i++) {
 		struct nftnl_rule *r = ev->n->rules[ch->rules[i]];
 		struct match m = {.verdict = V_NONE};
-		char where[300];
-		bool maybe;
+		int mrc = 0;
 
 		if ((m.s = ranges_dup(cur)) == NULL)
 			goto done;
-		if (nft_expr_match(ev, ch, r, &m) < 0) {
-			ranges_free(m.s);
+		if (nft_expr_match(ev, ch, r, &m) < 0)
+			mrc = -1;
+		else if (!m.none && m.verdict != V_NONE && m.verdict != NFT_CONTINUE &&
+			 m.verdict != NFT_BREAK && !fam_none(m.s))
+			mrc = take_verdict(ev, ch, r, &m, &cur, &out, depth);
+		ranges_free(m.s);
+		if (mrc < 0)
 			goto done;
-		}
-		if (m.none || m.verdict == V_NONE || m.verdict == NFT_CONTINUE ||
-		    m.verdict == NFT_BREAK || fam_none(m.s)) {
-			ranges_free(m.s);
-			continue;
-		}
-		maybe = m.maybe;
-		rule_where(r, where, sizeof(where));
-		switch (m.verdict) {
-		case NF_ACCEPT:
-			nft_expr_dcat(&m, "accept");
-			if (push_event(ev, EV_ACCEPT, maybe, m.ours, where, m.desc, m.s) < 0)
-				goto fail_m;
-			if (maybe)
-				ev->uncertain = true;
-			else if (fam_minus(&cur, m.s) < 0)
-				goto fail_m;
-			break;
-		case NF_DROP:
-			if (!m.reject)
-				nft_expr_dcat(&m, "drop");
-			maybe |= ev->uncertain;
-			if (push_event(ev, EV_DROP, maybe, false, where, m.desc, m.s) < 0)
-				goto fail_m;
-			if (!maybe &&
-			    (fam_minus(&cur, m.s) < 0 || fam_union(&ev->dropped, m.s) < 0))
-				goto fail_m;
-			break;
-		case NFT_JUMP:
-		case NFT_GOTO: {
-			struct nchain *to =
-				m.target ? nft_model_chain(ev->n, ch->family, ch->table, m.target)
-					 : NULL;
-			struct ranges *back = NULL;
-
-			if (to == NULL || depth >= MAX_DEPTH)
-				break;
-			if (eval_chain(ev, to, m.s, &back, depth + 1) < 0)
-				goto fail_m;
-			if (maybe) {
-				ev->uncertain = true;
-			} else if (fam_minus(&cur, m.s) < 0 ||
-				   (m.verdict == NFT_JUMP ? fam_union(&cur, back)
-							  : fam_union(&out, back)) < 0) {
-				ranges_free(back);
-				goto fail_m;
-			}
-			ranges_free(back);
-			break;
-		}
-		case NFT_RETURN:
-			if (!maybe && (fam_minus(&cur, m.s) < 0 || fam_union(&out, m.s) < 0))
-				goto fail_m;
-			break;
-		default:
-			break;
-		}
-		ranges_free(m.s);
-		continue;
-	fail_m:
-		ranges_free(m.s);
-		goto done;
 	}
 	if (fam_union(&out, cur) < 0)
 		goto done;

@@ -159,6 +159,71 @@ static bool known_cmp(int op, const uint8_t *a, const uint8_t *b, uint32_t len)
 	return true;
 }
 
+/* cmp on the source address r holds (with d: len bytes) narrows m->s. */
+static int cmp_saddr(struct eval *ev, struct match *m, const struct reg *r, const uint8_t *d,
+		     uint32_t len, int op)
+{
+	cda_u128 lo, hi, mx = fam_max(ev->fam);
+	char t[CIDR_STRLEN];
+
+	if (r->off != 0 || len != r->len) {
+		m->maybe = true;
+		nft_expr_dcat(m, "%s ...", saddr_word(ev->fam));
+		return 0;
+	}
+	prefix_iv(ev->fam, r, d, &lo, &hi);
+	iv_text(ev->fam, lo, hi, t);
+	switch (op) {
+	case NFT_CMP_EQ:
+		nft_expr_dcat(m, "%s %s", saddr_word(ev->fam), t);
+		return narrow_iv(m, ev->fam, lo, hi, true);
+	case NFT_CMP_NEQ:
+		nft_expr_dcat(m, "%s != %s", saddr_word(ev->fam), t);
+		return narrow_iv(m, ev->fam, lo, hi, false);
+	case NFT_CMP_LT:
+		nft_expr_dcat(m, "%s < %s", saddr_word(ev->fam), t);
+		return lo == 0 ? (m->none = true, 0) : narrow_iv(m, ev->fam, 0, lo - 1, true);
+	case NFT_CMP_LTE:
+		nft_expr_dcat(m, "%s <= %s", saddr_word(ev->fam), t);
+		return narrow_iv(m, ev->fam, 0, hi, true);
+	case NFT_CMP_GT:
+		nft_expr_dcat(m, "%s > %s", saddr_word(ev->fam), t);
+		return hi == mx ? (m->none = true, 0) : narrow_iv(m, ev->fam, hi + 1, mx, true);
+	case NFT_CMP_GTE:
+		nft_expr_dcat(m, "%s >= %s", saddr_word(ev->fam), t);
+		return narrow_iv(m, ev->fam, lo, mx, true);
+	}
+	m->maybe = true;
+	return 0;
+}
+
+/* cmp on the input interface (index or name): only loopback is known (CDN traffic is not). */
+static void cmp_iface(struct match *m, const struct reg *r, const uint8_t *d, uint32_t len, int op)
+{
+	bool eq_ne = op == NFT_CMP_EQ || op == NFT_CMP_NEQ;
+
+	if (r->kind == R_IIF) {
+		uint32_t idx = 0;
+
+		if (len == 4)
+			memcpy(&idx, d, 4);
+		if (len == 4 && eq_ne && idx == 1) { /* the loopback device */
+			m->none = op == NFT_CMP_EQ;
+			return;
+		}
+		m->maybe = true;
+		nft_expr_dcat(m, "iif ...");
+		return;
+	}
+	if (eq_ne && len >= 3 && memcmp(d, "lo\0", 3) == 0) {
+		m->none = op == NFT_CMP_EQ;
+		return;
+	}
+	m->maybe = true;
+	nft_expr_dcat(m, "iifname %s\"%.*s\"", op == NFT_CMP_NEQ ? "!= " : "",
+		      (int)strnlen((const char *)d, len), (const char *)d);
+}
+
 static int do_cmp(struct eval *ev, struct match *m, struct reg *regs, struct nftnl_expr *e)
 {
 	struct reg *r = get_reg(regs, e, NFTNL_EXPR_CMP_SREG);
@@ -166,8 +231,6 @@ static int do_cmp(struct eval *ev, struct match *m, struct reg *regs, struct nft
 	const uint8_t *d = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len);
 	int op = (int)nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP);
 	static const uint8_t zero[16];
-	cda_u128 lo, hi, mx = fam_max(ev->fam);
-	char t[CIDR_STRLEN];
 
 	if (r == NULL || d == NULL || len == 0 || len > 16) {
 		m->maybe = true;
@@ -185,68 +248,18 @@ static int do_cmp(struct eval *ev, struct match *m, struct reg *regs, struct nft
 			m->none = true;
 		return 0;
 	case R_IIF:
-		if (len == 4 && (op == NFT_CMP_EQ || op == NFT_CMP_NEQ)) {
-			uint32_t idx;
-
-			memcpy(&idx, d, 4);
-			if (idx == 1) { /* the loopback device */
-				m->none = op == NFT_CMP_EQ;
-				return 0;
-			}
-		}
-		m->maybe = true;
-		nft_expr_dcat(m, "iif ...");
-		return 0;
 	case R_IIFNAME:
-		if ((op == NFT_CMP_EQ || op == NFT_CMP_NEQ) && len >= 3 &&
-		    memcmp(d, "lo\0", 3) == 0) {
-			m->none = op == NFT_CMP_EQ;
-			return 0;
-		}
-		m->maybe = true;
-		nft_expr_dcat(m, "iifname %s\"%.*s\"", op == NFT_CMP_NEQ ? "!= " : "",
-			      (int)strnlen((const char *)d, len), (const char *)d);
+		cmp_iface(m, r, d, len, op);
 		return 0;
 	case R_FIB:
-		if (memcmp(d, zero, len) == 0 && (op == NFT_CMP_EQ || op == NFT_CMP_NEQ)) {
-			/* "fib ... missing": a CDN address is routable */
-			m->none = op == NFT_CMP_EQ;
-			return 0;
-		}
-		m->maybe = true;
+		if (memcmp(d, zero, len) == 0 && (op == NFT_CMP_EQ || op == NFT_CMP_NEQ))
+			m->none =
+				op == NFT_CMP_EQ; /* "fib ... missing": a CDN address is routable */
+		else
+			m->maybe = true;
 		return 0;
 	case R_SADDR:
-		if (r->off != 0 || len != r->len) {
-			m->maybe = true;
-			nft_expr_dcat(m, "%s ...", saddr_word(ev->fam));
-			return 0;
-		}
-		prefix_iv(ev->fam, r, d, &lo, &hi);
-		iv_text(ev->fam, lo, hi, t);
-		switch (op) {
-		case NFT_CMP_EQ:
-			nft_expr_dcat(m, "%s %s", saddr_word(ev->fam), t);
-			return narrow_iv(m, ev->fam, lo, hi, true);
-		case NFT_CMP_NEQ:
-			nft_expr_dcat(m, "%s != %s", saddr_word(ev->fam), t);
-			return narrow_iv(m, ev->fam, lo, hi, false);
-		case NFT_CMP_LT:
-			nft_expr_dcat(m, "%s < %s", saddr_word(ev->fam), t);
-			return lo == 0 ? (m->none = true, 0)
-				       : narrow_iv(m, ev->fam, 0, lo - 1, true);
-		case NFT_CMP_LTE:
-			nft_expr_dcat(m, "%s <= %s", saddr_word(ev->fam), t);
-			return narrow_iv(m, ev->fam, 0, hi, true);
-		case NFT_CMP_GT:
-			nft_expr_dcat(m, "%s > %s", saddr_word(ev->fam), t);
-			return hi == mx ? (m->none = true, 0)
-					: narrow_iv(m, ev->fam, hi + 1, mx, true);
-		case NFT_CMP_GTE:
-			nft_expr_dcat(m, "%s >= %s", saddr_word(ev->fam), t);
-			return narrow_iv(m, ev->fam, lo, mx, true);
-		}
-		m->maybe = true;
-		return 0;
+		return cmp_saddr(ev, m, r, d, len, op);
 	default:
 		m->maybe = true;
 		return 0;

@@ -198,6 +198,55 @@ struct nset *nft_model_set(struct nft_model *n, uint32_t family, const char *tab
 }
 
 /* Read chains, rules and sets. 0 ok; -1 with errno (EPERM: not privileged). */
+static void fill_chain(struct nchain *ch, struct nftnl_chain *obj)
+{
+	ch->ch = obj;
+	ch->family = nftnl_chain_get_u32(obj, NFTNL_CHAIN_FAMILY);
+	ch->table = nftnl_chain_get_str(obj, NFTNL_CHAIN_TABLE);
+	ch->name = nftnl_chain_get_str(obj, NFTNL_CHAIN_NAME);
+	ch->base = nftnl_chain_is_set(obj, NFTNL_CHAIN_HOOKNUM);
+	if (ch->base) {
+		ch->hook = nftnl_chain_get_u32(obj, NFTNL_CHAIN_HOOKNUM);
+		ch->prio = nftnl_chain_get_s32(obj, NFTNL_CHAIN_PRIO);
+		ch->policy = nftnl_chain_is_set(obj, NFTNL_CHAIN_POLICY)
+				     ? nftnl_chain_get_u32(obj, NFTNL_CHAIN_POLICY)
+				     : NF_ACCEPT;
+	}
+}
+
+static void fill_set(struct nset *s, struct nftnl_set *obj)
+{
+	s->s = obj;
+	s->family = nftnl_set_get_u32(obj, NFTNL_SET_FAMILY);
+	s->table = nftnl_set_get_str(obj, NFTNL_SET_TABLE);
+	s->name = nftnl_set_get_str(obj, NFTNL_SET_NAME);
+	s->flags = nftnl_set_is_set(obj, NFTNL_SET_FLAGS) ? nftnl_set_get_u32(obj, NFTNL_SET_FLAGS)
+							  : 0;
+	s->klen = nftnl_set_get_u32(obj, NFTNL_SET_KEY_LEN);
+	s->ktype = nftnl_set_get_u32(obj, NFTNL_SET_KEY_TYPE);
+}
+
+/* Each rule's index into its chain's list, in dump order (the chain's order). */
+static int attach_rules(struct nft_model *n)
+{
+	for (size_t i = 0; i < n->n_rules; i++) {
+		struct nftnl_rule *r = n->rules[i];
+		struct nchain *ch = nft_model_chain(n, nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY),
+						    nftnl_rule_get_str(r, NFTNL_RULE_TABLE),
+						    nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
+		size_t *v;
+
+		if (ch == NULL)
+			continue;
+		v = reallocarray(ch->rules, ch->n_rules + 1, sizeof(*v));
+		if (v == NULL)
+			return -1;
+		ch->rules = v;
+		ch->rules[ch->n_rules++] = i;
+	}
+	return 0;
+}
+
 int nft_model_load(struct nft_model **out)
 {
 	struct nft_model *n = calloc(1, sizeof(*n));
@@ -216,56 +265,18 @@ int nft_model_load(struct nft_model **out)
 	n->sets = calloc(as.n ? as.n : 1, sizeof(*n->sets));
 	if (n->chains == NULL || n->sets == NULL)
 		goto fail;
-	for (size_t i = 0; i < ac.n; i++) {
-		struct nchain *ch = &n->chains[n->n_chains++];
-
-		ch->ch = ac.v[i];
-		ch->family = nftnl_chain_get_u32(ch->ch, NFTNL_CHAIN_FAMILY);
-		ch->table = nftnl_chain_get_str(ch->ch, NFTNL_CHAIN_TABLE);
-		ch->name = nftnl_chain_get_str(ch->ch, NFTNL_CHAIN_NAME);
-		ch->base = nftnl_chain_is_set(ch->ch, NFTNL_CHAIN_HOOKNUM);
-		if (ch->base) {
-			ch->hook = nftnl_chain_get_u32(ch->ch, NFTNL_CHAIN_HOOKNUM);
-			ch->prio = nftnl_chain_get_s32(ch->ch, NFTNL_CHAIN_PRIO);
-			ch->policy = nftnl_chain_is_set(ch->ch, NFTNL_CHAIN_POLICY)
-					     ? nftnl_chain_get_u32(ch->ch, NFTNL_CHAIN_POLICY)
-					     : NF_ACCEPT;
-		}
-	}
-	ac.n = 0;
-	for (size_t i = 0; i < as.n; i++) {
-		struct nset *s = &n->sets[n->n_sets++];
-
-		s->s = as.v[i];
-		s->family = nftnl_set_get_u32(s->s, NFTNL_SET_FAMILY);
-		s->table = nftnl_set_get_str(s->s, NFTNL_SET_TABLE);
-		s->name = nftnl_set_get_str(s->s, NFTNL_SET_NAME);
-		s->flags = nftnl_set_is_set(s->s, NFTNL_SET_FLAGS)
-				   ? nftnl_set_get_u32(s->s, NFTNL_SET_FLAGS)
-				   : 0;
-		s->klen = nftnl_set_get_u32(s->s, NFTNL_SET_KEY_LEN);
-		s->ktype = nftnl_set_get_u32(s->s, NFTNL_SET_KEY_TYPE);
-	}
+	for (size_t i = 0; i < ac.n; i++)
+		fill_chain(&n->chains[n->n_chains++], ac.v[i]);
+	ac.n = 0; /* n owns them now */
+	for (size_t i = 0; i < as.n; i++)
+		fill_set(&n->sets[n->n_sets++], as.v[i]);
 	as.n = 0;
 	n->rules = (struct nftnl_rule **)ar.v;
 	n->n_rules = ar.n;
 	ar.v = NULL;
 	ar.n = 0;
-	for (size_t i = 0; i < n->n_rules; i++) {
-		struct nftnl_rule *r = n->rules[i];
-		struct nchain *ch = nft_model_chain(n, nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY),
-						    nftnl_rule_get_str(r, NFTNL_RULE_TABLE),
-						    nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
-		size_t *v;
-
-		if (ch == NULL)
-			continue;
-		v = reallocarray(ch->rules, ch->n_rules + 1, sizeof(*v));
-		if (v == NULL)
-			goto fail;
-		ch->rules = v;
-		ch->rules[ch->n_rules++] = i;
-	}
+	if (attach_rules(n) < 0)
+		goto fail;
 	acc_free(&ac, chain_free_cb);
 	acc_free(&as, set_free_cb);
 	*out = n;
@@ -304,16 +315,81 @@ static int ekey_cmp(const void *a, const void *b)
 }
 
 /* Fetch a set's elements once: 0 ok (elems set or broken marked), -1 ENOMEM. */
+/* The elements' keys (len klen) of tmp into *keys (n of them, free()). 0, or -1 on ENOMEM. */
+static int read_keys(struct nftnl_set *tmp, uint32_t klen, struct ekey **keys, size_t *n)
+{
+	struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(tmp);
+	struct nftnl_set_elem *e;
+	size_t cap = 0;
+	int rc = -1;
+
+	*keys = NULL;
+	*n = 0;
+	if (it == NULL)
+		return -1;
+	for (e = nftnl_set_elems_iter_next(it); e != NULL; e = nftnl_set_elems_iter_next(it)) {
+		uint32_t len = 0, fl = 0;
+		const uint8_t *k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+
+		if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
+			fl = nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS);
+		if (k == NULL || len != klen)
+			continue;
+		if (*n == cap) {
+			size_t ncap = cap ? cap * 2 : 256;
+			struct ekey *v = reallocarray(*keys, ncap, sizeof(*v));
+
+			if (v == NULL)
+				goto out;
+			*keys = v;
+			cap = ncap;
+		}
+		(*keys)[*n].k = nft_model_key(k, len);
+		(*keys)[(*n)++].end = (fl & NFT_SET_ELEM_INTERVAL_END) != 0;
+	}
+	rc = 0;
+out:
+	nftnl_set_elems_iter_destroy(it);
+	return rc;
+}
+
+/* Sorted keys into s->elems: each start paired with the next end in an interval set. */
+static int keys_to_ranges(struct nset *s, const struct ekey *keys, size_t nk)
+{
+	int fam = s->klen == 16 ? CDA_AF_INET6 : CDA_AF_INET;
+	cda_u128 kmax = s->klen == 16 ? ~(cda_u128)0 : (((cda_u128)1 << (8 * s->klen)) - 1);
+	cda_u128 start = 0;
+	bool open = false;
+
+	if (!(s->flags & NFT_SET_INTERVAL)) {
+		for (size_t i = 0; i < nk; i++)
+			if (fam_add(s->elems, fam, keys[i].k, keys[i].k) < 0)
+				return -1;
+		return 0;
+	}
+	for (size_t i = 0; i < nk; i++) {
+		if (!keys[i].end) {
+			if (open && fam_add(s->elems, fam, start, keys[i].k - 1) < 0)
+				return -1;
+			start = keys[i].k;
+			open = true;
+		} else if (open) {
+			if (keys[i].k > start && fam_add(s->elems, fam, start, keys[i].k - 1) < 0)
+				return -1;
+			open = false;
+		}
+	}
+	if (open && fam_add(s->elems, fam, start, kmax) < 0)
+		return -1;
+	return 0;
+}
+
 int nft_model_set_load(struct nlconn *n, struct nset *s)
 {
 	struct dump_acc a = {0};
 	struct nftnl_set *tmp;
-	struct nftnl_set_elems_iter *it = NULL;
-	struct nftnl_set_elem *e;
 	struct ekey *keys = NULL;
-	size_t nk = 0, capk = 0;
-	int fam = s->klen == 16 ? CDA_AF_INET6 : CDA_AF_INET;
-	cda_u128 kmax;
+	size_t nk = 0;
 	int rc = -1;
 
 	if (s->loaded)
@@ -323,9 +399,7 @@ int nft_model_set_load(struct nlconn *n, struct nset *s)
 		s->broken = true; /* concatenations and odd keys are not modelled */
 		return 0;
 	}
-	kmax = s->klen == 16 ? ~(cda_u128)0 : (((cda_u128)1 << (8 * s->klen)) - 1);
-	tmp = nftnl_set_alloc();
-	if (tmp == NULL)
+	if ((tmp = nftnl_set_alloc()) == NULL)
 		return -1;
 	nftnl_set_set_str(tmp, NFTNL_SET_TABLE, s->table);
 	nftnl_set_set_str(tmp, NFTNL_SET_NAME, s->name);
@@ -336,59 +410,15 @@ int nft_model_set_load(struct nlconn *n, struct nset *s)
 		rc = 0;
 		goto out;
 	}
-	if ((s->elems = ranges_new()) == NULL || (it = nftnl_set_elems_iter_create(tmp)) == NULL)
+	if ((s->elems = ranges_new()) == NULL || read_keys(tmp, s->klen, &keys, &nk) < 0)
 		goto out;
-	for (e = nftnl_set_elems_iter_next(it); e != NULL; e = nftnl_set_elems_iter_next(it)) {
-		uint32_t len = 0, fl = 0;
-		const uint8_t *k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
-
-		if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
-			fl = nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS);
-		if (k == NULL || len != s->klen)
-			continue;
-		if (nk == capk) {
-			size_t cap = capk ? capk * 2 : 256;
-			struct ekey *v = reallocarray(keys, cap, sizeof(*v));
-
-			if (v == NULL)
-				goto out;
-			keys = v;
-			capk = cap;
-		}
-		keys[nk].k = nft_model_key(k, len);
-		keys[nk++].end = (fl & NFT_SET_ELEM_INTERVAL_END) != 0;
-	}
 	if (nk > 0)
 		qsort(keys, nk, sizeof(*keys), ekey_cmp);
-	if (s->flags & NFT_SET_INTERVAL) {
-		bool open = false;
-		cda_u128 start = 0;
-
-		for (size_t i = 0; i < nk; i++) {
-			if (!keys[i].end) {
-				if (open && fam_add(s->elems, fam, start, keys[i].k - 1) < 0)
-					goto out;
-				start = keys[i].k;
-				open = true;
-			} else if (open) {
-				if (keys[i].k > start &&
-				    fam_add(s->elems, fam, start, keys[i].k - 1) < 0)
-					goto out;
-				open = false;
-			}
-		}
-		if (open && fam_add(s->elems, fam, start, kmax) < 0)
-			goto out;
-	} else {
-		for (size_t i = 0; i < nk; i++)
-			if (fam_add(s->elems, fam, keys[i].k, keys[i].k) < 0)
-				goto out;
-	}
+	if (keys_to_ranges(s, keys, nk) < 0)
+		goto out;
 	ranges_normalize(s->elems);
 	rc = 0;
 out:
-	if (it != NULL)
-		nftnl_set_elems_iter_destroy(it);
 	nftnl_set_free(tmp);
 	free(keys);
 	return rc;
