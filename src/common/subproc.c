@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* Run a command without a shell and collect its output; split command lines; read files. */
 #include "subproc.h"
 
 #include <sys/socket.h>
@@ -15,35 +16,7 @@
 #include <unistd.h>
 
 #include "cda_error.h"
-
-/* A growing byte string, NUL-terminated once anything was added. */
-struct grow {
-	char *p;
-	size_t len, cap;
-};
-
-static int grow_add(struct grow *g, const char *data, size_t n)
-{
-	if (n > SIZE_MAX / 2 - g->len) {
-		errno = ENOMEM;
-		return -1;
-	}
-	if (g->len + n + 1 > g->cap) {
-		size_t cap = g->cap ? g->cap : 4096;
-		char *p;
-
-		while (cap < g->len + n + 1)
-			cap *= 2;
-		if ((p = realloc(g->p, cap)) == NULL)
-			return -1;
-		g->p = p;
-		g->cap = cap;
-	}
-	memcpy(g->p + g->len, data, n);
-	g->len += n;
-	g->p[g->len] = '\0';
-	return 0;
-}
+#include "textbuf.h"
 
 void subproc_out_finish(struct subproc_out *out)
 {
@@ -84,9 +57,8 @@ int subproc_run(char *const argv[], const char *in, size_t in_len, struct subpro
 {
 	posix_spawn_file_actions_t fa;
 	int sv[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1};
-	struct grow o = {0}, e = {0};
+	struct textbuf o = {0}, e = {0};
 	size_t done = 0;
-	bool oom = false;
 	int rc, st, poll_errno = 0, ret = -1;
 	pid_t pid;
 
@@ -137,8 +109,8 @@ int subproc_run(char *const argv[], const char *in, size_t in_len, struct subpro
 				continue;
 			if (n <= 0)
 				close_fd(fd);
-			else if (!oom && grow_add(i == 0 ? &o : &e, buf, (size_t)n) < 0)
-				oom = true; /* keep draining, so the child still runs to its end */
+			else /* on ENOMEM keep draining, so the child still runs to its end */
+				textbuf_add(i == 0 ? &o : &e, buf, (size_t)n);
 		}
 		if (sv[0] >= 0 && p[2].revents != 0) {
 			n = send(sv[0], in + done, in_len - done, MSG_NOSIGNAL);
@@ -163,8 +135,9 @@ int subproc_run(char *const argv[], const char *in, size_t in_len, struct subpro
 		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
 		goto out;
 	}
-	if (oom || (o.p == NULL && grow_add(&o, "", 0) < 0) ||
-	    (e.p == NULL && grow_add(&e, "", 0) < 0)) {
+	textbuf_add(&o, "", 0); /* "" rather than NULL when nothing came */
+	textbuf_add(&e, "", 0);
+	if (o.oom || e.oom) {
 		errno = ENOMEM;
 		cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
 		goto out;
@@ -241,8 +214,7 @@ char **subproc_split(const char *s, const char *path)
 	size_t n = 0;
 
 	for (;;) {
-		struct grow w = {0};
-		bool oom = false;
+		struct textbuf w = {0};
 		char q = 0;
 
 		while (*s == ' ' || *s == '\t')
@@ -268,12 +240,10 @@ char **subproc_split(const char *s, const char *path)
 				len = strlen(path);
 				s += 5;
 			}
-			if (grow_add(&w, add, len) < 0)
-				oom = true;
+			textbuf_add(&w, add, len);
 		}
-		if (w.p == NULL && grow_add(&w, "", 0) < 0)
-			oom = true;
-		if (q != 0 || oom || (nv = reallocarray(argv, n + 2, sizeof(*argv))) == NULL) {
+		textbuf_add(&w, "", 0);
+		if (q != 0 || w.oom || (nv = reallocarray(argv, n + 2, sizeof(*argv))) == NULL) {
 			free(w.p);
 			subproc_free_argv(argv); /* NULL-terminated after every word */
 			errno = q != 0 ? EINVAL : ENOMEM;
@@ -290,9 +260,8 @@ char **subproc_split(const char *s, const char *path)
 
 int subproc_slurp(const char *path, char **data, size_t *len, struct cda_error *err)
 {
-	struct grow g = {0};
+	struct textbuf g = {0};
 	char tmp[8192];
-	bool oom = false;
 	size_t n;
 	FILE *fp = fopen(path, "re");
 
@@ -304,15 +273,13 @@ int subproc_slurp(const char *path, char **data, size_t *len, struct cda_error *
 		cda_error_sys(err, CDA_EAPPLY, "cannot read %s", path);
 		return cda_error_at(err, path, 0);
 	}
-	while (!oom && (n = fread(tmp, 1, sizeof(tmp), fp)) > 0)
-		if (grow_add(&g, tmp, n) < 0)
-			oom = true;
-	if (!oom && g.p == NULL && grow_add(&g, "", 0) < 0)
-		oom = true;
-	if (oom || ferror(fp)) {
-		if (oom)
+	while (!g.oom && (n = fread(tmp, 1, sizeof(tmp), fp)) > 0)
+		textbuf_add(&g, tmp, n);
+	textbuf_add(&g, "", 0);
+	if (g.oom || ferror(fp)) {
+		if (g.oom)
 			errno = ENOMEM;
-		cda_error_sys(err, oom ? CDA_ESYS : CDA_EAPPLY, "cannot read %s", path);
+		cda_error_sys(err, g.oom ? CDA_ESYS : CDA_EAPPLY, "cannot read %s", path);
 		fclose(fp);
 		free(g.p);
 		return cda_error_at(err, path, 0);
