@@ -2,26 +2,19 @@
 /* Bans outside the nft rules: Fail2Ban jails, CSF deny lists, ban-style ipsets. */
 #include "checks.h"
 
+#include <sys/stat.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "cda_error.h"
 #include "config.h"
 #include "ranges.h"
-
-#define CMD_TIMEOUT_MS 3000
-#define CMD_MAX_OUT (16u << 20)
+#include "subproc.h"
 
 static const char *const ban_words[] = {"block", "deny",     "ban",   "black", "drop", "reject",
 					"f2b",   "crowdsec", "abuse", "bad",   NULL};
@@ -40,110 +33,28 @@ bool check_bans_named(const char *name)
 	return false;
 }
 
-/* Run argv with stdout captured into *out (NUL-terminated). Returns the exit status, or -1
- * when it could not run or timed out. stderr is discarded. */
-static int run_cmd(char *const argv[], char **out)
+#define CMD_TIMEOUT 3 /* seconds: a hung fail2ban-client or ipset must not hang the doctor */
+
+/* argv's stdout (free() it) when it ran and exited 0; NULL otherwise, *missing telling
+ * whether the program is not there (or not executable). */
+static char *run_cmd(char *const argv[], bool *missing)
 {
-	int pfd[2], status = -1;
-	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap);
-	struct timespec t0, t1;
-	pid_t pid;
+	struct subproc_opts o = {.argv = argv, .timeout = CMD_TIMEOUT};
+	struct cda_error e = {0};
+	struct subproc_out r;
+	char *out = NULL;
 
-	*out = NULL;
-	if (buf == NULL)
-		return -1;
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		free(buf);
-		return -1;
+	*missing = false;
+	if (subproc_exec(&o, &r, &e) < 0) {
+		*missing = e.code == CDA_EAPPLY && (e.sys_errno == ENOENT || e.sys_errno == EACCES);
+		return NULL;
 	}
-	pid = fork();
-	if (pid < 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		free(buf);
-		return -1;
+	if (r.status == 0) {
+		out = r.out;
+		r.out = NULL;
 	}
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDWR);
-
-		dup2(pfd[1], STDOUT_FILENO);
-		if (devnull >= 0) {
-			dup2(devnull, STDERR_FILENO);
-			dup2(devnull, STDIN_FILENO);
-		}
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(pfd[1]);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-		long left;
-		ssize_t n;
-
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		left = CMD_TIMEOUT_MS -
-		       ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
-			kill(pid, SIGKILL);
-			status = -2;
-			break;
-		}
-		if (len + 1 >= cap) {
-			char *nb = cap < CMD_MAX_OUT ? realloc(buf, cap * 2) : NULL;
-
-			if (nb == NULL) {
-				kill(pid, SIGKILL);
-				status = -2;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(pfd[0], buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(pfd[0]);
-	{
-		int ws;
-
-		while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
-			;
-		if (status != -2)
-			status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
-		else
-			status = -1;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	return status;
-}
-
-static bool in_path(const char *cmd)
-{
-	const char *path = getenv("PATH");
-	char buf[PATH_MAX];
-
-	if (strchr(cmd, '/') != NULL)
-		return access(cmd, X_OK) == 0;
-	if (path == NULL)
-		path = "/usr/sbin:/usr/bin:/sbin:/bin";
-	while (*path != '\0') {
-		size_t n = strcspn(path, ":");
-
-		if (snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, cmd) < (int)sizeof(buf) &&
-		    access(buf, X_OK) == 0)
-			return true;
-		path += n;
-		if (*path == ':')
-			path++;
-	}
-	return false;
+	subproc_out_finish(&r);
+	return out;
 }
 
 static int push_ban(struct ctx *c, const char *where, const char *tok, size_t len)
@@ -192,9 +103,9 @@ static void fail2ban_bans(struct ctx *c)
 	const char *sock =
 		c->o->fail2ban_socket ? c->o->fail2ban_socket : "/var/run/fail2ban/fail2ban.sock";
 	const char *cli = c->o->fail2ban_client ? c->o->fail2ban_client : "fail2ban-client";
-	char *argv[8], *out = NULL, *jl, *save = NULL;
+	char *argv[8], *out, *jl, *save = NULL;
 	struct stat sb;
-	int rc;
+	bool missing;
 
 	if (stat(sock, &sb) < 0) {
 		doctor_note(c, DOCTOR_OK, "bans", "Fail2Ban", NULL,
@@ -207,18 +118,18 @@ static void fail2ban_bans(struct ctx *c)
 			    sock);
 		return;
 	}
-	if (!in_path(cli)) {
-		doctor_note(c, DOCTOR_INFO, "bans", "Fail2Ban", NULL,
-			    "%s not found: Fail2Ban's bans were not checked", cli);
-		return;
-	}
 	argv[0] = (char *)cli;
 	argv[1] = "-s";
 	argv[2] = (char *)sock;
 	argv[3] = "status";
 	argv[4] = NULL;
-	rc = run_cmd(argv, &out);
-	if (rc != 0 || out == NULL || (jl = strstr(out, "Jail list:")) == NULL) {
+	out = run_cmd(argv, &missing);
+	if (missing) {
+		doctor_note(c, DOCTOR_INFO, "bans", "Fail2Ban", NULL,
+			    "%s not found: Fail2Ban's bans were not checked", cli);
+		return;
+	}
+	if (out == NULL || (jl = strstr(out, "Jail list:")) == NULL) {
 		doctor_note(c, DOCTOR_WARNING, "bans", "Fail2Ban", NULL,
 			    "`%s -s %s status` failed: bans were not checked", cli, sock);
 		free(out);
@@ -227,16 +138,15 @@ static void fail2ban_bans(struct ctx *c)
 	jl += strlen("Jail list:");
 	jl[strcspn(jl, "\n")] = '\0';
 	for (char *j = strtok_r(jl, ", \t", &save); j != NULL; j = strtok_r(NULL, ", \t", &save)) {
-		char *bo = NULL, where[300], *s2 = NULL;
+		char *bo, where[300], *s2 = NULL;
 
 		argv[3] = "get";
 		argv[4] = j;
 		argv[5] = "banip";
 		argv[6] = NULL;
-		if (run_cmd(argv, &bo) != 0 || bo == NULL) {
+		if ((bo = run_cmd(argv, &missing)) == NULL) {
 			doctor_note(c, DOCTOR_WARNING, "bans", j, NULL,
 				    "could not list the bans of Fail2Ban jail %s", j);
-			free(bo);
 			continue;
 		}
 		snprintf(where, sizeof(where), "Fail2Ban jail %s", j);
@@ -287,12 +197,11 @@ static void file_bans(struct ctx *c, const char *path, bool tempban)
 static void ipset_bans(struct ctx *c)
 {
 	const char *cmd = c->o->ipset_cmd ? c->o->ipset_cmd : "ipset";
-	char *argv[] = {(char *)cmd, "save", NULL}, *out = NULL, *save = NULL;
+	char *argv[] = {(char *)cmd, "save", NULL}, *out, *save = NULL;
 	const char *skip[2 * 8 + 1];
 	size_t ns = 0;
+	bool missing;
 
-	if (!in_path(cmd))
-		return;
 	for (size_t i = 0; i < c->cfg->n_targets && ns + 2 < sizeof(skip) / sizeof(skip[0]); i++) {
 		const struct target_config *tc = &c->cfg->targets[i];
 		const char *v4 = target_get(tc, "set_v4"), *v6 = target_get(tc, "set_v6");
@@ -302,11 +211,10 @@ static void ipset_bans(struct ctx *c)
 		skip[ns++] = v4 ? v4 : "cdnallow4";
 		skip[ns++] = v6 ? v6 : "cdnallow6";
 	}
-	if (run_cmd(argv, &out) != 0 || out == NULL) {
-		if (geteuid() != 0)
+	if ((out = run_cmd(argv, &missing)) == NULL) {
+		if (!missing && geteuid() != 0)
 			doctor_note(c, DOCTOR_INFO, "bans", "ipset", "run it as root",
 				    "ipsets cannot be listed without root: not checked");
-		free(out);
 		return;
 	}
 	for (char *l = strtok_r(out, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
