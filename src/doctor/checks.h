@@ -77,9 +77,9 @@ int fam_union(struct ranges **dst, const struct ranges *add);
 int fam_minus(struct ranges **dst, const struct ranges *sub);
 
 /*
- * The checks, in the order doctor_run() calls them. Each returns 0 whatever it found (the
- * findings go to c->rep), -1 only when out of memory. Those on the ruleset do nothing when
- * c->nft is NULL.
+ * The checks; the checks[] table in doctor.c runs them in order. Each returns 0 whatever it
+ * found (the findings go to c->rep), -1 only when out of memory. Those that evaluate the
+ * ruleset do nothing when c->nft is NULL.
  */
 int check_lists(struct ctx *c);          /* freshness; fills c->cdn; our sets per target */
 int check_bans(struct ctx *c);           /* Fail2Ban, CSF, ipset; fills c->bans */
