@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* Commands run without a shell, command lines split into words, whole files read. */
 #ifndef CDNALLOW_SUBPROC_H
 #define CDNALLOW_SUBPROC_H
 
@@ -13,15 +14,42 @@ struct subproc_out {
 	int status; /* exit status; 128 + signal number when a signal killed it */
 };
 
+/* Where a command's program is looked up first, and the only PATH the command sees. */
+#define SUBPROC_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define SUBPROC_TIMEOUT 60 /* seconds, when subproc_opts.timeout is 0 */
+
+/* How to run a command: zero-initialise, then set argv and what else is needed. */
+struct subproc_opts {
+	char *const *argv; /* NULL-terminated; argv[0] a path or a name (see subproc_exec()) */
+	const char *in;    /* in[0..in_len) on stdin; NULL: /dev/null */
+	size_t in_len;
+	unsigned int timeout; /* seconds; 0: SUBPROC_TIMEOUT */
+	/* "NAME=value" strings for the child's environment, NULL-terminated (NULL: none); one
+	 * named PATH or LANG replaces the default. */
+	const char *const *env;
+};
+
 /*
- * Run argv (argv[0] searched in PATH, no shell) with in[0..in_len) on its stdin, or /dev/null
- * when in is NULL; wait for it and collect stdout and stderr into *out (whole, however large:
- * stdin is fed while both are read, so neither side blocks the other). A child that stops
- * reading early does not kill us with SIGPIPE. Returns 0 whatever the exit status (see
- * out->status), -1 only when the command could not be run at all: CDA_EAPPLY "cannot run
- * ARGV0" with sys_errno (ENOENT for a missing program), CDA_ESYS for pipes, memory, wait.
- * On -1 *out is zeroed and owns nothing.
+ * Run o->argv without a shell, in a setting of its own: the child leads a new process group,
+ * inherits no file descriptor but 0-2, and its environment is PATH=SUBPROC_PATH, LANG=C and
+ * o->env, nothing of ours. A name without '/' is looked up in SUBPROC_PATH first, then in the
+ * absolute directories of our PATH: a system program cannot be shadowed, one installed
+ * elsewhere is still found. Stdin is o->in or /dev/null; stdout and stderr are collected
+ * into *out (whole, however large: stdin is fed while both are read, so neither side blocks
+ * the other). A child that stops reading early does not kill us with SIGPIPE.
+ *
+ * The command has o->timeout seconds to close its output and exit (with whatever it started
+ * in its group); then the group gets SIGTERM, SIGKILL once the command has exited or 2 s
+ * later, and the call fails with CDA_EAPPLY "`ARGV...` timed out after N s" (the words as in
+ * subproc_fail()), sys_errno ETIMEDOUT.
+ *
+ * Returns 0 whatever the exit status (see out->status); -1 when the command timed out or
+ * could not be run at all: CDA_EAPPLY "cannot run ARGV0" with sys_errno (ENOENT for a
+ * missing program), CDA_ESYS for pipes, memory, wait. On -1 *out is zeroed and owns nothing.
  */
+int subproc_exec(const struct subproc_opts *o, struct subproc_out *out, struct cda_error *err);
+
+/* subproc_exec() of argv with in[0..in_len) on stdin (NULL: /dev/null), default timeout. */
 int subproc_run(char *const argv[], const char *in, size_t in_len, struct subproc_out *out,
 		struct cda_error *err);
 

@@ -5,10 +5,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sys/stat.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cda_error.h"
@@ -267,6 +271,214 @@ static void split_words_reach_the_program_unchanged(void **state)
 	subproc_free_argv(v);
 }
 
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Whether a process of group pgid is still running (zombies waiting for init do not count). */
+static int group_alive(long pgid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	int alive = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		char path[300], buf[512], state;
+		long pgrp;
+		FILE *fp;
+		char *rp;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;
+		buf[0] = '\0';
+		if (fgets(buf, sizeof(buf), fp) == NULL)
+			buf[0] = '\0';
+		fclose(fp);
+		/* pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses */
+		if ((rp = strrchr(buf, ')')) == NULL ||
+		    sscanf(rp + 1, " %c %*d %ld", &state, &pgrp) != 2)
+			continue;
+		if (pgrp == pgid && state != 'Z')
+			alive = 1;
+	}
+	closedir(d);
+	return alive;
+}
+
+static void plain_sleep_times_out(void **state)
+{
+	char *argv[] = {"sleep", "30", NULL};
+	struct subproc_opts o = {.argv = argv, .timeout = 1};
+	struct cda_error err = {0};
+	struct subproc_out r;
+	double t0 = now(), took;
+
+	assert_int_equal(subproc_exec(&o, &r, &err), -1);
+	took = now() - t0;
+	assert_true(took >= 0.9 && took < 5);
+	assert_int_equal(err.code, CDA_EAPPLY);
+	assert_int_equal(err.sys_errno, ETIMEDOUT);
+	assert_string_equal(err.msg, "`sleep 30` timed out after 1 s");
+	assert_null(r.out);
+	assert_null(r.err);
+}
+
+static void timeout_kills_the_whole_process_group(void **state)
+{
+	char dir[] = "/tmp/cda-subproc-XXXXXX", path[64], script[256];
+	char *argv[] = {"/bin/sh", "-c", script, NULL};
+	struct subproc_opts o = {.argv = argv, .timeout = 1};
+	struct cda_error err = {0};
+	struct subproc_out r;
+	double t0, took;
+	long pid = 0, pgid = 0;
+	FILE *fp;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/pgid", dir);
+	/* SIGTERM is ignored by the shell and both its children: only SIGKILL ends them */
+	snprintf(script, sizeof(script),
+		 "trap '' TERM; sleep 30 & read -r _ _ _ _ g _ </proc/$$/stat; echo $$ $g >%s; "
+		 "exec sleep 30",
+		 path);
+	t0 = now();
+	assert_int_equal(subproc_exec(&o, &r, &err), -1);
+	took = now() - t0;
+	assert_true(took >= 0.9 && took < 6);
+	assert_int_equal(err.code, CDA_EAPPLY);
+	assert_non_null(strstr(err.msg, "timed out after 1 s"));
+	assert_non_null(fp = fopen(path, "r"));
+	assert_int_equal(fscanf(fp, "%ld %ld", &pid, &pgid), 2);
+	fclose(fp);
+	assert_int_equal(pgid, pid); /* the child leads a group of its own */
+	for (int i = 0; i < 40 && group_alive(pgid); i++)
+		usleep(50000); /* SIGKILL is delivered at once; dying takes a moment */
+	assert_false(group_alive(pgid));
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static void fast_command_is_not_cut_short_by_its_timeout(void **state)
+{
+	char *argv[] = {"/bin/sh", "-c", "sleep 0.2; echo done", NULL};
+	struct subproc_opts o = {.argv = argv, .timeout = 5};
+	struct cda_error err = {0};
+	struct subproc_out r;
+
+	assert_int_equal(subproc_exec(&o, &r, &err), 0);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "done\n");
+	subproc_out_finish(&r);
+}
+
+/* env's output, its lines sorted, joined by ' '. */
+static void sorted_lines(char *text, char *buf, size_t size)
+{
+	char *v[64];
+	size_t n = 0, off = 0;
+
+	for (char *l = strtok(text, "\n"); l != NULL && n < 64; l = strtok(NULL, "\n"))
+		v[n++] = l;
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = i + 1; k < n; k++)
+			if (strcmp(v[k], v[i]) < 0) {
+				char *t = v[i];
+
+				v[i] = v[k];
+				v[k] = t;
+			}
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && off < size; i++)
+		off += (size_t)snprintf(buf + off, size - off, "%s%s", i ? " " : "", v[i]);
+}
+
+#define FIXED_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+static void child_sees_only_path_and_lang(void **state)
+{
+	char *argv[] = {"env", NULL};
+	const char *extra[] = {"CDA_PASSED=yes", "LANG=C.UTF-8", NULL};
+	struct subproc_opts o = {.argv = argv, .env = extra};
+	struct cda_error err = {0};
+	struct subproc_out r;
+	char buf[1024];
+
+	assert_int_equal(setenv("CDA_INHERITED", "secret", 1), 0);
+	assert_int_equal(setenv("LANG", "de_DE.UTF-8", 1), 0);
+	assert_int_equal(subproc_run(argv, NULL, 0, &r, &err), 0);
+	sorted_lines(r.out, buf, sizeof(buf));
+	assert_string_equal(buf, "LANG=C PATH=" FIXED_PATH);
+	subproc_out_finish(&r);
+	/* what the caller passes is added, and replaces a default of the same name */
+	assert_int_equal(subproc_exec(&o, &r, &err), 0);
+	sorted_lines(r.out, buf, sizeof(buf));
+	assert_string_equal(buf, "CDA_PASSED=yes LANG=C.UTF-8 PATH=" FIXED_PATH);
+	subproc_out_finish(&r);
+	unsetenv("CDA_INHERITED");
+	unsetenv("LANG");
+}
+
+static void system_programs_come_from_the_fixed_path(void **state)
+{
+	char dir[] = "/tmp/cda-subproc-XXXXXX", path[64], *old = getenv("PATH"), *np;
+	char *env[] = {"env", NULL}, *mine[] = {"cda-only-here", NULL};
+	struct cda_error err = {0};
+	struct subproc_out r;
+	FILE *fp;
+
+	old = strdup(old != NULL ? old : "/usr/bin:/bin");
+	assert_non_null(mkdtemp(dir));
+	/* a fake env and a program found nowhere else, first in the caller's PATH */
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, i ? "cda-only-here" : "env");
+		assert_non_null(fp = fopen(path, "w"));
+		fputs("#!/bin/sh\necho fake\n", fp);
+		assert_int_equal(fclose(fp), 0);
+		assert_int_equal(chmod(path, 0755), 0);
+	}
+	assert_true(asprintf(&np, "%s:%s", dir, old) > 0);
+	assert_int_equal(setenv("PATH", np, 1), 0);
+	assert_int_equal(subproc_run(env, NULL, 0, &r, &err), 0);
+	assert_non_null(strstr(r.out, "PATH=" FIXED_PATH));
+	subproc_out_finish(&r);
+	assert_int_equal(subproc_run(mine, NULL, 0, &r, &err), 0);
+	assert_string_equal(r.out, "fake\n");
+	subproc_out_finish(&r);
+	assert_int_equal(setenv("PATH", old, 1), 0);
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, i ? "cda-only-here" : "env");
+		assert_int_equal(unlink(path), 0);
+	}
+	assert_int_equal(rmdir(dir), 0);
+	free(np);
+	free(old);
+}
+
+static void only_standard_fds_are_inherited(void **state)
+{
+	char *argv[] = {"/bin/sh", "-c", "test -e /proc/self/fd/57 && echo leaked || echo clean",
+			NULL};
+	struct cda_error err = {0};
+	struct subproc_out r;
+	int fd = open("/dev/null", O_RDONLY); /* no O_CLOEXEC, like a careless library */
+
+	assert_true(fd >= 0);
+	assert_int_equal(dup2(fd, 57), 57);
+	assert_int_equal(subproc_run(argv, NULL, 0, &r, &err), 0);
+	assert_string_equal(r.out, "clean\n");
+	subproc_out_finish(&r);
+	close(57);
+	close(fd);
+}
+
 static void slurp_reads_whole_files_and_tells_missing_ones(void **state)
 {
 	char dir[] = "/tmp/cda-subproc-XXXXXX", path[64];
@@ -325,6 +537,12 @@ int main(void)
 		cmocka_unit_test(split_rejects_bad_lines),
 		cmocka_unit_test(split_words_reach_the_program_unchanged),
 		cmocka_unit_test(slurp_reads_whole_files_and_tells_missing_ones),
+		cmocka_unit_test(plain_sleep_times_out),
+		cmocka_unit_test(timeout_kills_the_whole_process_group),
+		cmocka_unit_test(fast_command_is_not_cut_short_by_its_timeout),
+		cmocka_unit_test(child_sees_only_path_and_lang),
+		cmocka_unit_test(system_programs_come_from_the_fixed_path),
+		cmocka_unit_test(only_standard_fds_are_inherited),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

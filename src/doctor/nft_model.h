@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/* The kernel's nftables ruleset as doctor reads it: chains, rules and sets from netlink dumps. */
+#ifndef CDNALLOW_DOCTOR_NFT_MODEL_H
+#define CDNALLOW_DOCTOR_NFT_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ranges.h"
+
+struct mnl_socket;
+struct nftnl_chain;
+struct nftnl_rule;
+struct nftnl_set;
+
+struct nset {
+	struct nftnl_set *s;
+	uint32_t family, flags, klen, ktype;
+	const char *table, *name;
+	bool loaded, broken, wanted;
+	struct ranges *elems; /* keys as intervals: v4 items for keys <= 4 bytes, v6 for 16 */
+};
+
+struct nchain {
+	struct nftnl_chain *ch;
+	uint32_t family, hook, policy;
+	int32_t prio;
+	bool base, reachable;
+	const char *table, *name;
+	size_t *rules; /* indices into nft->rules, in order */
+	size_t n_rules;
+};
+
+struct nlconn {
+	struct mnl_socket *nl;
+	uint32_t portid, seq;
+};
+
+struct nft_model {
+	struct nlconn conn;
+	struct nftnl_rule **rules;
+	size_t n_rules;
+	struct nchain *chains;
+	size_t n_chains;
+	struct nset *sets;
+	size_t n_sets;
+};
+
+/* Read chains, rules and sets (not the sets' elements). 0 ok; -1 with errno (EPERM: not
+ * privileged, ENOMEM). *out is freed with nft_model_free() (NULL-safe). */
+int nft_model_load(struct nft_model **out);
+void nft_model_free(struct nft_model *n);
+
+/* A netlink socket of our own (for another thread); 0, or -1 (close c->nl if not NULL). */
+int nft_model_connect(struct nlconn *c);
+
+/* Fetch a set's elements once over n: 0 ok (s->elems filled, or s->broken marked when they
+ * cannot be read or modelled), -1 ENOMEM. */
+int nft_model_set_load(struct nlconn *n, struct nset *s);
+
+/* Lookups; NULL when absent. */
+struct nchain *nft_model_chain(struct nft_model *n, uint32_t family, const char *table,
+			       const char *name);
+struct nset *nft_model_set(struct nft_model *n, uint32_t family, const char *table,
+			   const char *name);
+
+/* A set key or compared datum of len bytes (network order) as a number. */
+cda_u128 nft_model_key(const uint8_t *k, uint32_t len);
+
+/* "inet", "ip", "ip6" or "?" for a table family (NFPROTO_*). */
+const char *nft_model_family(uint32_t f);
+
+/* Mark the chains reachable from the prerouting and input base chains (idempotent). */
+void nft_model_reach(struct nft_model *n);
+
+/* Whether a rule in a reachable chain of (family, table) looks set up; whether such a rule
+ * also drops. Needs nft_model_reach() first. */
+void nft_model_set_refs(struct nft_model *n, uint32_t family, const char *table, const char *set,
+			bool *used, bool *in_drop);
+
+#endif
