@@ -75,7 +75,6 @@ const struct target_config *config_find_target(const struct config *c, const cha
 	return NULL;
 }
 
-
 int config_err(struct cda_error *err, const char *path, unsigned int line, const char *fmt, ...)
 {
 	va_list ap;
@@ -125,7 +124,7 @@ static int copy_kv(struct loader *ld, const struct scan_sec *sec, struct config_
 		v = iniparser_getstring(ld->dict, lookup, NULL);
 		if (v == NULL)
 			return config_err(ld->err, ld->path, sec->keys[i].line,
-				       "%s: value could not be read", sec->keys[i].key);
+					  "%s: value could not be read", sec->keys[i].key);
 		kv[i].key = strdup(sec->keys[i].key);
 		kv[i].value = strdup(v);
 		kv[i].line = sec->keys[i].line;
@@ -148,7 +147,7 @@ static void free_kv(struct config_kv *kv, size_t n)
 static int bad_value(struct loader *ld, const struct config_kv *kv, const char *expect)
 {
 	return config_err(ld->err, ld->path, kv->line, "%s: expected %s, got '%s'", kv->key, expect,
-		       kv->value);
+			  kv->value);
 }
 
 /* Numeric/boolean keys shared by [cdnallow] and [source.*]. 1 handled, 0 not ours, -1 bad. */
@@ -255,7 +254,6 @@ out:
 	return rc;
 }
 
-
 static int check_url(struct loader *ld, const struct source_config *sc, const char *url,
 		     unsigned int line)
 {
@@ -267,17 +265,79 @@ static int check_url(struct loader *ld, const struct source_config *sc, const ch
 		if (sc->allow_http)
 			return 0;
 		return config_err(ld->err, ld->path, line,
-			       "url: plain http '%s' needs allow_http = yes", url);
+				  "url: plain http '%s' needs allow_http = yes", url);
 	}
 	return config_err(ld->err, ld->path, line, "url: '%s' is not an https:// or file:/// URL",
-		       url);
+			  url);
+}
+
+/* The provider key: present, known (else a suggestion), copied; a typo of "provider" itself
+ * is reported as the typo, not as a missing key. */
+static int source_provider(struct loader *ld, const struct scan_sec *sec, struct source_config *sc,
+			   const struct catalog_entry **out)
+{
+	const struct config_kv *pk = kv_find(sc->kv, sc->n_kv, "provider");
+	const char *best = NULL;
+
+	for (size_t i = 0; pk == NULL && i < sc->n_kv; i++)
+		if (!keys_in_list(sc->kv[i].key, config_source_keys))
+			return keys_unknown(ld, sec, &sec->keys[i], config_source_keys, NULL);
+	if (pk == NULL)
+		return config_err(ld->err, ld->path, sec->line, "provider: missing in [%s]",
+				  sec->name);
+	if ((*out = catalog_find(pk->value)) != NULL)
+		return dup_str(ld, &sc->provider, pk->value);
+	keys_suggest_provider(pk->value, &best);
+	if (best != NULL)
+		return config_err(ld->err, ld->path, pk->line,
+				  "provider: unknown provider '%s' (did you mean '%s'?)", pk->value,
+				  best);
+	return config_err(ld->err, ld->path, pk->line,
+			  "provider: unknown provider '%s' (see --list-providers)", pk->value);
+}
+
+/* The URLs: "url =" split into words, else copies of the provider's built-in ones. */
+static int source_urls(struct loader *ld, const struct scan_sec *sec, struct source_config *sc,
+		       const struct catalog_entry *ce)
+{
+	const struct config_kv *uk = kv_find(sc->kv, sc->n_kv, "url");
+	unsigned int line = uk != NULL ? uk->line : sec->line;
+	size_t n = 0;
+
+	if (uk != NULL) {
+		if ((sc->urls = config_split_words(uk->value, &sc->n_urls)) == NULL)
+			return config_oom(ld->err, ld->path);
+		if (sc->n_urls == 0)
+			return config_err(ld->err, ld->path, uk->line, "url: empty");
+	} else {
+		while (ce->urls != NULL && ce->urls[n] != NULL)
+			n++;
+		if (n == 0)
+			return config_err(
+				ld->err, ld->path, sec->line,
+				"url: missing in [%s] (provider '%s' has no built-in URL)",
+				sec->name, ce->name);
+		if ((sc->urls = calloc(n + 1, sizeof(*sc->urls))) == NULL)
+			return config_oom(ld->err, ld->path);
+		for (size_t i = 0; i < n; i++) {
+			if ((sc->urls[i] = strdup(ce->urls[i])) == NULL)
+				return config_oom(ld->err, ld->path);
+			sc->n_urls = i + 1;
+		}
+	}
+	if (sc->n_urls > MAX_URLS)
+		return config_err(ld->err, ld->path, line,
+				  "url: at most %d URLs per source, got %zu", MAX_URLS, sc->n_urls);
+	for (size_t i = 0; i < sc->n_urls; i++)
+		if (check_url(ld, sc, sc->urls[i], line) < 0)
+			return -1;
+	return 0;
 }
 
 static int load_source(struct loader *ld, const struct config *c, const struct scan_sec *sec,
 		       struct source_config *sc)
 {
-	const struct catalog_entry *ce;
-	const struct config_kv *pk, *uk;
+	const struct catalog_entry *ce = NULL;
 
 	sc->line = sec->line;
 	sc->connect_timeout = c->connect_timeout;
@@ -287,30 +347,9 @@ static int load_source(struct loader *ld, const struct config *c, const struct s
 		return config_oom(ld->err, ld->path);
 	if (!valid_name(sc->name))
 		return config_err(ld->err, ld->path, sec->line,
-			       "[%s]: source name must be 1..%d of [a-z0-9_-]", sec->name,
-			       MAX_NAME);
-	if (copy_kv(ld, sec, &sc->kv, &sc->n_kv) < 0)
-		return -1;
-	pk = kv_find(sc->kv, sc->n_kv, "provider");
-	/* a typo of "provider" itself is reported as the typo, not as a missing key */
-	for (size_t i = 0; pk == NULL && i < sc->n_kv; i++)
-		if (!keys_in_list(sc->kv[i].key, config_source_keys))
-			return keys_unknown(ld, sec, &sec->keys[i], config_source_keys, NULL);
-	if (pk == NULL)
-		return config_err(ld->err, ld->path, sec->line, "provider: missing in [%s]",
-			       sec->name);
-	if ((ce = catalog_find(pk->value)) == NULL) {
-		const char *best = NULL;
-
-		keys_suggest_provider(pk->value, &best);
-		if (best != NULL)
-			return config_err(ld->err, ld->path, pk->line,
-				       "provider: unknown provider '%s' (did you mean '%s'?)",
-				       pk->value, best);
-		return config_err(ld->err, ld->path, pk->line,
-			       "provider: unknown provider '%s' (see --list-providers)", pk->value);
-	}
-	if (dup_str(ld, &sc->provider, pk->value) < 0)
+				  "[%s]: source name must be 1..%d of [a-z0-9_-]", sec->name,
+				  MAX_NAME);
+	if (copy_kv(ld, sec, &sc->kv, &sc->n_kv) < 0 || source_provider(ld, sec, sc, &ce) < 0)
 		return -1;
 	for (size_t i = 0; i < sc->n_kv; i++) {
 		const struct config_kv *k = &sc->kv[i];
@@ -333,36 +372,7 @@ static int load_source(struct loader *ld, const struct config *c, const struct s
 				return -1;
 		}
 	}
-	uk = kv_find(sc->kv, sc->n_kv, "url");
-	if (uk != NULL) {
-		if ((sc->urls = config_split_words(uk->value, &sc->n_urls)) == NULL)
-			return config_oom(ld->err, ld->path);
-		if (sc->n_urls == 0)
-			return config_err(ld->err, ld->path, uk->line, "url: empty");
-	} else {
-		size_t n = 0;
-
-		while (ce->urls != NULL && ce->urls[n] != NULL)
-			n++;
-		if (n == 0)
-			return config_err(ld->err, ld->path, sec->line,
-				       "url: missing in [%s] (provider '%s' has no built-in URL)",
-				       sec->name, ce->name);
-		if ((sc->urls = calloc(n + 1, sizeof(*sc->urls))) == NULL)
-			return config_oom(ld->err, ld->path);
-		for (size_t i = 0; i < n; i++) {
-			if ((sc->urls[i] = strdup(ce->urls[i])) == NULL)
-				return config_oom(ld->err, ld->path);
-			sc->n_urls = i + 1;
-		}
-	}
-	if (sc->n_urls > MAX_URLS)
-		return config_err(ld->err, ld->path, uk != NULL ? uk->line : sec->line,
-			       "url: at most %d URLs per source, got %zu", MAX_URLS, sc->n_urls);
-	for (size_t i = 0; i < sc->n_urls; i++)
-		if (check_url(ld, sc, sc->urls[i], uk != NULL ? uk->line : sec->line) < 0)
-			return -1;
-	return 0;
+	return source_urls(ld, sec, sc, ce);
 }
 
 static int load_target(struct loader *ld, const struct config *c, const struct scan_sec *sec,
@@ -381,8 +391,8 @@ static int load_target(struct loader *ld, const struct config *c, const struct s
 		return config_oom(ld->err, ld->path);
 	if (!valid_name(tc->name))
 		return config_err(ld->err, ld->path, sec->line,
-			       "[%s]: target name must be 1..%d of [a-z0-9_-]", sec->name,
-			       MAX_NAME);
+				  "[%s]: target name must be 1..%d of [a-z0-9_-]", sec->name,
+				  MAX_NAME);
 	if (copy_kv(ld, sec, &tc->kv, &tc->n_kv) < 0)
 		return -1;
 	bk = kv_find(tc->kv, tc->n_kv, "backend");
@@ -390,10 +400,11 @@ static int load_target(struct loader *ld, const struct config *c, const struct s
 		if (!keys_in_list(tc->kv[i].key, config_target_keys))
 			return keys_unknown(ld, sec, &sec->keys[i], config_target_keys, NULL);
 	if (bk == NULL)
-		return config_err(ld->err, ld->path, sec->line, "backend: missing in [%s]", sec->name);
+		return config_err(ld->err, ld->path, sec->line, "backend: missing in [%s]",
+				  sec->name);
 	if ((ops = backend_find(bk->value)) == NULL)
 		return config_err(ld->err, ld->path, bk->line,
-			       "backend: unknown backend '%s' (or not built in)", bk->value);
+				  "backend: unknown backend '%s' (or not built in)", bk->value);
 	if (dup_str(ld, &tc->backend, bk->value) < 0)
 		return -1;
 	for (size_t i = 0; i < tc->n_kv; i++)
@@ -405,7 +416,8 @@ static int load_target(struct loader *ld, const struct config *c, const struct s
 		return bad_value(ld, mk, "0..100% (\"10%\" or \"0.1\")");
 	sk = kv_find(tc->kv, tc->n_kv, "sources");
 	if (sk == NULL)
-		return config_err(ld->err, ld->path, sec->line, "sources: missing in [%s]", sec->name);
+		return config_err(ld->err, ld->path, sec->line, "sources: missing in [%s]",
+				  sec->name);
 	if ((words = config_split_words(sk->value, &n)) == NULL)
 		return config_oom(ld->err, ld->path);
 	if (n == 0) {
@@ -422,7 +434,7 @@ static int load_target(struct loader *ld, const struct config *c, const struct s
 
 		if (config_find_source(c, words[i]) == NULL) {
 			config_err(ld->err, ld->path, sk->line,
-				"sources: no [source.%s] section for '%s'", words[i], words[i]);
+				   "sources: no [source.%s] section for '%s'", words[i], words[i]);
 			goto out;
 		}
 		for (size_t j = 0; j < tc->n_sources; j++)
@@ -479,6 +491,87 @@ static int quiet(const char *fmt, ...)
 	return 0;
 }
 
+/* iniparser reads the same open file, not whatever the path names by now. */
+static int open_dict(struct loader *ld, int fd)
+{
+	char fdpath[64];
+
+	iniparser_set_error_callback(quiet);
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	ld->dict = iniparser_load(fdpath);
+	if (ld->dict == NULL && access(fdpath, F_OK) != 0)
+		ld->dict = iniparser_load(ld->path);
+	if (ld->dict == NULL)
+		return config_err(ld->err, ld->path, 0, "iniparser could not read the file");
+	return 0;
+}
+
+static int set_defaults(struct loader *ld, struct config *t)
+{
+	t->max_shrink = 0.10;
+	t->lock_timeout = 60;
+	t->connect_timeout = 10;
+	t->timeout = 30;
+	t->max_bytes = 8UL * 1024 * 1024;
+	t->broadest_v4 = 8;
+	t->broadest_v6 = 16;
+	t->verify_max = 10000;
+	t->keep_withdrawn = 0;
+	if ((t->path = strdup(ld->path)) == NULL ||
+	    (t->state_dir = strdup(CONFIG_DEFAULT_STATE_DIR)) == NULL)
+		return config_oom(ld->err, ld->path);
+	return 0;
+}
+
+/* Every section is [cdnallow], [source.NAME] or [target.NAME]; count the last two. */
+static int sort_sections(struct loader *ld, const struct scan *s, const struct scan_sec **global,
+			 size_t *ns, size_t *nt)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const char *name = s->secs[i].name;
+
+		if (strcmp(name, "cdnallow") == 0)
+			*global = &s->secs[i];
+		else if (strncmp(name, "source.", 7) == 0)
+			(*ns)++;
+		else if (strncmp(name, "target.", 7) == 0)
+			(*nt)++;
+		else
+			return config_err(ld->err, ld->path, s->secs[i].line,
+					  "[%s]: unknown section (expected [cdnallow], "
+					  "[source.NAME] or [target.NAME])",
+					  name);
+	}
+	return 0;
+}
+
+/* The [source.*] and [target.*] sections into t (ns and nt of them). */
+static int load_sections(struct loader *ld, struct config *t, const struct scan *s, size_t ns,
+			 size_t nt)
+{
+	if (ns == 0 || nt == 0)
+		return config_err(ld->err, ld->path, 0, "no %s section: at least one is needed",
+				  ns == 0 ? "[source.NAME]" : "[target.NAME]");
+	if ((t->sources = calloc(ns, sizeof(*t->sources))) == NULL ||
+	    (t->targets = calloc(nt, sizeof(*t->targets))) == NULL)
+		return config_oom(ld->err, ld->path);
+	/* sources first: targets refer to them, whatever the order in the file */
+	for (size_t i = 0; i < s->n; i++) {
+		if (strncmp(s->secs[i].name, "source.", 7) != 0)
+			continue;
+		t->n_sources++;
+		if (load_source(ld, t, &s->secs[i], &t->sources[t->n_sources - 1]) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		if (strncmp(s->secs[i].name, "target.", 7) != 0)
+			continue;
+		t->n_targets++;
+		if (load_target(ld, t, &s->secs[i], &t->targets[t->n_targets - 1]) < 0)
+			return -1;
+	}
+	return 0;
+}
 
 int config_load(struct config *c, const char *path, bool check_owner, struct cda_error *err)
 {
@@ -486,86 +579,20 @@ int config_load(struct config *c, const char *path, bool check_owner, struct cda
 	struct scan s = {0};
 	struct loader ld = {.path = path, .err = err};
 	const struct scan_sec *global = NULL;
-	char *text = NULL, fdpath[64];
+	char *text = NULL;
 	size_t size = 0, ns = 0, nt = 0;
 	int fd = -1, rc = -1;
 
 	memset(c, 0, sizeof(*c));
 	if (scan_read(path, check_owner, &text, &size, &fd, err) < 0)
 		return -1;
-	if (scan_text(&s, text, size, path, err) < 0)
+	if (scan_text(&s, text, size, path, err) < 0 || open_dict(&ld, fd) < 0 ||
+	    set_defaults(&ld, &t) < 0 || sort_sections(&ld, &s, &global, &ns, &nt) < 0)
 		goto out;
-
-	/* iniparser reads the same open file, not whatever the path names by now */
-	iniparser_set_error_callback(quiet);
-	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
-	ld.dict = iniparser_load(fdpath);
-	if (ld.dict == NULL && access(fdpath, F_OK) != 0)
-		ld.dict = iniparser_load(path);
-	if (ld.dict == NULL) {
-		config_err(err, path, 0, "iniparser could not read the file");
-		goto out;
-	}
-
-	t.max_shrink = 0.10;
-	t.lock_timeout = 60;
-	t.connect_timeout = 10;
-	t.timeout = 30;
-	t.max_bytes = 8UL * 1024 * 1024;
-	t.broadest_v4 = 8;
-	t.broadest_v6 = 16;
-	t.verify_max = 10000;
-	t.keep_withdrawn = 0;
-	if ((t.path = strdup(path)) == NULL || (t.state_dir = strdup(CONFIG_DEFAULT_STATE_DIR)) ==
-							   NULL) {
-		config_oom(err, path);
-		goto out;
-	}
-
-	for (size_t i = 0; i < s.n; i++) {
-		const char *name = s.secs[i].name;
-
-		if (strcmp(name, "cdnallow") == 0)
-			global = &s.secs[i];
-		else if (strncmp(name, "source.", 7) == 0)
-			ns++;
-		else if (strncmp(name, "target.", 7) == 0)
-			nt++;
-		else {
-			config_err(err, path, s.secs[i].line,
-				"[%s]: unknown section (expected [cdnallow], [source.NAME] or "
-				"[target.NAME])",
-				name);
-			goto out;
-		}
-	}
 	if (global != NULL && load_global(&ld, &t, global) < 0)
 		goto out;
-	if (ns == 0 || nt == 0) {
-		config_err(err, path, 0, "no %s section: at least one is needed",
-			ns == 0 ? "[source.NAME]" : "[target.NAME]");
+	if (load_sections(&ld, &t, &s, ns, nt) < 0)
 		goto out;
-	}
-	if ((t.sources = calloc(ns, sizeof(*t.sources))) == NULL ||
-	    (t.targets = calloc(nt, sizeof(*t.targets))) == NULL) {
-		config_oom(err, path);
-		goto out;
-	}
-	/* sources first: targets refer to them, whatever the order in the file */
-	for (size_t i = 0; i < s.n; i++) {
-		if (strncmp(s.secs[i].name, "source.", 7) != 0)
-			continue;
-		t.n_sources++;
-		if (load_source(&ld, &t, &s.secs[i], &t.sources[t.n_sources - 1]) < 0)
-			goto out;
-	}
-	for (size_t i = 0; i < s.n; i++) {
-		if (strncmp(s.secs[i].name, "target.", 7) != 0)
-			continue;
-		t.n_targets++;
-		if (load_target(&ld, &t, &s.secs[i], &t.targets[t.n_targets - 1]) < 0)
-			goto out;
-	}
 	*c = t;
 	memset(&t, 0, sizeof(t));
 	rc = 0;

@@ -50,8 +50,7 @@ static unsigned int edit_distance(const char *a, const char *b)
 	return row[lb];
 }
 
-static void suggest(const char *key, const char *const *list, const char **best,
-		    unsigned int *dist)
+static void suggest(const char *key, const char *const *list, const char **best, unsigned int *dist)
 {
 	for (; list != NULL && *list != NULL; list++) {
 		unsigned int d = edit_distance(key, *list);
@@ -81,10 +80,10 @@ int keys_unknown(struct loader *ld, const struct scan_sec *sec, const struct sca
 	suggest(k->key, l2, &best, &dist);
 	if (best != NULL)
 		return config_err(ld->err, ld->path, k->line,
-			       "%s: unknown key '%s' in [%s] (did you mean '%s'?)", k->key, k->key,
-			       sec->name, best);
-	return config_err(ld->err, ld->path, k->line, "%s: unknown key '%s' in [%s]", k->key, k->key,
-		       sec->name);
+				  "%s: unknown key '%s' in [%s] (did you mean '%s'?)", k->key,
+				  k->key, sec->name, best);
+	return config_err(ld->err, ld->path, k->line, "%s: unknown key '%s' in [%s]", k->key,
+			  k->key, sec->name);
 }
 
 void keys_suggest_provider(const char *name, const char **best)

@@ -118,8 +118,8 @@ static int scan_add_section(struct scan *s, char *name, unsigned int line, const
 
 	for (size_t i = 0; i < s->n; i++) {
 		if (strcmp(s->secs[i].name, name) == 0) {
-			config_err(err, path, line, "[%s]: duplicate section (first on line %u)", name,
-				s->secs[i].line);
+			config_err(err, path, line, "[%s]: duplicate section (first on line %u)",
+				   name, s->secs[i].line);
 			free(name);
 			return -1;
 		}
@@ -149,7 +149,7 @@ static int scan_add_key(struct scan *s, char *key, unsigned int line, const char
 	for (size_t i = 0; i < sec->n_keys; i++) {
 		if (strcmp(sec->keys[i].key, key) == 0) {
 			config_err(err, path, line, "%s: set twice in [%s] (first on line %u)", key,
-				sec->name, sec->keys[i].line);
+				   sec->name, sec->keys[i].line);
 			free(key);
 			return -1;
 		}
@@ -213,7 +213,7 @@ static int scan_line(struct scan *s, char *buf, size_t len, unsigned int line, c
 		return config_err(err, path, line, "syntax error: expected 'key = value'");
 	if (check_quotes(eq + 1) < 0)
 		return config_err(err, path, line,
-			       "syntax error: nothing may follow a closing quote");
+				  "syntax error: nothing may follow a closing quote");
 	*eq = '\0';
 	len = (size_t)(eq - l);
 	l = trim(l, &len);
@@ -249,7 +249,7 @@ int scan_text(struct scan *s, const char *text, size_t size, const char *path,
 			first = lineno;
 		if (n > MAX_LINE || blen + n > MAX_LINE)
 			return config_err(err, path, first, "line too long (at most %d bytes)",
-				       MAX_LINE);
+					  MAX_LINE);
 		memcpy(buf + blen, p, n);
 		blen += n;
 		p = nl != NULL ? nl + 1 : end;

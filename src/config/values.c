@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Strict value parsers shared by config and backends: bool, number, percent, duration, size, lists. */
+/* Strict value parsers shared by config and backends (bool, number, percent, duration, size). */
 #include "config.h"
 
 #include <ctype.h>
