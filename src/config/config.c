@@ -105,45 +105,6 @@ static bool valid_name(const char *s)
 	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
 }
 
-/* Copy every key of a section with its iniparser value into a kv array. */
-static int copy_kv(struct loader *ld, const struct scan_sec *sec, struct config_kv **out,
-		   size_t *n_out)
-{
-	struct config_kv *kv;
-	char lookup[2 * MAX_LINE + 4];
-
-	kv = calloc(sec->n_keys > 0 ? sec->n_keys : 1, sizeof(*kv));
-	if (kv == NULL)
-		return config_oom(ld->err, ld->path);
-	*out = kv;
-	*n_out = 0;
-	for (size_t i = 0; i < sec->n_keys; i++) {
-		const char *v;
-
-		snprintf(lookup, sizeof(lookup), "%s:%s", sec->name, sec->keys[i].key);
-		v = iniparser_getstring(ld->dict, lookup, NULL);
-		if (v == NULL)
-			return config_err(ld->err, ld->path, sec->keys[i].line,
-					  "%s: value could not be read", sec->keys[i].key);
-		kv[i].key = strdup(sec->keys[i].key);
-		kv[i].value = strdup(v);
-		kv[i].line = sec->keys[i].line;
-		*n_out = i + 1;
-		if (kv[i].key == NULL || kv[i].value == NULL)
-			return config_oom(ld->err, ld->path);
-	}
-	return 0;
-}
-
-static void free_kv(struct config_kv *kv, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(kv[i].key);
-		free(kv[i].value);
-	}
-	free(kv);
-}
-
 static int bad_value(struct loader *ld, const struct config_kv *kv, const char *expect)
 {
 	return config_err(ld->err, ld->path, kv->line, "%s: expected %s, got '%s'", kv->key, expect,
@@ -187,7 +148,7 @@ static int load_global(struct loader *ld, struct config *c, const struct scan_se
 	size_t n = 0;
 	int rc = -1;
 
-	if (copy_kv(ld, sec, &kv, &n) < 0)
+	if (scan_copy_kv(ld, sec, &kv, &n) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		const struct config_kv *k = &kv[i];
@@ -250,7 +211,7 @@ static int load_global(struct loader *ld, struct config *c, const struct scan_se
 	}
 	rc = 0;
 out:
-	free_kv(kv, n);
+	scan_free_kv(kv, n);
 	return rc;
 }
 
@@ -349,7 +310,7 @@ static int load_source(struct loader *ld, const struct config *c, const struct s
 		return config_err(ld->err, ld->path, sec->line,
 				  "[%s]: source name must be 1..%d of [a-z0-9_-]", sec->name,
 				  MAX_NAME);
-	if (copy_kv(ld, sec, &sc->kv, &sc->n_kv) < 0 || source_provider(ld, sec, sc, &ce) < 0)
+	if (scan_copy_kv(ld, sec, &sc->kv, &sc->n_kv) < 0 || source_provider(ld, sec, sc, &ce) < 0)
 		return -1;
 	for (size_t i = 0; i < sc->n_kv; i++) {
 		const struct config_kv *k = &sc->kv[i];
@@ -393,7 +354,7 @@ static int load_target(struct loader *ld, const struct config *c, const struct s
 		return config_err(ld->err, ld->path, sec->line,
 				  "[%s]: target name must be 1..%d of [a-z0-9_-]", sec->name,
 				  MAX_NAME);
-	if (copy_kv(ld, sec, &tc->kv, &tc->n_kv) < 0)
+	if (scan_copy_kv(ld, sec, &tc->kv, &tc->n_kv) < 0)
 		return -1;
 	bk = kv_find(tc->kv, tc->n_kv, "backend");
 	for (size_t i = 0; bk == NULL && i < tc->n_kv; i++)
@@ -458,7 +419,7 @@ static void free_source(struct source_config *sc)
 	free(sc->provider);
 	config_free_words(sc->urls);
 	free(sc->ca_file);
-	free_kv(sc->kv, sc->n_kv);
+	scan_free_kv(sc->kv, sc->n_kv);
 }
 
 static void free_target(struct target_config *tc)
@@ -466,7 +427,7 @@ static void free_target(struct target_config *tc)
 	free(tc->name);
 	free(tc->backend);
 	config_free_words(tc->sources);
-	free_kv(tc->kv, tc->n_kv);
+	scan_free_kv(tc->kv, tc->n_kv);
 }
 
 void config_finish(struct config *c)
@@ -483,27 +444,6 @@ void config_finish(struct config *c)
 	free(c->state_dir);
 	free(c->metrics_file);
 	memset(c, 0, sizeof(*c));
-}
-
-static int quiet(const char *fmt, ...)
-{
-	(void)fmt;
-	return 0;
-}
-
-/* iniparser reads the same open file, not whatever the path names by now. */
-static int open_dict(struct loader *ld, int fd)
-{
-	char fdpath[64];
-
-	iniparser_set_error_callback(quiet);
-	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
-	ld->dict = iniparser_load(fdpath);
-	if (ld->dict == NULL && access(fdpath, F_OK) != 0)
-		ld->dict = iniparser_load(ld->path);
-	if (ld->dict == NULL)
-		return config_err(ld->err, ld->path, 0, "iniparser could not read the file");
-	return 0;
 }
 
 static int set_defaults(struct loader *ld, struct config *t)
@@ -586,7 +526,7 @@ int config_load(struct config *c, const char *path, bool check_owner, struct cda
 	memset(c, 0, sizeof(*c));
 	if (scan_read(path, check_owner, &text, &size, &fd, err) < 0)
 		return -1;
-	if (scan_text(&s, text, size, path, err) < 0 || open_dict(&ld, fd) < 0 ||
+	if (scan_text(&s, text, size, path, err) < 0 || scan_open_dict(&ld, fd) < 0 ||
 	    set_defaults(&ld, &t) < 0 || sort_sections(&ld, &s, &global, &ns, &nt) < 0)
 		goto out;
 	if (global != NULL && load_global(&ld, &t, global) < 0)

@@ -53,6 +53,11 @@ int scan_read(const char *path, bool check_owner, char **text, size_t *size, int
 int scan_text(struct scan *s, const char *text, size_t size, const char *path,
 	      struct cda_error *err);
 void scan_free(struct scan *s);
+/* Open the same file with iniparser (ld->dict); copy a section's keys with their values. */
+int scan_open_dict(struct loader *ld, int fd);
+int scan_copy_kv(struct loader *ld, const struct scan_sec *sec, struct config_kv **out,
+		 size_t *n_out);
+void scan_free_kv(struct config_kv *kv, size_t n);
 
 /* keys.c: is key in the NULL-terminated list; the "unknown key" error with a suggestion
  * from l1 and l2; the nearest built-in provider name to a misspelt one. */

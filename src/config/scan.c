@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: MIT
-/* Read the file safely, then pre-scan it: sections and keys in order, with line numbers. */
+/* The file: read safely, pre-scanned for sections and keys with lines, values via iniparser. */
 #include "config_priv.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "config.h"
 
 /* open() + fstat() before iniparser sees the file: a real errno, and the OpenDoas checks. */
 int scan_read(const char *path, bool check_owner, char **text, size_t *size, int *fdp,
@@ -266,4 +269,64 @@ int scan_text(struct scan *s, const char *text, size_t size, const char *path,
 		blen = 0;
 	}
 	return 0;
+}
+
+static int quiet(const char *fmt, ...)
+{
+	(void)fmt;
+	return 0;
+}
+
+/* iniparser reads the same open file, not whatever the path names by now. */
+int scan_open_dict(struct loader *ld, int fd)
+{
+	char fdpath[64];
+
+	iniparser_set_error_callback(quiet);
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	ld->dict = iniparser_load(fdpath);
+	if (ld->dict == NULL && access(fdpath, F_OK) != 0)
+		ld->dict = iniparser_load(ld->path);
+	if (ld->dict == NULL)
+		return config_err(ld->err, ld->path, 0, "iniparser could not read the file");
+	return 0;
+}
+
+/* Copy every key of a section with its iniparser value into a kv array. */
+int scan_copy_kv(struct loader *ld, const struct scan_sec *sec, struct config_kv **out,
+		 size_t *n_out)
+{
+	struct config_kv *kv;
+	char lookup[2 * MAX_LINE + 4];
+
+	kv = calloc(sec->n_keys > 0 ? sec->n_keys : 1, sizeof(*kv));
+	if (kv == NULL)
+		return config_oom(ld->err, ld->path);
+	*out = kv;
+	*n_out = 0;
+	for (size_t i = 0; i < sec->n_keys; i++) {
+		const char *v;
+
+		snprintf(lookup, sizeof(lookup), "%s:%s", sec->name, sec->keys[i].key);
+		v = iniparser_getstring(ld->dict, lookup, NULL);
+		if (v == NULL)
+			return config_err(ld->err, ld->path, sec->keys[i].line,
+					  "%s: value could not be read", sec->keys[i].key);
+		kv[i].key = strdup(sec->keys[i].key);
+		kv[i].value = strdup(v);
+		kv[i].line = sec->keys[i].line;
+		*n_out = i + 1;
+		if (kv[i].key == NULL || kv[i].value == NULL)
+			return config_oom(ld->err, ld->path);
+	}
+	return 0;
+}
+
+void scan_free_kv(struct config_kv *kv, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(kv[i].key);
+		free(kv[i].value);
+	}
+	free(kv);
 }
