@@ -63,30 +63,6 @@ int parse_add_string_array(struct parse_ctx *c, json_object *arr, const char *pa
 	return 0;
 }
 
-/* obj.key must be an array of prefixes of family fam; non-empty when need. */
-static int family_list(struct parse_ctx *c, json_object *obj, const char *path, const char *key,
-		       int fam, bool need)
-{
-	char p[PATH_MAX_LEN];
-	json_object *arr;
-
-	snprintf(p, sizeof(p), "%s%s%s", path, path[0] != '\0' ? "." : "", key);
-	if (member(c, obj, path, key, json_type_array, true, &arr) < 0)
-		return -1;
-	if (need && json_object_array_length(arr) == 0)
-		return parse_error(c, 0, "%s: empty list", p);
-	return parse_add_string_array(c, arr, p, fam);
-}
-
-/* {"<v4key>":[...],"<v6key>":[...]}: both required and non-empty (Fastly, Gcore). */
-static int two_lists(struct parse_ctx *c, json_object *root, const char *v4key, const char *v6key)
-{
-	if (family_list(c, root, "", v4key, CDA_AF_INET, true) < 0 ||
-	    family_list(c, root, "", v6key, CDA_AF_INET6, true) < 0)
-		return -1;
-	return 0;
-}
-
 static void set_token(struct parse_ctx *c, json_object *v)
 {
 	if (v == NULL)
@@ -139,22 +115,70 @@ static int need_object(struct parse_ctx *c, json_object *v, const char *path)
 	return 0;
 }
 
-static int parse_cloudflare(struct parse_ctx *c, json_object *root)
+/*
+ * The providers' JSON, as data. Most payloads are one or two arrays of prefixes, reached by
+ * a path from the top, either holding the prefixes themselves or holding objects ("records")
+ * that each hold one prefix (or a list of them) under a field, some of which count
+ * (picked by a member against the words of "services"). What is unique to a provider (an
+ * envelope reporting failure, an extra list) is a hook.
+ */
+enum pick {
+	PICK_ALL,    /* every record */
+	PICK_IN,     /* member key, a required string, is one of the words (AWS service) */
+	PICK_FIRST,  /* the first record whose member key, a required string, is the word
+			(Azure, one tag at a time); later ones are not read */
+	PICK_TAGGED, /* member key, an optional array, holds one of the words (Oracle) */
+};
+
+struct json_list {
+	const char *path;     /* from the top: "a.b" through objects, "a[].b" through each
+				 element of a (an object); NULL ends the lists */
+	bool by_word;         /* the array is the member the word names (GitHub groups) */
+	const char *field[2]; /* member of each record holding its prefix; "a.b" through
+				 objects; with two, the first present counts (Google); NULL:
+				 the array holds the prefixes */
+	int fam[2];           /* family of field[i] (or of the array's prefixes), 0 either */
+	bool field_list;      /* the field holds an array of prefixes, not one (Azure) */
+	bool need;            /* an empty array, or no prefix of a field's family, is an error */
+	enum pick pick;       /* which records count, when there are words */
+	const char *key;      /* the member pick looks at */
+	const char *none;     /* with words, no record picked: this error (%s: the words) */
+};
+
+struct json_shape {
+	enum list_format format;
+	bool top_any; /* the top level need not be an object (Bunny, select) */
+	int (*envelope)(struct parse_ctx *c, json_object *root); /* before the lists */
+	const char *words;    /* "services" when not set; NULL: no picking */
+	const char *per_word; /* read the lists once per word (their name in messages) */
+	struct json_list lists[2];
+	int (*after)(struct parse_ctx *c, json_object *root, const char *words);
+	const char *token; /* optional top-level change token, read last */
+	int (*walk)(struct parse_ctx *c, json_object *root); /* a shape of its own */
+};
+
+/* Does networks ask for jdcloud: 1 yes, 0 not set, -1 something else (CDA_ECONFIG). */
+static int want_jdcloud(struct parse_ctx *c)
+{
+	const char *nets = c->o->networks;
+	size_t a, n;
+
+	if (list_empty(nets))
+		return 0;
+	a = strspn(nets, " \t,");
+	n = strcspn(nets + a, " \t,");
+	if (n == 7 && memcmp(nets + a, "jdcloud", 7) == 0 &&
+	    nets[a + n + strspn(nets + a + n, " \t,")] == '\0')
+		return 1;
+	return cda_error_set(c->err, CDA_ECONFIG, "networks: only \"jdcloud\" is known");
+}
+
+/* {"success":false,"errors":[{"code":N,"message":"..."}]} is a failure; "result" an object. */
+static int cloudflare_envelope(struct parse_ctx *c, json_object *root)
 {
 	json_object *ok, *res, *errs, *e0, *v;
-	const char *nets = c->o->networks;
-	bool jd = false;
 
-	if (!list_empty(nets)) {
-		size_t a = strspn(nets, " \t,"), n = strcspn(nets + a, " \t,");
-
-		jd = n == 7 && memcmp(nets + a, "jdcloud", 7) == 0 &&
-		     nets[a + n + strspn(nets + a + n, " \t,")] == '\0';
-		if (!jd)
-			return cda_error_set(c->err, CDA_ECONFIG,
-					     "networks: only \"jdcloud\" is known");
-	}
-	if (member(c, root, "", "success", json_type_boolean, true, &ok) < 0)
+	if (want_jdcloud(c) < 0 || member(c, root, "", "success", json_type_boolean, true, &ok) < 0)
 		return -1;
 	if (!json_object_get_boolean(ok)) {
 		const char *msg = "no message";
@@ -177,12 +201,19 @@ static int parse_cloudflare(struct parse_ctx *c, json_object *root)
 	}
 	if (!json_object_object_get_ex(root, "result", &res) || res == NULL)
 		return parse_error(c, 0, "result: missing or null");
-	if (need_object(c, res, "result") < 0)
-		return -1;
-	if (family_list(c, res, "result", "ipv4_cidrs", CDA_AF_INET, true) < 0 ||
-	    family_list(c, res, "result", "ipv6_cidrs", CDA_AF_INET6, true) < 0)
-		return -1;
-	if (jd && family_list(c, res, "result", "jdcloud_cidrs", 0, true) < 0)
+	return need_object(c, res, "result");
+}
+
+static int walk_list(struct parse_ctx *c, const struct json_list *l, json_object *root,
+		     const char *words);
+
+/* networks = jdcloud adds result.jdcloud_cidrs; result.etag is the token. */
+static int cloudflare_after(struct parse_ctx *c, json_object *root, const char *words)
+{
+	static const struct json_list jdcloud = {"result.jdcloud_cidrs", .need = true};
+	json_object *res = json_object_object_get(root, "result"), *v;
+
+	if (want_jdcloud(c) > 0 && walk_list(c, &jdcloud, root, NULL) < 0)
 		return -1;
 	if (member(c, res, "result", "etag", json_type_string, false, &v) < 0)
 		return -1;
@@ -190,82 +221,8 @@ static int parse_cloudflare(struct parse_ctx *c, json_object *root)
 	return 0;
 }
 
-static int parse_aws_list(struct parse_ctx *c, json_object *root, const char *key, const char *pkey,
-			  int fam, const char *services)
-{
-	char p[PATH_MAX_LEN];
-	json_object *arr, *rec, *svc, *pfx;
-	size_t i, n;
-
-	if (member(c, root, "", key, json_type_array, true, &arr) < 0)
-		return -1;
-	n = json_object_array_length(arr);
-	for (i = 0; i < n; i++) {
-		rec = json_object_array_get_idx(arr, i);
-		snprintf(p, sizeof(p), "%s[%zu]", key, i);
-		if (need_object(c, rec, p) < 0 ||
-		    member(c, rec, p, "service", json_type_string, true, &svc) < 0)
-			return -1;
-		if (!in_list(services, json_object_get_string(svc),
-			     (size_t)json_object_get_string_len(svc)))
-			continue;
-		if (member(c, rec, p, pkey, json_type_string, true, &pfx) < 0)
-			return -1;
-		snprintf(p, sizeof(p), "%s[%zu].%s", key, i, pkey);
-		if (parse_add_json_string(c, pfx, fam, p) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-static int parse_aws(struct parse_ctx *c, json_object *root)
-{
-	const char *services =
-		list_empty(c->o->services) ? "CLOUDFRONT_ORIGIN_FACING" : c->o->services;
-
-	if (parse_aws_list(c, root, "prefixes", "ip_prefix", CDA_AF_INET, services) < 0 ||
-	    parse_aws_list(c, root, "ipv6_prefixes", "ipv6_prefix", CDA_AF_INET6, services) < 0 ||
-	    token_member(c, root, "syncToken") < 0)
-		return -1;
-	if (c->info->entries == 0)
-		return parse_error(c, 0, "no prefixes for services \"%.100s\"", services);
-	return 0;
-}
-
-static int parse_google(struct parse_ctx *c, json_object *root)
-{
-	char p[PATH_MAX_LEN];
-	json_object *arr, *rec, *v;
-	size_t i, n;
-
-	if (member(c, root, "", "prefixes", json_type_array, true, &arr) < 0)
-		return -1;
-	n = json_object_array_length(arr);
-	for (i = 0; i < n; i++) {
-		rec = json_object_array_get_idx(arr, i);
-		snprintf(p, sizeof(p), "prefixes[%zu]", i);
-		if (need_object(c, rec, p) < 0)
-			return -1;
-		if (json_object_object_get_ex(rec, "ipv4Prefix", &v)) {
-			snprintf(p, sizeof(p), "prefixes[%zu].ipv4Prefix", i);
-			if (parse_add_json_string(c, v, CDA_AF_INET, p) < 0)
-				return -1;
-		} else if (json_object_object_get_ex(rec, "ipv6Prefix", &v)) {
-			snprintf(p, sizeof(p), "prefixes[%zu].ipv6Prefix", i);
-			if (parse_add_json_string(c, v, CDA_AF_INET6, p) < 0)
-				return -1;
-		} else {
-			return parse_error(c, 0, "%s: neither ipv4Prefix nor ipv6Prefix", p);
-		}
-	}
-	if (c->info->entries_v4 == 0)
-		return parse_error(c, 0, "prefixes: no ipv4Prefix entries");
-	if (c->info->entries_v6 == 0)
-		return parse_error(c, 0, "prefixes: no ipv6Prefix entries");
-	return token_member(c, root, "syncToken");
-}
-
-static int parse_imperva(struct parse_ctx *c, json_object *root)
+/* {"res":0,...}; anything else is a failure, with res_message. */
+static int imperva_envelope(struct parse_ctx *c, json_object *root)
 {
 	json_object *res, *m;
 
@@ -280,40 +237,240 @@ static int parse_imperva(struct parse_ctx *c, json_object *root)
 		return parse_error(c, 0, "API reported failure: res %" PRId64 ": %.120s",
 				   json_object_get_int64(res), msg);
 	}
-	if (family_list(c, root, "", "ipRanges", CDA_AF_INET, true) < 0 ||
-	    family_list(c, root, "", "ipv6Ranges", CDA_AF_INET6, true) < 0)
-		return -1;
 	return 0;
 }
 
-static int parse_cdn77(struct parse_ctx *c, json_object *root)
+/* The token comes before the check that the services matched anything. */
+static int aws_after(struct parse_ctx *c, json_object *root, const char *words)
 {
-	char p[PATH_MAX_LEN];
-	json_object *arr, *rec, *v;
-	size_t i, n;
-
-	if (member(c, root, "", "prefixes", json_type_array, true, &arr) < 0)
+	if (token_member(c, root, "syncToken") < 0)
 		return -1;
-	n = json_object_array_length(arr);
-	for (i = 0; i < n; i++) {
-		rec = json_object_array_get_idx(arr, i);
-		snprintf(p, sizeof(p), "prefixes[%zu]", i);
-		if (need_object(c, rec, p) < 0 ||
-		    member(c, rec, p, "prefix", json_type_string, true, &v) < 0)
-			return -1;
-		snprintf(p, sizeof(p), "prefixes[%zu].prefix", i);
-		if (parse_add_json_string(c, v, 0, p) < 0)
-			return -1;
-	}
-	return token_member(c, root, "updated_at");
+	if (c->info->entries == 0)
+		return parse_error(c, 0, "no prefixes for services \"%.100s\"", words);
+	return 0;
 }
 
-/* Calls fn for each word of list (as a NUL-terminated copy, words over 127 bytes refused). */
-static int each_word(struct parse_ctx *c, const char *list, const char *what,
-		     int (*fn)(struct parse_ctx *c, json_object *root, const char *word),
-		     json_object *root)
+static int bunny_walk(struct parse_ctx *c, json_object *root)
 {
-	const char *p = list;
+	if (!json_object_is_type(root, json_type_array))
+		return parse_error(c, 0, "top level: expected array, got %s",
+				   parse_type_name(root));
+	return parse_add_string_array(c, root, "", 0);
+}
+
+#define V4 CDA_AF_INET
+#define V6 CDA_AF_INET6
+
+static const struct json_shape shapes[] = {
+	{FMT_CLOUDFLARE_API, .envelope = cloudflare_envelope, .after = cloudflare_after,
+	 .lists = {{"result.ipv4_cidrs", .fam = {V4}, .need = true},
+		   {"result.ipv6_cidrs", .fam = {V6}, .need = true}}},
+	{FMT_AWS, .words = "CLOUDFRONT_ORIGIN_FACING", .after = aws_after,
+	 .lists = {{"prefixes", .field = {"ip_prefix"}, .fam = {V4}, .pick = PICK_IN,
+		    .key = "service"},
+		   {"ipv6_prefixes", .field = {"ipv6_prefix"}, .fam = {V6}, .pick = PICK_IN,
+		    .key = "service"}}},
+	{FMT_FASTLY,
+	 .lists = {{"addresses", .fam = {V4}, .need = true},
+		   {"ipv6_addresses", .fam = {V6}, .need = true}}},
+	{FMT_GOOGLE, .token = "syncToken",
+	 .lists = {{"prefixes", .field = {"ipv4Prefix", "ipv6Prefix"}, .fam = {V4, V6},
+		    .need = true}}},
+	{FMT_BUNNY, .top_any = true, .walk = bunny_walk},
+	{FMT_GCORE,
+	 .lists = {{"addresses", .fam = {V4}, .need = true},
+		   {"addresses_v6", .fam = {V6}, .need = true}}},
+	{FMT_IMPERVA, .envelope = imperva_envelope,
+	 .lists = {{"ipRanges", .fam = {V4}, .need = true},
+		   {"ipv6Ranges", .fam = {V6}, .need = true}}},
+	{FMT_CDN77, .token = "updated_at", .lists = {{"prefixes", .field = {"prefix"}}}},
+	{FMT_GITHUB, .words = "hooks", .per_word = "groups", .lists = {{"", .by_word = true}}},
+	{FMT_AZURE, .words = "AzureFrontDoor.Backend", .per_word = "tag", .token = "changeNumber",
+	 .lists = {{"values", .field = {"properties.addressPrefixes"}, .field_list = true,
+		    .pick = PICK_FIRST, .key = "name",
+		    .none = "values: no service tag named \"%.100s\""}}},
+	{FMT_ORACLE, .token = "last_updated_timestamp",
+	 .lists = {{"regions[].cidrs", .field = {"cidr"}, .pick = PICK_TAGGED, .key = "tags",
+		    .none = "no cidrs with tags \"%.100s\""}}},
+	{FMT_JSON_SELECT, .top_any = true, .walk = parse_select},
+};
+
+#undef V4
+#undef V6
+
+/* 1: rec counts, 0: skip it, -1: error. */
+static int pick(struct parse_ctx *c, const struct json_list *l, json_object *rec, const char *p,
+		const char *words)
+{
+	json_object *v, *t;
+
+	if (l->pick == PICK_ALL || words == NULL)
+		return 1;
+	if (l->pick == PICK_TAGGED) {
+		if (!json_object_object_get_ex(rec, l->key, &v) ||
+		    !json_object_is_type(v, json_type_array))
+			return 0;
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			t = json_object_array_get_idx(v, i);
+			if (json_object_is_type(t, json_type_string) &&
+			    in_list(words, json_object_get_string(t),
+				    (size_t)json_object_get_string_len(t)))
+				return 1;
+		}
+		return 0;
+	}
+	if (member(c, rec, p, l->key, json_type_string, true, &v) < 0)
+		return -1;
+	if (l->pick == PICK_FIRST)
+		return strcmp(json_object_get_string(v), words) == 0;
+	return in_list(words, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+}
+
+/* The member at rel ("a" or "a.b") under obj, named base: each step required, objects on
+ * the way, the last of type t; where gets its full name. */
+static int lookup(struct parse_ctx *c, json_object *obj, const char *base, const char *rel,
+		  enum json_type t, json_object **out, char *where)
+{
+	size_t n = strcspn(rel, ".");
+	char name[64], at[PATH_MAX_LEN];
+
+	if (n >= sizeof(name))
+		return cda_error_set(c->err, CDA_ESYS, "parse: a field name is too long");
+	memcpy(name, rel, n);
+	name[n] = '\0';
+	if (member(c, obj, base, name, rel[n] != '\0' ? json_type_object : t, true, out) < 0)
+		return -1;
+	snprintf(at, sizeof(at), "%s%s%s", base, base[0] != '\0' ? "." : "", name);
+	if (rel[n] == '\0') {
+		memcpy(where, at, sizeof(at));
+		return 0;
+	}
+	return lookup(c, *out, at, rel + n + 1, t, out, where);
+}
+
+/* The prefix (or list of them) of one record named p. */
+static int add_field(struct parse_ctx *c, const struct json_list *l, json_object *rec,
+		     const char *p)
+{
+	enum json_type t = l->field_list ? json_type_array : json_type_string;
+	char where[PATH_MAX_LEN];
+	json_object *v;
+	int k = 0;
+
+	if (l->field[1] != NULL) {
+		while (k < 2 && !json_object_object_get_ex(rec, l->field[k], NULL))
+			k++;
+		if (k == 2)
+			return parse_error(c, 0, "%s: neither %s nor %s", p, l->field[0],
+					   l->field[1]);
+	}
+	if (lookup(c, rec, p, l->field[k], t, &v, where) < 0)
+		return -1;
+	if (l->field_list)
+		return parse_add_string_array(c, v, where, l->fam[k]);
+	return parse_add_json_string(c, v, l->fam[k], where);
+}
+
+/* The array arr, named path, of list l: its prefixes, or its records' ones. */
+static int add_items(struct parse_ctx *c, const struct json_list *l, json_object *arr,
+		     const char *path, const char *words, size_t *picked)
+{
+	size_t n = json_object_array_length(arr), had4 = c->info->entries_v4,
+	       had6 = c->info->entries_v6;
+	char p[PATH_MAX_LEN];
+
+	if (l->field[0] == NULL) {
+		if (l->need && n == 0)
+			return parse_error(c, 0, "%s: empty list", path);
+		return parse_add_string_array(c, arr, path, l->fam[0]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_object *rec = json_object_array_get_idx(arr, i);
+		int r;
+
+		snprintf(p, sizeof(p), "%s[%zu]", path, i);
+		if (need_object(c, rec, p) < 0 || (r = pick(c, l, rec, p, words)) < 0)
+			return -1;
+		if (r == 0)
+			continue;
+		++*picked;
+		if (add_field(c, l, rec, p) < 0)
+			return -1;
+		if (l->pick == PICK_FIRST && words != NULL)
+			break;
+	}
+	for (int k = 0; l->need && k < 2 && l->field[k] != NULL; k++)
+		if ((l->fam[k] == CDA_AF_INET && c->info->entries_v4 == had4) ||
+		    (l->fam[k] == CDA_AF_INET6 && c->info->entries_v6 == had6))
+			return parse_error(c, 0, "%s: no %s entries", path, l->field[k]);
+	return 0;
+}
+
+/* Follow rest (a part of l->path) from obj, named base, to the array it names. */
+static int walk_path(struct parse_ctx *c, const struct json_list *l, json_object *obj,
+		     const char *base, const char *rest, const char *words, size_t *picked)
+{
+	size_t n = strcspn(rest, ".[");
+	bool iter = rest[n] == '[', last = rest[n] == '\0';
+	char name[64], at[PATH_MAX_LEN], p[PATH_MAX_LEN + 24];
+	json_object *v;
+
+	if (n >= sizeof(name))
+		return cda_error_set(c->err, CDA_ESYS, "parse: a path step is too long");
+	memcpy(name, rest, n);
+	name[n] = '\0';
+	if (member(c, obj, base, name, last || iter ? json_type_array : json_type_object, true,
+		   &v) < 0)
+		return -1;
+	snprintf(at, sizeof(at), "%s%s%s", base, base[0] != '\0' ? "." : "", name);
+	if (last)
+		return add_items(c, l, v, at, words, picked);
+	if (!iter)
+		return walk_path(c, l, v, at, rest + n + 1, words, picked);
+	/* "a[].b": b in every element of a */
+	rest += n + 2 + (rest[n + 2] == '.');
+	for (size_t i = 0; i < json_object_array_length(v); i++) {
+		json_object *el = json_object_array_get_idx(v, i);
+
+		snprintf(p, sizeof(p), "%s[%zu]", at, i);
+		if (need_object(c, el, p) < 0 || walk_path(c, l, el, p, rest, words, picked) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int walk_list(struct parse_ctx *c, const struct json_list *l, json_object *root,
+		     const char *words)
+{
+	size_t picked = 0;
+	json_object *arr;
+
+	if (l->by_word) { /* one member name, whatever characters the word holds */
+		if (member(c, root, "", words, json_type_array, true, &arr) < 0)
+			return -1;
+		return add_items(c, l, arr, words, words, &picked);
+	}
+	if (walk_path(c, l, root, "", l->path, words, &picked) < 0)
+		return -1;
+	if (l->none != NULL && words != NULL && picked == 0)
+		return parse_error(c, 0, l->none, words);
+	return 0;
+}
+
+static int walk_lists(struct parse_ctx *c, const struct json_shape *s, json_object *root,
+		      const char *words)
+{
+	for (size_t i = 0; i < 2 && s->lists[i].path != NULL; i++)
+		if (walk_list(c, &s->lists[i], root, words) < 0)
+			return -1;
+	return 0;
+}
+
+/* The lists once per word of words (as a NUL-terminated copy; over 127 bytes refused). */
+static int each_word(struct parse_ctx *c, const struct json_shape *s, json_object *root,
+		     const char *words)
+{
+	const char *p = words;
 	char w[128];
 
 	while (*p != '\0') {
@@ -325,130 +482,39 @@ static int each_word(struct parse_ctx *c, const char *list, const char *what,
 		if (n == 0)
 			break;
 		if (n >= sizeof(w))
-			return cda_error_set(c->err, CDA_ECONFIG, "%s: a name is too long", what);
+			return cda_error_set(c->err, CDA_ECONFIG, "%s: a name is too long",
+					     s->per_word);
 		memcpy(w, p, n);
 		w[n] = '\0';
-		if (fn(c, root, w) < 0)
+		if (walk_lists(c, s, root, w) < 0)
 			return -1;
 		p += n;
 	}
 	return 0;
 }
 
-static int github_group(struct parse_ctx *c, json_object *root, const char *group)
+static int read_shape(struct parse_ctx *c, const struct json_shape *s, json_object *root)
 {
-	json_object *arr;
+	const char *words = list_empty(c->o->services) ? s->words : c->o->services;
 
-	if (member(c, root, "", group, json_type_array, true, &arr) < 0)
+	if (!s->top_any && need_object(c, root, "") < 0)
 		return -1;
-	return parse_add_string_array(c, arr, group, 0);
-}
-
-static int parse_github(struct parse_ctx *c, json_object *root)
-{
-	const char *groups = list_empty(c->o->services) ? "hooks" : c->o->services;
-
-	return each_word(c, groups, "groups", github_group, root);
-}
-
-static int azure_tag(struct parse_ctx *c, json_object *root, const char *tag)
-{
-	char p[PATH_MAX_LEN];
-	json_object *arr, *rec, *name, *props, *pfx;
-	size_t i, n;
-
-	if (member(c, root, "", "values", json_type_array, true, &arr) < 0)
+	if (s->walk != NULL)
+		return s->walk(c, root);
+	if (s->envelope != NULL && s->envelope(c, root) < 0)
 		return -1;
-	n = json_object_array_length(arr);
-	for (i = 0; i < n; i++) {
-		rec = json_object_array_get_idx(arr, i);
-		snprintf(p, sizeof(p), "values[%zu]", i);
-		if (need_object(c, rec, p) < 0 ||
-		    member(c, rec, p, "name", json_type_string, true, &name) < 0)
-			return -1;
-		if (strcmp(json_object_get_string(name), tag) != 0)
-			continue;
-		if (member(c, rec, p, "properties", json_type_object, true, &props) < 0)
-			return -1;
-		snprintf(p, sizeof(p), "values[%zu].properties", i);
-		if (member(c, props, p, "addressPrefixes", json_type_array, true, &pfx) < 0)
-			return -1;
-		snprintf(p, sizeof(p), "values[%zu].properties.addressPrefixes", i);
-		return parse_add_string_array(c, pfx, p, 0);
-	}
-	return parse_error(c, 0, "values: no service tag named \"%.100s\"", tag);
-}
-
-static int parse_azure(struct parse_ctx *c, json_object *root)
-{
-	const char *tags = list_empty(c->o->services) ? "AzureFrontDoor.Backend" : c->o->services;
-
-	if (each_word(c, tags, "tag", azure_tag, root) < 0)
+	if ((s->per_word != NULL ? each_word(c, s, root, words) : walk_lists(c, s, root, words)) <
+	    0)
 		return -1;
-	return token_member(c, root, "changeNumber");
-}
-
-static bool oracle_tag_match(json_object *rec, const char *tags)
-{
-	json_object *arr, *t;
-	size_t i, n;
-
-	if (!json_object_object_get_ex(rec, "tags", &arr) ||
-	    !json_object_is_type(arr, json_type_array))
-		return false;
-	n = json_object_array_length(arr);
-	for (i = 0; i < n; i++) {
-		t = json_object_array_get_idx(arr, i);
-		if (json_object_is_type(t, json_type_string) &&
-		    in_list(tags, json_object_get_string(t), (size_t)json_object_get_string_len(t)))
-			return true;
-	}
-	return false;
-}
-
-static int parse_oracle(struct parse_ctx *c, json_object *root)
-{
-	const char *tags = list_empty(c->o->services) ? NULL : c->o->services;
-	char p[PATH_MAX_LEN];
-	json_object *regions, *reg, *cidrs, *rec, *v;
-	size_t i, j, n, m;
-
-	if (member(c, root, "", "regions", json_type_array, true, &regions) < 0)
+	if (s->after != NULL && s->after(c, root, words) < 0)
 		return -1;
-	n = json_object_array_length(regions);
-	for (i = 0; i < n; i++) {
-		reg = json_object_array_get_idx(regions, i);
-		snprintf(p, sizeof(p), "regions[%zu]", i);
-		if (need_object(c, reg, p) < 0 ||
-		    member(c, reg, p, "cidrs", json_type_array, true, &cidrs) < 0)
-			return -1;
-		m = json_object_array_length(cidrs);
-		for (j = 0; j < m; j++) {
-			rec = json_object_array_get_idx(cidrs, j);
-			snprintf(p, sizeof(p), "regions[%zu].cidrs[%zu]", i, j);
-			if (need_object(c, rec, p) < 0)
-				return -1;
-			if (tags != NULL && !oracle_tag_match(rec, tags))
-				continue;
-			if (member(c, rec, p, "cidr", json_type_string, true, &v) < 0)
-				return -1;
-			snprintf(p, sizeof(p), "regions[%zu].cidrs[%zu].cidr", i, j);
-			if (parse_add_json_string(c, v, 0, p) < 0)
-				return -1;
-		}
-	}
-	if (c->info->entries == 0 && tags != NULL)
-		return parse_error(c, 0, "no cidrs with tags \"%.100s\"", tags);
-	return token_member(c, root, "last_updated_timestamp");
+	return s->token != NULL ? token_member(c, root, s->token) : 0;
 }
 
-int parse_json(struct parse_ctx *c)
+/* Before json-c sees the bytes: not HTML, not empty, not too large, no NUL byte. */
+static int check_raw(struct parse_ctx *c, size_t first)
 {
-	size_t first = parse_skip_lead(c), end;
-	struct json_tokener *tok = NULL;
-	enum json_tokener_error jerr;
-	json_object *root = NULL;
-	int rc = -1;
+	const char *z;
 
 	if (parse_check_html(c, first) < 0)
 		return -1;
@@ -457,26 +523,33 @@ int parse_json(struct parse_ctx *c)
 	if (c->len - first > INT_MAX)
 		return parse_error(c, 0, "JSON document too large");
 	/* json-c stops at a NUL byte inside a string; real JSON never holds one raw. */
-	if (memchr(c->buf + first, '\0', c->len - first) != NULL) {
-		const char *z = memchr(c->buf + first, '\0', c->len - first);
-
+	if ((z = memchr(c->buf + first, '\0', c->len - first)) != NULL)
 		return parse_error(c, parse_line_of(c, (size_t)(z - c->buf)),
 				   "invalid JSON: NUL byte at offset %zu", (size_t)(z - c->buf));
-	}
-	tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+	return 0;
+}
+
+/* One strict JSON document from first to the end (whitespace may follow) into *root. */
+static int tokenize(struct parse_ctx *c, size_t first, json_object **root)
+{
+	struct json_tokener *tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+	enum json_tokener_error jerr;
+	size_t end;
+	int rc = -1;
+
+	*root = NULL;
 	if (tok == NULL)
 		return cda_error_sys(c->err, CDA_ESYS, "out of memory");
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	root = json_tokener_parse_ex(tok, c->buf + first, (int)(c->len - first));
+	*root = json_tokener_parse_ex(tok, c->buf + first, (int)(c->len - first));
 	jerr = json_tokener_get_error(tok);
 	end = first + json_tokener_get_parse_end(tok);
 	if (jerr == json_tokener_continue) {
 		parse_error(c, parse_line_of(c, c->len),
-			    "invalid JSON: unexpected end of document "
-			    "(truncated?)");
+			    "invalid JSON: unexpected end of document (truncated?)");
 		goto out;
 	}
-	if (jerr != json_tokener_success || root == NULL) {
+	if (jerr != json_tokener_success || *root == NULL) {
 		parse_error(c, parse_line_of(c, end), "invalid JSON at offset %zu: %s", end,
 			    json_tokener_error_desc(jerr));
 		goto out;
@@ -488,59 +561,31 @@ int parse_json(struct parse_ctx *c)
 			    end);
 		goto out;
 	}
-	if (c->o->format != FMT_BUNNY && c->o->format != FMT_JSON_SELECT &&
-	    need_object(c, root, "") < 0)
-		goto out;
+	rc = 0;
+out:
+	json_tokener_free(tok);
+	return rc;
+}
 
-	switch (c->o->format) {
-	case FMT_CLOUDFLARE_API:
-		rc = parse_cloudflare(c, root);
-		break;
-	case FMT_AWS:
-		rc = parse_aws(c, root);
-		break;
-	case FMT_FASTLY:
-		rc = two_lists(c, root, "addresses", "ipv6_addresses");
-		break;
-	case FMT_GOOGLE:
-		rc = parse_google(c, root);
-		break;
-	case FMT_BUNNY:
-		if (!json_object_is_type(root, json_type_array)) {
-			parse_error(c, 0, "top level: expected array, got %s",
-				    parse_type_name(root));
-			goto out;
-		}
-		rc = parse_add_string_array(c, root, "", 0);
-		break;
-	case FMT_GCORE:
-		rc = two_lists(c, root, "addresses", "addresses_v6");
-		break;
-	case FMT_IMPERVA:
-		rc = parse_imperva(c, root);
-		break;
-	case FMT_CDN77:
-		rc = parse_cdn77(c, root);
-		break;
-	case FMT_GITHUB:
-		rc = parse_github(c, root);
-		break;
-	case FMT_AZURE:
-		rc = parse_azure(c, root);
-		break;
-	case FMT_ORACLE:
-		rc = parse_oracle(c, root);
-		break;
-	case FMT_JSON_SELECT:
-		rc = parse_select(c, root);
-		break;
-	case FMT_TEXT:
-		break;
-	}
+int parse_json(struct parse_ctx *c)
+{
+	size_t first = parse_skip_lead(c);
+	const struct json_shape *s = NULL;
+	json_object *root = NULL;
+	int rc = -1;
+
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+		if (shapes[i].format == c->o->format)
+			s = &shapes[i];
+	if (s == NULL)
+		return cda_error_set(c->err, CDA_ECONFIG, "no JSON reader for list format %d",
+				     (int)c->o->format);
+	if (check_raw(c, first) < 0 || tokenize(c, first, &root) < 0)
+		goto out;
+	rc = read_shape(c, s, root);
 	if (rc == 0 && c->info->entries == 0)
 		rc = parse_error(c, 0, "empty list");
 out:
 	json_object_put(root);
-	json_tokener_free(tok);
 	return rc;
 }
