@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* Fetch every source URL in parallel (curl multi) under one policy, and judge each answer. */
 #include "fetch.h"
 
 #include <ctype.h>
@@ -10,6 +11,8 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+
+#include "textbuf.h"
 
 #define MAX_REDIRS 5L
 #define DEFAULT_ACCEPT "text/plain, application/json;q=0.9, */*;q=0.1"
@@ -51,27 +54,10 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
 		x->too_large = true;
 		return 0;
 	}
-	if (r->len + n + 1 > x->cap) {
-		size_t cap = x->cap ? x->cap : 16384;
-		char *p;
-
-		while (cap < r->len + n + 1) {
-			if (cap > SIZE_MAX / 2) {
-				x->oom = true;
-				return 0;
-			}
-			cap *= 2;
-		}
-		if ((p = realloc(r->body, cap)) == NULL) {
-			x->oom = true;
-			return 0;
-		}
-		r->body = p;
-		x->cap = cap;
+	if (textbuf_append(&r->body, &r->len, &x->cap, data, n) < 0) {
+		x->oom = true;
+		return 0;
 	}
-	memcpy(r->body + r->len, data, n);
-	r->len += n;
-	r->body[r->len] = '\0';
 	return n;
 }
 
