@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* What the files of the state dir share: the opened dir, file names, reading helpers. */
+#ifndef CDNALLOW_STATE_PRIV_H
+#define CDNALLOW_STATE_PRIV_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct cda_error;
+
+struct state {
+	char *dir;
+	int lock_fd; /* -1 when readonly */
+	bool readonly;
+	bool missing; /* readonly and the directory does not exist: nothing stored */
+};
+
+/* DIR/PREFIX-NAME.list, NAME reduced to [a-z0-9_.-]; NULL when out of memory. */
+char *state_file_path(const struct state *st, const char *prefix, const char *name);
+/* 0, or -1 (EROFS) when the dir was opened read-only. */
+int state_writable(const struct state *st, struct cda_error *err);
+/* Open a state file for reading: 1 open, 0 absent, -1 error. */
+int state_open_file(const struct state *st, const char *path, FILE **fp, struct cda_error *err);
+/* CDA_EDATA "corrupt state file: what" at path:line; returns -1. */
+int state_corrupt(struct cda_error *err, const char *path, unsigned int line, const char *what);
+bool state_parse_time(const char *s, time_t *out); /* decimal seconds, nothing else */
+void state_chomp(char *line, ssize_t *len);        /* drop trailing '\n' and '\r' */
+
+#endif

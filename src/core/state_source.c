@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: MIT
+/* A source's last good list and its metadata (token, times, HTTP validators). */
+#include "state.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atomicfile.h"
+#include "cda_error.h"
+#include "ranges.h"
+#include "state_priv.h"
+
+#define SOURCE_MAGIC "# cdnallow state v1"
+
+/* "url <index> etag "<etag>" lm <epoch>"; the etag may itself hold quotes. */
+static bool parse_url_line(char *s, struct source_meta *m)
+{
+	char *p, *lm, *end;
+	unsigned long idx;
+	size_t n;
+
+	if (!isdigit((unsigned char)*s))
+		return false;
+	idx = strtoul(s, &end, 10);
+	if (idx >= sizeof(m->url) / sizeof(m->url[0]) || idx != m->n_urls ||
+	    strncmp(end, " etag \"", 7) != 0)
+		return false;
+	p = end + 7;
+	lm = strrchr(p, '"');
+	if (lm == NULL || strncmp(lm, "\" lm ", 5) != 0)
+		return false;
+	n = (size_t)(lm - p);
+	if (n >= sizeof(m->url[0].etag))
+		return false;
+	memcpy(m->url[idx].etag, p, n);
+	m->url[idx].etag[n] = '\0';
+	if (!state_parse_time(lm + 5, &m->url[idx].last_modified))
+		return false;
+	m->n_urls = (unsigned int)idx + 1;
+	return true;
+}
+
+int state_load_source(struct state *st, const char *name, struct ranges **list,
+		      struct source_meta *meta, struct cda_error *err)
+{
+	struct ranges *r = NULL;
+	char *path, *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	unsigned int lineno = 0;
+	bool body = false;
+	FILE *fp = NULL;
+	int rc;
+
+	*list = NULL;
+	memset(meta, 0, sizeof(*meta));
+	if ((path = state_file_path(st, "source", name)) == NULL)
+		return cda_error_sys(err, CDA_ESYS, "state file for %s", name);
+	if ((rc = state_open_file(st, path, &fp, err)) <= 0)
+		goto out;
+	rc = -1;
+	if ((r = ranges_new()) == NULL) {
+		cda_error_sys(err, CDA_ESYS, "loading %s", path);
+		goto out;
+	}
+	errno = 0;
+	while ((len = getline(&line, &cap, fp)) >= 0) {
+		struct cidr c;
+
+		lineno++;
+		if ((size_t)len != strlen(line)) {
+			state_corrupt(err, path, lineno, "NUL byte");
+			goto out;
+		}
+		state_chomp(line, &len);
+		if (lineno == 1) {
+			if (strcmp(line, SOURCE_MAGIC) != 0) {
+				state_corrupt(err, path, lineno, "not a cdnallow state v1 file");
+				goto out;
+			}
+			continue;
+		}
+		if (!body && strncmp(line, "token ", 6) == 0) {
+			if ((size_t)len - 6 >= sizeof(meta->token)) {
+				state_corrupt(err, path, lineno, "token too long");
+				goto out;
+			}
+			memcpy(meta->token, line + 6, (size_t)len - 6 + 1);
+		} else if (!body && strncmp(line, "fetched ", 8) == 0) {
+			if (!state_parse_time(line + 8, &meta->fetched)) {
+				state_corrupt(err, path, lineno, "bad 'fetched' time");
+				goto out;
+			}
+		} else if (!body && strncmp(line, "changed ", 8) == 0) {
+			if (!state_parse_time(line + 8, &meta->changed)) {
+				state_corrupt(err, path, lineno, "bad 'changed' time");
+				goto out;
+			}
+		} else if (!body && strncmp(line, "url ", 4) == 0) {
+			if (!parse_url_line(line + 4, meta)) {
+				state_corrupt(err, path, lineno, "bad 'url' line");
+				goto out;
+			}
+		} else {
+			body = true;
+			if (cidr_parse(line, (size_t)len, &c, NULL) != CIDR_OK) {
+				state_corrupt(err, path, lineno, "not a canonical prefix");
+				goto out;
+			}
+			if (ranges_add_cidr(r, &c) < 0) {
+				cda_error_sys(err, CDA_ESYS, "loading %s", path);
+				goto out;
+			}
+		}
+	}
+	if (ferror(fp)) {
+		cda_error_sys(err, CDA_ESYS, "cannot read %s", path);
+		goto out;
+	}
+	if (lineno == 0) {
+		state_corrupt(err, path, 1, "empty file");
+		goto out;
+	}
+	ranges_normalize(r);
+	*list = r;
+	r = NULL;
+	rc = 1;
+out:
+	if (rc < 0)
+		memset(meta, 0, sizeof(*meta));
+	if (fp != NULL)
+		fclose(fp);
+	free(line);
+	ranges_free(r);
+	free(path);
+	return rc;
+}
+
+static bool one_line(const char *s)
+{
+	return strpbrk(s, "\r\n") == NULL;
+}
+
+int state_save_source(struct state *st, const char *name, const struct ranges *list,
+		      const struct source_meta *meta, struct cda_error *err)
+{
+	struct cidr_list cl = {0};
+	struct ranges *norm = NULL;
+	const struct ranges *src = list;
+	struct atomicfile af = {0};
+	char *path = NULL, buf[CIDR_STRLEN];
+	unsigned int nu = meta->n_urls;
+	int rc = -1;
+
+	if (state_writable(st, err) < 0)
+		return -1;
+	if ((path = state_file_path(st, "source", name)) == NULL)
+		return cda_error_sys(err, CDA_ESYS, "state file for %s", name);
+	if (!ranges_is_normal(list)) {
+		if ((norm = ranges_dup(list)) == NULL) {
+			cda_error_sys(err, CDA_ESYS, "saving %s", path);
+			goto out;
+		}
+		ranges_normalize(norm);
+		src = norm;
+	}
+	if (ranges_to_cidrs(src, &cl) < 0) {
+		cda_error_sys(err, CDA_ESYS, "saving %s", path);
+		goto out;
+	}
+	if (atomicfile_open(&af, path, 0600, err) < 0)
+		goto out;
+	fprintf(af.fp, "%s\n", SOURCE_MAGIC);
+	if (meta->token[0] != '\0' && one_line(meta->token))
+		fprintf(af.fp, "token %.*s\n", (int)sizeof(meta->token) - 1, meta->token);
+	fprintf(af.fp, "fetched %lld\nchanged %lld\n", (long long)meta->fetched,
+		(long long)meta->changed);
+	if (nu > sizeof(meta->url) / sizeof(meta->url[0]))
+		nu = sizeof(meta->url) / sizeof(meta->url[0]);
+	for (unsigned int i = 0; i < nu; i++) {
+		char etag[sizeof(meta->url[0].etag)];
+
+		snprintf(etag, sizeof(etag), "%s", meta->url[i].etag);
+		/* a validator that cannot be stored is dropped: the next fetch is unconditional */
+		if (!one_line(etag))
+			etag[0] = '\0';
+		fprintf(af.fp, "url %u etag \"%s\" lm %lld\n", i, etag,
+			(long long)meta->url[i].last_modified);
+	}
+	for (size_t i = 0; i < cl.n; i++) {
+		size_t n = strlen(cidr_format(&cl.v[i], buf));
+
+		buf[n++] = '\n';
+		fwrite(buf, 1, n, af.fp);
+	}
+	rc = atomicfile_commit(&af, err);
+out:
+	atomicfile_abort(&af);
+	cidr_list_finish(&cl);
+	ranges_free(norm);
+	free(path);
+	return rc;
+}
