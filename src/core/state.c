@@ -224,3 +224,27 @@ void state_chomp(char *line, ssize_t *len)
 	while (*len > 0 && (line[*len - 1] == '\n' || line[*len - 1] == '\r'))
 		line[--*len] = '\0';
 }
+
+int state_read_line(struct state_reader *rd, struct cda_error *err)
+{
+	rd->len = getline(&rd->line, &rd->cap, rd->fp);
+	if (rd->len < 0) {
+		if (ferror(rd->fp))
+			return cda_error_sys(err, CDA_ESYS, "cannot read %s", rd->path);
+		return 0;
+	}
+	rd->lineno++;
+	if ((size_t)rd->len != strlen(rd->line))
+		return state_corrupt(err, rd->path, rd->lineno, "NUL byte");
+	state_chomp(rd->line, &rd->len);
+	return 1;
+}
+
+void state_reader_close(struct state_reader *rd)
+{
+	if (rd->fp != NULL)
+		fclose(rd->fp);
+	rd->fp = NULL;
+	free(rd->line);
+	rd->line = NULL;
+}

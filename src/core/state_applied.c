@@ -59,79 +59,67 @@ static int parse_item(char *s, size_t len, struct ranges *r)
 	}
 }
 
+/* Line 2, "genid N"; later lines, one applied item each. */
+static int applied_line(const struct state_reader *rd, struct ranges *r, uint32_t *genid,
+			struct cda_error *err)
+{
+	char *end;
+	unsigned long v;
+	int pr;
+
+	if (rd->lineno == 2) {
+		if (strncmp(rd->line, "genid ", 6) != 0 || !isdigit((unsigned char)rd->line[6]))
+			return state_corrupt(err, rd->path, rd->lineno, "expected 'genid N'");
+		errno = 0;
+		v = strtoul(rd->line + 6, &end, 10);
+		if (errno != 0 || *end != '\0' || v > UINT32_MAX)
+			return state_corrupt(err, rd->path, rd->lineno, "bad genid");
+		*genid = (uint32_t)v;
+		return 0;
+	}
+	pr = parse_item(rd->line, (size_t)rd->len, r);
+	if (pr == -1)
+		return state_corrupt(err, rd->path, rd->lineno, "not an address range");
+	if (pr < 0)
+		return cda_error_sys(err, CDA_ESYS, "loading %s", rd->path);
+	return 0;
+}
+
 int state_load_applied(struct state *st, const char *key, struct ranges **list, uint32_t *genid,
 		       struct cda_error *err)
 {
+	struct state_reader rd = {0};
 	struct ranges *r = NULL;
-	char *path, *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	unsigned int lineno = 0;
-	bool have_genid = false;
-	FILE *fp = NULL;
-	int rc;
+	char *path;
+	int rc, got;
 
 	*list = NULL;
 	*genid = 0;
 	if ((path = state_file_path(st, "applied", key)) == NULL)
 		return cda_error_sys(err, CDA_ESYS, "state file for %s", key);
-	if ((rc = state_open_file(st, path, &fp, err)) <= 0)
+	if ((rc = state_open_file(st, path, &rd.fp, err)) <= 0)
 		goto out;
+	rd.path = path;
 	rc = -1;
 	if ((r = ranges_new()) == NULL) {
 		cda_error_sys(err, CDA_ESYS, "loading %s", path);
 		goto out;
 	}
-	while ((len = getline(&line, &cap, fp)) >= 0) {
-		int pr;
-
-		lineno++;
-		if ((size_t)len != strlen(line)) {
-			state_corrupt(err, path, lineno, "NUL byte");
-			goto out;
-		}
-		state_chomp(line, &len);
-		if (lineno == 1) {
-			if (strcmp(line, APPLIED_MAGIC) != 0) {
-				state_corrupt(err, path, lineno, "not a cdnallow applied v1 file");
+	while ((got = state_read_line(&rd, err)) > 0) {
+		if (rd.lineno == 1) {
+			if (strcmp(rd.line, APPLIED_MAGIC) != 0) {
+				state_corrupt(err, path, 1, "not a cdnallow applied v1 file");
 				goto out;
 			}
 			continue;
 		}
-		if (lineno == 2) {
-			char *end;
-			unsigned long v;
-
-			if (strncmp(line, "genid ", 6) != 0 || !isdigit((unsigned char)line[6])) {
-				state_corrupt(err, path, lineno, "expected 'genid N'");
-				goto out;
-			}
-			errno = 0;
-			v = strtoul(line + 6, &end, 10);
-			if (errno != 0 || *end != '\0' || v > UINT32_MAX) {
-				state_corrupt(err, path, lineno, "bad genid");
-				goto out;
-			}
-			*genid = (uint32_t)v;
-			have_genid = true;
-			continue;
-		}
-		pr = parse_item(line, (size_t)len, r);
-		if (pr == -1) {
-			state_corrupt(err, path, lineno, "not an address range");
+		if (applied_line(&rd, r, genid, err) < 0)
 			goto out;
-		}
-		if (pr < 0) {
-			cda_error_sys(err, CDA_ESYS, "loading %s", path);
-			goto out;
-		}
 	}
-	if (ferror(fp)) {
-		cda_error_sys(err, CDA_ESYS, "cannot read %s", path);
+	if (got < 0)
 		goto out;
-	}
-	if (!have_genid) {
-		state_corrupt(err, path, lineno + 1, "truncated header");
+	if (rd.lineno < 2) { /* line 2 holds the genid */
+		state_corrupt(err, path, rd.lineno + 1, "truncated header");
 		goto out;
 	}
 	*list = r;
@@ -140,9 +128,7 @@ int state_load_applied(struct state *st, const char *key, struct ranges **list, 
 out:
 	if (rc < 0)
 		*genid = 0;
-	if (fp != NULL)
-		fclose(fp);
-	free(line);
+	state_reader_close(&rd);
 	ranges_free(r);
 	free(path);
 	return rc;

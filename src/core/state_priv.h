@@ -28,4 +28,17 @@ int state_corrupt(struct cda_error *err, const char *path, unsigned int line, co
 bool state_parse_time(const char *s, time_t *out); /* decimal seconds, nothing else */
 void state_chomp(char *line, ssize_t *len);        /* drop trailing '\n' and '\r' */
 
+/* A state file read a line at a time; fp and path are set by the caller. */
+struct state_reader {
+	FILE *fp;
+	const char *path;
+	char *line; /* the current line, chomped */
+	size_t cap;
+	ssize_t len;
+	unsigned int lineno;
+};
+/* The next line: 1, 0 at the end, -1 on a read error (CDA_ESYS) or a NUL byte (corrupt). */
+int state_read_line(struct state_reader *rd, struct cda_error *err);
+void state_reader_close(struct state_reader *rd); /* closes fp, frees the line */
+
 #endif

@@ -43,84 +43,74 @@ static bool parse_url_line(char *s, struct source_meta *m)
 	return true;
 }
 
+/* A line after the magic: header lines ("token", "fetched", "changed", "url") until the
+ * first prefix, then one canonical prefix a line. */
+static int source_line(const struct state_reader *rd, struct source_meta *meta, bool *body,
+		       struct ranges *r, struct cda_error *err)
+{
+	char *line = rd->line;
+	size_t len = (size_t)rd->len;
+	struct cidr c;
+
+	if (!*body && strncmp(line, "token ", 6) == 0) {
+		if (len - 6 >= sizeof(meta->token))
+			return state_corrupt(err, rd->path, rd->lineno, "token too long");
+		memcpy(meta->token, line + 6, len - 6 + 1);
+	} else if (!*body && strncmp(line, "fetched ", 8) == 0) {
+		if (!state_parse_time(line + 8, &meta->fetched))
+			return state_corrupt(err, rd->path, rd->lineno, "bad 'fetched' time");
+	} else if (!*body && strncmp(line, "changed ", 8) == 0) {
+		if (!state_parse_time(line + 8, &meta->changed))
+			return state_corrupt(err, rd->path, rd->lineno, "bad 'changed' time");
+	} else if (!*body && strncmp(line, "url ", 4) == 0) {
+		if (!parse_url_line(line + 4, meta))
+			return state_corrupt(err, rd->path, rd->lineno, "bad 'url' line");
+	} else {
+		*body = true;
+		if (cidr_parse(line, len, &c, NULL) != CIDR_OK)
+			return state_corrupt(err, rd->path, rd->lineno, "not a canonical prefix");
+		if (ranges_add_cidr(r, &c) < 0)
+			return cda_error_sys(err, CDA_ESYS, "loading %s", rd->path);
+	}
+	return 0;
+}
+
 int state_load_source(struct state *st, const char *name, struct ranges **list,
 		      struct source_meta *meta, struct cda_error *err)
 {
+	struct state_reader rd = {0};
 	struct ranges *r = NULL;
-	char *path, *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	unsigned int lineno = 0;
 	bool body = false;
-	FILE *fp = NULL;
-	int rc;
+	char *path;
+	int rc, got;
 
 	*list = NULL;
 	memset(meta, 0, sizeof(*meta));
 	if ((path = state_file_path(st, "source", name)) == NULL)
 		return cda_error_sys(err, CDA_ESYS, "state file for %s", name);
-	if ((rc = state_open_file(st, path, &fp, err)) <= 0)
+	if ((rc = state_open_file(st, path, &rd.fp, err)) <= 0)
 		goto out;
+	rd.path = path;
 	rc = -1;
 	if ((r = ranges_new()) == NULL) {
 		cda_error_sys(err, CDA_ESYS, "loading %s", path);
 		goto out;
 	}
 	errno = 0;
-	while ((len = getline(&line, &cap, fp)) >= 0) {
-		struct cidr c;
-
-		lineno++;
-		if ((size_t)len != strlen(line)) {
-			state_corrupt(err, path, lineno, "NUL byte");
-			goto out;
-		}
-		state_chomp(line, &len);
-		if (lineno == 1) {
-			if (strcmp(line, SOURCE_MAGIC) != 0) {
-				state_corrupt(err, path, lineno, "not a cdnallow state v1 file");
+	while ((got = state_read_line(&rd, err)) > 0) {
+		if (rd.lineno == 1) {
+			if (strcmp(rd.line, SOURCE_MAGIC) != 0) {
+				state_corrupt(err, path, 1, "not a cdnallow state v1 file");
 				goto out;
 			}
 			continue;
 		}
-		if (!body && strncmp(line, "token ", 6) == 0) {
-			if ((size_t)len - 6 >= sizeof(meta->token)) {
-				state_corrupt(err, path, lineno, "token too long");
-				goto out;
-			}
-			memcpy(meta->token, line + 6, (size_t)len - 6 + 1);
-		} else if (!body && strncmp(line, "fetched ", 8) == 0) {
-			if (!state_parse_time(line + 8, &meta->fetched)) {
-				state_corrupt(err, path, lineno, "bad 'fetched' time");
-				goto out;
-			}
-		} else if (!body && strncmp(line, "changed ", 8) == 0) {
-			if (!state_parse_time(line + 8, &meta->changed)) {
-				state_corrupt(err, path, lineno, "bad 'changed' time");
-				goto out;
-			}
-		} else if (!body && strncmp(line, "url ", 4) == 0) {
-			if (!parse_url_line(line + 4, meta)) {
-				state_corrupt(err, path, lineno, "bad 'url' line");
-				goto out;
-			}
-		} else {
-			body = true;
-			if (cidr_parse(line, (size_t)len, &c, NULL) != CIDR_OK) {
-				state_corrupt(err, path, lineno, "not a canonical prefix");
-				goto out;
-			}
-			if (ranges_add_cidr(r, &c) < 0) {
-				cda_error_sys(err, CDA_ESYS, "loading %s", path);
-				goto out;
-			}
-		}
+		if (source_line(&rd, meta, &body, r, err) < 0)
+			goto out;
 	}
-	if (ferror(fp)) {
-		cda_error_sys(err, CDA_ESYS, "cannot read %s", path);
+	if (got < 0)
 		goto out;
-	}
-	if (lineno == 0) {
+	if (rd.lineno == 0) {
 		state_corrupt(err, path, 1, "empty file");
 		goto out;
 	}
@@ -131,9 +121,7 @@ int state_load_source(struct state *st, const char *name, struct ranges **list,
 out:
 	if (rc < 0)
 		memset(meta, 0, sizeof(*meta));
-	if (fp != NULL)
-		fclose(fp);
-	free(line);
+	state_reader_close(&rd);
 	ranges_free(r);
 	free(path);
 	return rc;
