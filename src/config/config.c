@@ -232,29 +232,34 @@ static int check_url(struct loader *ld, const struct source_config *sc, const ch
 			  url);
 }
 
-/* The provider key: present, known (else a suggestion), copied; a typo of "provider" itself
- * is reported as the typo, not as a missing key. */
-static int source_provider(struct loader *ld, const struct scan_sec *sec, struct source_config *sc,
-			   const struct catalog_entry **out)
+/* The provider key: present, known (else a suggestion), copied; NULL on error. A typo of
+ * "provider" itself is reported as the typo, not as a missing key. */
+static const struct catalog_entry *source_provider(struct loader *ld, const struct scan_sec *sec,
+						   struct source_config *sc)
 {
 	const struct config_kv *pk = kv_find(sc->kv, sc->n_kv, "provider");
+	const struct catalog_entry *ce;
 	const char *best = NULL;
 
 	for (size_t i = 0; pk == NULL && i < sc->n_kv; i++)
-		if (!keys_in_list(sc->kv[i].key, config_source_keys))
-			return keys_unknown(ld, sec, &sec->keys[i], config_source_keys, NULL);
-	if (pk == NULL)
-		return config_err(ld->err, ld->path, sec->line, "provider: missing in [%s]",
-				  sec->name);
-	if ((*out = catalog_find(pk->value)) != NULL)
-		return dup_str(ld, &sc->provider, pk->value);
+		if (!keys_in_list(sc->kv[i].key, config_source_keys)) {
+			keys_unknown(ld, sec, &sec->keys[i], config_source_keys, NULL);
+			return NULL;
+		}
+	if (pk == NULL) {
+		config_err(ld->err, ld->path, sec->line, "provider: missing in [%s]", sec->name);
+		return NULL;
+	}
+	if ((ce = catalog_find(pk->value)) != NULL)
+		return dup_str(ld, &sc->provider, pk->value) < 0 ? NULL : ce;
 	keys_suggest_provider(pk->value, &best);
 	if (best != NULL)
-		return config_err(ld->err, ld->path, pk->line,
-				  "provider: unknown provider '%s' (did you mean '%s'?)", pk->value,
-				  best);
-	return config_err(ld->err, ld->path, pk->line,
-			  "provider: unknown provider '%s' (see --list-providers)", pk->value);
+		config_err(ld->err, ld->path, pk->line,
+			   "provider: unknown provider '%s' (did you mean '%s'?)", pk->value, best);
+	else
+		config_err(ld->err, ld->path, pk->line,
+			   "provider: unknown provider '%s' (see --list-providers)", pk->value);
+	return NULL;
 }
 
 /* The URLs: "url =" split into words, else copies of the provider's built-in ones. */
@@ -310,7 +315,8 @@ static int load_source(struct loader *ld, const struct config *c, const struct s
 		return config_err(ld->err, ld->path, sec->line,
 				  "[%s]: source name must be 1..%d of [a-z0-9_-]", sec->name,
 				  MAX_NAME);
-	if (scan_copy_kv(ld, sec, &sc->kv, &sc->n_kv) < 0 || source_provider(ld, sec, sc, &ce) < 0)
+	if (scan_copy_kv(ld, sec, &sc->kv, &sc->n_kv) < 0 ||
+	    (ce = source_provider(ld, sec, sc)) == NULL)
 		return -1;
 	for (size_t i = 0; i < sc->n_kv; i++) {
 		const struct config_kv *k = &sc->kv[i];
