@@ -225,18 +225,35 @@ void state_chomp(char *line, ssize_t *len)
 		line[--*len] = '\0';
 }
 
+int state_reader_open(struct state_reader *rd, const struct state *st, const char *prefix,
+		      const char *name, const char *magic, struct cda_error *err)
+{
+	rd->magic = magic;
+	if ((rd->path = state_file_path(st, prefix, name)) == NULL)
+		return cda_error_sys(err, CDA_ESYS, "state file for %s", name);
+	return state_open_file(st, rd->path, &rd->fp, err);
+}
+
 int state_read_line(struct state_reader *rd, struct cda_error *err)
 {
-	rd->len = getline(&rd->line, &rd->cap, rd->fp);
-	if (rd->len < 0) {
-		if (ferror(rd->fp))
-			return cda_error_sys(err, CDA_ESYS, "cannot read %s", rd->path);
-		return 0;
-	}
-	rd->lineno++;
-	if ((size_t)rd->len != strlen(rd->line))
-		return state_corrupt(err, rd->path, rd->lineno, "NUL byte");
-	state_chomp(rd->line, &rd->len);
+	char what[64];
+
+	do {
+		rd->len = getline(&rd->line, &rd->cap, rd->fp);
+		if (rd->len < 0) {
+			if (ferror(rd->fp))
+				return cda_error_sys(err, CDA_ESYS, "cannot read %s", rd->path);
+			return 0;
+		}
+		rd->lineno++;
+		if ((size_t)rd->len != strlen(rd->line))
+			return state_corrupt(err, rd->path, rd->lineno, "NUL byte");
+		state_chomp(rd->line, &rd->len);
+		if (rd->lineno == 1 && strcmp(rd->line, rd->magic) != 0) {
+			snprintf(what, sizeof(what), "not a %s file", rd->magic + strlen("# "));
+			return state_corrupt(err, rd->path, 1, what);
+		}
+	} while (rd->lineno == 1);
 	return 1;
 }
 
@@ -247,4 +264,6 @@ void state_reader_close(struct state_reader *rd)
 	rd->fp = NULL;
 	free(rd->line);
 	rd->line = NULL;
+	free(rd->path);
+	rd->path = NULL;
 }

@@ -90,36 +90,24 @@ int state_load_applied(struct state *st, const char *key, struct ranges **list, 
 {
 	struct state_reader rd = {0};
 	struct ranges *r = NULL;
-	char *path;
 	int rc, got;
 
 	*list = NULL;
 	*genid = 0;
-	if ((path = state_file_path(st, "applied", key)) == NULL)
-		return cda_error_sys(err, CDA_ESYS, "state file for %s", key);
-	if ((rc = state_open_file(st, path, &rd.fp, err)) <= 0)
+	if ((rc = state_reader_open(&rd, st, "applied", key, APPLIED_MAGIC, err)) <= 0)
 		goto out;
-	rd.path = path;
 	rc = -1;
 	if ((r = ranges_new()) == NULL) {
-		cda_error_sys(err, CDA_ESYS, "loading %s", path);
+		cda_error_sys(err, CDA_ESYS, "loading %s", rd.path);
 		goto out;
 	}
-	while ((got = state_read_line(&rd, err)) > 0) {
-		if (rd.lineno == 1) {
-			if (strcmp(rd.line, APPLIED_MAGIC) != 0) {
-				state_corrupt(err, path, 1, "not a cdnallow applied v1 file");
-				goto out;
-			}
-			continue;
-		}
+	while ((got = state_read_line(&rd, err)) > 0)
 		if (applied_line(&rd, r, genid, err) < 0)
 			goto out;
-	}
 	if (got < 0)
 		goto out;
 	if (rd.lineno < 2) { /* line 2 holds the genid */
-		state_corrupt(err, path, rd.lineno + 1, "truncated header");
+		state_corrupt(err, rd.path, rd.lineno + 1, "truncated header");
 		goto out;
 	}
 	*list = r;
@@ -130,7 +118,6 @@ out:
 		*genid = 0;
 	state_reader_close(&rd);
 	ranges_free(r);
-	free(path);
 	return rc;
 }
 

@@ -28,17 +28,22 @@ int state_corrupt(struct cda_error *err, const char *path, unsigned int line, co
 bool state_parse_time(const char *s, time_t *out); /* decimal seconds, nothing else */
 void state_chomp(char *line, ssize_t *len);        /* drop trailing '\n' and '\r' */
 
-/* A state file read a line at a time; fp and path are set by the caller. */
+/* A state file read a line at a time, after its magic first line. */
 struct state_reader {
 	FILE *fp;
-	const char *path;
-	char *line; /* the current line, chomped */
+	char *path;        /* DIR/PREFIX-NAME.list, owned */
+	const char *magic; /* what line 1 must be ("# cdnallow applied v1") */
+	char *line;        /* the current line, chomped */
 	size_t cap;
 	ssize_t len;
 	unsigned int lineno;
 };
-/* The next line: 1, 0 at the end, -1 on a read error (CDA_ESYS) or a NUL byte (corrupt). */
+/* Open DIR/PREFIX-NAME.list for reading: 1 open, 0 absent, -1 error. */
+int state_reader_open(struct state_reader *rd, const struct state *st, const char *prefix,
+		      const char *name, const char *magic, struct cda_error *err);
+/* The next line after the magic one: 1, 0 at the end, -1 on a read error (CDA_ESYS), a NUL
+ * byte or a wrong magic line (corrupt). */
 int state_read_line(struct state_reader *rd, struct cda_error *err);
-void state_reader_close(struct state_reader *rd); /* closes fp, frees the line */
+void state_reader_close(struct state_reader *rd); /* closes, frees; idempotent */
 
 #endif

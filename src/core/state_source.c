@@ -81,37 +81,25 @@ int state_load_source(struct state *st, const char *name, struct ranges **list,
 	struct state_reader rd = {0};
 	struct ranges *r = NULL;
 	bool body = false;
-	char *path;
 	int rc, got;
 
 	*list = NULL;
 	memset(meta, 0, sizeof(*meta));
-	if ((path = state_file_path(st, "source", name)) == NULL)
-		return cda_error_sys(err, CDA_ESYS, "state file for %s", name);
-	if ((rc = state_open_file(st, path, &rd.fp, err)) <= 0)
+	if ((rc = state_reader_open(&rd, st, "source", name, SOURCE_MAGIC, err)) <= 0)
 		goto out;
-	rd.path = path;
 	rc = -1;
 	if ((r = ranges_new()) == NULL) {
-		cda_error_sys(err, CDA_ESYS, "loading %s", path);
+		cda_error_sys(err, CDA_ESYS, "loading %s", rd.path);
 		goto out;
 	}
 	errno = 0;
-	while ((got = state_read_line(&rd, err)) > 0) {
-		if (rd.lineno == 1) {
-			if (strcmp(rd.line, SOURCE_MAGIC) != 0) {
-				state_corrupt(err, path, 1, "not a cdnallow state v1 file");
-				goto out;
-			}
-			continue;
-		}
+	while ((got = state_read_line(&rd, err)) > 0)
 		if (source_line(&rd, meta, &body, r, err) < 0)
 			goto out;
-	}
 	if (got < 0)
 		goto out;
 	if (rd.lineno == 0) {
-		state_corrupt(err, path, 1, "empty file");
+		state_corrupt(err, rd.path, 1, "empty file");
 		goto out;
 	}
 	ranges_normalize(r);
@@ -123,7 +111,6 @@ out:
 		memset(meta, 0, sizeof(*meta));
 	state_reader_close(&rd);
 	ranges_free(r);
-	free(path);
 	return rc;
 }
 
