@@ -27,32 +27,38 @@ static const struct config_kv *kv_find(const struct config_kv *kv, size_t n, con
 	return NULL;
 }
 
+static const char *kv_value(const struct config_kv *kv, size_t n, const char *key)
+{
+	const struct config_kv *k = kv_find(kv, n, key);
+
+	return k != NULL ? k->value : NULL;
+}
+
+static unsigned int kv_line(const struct config_kv *kv, size_t n, const char *key)
+{
+	const struct config_kv *k = kv_find(kv, n, key);
+
+	return k != NULL ? k->line : 0;
+}
+
 const char *target_get(const struct target_config *tc, const char *key)
 {
-	const struct config_kv *kv = tc != NULL ? kv_find(tc->kv, tc->n_kv, key) : NULL;
-
-	return kv != NULL ? kv->value : NULL;
+	return tc != NULL ? kv_value(tc->kv, tc->n_kv, key) : NULL;
 }
 
 unsigned int target_line(const struct target_config *tc, const char *key)
 {
-	const struct config_kv *kv = tc != NULL ? kv_find(tc->kv, tc->n_kv, key) : NULL;
-
-	return kv != NULL ? kv->line : 0;
+	return tc != NULL ? kv_line(tc->kv, tc->n_kv, key) : 0;
 }
 
 const char *source_get(const struct source_config *sc, const char *key)
 {
-	const struct config_kv *kv = sc != NULL ? kv_find(sc->kv, sc->n_kv, key) : NULL;
-
-	return kv != NULL ? kv->value : NULL;
+	return sc != NULL ? kv_value(sc->kv, sc->n_kv, key) : NULL;
 }
 
 unsigned int source_line(const struct source_config *sc, const char *key)
 {
-	const struct config_kv *kv = sc != NULL ? kv_find(sc->kv, sc->n_kv, key) : NULL;
-
-	return kv != NULL ? kv->line : 0;
+	return sc != NULL ? kv_line(sc->kv, sc->n_kv, key) : 0;
 }
 
 const struct source_config *config_find_source(const struct config *c, const char *name)
@@ -103,6 +109,18 @@ static bool valid_name(const char *s)
 	if (n == 0 || n > MAX_NAME)
 		return false;
 	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+/* NAME of [KIND.NAME], copied into *out and checked: it ends up in state file names. */
+static int section_name(struct loader *ld, const struct scan_sec *sec, const char *kind, char **out)
+{
+	if ((*out = strdup(sec->name + strlen(kind) + 1)) == NULL)
+		return config_oom(ld->err, ld->path);
+	if (!valid_name(*out))
+		return config_err(ld->err, ld->path, sec->line,
+				  "[%s]: %s name must be 1..%d of [a-z0-9_-]", sec->name, kind,
+				  MAX_NAME);
+	return 0;
 }
 
 static int bad_value(struct loader *ld, const struct config_kv *kv, const char *expect)
@@ -309,13 +327,8 @@ static int load_source(struct loader *ld, const struct config *c, const struct s
 	sc->connect_timeout = c->connect_timeout;
 	sc->timeout = c->timeout;
 	sc->max_bytes = c->max_bytes;
-	if ((sc->name = strdup(sec->name + strlen("source."))) == NULL)
-		return config_oom(ld->err, ld->path);
-	if (!valid_name(sc->name))
-		return config_err(ld->err, ld->path, sec->line,
-				  "[%s]: source name must be 1..%d of [a-z0-9_-]", sec->name,
-				  MAX_NAME);
-	if (scan_copy_kv(ld, sec, &sc->kv, &sc->n_kv) < 0 ||
+	if (section_name(ld, sec, "source", &sc->name) < 0 ||
+	    scan_copy_kv(ld, sec, &sc->kv, &sc->n_kv) < 0 ||
 	    (ce = source_provider(ld, sec, sc)) == NULL)
 		return -1;
 	for (size_t i = 0; i < sc->n_kv; i++) {
@@ -354,13 +367,8 @@ static int load_target(struct loader *ld, const struct config *c, const struct s
 	tc->line = sec->line;
 	tc->max_shrink = c->max_shrink;
 	tc->config_path = c->path;
-	if ((tc->name = strdup(sec->name + strlen("target."))) == NULL)
-		return config_oom(ld->err, ld->path);
-	if (!valid_name(tc->name))
-		return config_err(ld->err, ld->path, sec->line,
-				  "[%s]: target name must be 1..%d of [a-z0-9_-]", sec->name,
-				  MAX_NAME);
-	if (scan_copy_kv(ld, sec, &tc->kv, &tc->n_kv) < 0)
+	if (section_name(ld, sec, "target", &tc->name) < 0 ||
+	    scan_copy_kv(ld, sec, &tc->kv, &tc->n_kv) < 0)
 		return -1;
 	bk = kv_find(tc->kv, tc->n_kv, "backend");
 	for (size_t i = 0; bk == NULL && i < tc->n_kv; i++)
