@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Payload formats that parse.c understands. */
+/* Payload formats that parse_list() understands. */
 enum list_format {
 	FMT_TEXT,	    /* one address or prefix per line, '#' comments */
 	FMT_CLOUDFLARE_API, /* {"result":{"ipv4_cidrs":[],"ipv6_cidrs":[],"etag"},"success"} */

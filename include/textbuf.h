@@ -20,9 +20,10 @@ struct textbuf {
 
 /*
  * Append data[0..n) to *buf (length *len, allocated size *cap; all three zero/NULL for an
- * empty buffer) and keep it NUL-terminated. Grows to 4096 bytes first, then doubling.
- * Returns 0, or -1 with errno ENOMEM (also when *len + n + 1 would not fit a size_t); the
- * buffer is then unchanged.
+ * empty buffer) and keep it NUL-terminated. The bytes are copied as they are, NUL bytes
+ * included (*len counts them): fetch keeps response bodies in it. Grows to 4096 bytes first,
+ * then doubling. Returns 0, or -1 with errno ENOMEM (also when *len + n + 1 would not fit a
+ * size_t); the buffer is then unchanged.
  */
 int textbuf_append(char **buf, size_t *len, size_t *cap, const char *data, size_t n);
 

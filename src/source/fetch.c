@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* Fetch every source URL in parallel (curl multi) under one policy, and judge each answer. */
 #include "fetch.h"
 
 #include <ctype.h>
@@ -10,6 +11,8 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+
+#include "textbuf.h"
 
 #define MAX_REDIRS 5L
 #define DEFAULT_ACCEPT "text/plain, application/json;q=0.9, */*;q=0.1"
@@ -52,27 +55,10 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
 		x->too_large = true;
 		return 0;
 	}
-	if (r->len + n + 1 > x->cap) {
-		size_t cap = x->cap ? x->cap : 16384;
-		char *p;
-
-		while (cap < r->len + n + 1) {
-			if (cap > SIZE_MAX / 2) {
-				x->oom = true;
-				return 0;
-			}
-			cap *= 2;
-		}
-		if ((p = realloc(r->body, cap)) == NULL) {
-			x->oom = true;
-			return 0;
-		}
-		r->body = p;
-		x->cap = cap;
+	if (textbuf_append(&r->body, &r->len, &x->cap, data, n) < 0) {
+		x->oom = true;
+		return 0;
 	}
-	memcpy(r->body + r->len, data, n);
-	r->len += n;
-	r->body[r->len] = '\0';
 	return n;
 }
 
@@ -152,12 +138,56 @@ static size_t header_cb(char *line, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
+/* Accept, and If-None-Match or else If-Modified-Since when we hold a validator. */
+static int add_headers(struct xfer *x, struct cda_error *err)
+{
+	struct fetch_req *r = x->req;
+	char hdr[512];
+	CURLcode rc;
+
+	snprintf(hdr, sizeof(hdr), "Accept: %s",
+		 r->accept && printable(r->accept) ? r->accept : DEFAULT_ACCEPT);
+	if ((x->headers = curl_slist_append(NULL, hdr)) == NULL)
+		return cda_error_set(err, CDA_ESYS, "curl_slist_append failed");
+	if (r->etag != NULL && r->etag[0] != '\0' && printable(r->etag) &&
+	    strlen(r->etag) < sizeof(hdr) - 32) {
+		struct curl_slist *l;
+
+		snprintf(hdr, sizeof(hdr), "If-None-Match: %s", r->etag);
+		if ((l = curl_slist_append(x->headers, hdr)) == NULL)
+			return cda_error_set(err, CDA_ESYS, "curl_slist_append failed");
+		x->headers = l;
+		x->conditional = true;
+	} else if (r->last_modified > 0) {
+		/*
+		 * A plain header, not CURLOPT_TIMECONDITION: curl would also judge a 200 by its
+		 * Last-Modified and drop a body changed within the same second. Only the
+		 * server's own 304 means "not modified". With an ETag, If-None-Match alone
+		 * decides (RFC 9110 13.1.3), so If-Modified-Since is not sent at all.
+		 */
+		struct curl_slist *l;
+		struct tm tm;
+		char date[64];
+
+		if (gmtime_r(&r->last_modified, &tm) != NULL &&
+		    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0) {
+			snprintf(hdr, sizeof(hdr), "If-Modified-Since: %s", date);
+			if ((l = curl_slist_append(x->headers, hdr)) == NULL)
+				return cda_error_set(err, CDA_ESYS, "curl_slist_append failed");
+			x->headers = l;
+			x->conditional = !is_file_url(r->url);
+		}
+	}
+	if ((rc = curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers)) != CURLE_OK)
+		return cda_error_set(err, CDA_ESYS, "curl_easy_setopt: %s", curl_easy_strerror(rc));
+	return 0;
+}
+
 /* Every option of every handle is set here, so all fetches share one policy. */
 static int setup(struct xfer *x, struct cda_error *err)
 {
 	struct fetch_req *r = x->req;
 	char protos[32];
-	char hdr[512];
 	CURL *c;
 	CURLcode rc = CURLE_OK;
 
@@ -205,43 +235,7 @@ static int setup(struct xfer *x, struct cda_error *err)
 #undef SET
 	if (rc != CURLE_OK)
 		return cda_error_set(err, CDA_ESYS, "curl_easy_setopt: %s", curl_easy_strerror(rc));
-
-	snprintf(hdr, sizeof(hdr), "Accept: %s",
-		 r->accept && printable(r->accept) ? r->accept : DEFAULT_ACCEPT);
-	if ((x->headers = curl_slist_append(NULL, hdr)) == NULL)
-		return cda_error_set(err, CDA_ESYS, "curl_slist_append failed");
-	if (r->etag != NULL && r->etag[0] != '\0' && printable(r->etag) &&
-	    strlen(r->etag) < sizeof(hdr) - 32) {
-		struct curl_slist *l;
-
-		snprintf(hdr, sizeof(hdr), "If-None-Match: %s", r->etag);
-		if ((l = curl_slist_append(x->headers, hdr)) == NULL)
-			return cda_error_set(err, CDA_ESYS, "curl_slist_append failed");
-		x->headers = l;
-		x->conditional = true;
-	} else if (r->last_modified > 0) {
-		/*
-		 * A plain header, not CURLOPT_TIMECONDITION: curl would also judge a 200 by its
-		 * Last-Modified and drop a body changed within the same second. Only the
-		 * server's own 304 means "not modified". With an ETag, If-None-Match alone
-		 * decides (RFC 9110 13.1.3), so If-Modified-Since is not sent at all.
-		 */
-		struct curl_slist *l;
-		struct tm tm;
-		char date[64];
-
-		if (gmtime_r(&r->last_modified, &tm) != NULL &&
-		    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0) {
-			snprintf(hdr, sizeof(hdr), "If-Modified-Since: %s", date);
-			if ((l = curl_slist_append(x->headers, hdr)) == NULL)
-				return cda_error_set(err, CDA_ESYS, "curl_slist_append failed");
-			x->headers = l;
-			x->conditional = !is_file_url(r->url);
-		}
-	}
-	if ((rc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->headers)) != CURLE_OK)
-		return cda_error_set(err, CDA_ESYS, "curl_easy_setopt: %s", curl_easy_strerror(rc));
-	return 0;
+	return add_headers(x, err);
 }
 
 /* "http" out of "http://host/...", "?" when there is no scheme. */
@@ -259,14 +253,32 @@ static void scheme_of(const char *url, char *out, size_t size)
 	out[n] = '\0';
 }
 
+/* A scheme refused: the URL's own, or one a redirect led to. */
+static void fail_protocol(struct xfer *x, const char *eb)
+{
+	struct fetch_req *r = x->req;
+	char *eff = NULL;
+	long redirs = 0;
+	char scheme[16];
+
+	curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_COUNT, &redirs);
+	curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &eff);
+	if (redirs > 0) {
+		scheme_of(eff, scheme, sizeof(scheme));
+		cda_error_set(&r->err, CDA_EFETCH, "redirect to %s:// refused (%s)", scheme,
+			      eff ? eff : "?");
+	} else {
+		scheme_of(r->url, scheme, sizeof(scheme));
+		cda_error_set(&r->err, CDA_EFETCH, "%s:// not allowed for this source (%s)", scheme,
+			      eb);
+	}
+}
+
 static void fail_transfer(struct xfer *x, CURLcode rc)
 {
 	struct fetch_req *r = x->req;
 	struct cda_error *e = &r->err;
 	const char *eb = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
-	char *eff = NULL;
-	long redirs = 0;
-	char scheme[16];
 
 	switch (rc) {
 	case CURLE_OPERATION_TIMEDOUT:
@@ -288,17 +300,7 @@ static void fail_transfer(struct xfer *x, CURLcode rc)
 		}
 		break;
 	case CURLE_UNSUPPORTED_PROTOCOL:
-		curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_COUNT, &redirs);
-		curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &eff);
-		if (redirs > 0) {
-			scheme_of(eff, scheme, sizeof(scheme));
-			cda_error_set(e, CDA_EFETCH, "redirect to %s:// refused (%s)", scheme,
-				      eff ? eff : "?");
-		} else {
-			scheme_of(r->url, scheme, sizeof(scheme));
-			cda_error_set(e, CDA_EFETCH, "%s:// not allowed for this source (%s)",
-				      scheme, eb);
-		}
+		fail_protocol(x, eb);
 		break;
 	case CURLE_TOO_MANY_REDIRECTS:
 		cda_error_set(e, CDA_EFETCH, "too many redirects (%s)", eb);
@@ -427,14 +429,66 @@ static void reset_outputs(struct fetch_req *r)
 	cda_error_clear(&r->err);
 }
 
+/* Transfers until none is running, each judged by finish() as it ends. */
+static CURLMcode run(CURLM *multi)
+{
+	CURLMcode mc;
+	CURLMsg *msg;
+	int running = 0, left;
+
+	do {
+		if ((mc = curl_multi_perform(multi, &running)) != CURLM_OK)
+			break;
+		while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
+			char *priv = NULL;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+			finish((struct xfer *)priv, msg->data.result);
+		}
+		if (running > 0 && (mc = curl_multi_poll(multi, NULL, 0, 1000, NULL)) != CURLM_OK)
+			break;
+	} while (running > 0);
+	return mc;
+}
+
+/* Free the transfers; a request still pending (the machinery failed) gets err. */
+static void release(struct fetch_req *reqs, size_t n, struct xfer *xs, CURLM *multi,
+		    const struct cda_error *err)
+{
+	for (size_t i = 0; xs != NULL && i < n; i++) {
+		struct fetch_req *r = &reqs[i];
+
+		if (r->status == FETCH_PENDING) {
+			/* Never leave a request looking undecided. */
+			fetch_req_finish(r);
+			r->status = FETCH_FAILED;
+			r->err = *err;
+			cda_error_at(&r->err, r->url, 0);
+		}
+		if (xs[i].added)
+			curl_multi_remove_handle(multi, xs[i].easy);
+		curl_easy_cleanup(xs[i].easy);
+		curl_slist_free_all(xs[i].headers);
+	}
+	if (xs == NULL) {
+		for (size_t i = 0; i < n; i++) {
+			reqs[i].status = FETCH_FAILED;
+			reqs[i].err = *err;
+			cda_error_at(&reqs[i].err, reqs[i].url, 0);
+		}
+	}
+	curl_multi_cleanup(multi);
+	free(xs);
+}
+
 int fetch_all(struct fetch_req *reqs, size_t n, struct cda_error *err)
 {
 	struct cda_error local = {0};
 	struct xfer *xs = NULL;
 	CURLM *multi = NULL;
 	CURLMcode mc;
-	CURLMsg *msg;
-	int running = 0, left;
 	int ret = -1;
 	size_t i;
 
@@ -468,50 +522,13 @@ int fetch_all(struct fetch_req *reqs, size_t n, struct cda_error *err)
 		xs[i].added = true;
 	}
 
-	do {
-		if ((mc = curl_multi_perform(multi, &running)) != CURLM_OK)
-			break;
-		while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
-			char *priv = NULL;
-
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-			finish((struct xfer *)priv, msg->data.result);
-		}
-		if (running > 0 && (mc = curl_multi_poll(multi, NULL, 0, 1000, NULL)) != CURLM_OK)
-			break;
-	} while (running > 0);
-	if (mc != CURLM_OK) {
+	if ((mc = run(multi)) != CURLM_OK) {
 		cda_error_set(err, CDA_ESYS, "fetch: %s", curl_multi_strerror(mc));
 		goto out;
 	}
 	ret = 0;
 out:
-	for (i = 0; xs != NULL && i < n; i++) {
-		struct fetch_req *r = &reqs[i];
-
-		if (r->status == FETCH_PENDING) {
-			/* Never leave a request looking undecided. */
-			fetch_req_finish(r);
-			r->status = FETCH_FAILED;
-			r->err = *err;
-			cda_error_at(&r->err, r->url, 0);
-		}
-		if (xs[i].added)
-			curl_multi_remove_handle(multi, xs[i].easy);
-		curl_easy_cleanup(xs[i].easy);
-		curl_slist_free_all(xs[i].headers);
-	}
-	if (xs == NULL) {
-		for (i = 0; i < n; i++) {
-			reqs[i].status = FETCH_FAILED;
-			reqs[i].err = *err;
-			cda_error_at(&reqs[i].err, reqs[i].url, 0);
-		}
-	}
-	curl_multi_cleanup(multi);
-	free(xs);
+	release(reqs, n, xs, multi, err);
 	return ret;
 }
 

@@ -30,6 +30,25 @@ static void append_keeps_text_nul_terminated_across_growth(void **state)
 	free(p);
 }
 
+static void append_copies_bytes_verbatim_nul_bytes_included(void **state)
+{
+	/* fetch's write callback: body chunks of any bytes, of any size, in a row */
+	static const char chunk[] = {'a', '\0', 'b', '\n', '\xff', '\0'};
+	char *p = NULL, want[5000 * sizeof(chunk)];
+	size_t len = 0, cap = 0;
+
+	(void)state;
+	for (size_t i = 0; i < 5000; i++) {
+		memcpy(want + i * sizeof(chunk), chunk, sizeof(chunk));
+		assert_int_equal(textbuf_append(&p, &len, &cap, chunk, sizeof(chunk)), 0);
+	}
+	assert_int_equal(len, sizeof(want));
+	assert_true(cap > len);
+	assert_memory_equal(p, want, sizeof(want));
+	assert_int_equal(p[len], '\0');
+	free(p);
+}
+
 static void append_of_nothing_gives_an_empty_string(void **state)
 {
 	char *p = NULL;
@@ -160,6 +179,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(append_keeps_text_nul_terminated_across_growth),
+		cmocka_unit_test(append_copies_bytes_verbatim_nul_bytes_included),
 		cmocka_unit_test(append_of_nothing_gives_an_empty_string),
 		cmocka_unit_test(append_refuses_a_size_overflow_with_enomem),
 		cmocka_unit_test(add_sets_oom_on_failure_and_keeps_the_text),
