@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* catalog: built-in providers and the formats their lists come in. */
 #ifndef CDNALLOW_CATALOG_H
 #define CDNALLOW_CATALOG_H
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* cda_error: one failure with its context, carried up to the CLI. */
 #ifndef CDNALLOW_CDA_ERROR_H
 #define CDNALLOW_CDA_ERROR_H
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* config: the INI file into a validated struct config. */
 #ifndef CDNALLOW_CONFIG_H
 #define CDNALLOW_CONFIG_H
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* doctor: why is the CDN refused? read-only checks and their findings. */
 #ifndef CDNALLOW_DOCTOR_H
 #define CDNALLOW_DOCTOR_H
 

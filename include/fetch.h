@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* fetch: parallel, conditional HTTPS downloads with size caps and timeouts. */
 #ifndef CDNALLOW_FETCH_H
 #define CDNALLOW_FETCH_H
 

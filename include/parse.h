@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* parse: one payload (text list or provider JSON) into ranges. */
 #ifndef CDNALLOW_PARSE_H
 #define CDNALLOW_PARSE_H
 

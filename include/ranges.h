@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* ranges: IPv4/IPv6 prefixes and interval sets, their cover and diff. */
 #ifndef CDNALLOW_RANGES_H
 #define CDNALLOW_RANGES_H
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* state: the state dir (run lock, last known good lists, validators, applied cache). */
 #ifndef CDNALLOW_STATE_H
 #define CDNALLOW_STATE_H
 

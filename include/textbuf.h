@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* textbuf: a growable buffer of bytes (text or not). */
 #ifndef CDNALLOW_TEXTBUF_H
 #define CDNALLOW_TEXTBUF_H
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* cda_error: error records, their classes, exit statuses and text. */
 #include "cda_error.h"
 
 #include <errno.h>

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* textbuf: one growable byte/text buffer for every module that builds output. */
 #include "textbuf.h"
 
 #include <errno.h>

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* doctor_report: doctor findings into words for people (human) and programs (JSON). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

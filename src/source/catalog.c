@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* catalog: the built-in providers, one table row each (URLs, format, families, bounds). */
 #include "catalog.h"
 
 #include <string.h>
