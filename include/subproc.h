@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* Commands run without a shell, command lines split into words, whole files read. */
 #ifndef CDNALLOW_SUBPROC_H
 #define CDNALLOW_SUBPROC_H
 
@@ -12,6 +13,34 @@ struct subproc_out {
 	size_t out_len, err_len;
 	int status; /* exit status; 128 + signal number when a signal killed it */
 };
+
+/* Where a confined command's program is looked up first, and the only PATH it sees. */
+#define SUBPROC_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define SUBPROC_TIMEOUT 60 /* seconds, when subproc_opts.timeout is 0 */
+
+/* How to run a command with subproc_exec(): zero-initialise, then set what is needed. */
+struct subproc_opts {
+	char *const *argv; /* NULL-terminated; argv[0] a path or a name */
+	const char *in;    /* in[0..in_len) on stdin; NULL: /dev/null */
+	size_t in_len;
+	unsigned int timeout; /* seconds; 0: SUBPROC_TIMEOUT */
+	/* "NAME=value" strings for the child's environment, NULL-terminated (NULL: none); one
+	 * named PATH or LANG replaces the default. */
+	const char *const *env;
+};
+
+/*
+ * subproc_run() confined: the child leads a new process group, inherits no file descriptor
+ * but 0-2, has default signal dispositions and an empty mask, and its environment is
+ * PATH=SUBPROC_PATH, LANG=C and o->env, nothing of ours. A name without '/' is looked up in
+ * SUBPROC_PATH first, then in the absolute directories of our PATH.
+ *
+ * The command has o->timeout seconds to close its output and exit (with whatever it started
+ * in its group); then the group gets SIGTERM, SIGKILL once the command has exited or 2 s
+ * later, and the call fails with CDA_EAPPLY "`ARGV...` timed out after N s", sys_errno
+ * ETIMEDOUT. Otherwise as subproc_run().
+ */
+int subproc_exec(const struct subproc_opts *o, struct subproc_out *out, struct cda_error *err);
 
 /*
  * Run argv (argv[0] searched in PATH, no shell) with in[0..in_len) on its stdin, or /dev/null

@@ -6,9 +6,13 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cda_error.h"
@@ -307,6 +311,139 @@ static void slurp_reads_whole_files_and_tells_missing_ones(void **state)
 	free(big);
 }
 
+/* subproc_exec() of /bin/sh -c script with a timeout and an optional extra environment. */
+static int csh(const char *script, unsigned int timeout, const char *const *env,
+	       struct subproc_out *r, struct cda_error *err)
+{
+	char *argv[] = {"/bin/sh", "-c", (char *)script, NULL};
+	struct subproc_opts o = {.argv = argv, .timeout = timeout, .env = env};
+
+	return subproc_exec(&o, r, err);
+}
+
+/* Whether the process whose pid is in path still runs (a zombie waiting for init does not). */
+static bool pid_alive(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	char stat[64], st = 'Z';
+	long pid = 0;
+
+	if (fp == NULL)
+		return false;
+	if (fscanf(fp, "%ld", &pid) != 1)
+		pid = 0;
+	fclose(fp);
+	snprintf(stat, sizeof(stat), "/proc/%ld/stat", pid);
+	if (pid <= 0 || (fp = fopen(stat, "r")) == NULL)
+		return false;
+	if (fscanf(fp, "%*d (%*[^)]) %c", &st) != 1)
+		st = 'Z';
+	fclose(fp);
+	return st != 'Z' && st != 'X';
+}
+
+static void exec_timeout_kills_the_whole_group(void **state)
+{
+	char dir[] = "/tmp/cda-subproc-XXXXXX", script[256], pidf[64];
+	struct cda_error err = {0};
+	struct subproc_out r;
+	time_t t0;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(pidf, sizeof(pidf), "%s/pid", dir);
+	/* a grandchild that ignores SIGTERM and holds stdout, a parent that waits for it */
+	snprintf(script, sizeof(script),
+		 "sh -c 'trap \"\" TERM; echo $$ >%s; exec sleep 300' & wait", pidf);
+	t0 = time(NULL);
+	assert_int_equal(csh(script, 1, NULL, &r, &err), -1);
+	assert_true(time(NULL) - t0 <= 5);
+	assert_int_equal(err.code, CDA_EAPPLY);
+	assert_int_equal(err.sys_errno, ETIMEDOUT);
+	assert_non_null(strstr(err.msg, "timed out after 1 s"));
+	assert_non_null(strstr(err.msg, "`/bin/sh -c sh -c"));
+	assert_null(r.out);
+	usleep(100000);
+	assert_false(pid_alive(pidf));
+	unlink(pidf);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static void exec_sees_a_fixed_path_and_nothing_else_of_ours(void **state)
+{
+	const char *extra[] = {"AWS_REGION=eu-central-1", NULL};
+	const char *path[] = {"PATH=/opt/x", NULL};
+	struct cda_error err = {0};
+	struct subproc_out r;
+
+	setenv("CDA_SECRET", "leak", 1);
+	assert_int_equal(csh("env | sort", 5, extra, &r, &err), 0);
+	/* what the shell adds itself (PWD, SHLVL, _) aside, only PATH, LANG and the extras */
+	for (char *l = r.out, *nl; (nl = strchr(l, '\n')) != NULL; l = nl + 1) {
+		static const char *const ok[] = {"AWS_REGION=", "LANG=", "PATH=", "PWD=",
+						 "OLDPWD=", "SHLVL=", "_="};
+		bool known = false;
+
+		for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++)
+			known = known || strncmp(l, ok[i], strlen(ok[i])) == 0;
+		if (!known)
+			fail_msg("unexpected variable: %.*s", (int)(nl - l), l);
+	}
+	assert_null(strstr(r.out, "CDA_SECRET"));
+	assert_non_null(strstr(r.out, "PATH=" SUBPROC_PATH "\n"));
+	assert_non_null(strstr(r.out, "LANG=C\n"));
+	assert_non_null(strstr(r.out, "AWS_REGION=eu-central-1\n"));
+	subproc_out_finish(&r);
+	assert_int_equal(csh("echo $PATH", 5, path, &r, &err), 0);
+	assert_string_equal(r.out, "/opt/x\n");
+	subproc_out_finish(&r);
+	unsetenv("CDA_SECRET");
+}
+
+static void exec_inherits_no_descriptor_but_0_to_2(void **state)
+{
+	struct cda_error err = {0};
+	struct subproc_out r;
+	int fd = open("/dev/null", O_RDONLY); /* not close-on-exec */
+
+	assert_true(fd > 2);
+	/* the shell's descriptors, listed by a child of it */
+	assert_int_equal(csh("ls /proc/$$/fd", 5, NULL, &r, &err), 0);
+	assert_string_equal(r.out, "0\n1\n2\n");
+	subproc_out_finish(&r);
+	close(fd);
+}
+
+static void exec_finds_programs_in_the_fixed_path_first(void **state)
+{
+	char *argv[] = {"sh", "-c", "echo ok", NULL};
+	char *missing[] = {"cda-no-such-program-in-path", NULL};
+	struct subproc_opts o = {.argv = argv};
+	struct cda_error err = {0};
+	struct subproc_out r;
+
+	assert_int_equal(subproc_exec(&o, &r, &err), 0);
+	assert_string_equal(r.out, "ok\n");
+	subproc_out_finish(&r);
+	o.argv = missing;
+	assert_int_equal(subproc_exec(&o, &r, &err), -1);
+	assert_int_equal(err.code, CDA_EAPPLY);
+	assert_int_equal(err.sys_errno, ENOENT);
+}
+
+static void exec_feeds_input_like_run(void **state)
+{
+	char *argv[] = {"/bin/sh", "-c", "wc -c", NULL};
+	struct cda_error err = {0};
+	struct subproc_out r;
+	char *in = pattern(BIG);
+	struct subproc_opts o = {.argv = argv, .in = in, .in_len = BIG, .timeout = 30};
+
+	assert_int_equal(subproc_exec(&o, &r, &err), 0);
+	assert_int_equal(strtoul(r.out, NULL, 10), BIG);
+	subproc_out_finish(&r);
+	free(in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -325,6 +462,11 @@ int main(void)
 		cmocka_unit_test(split_rejects_bad_lines),
 		cmocka_unit_test(split_words_reach_the_program_unchanged),
 		cmocka_unit_test(slurp_reads_whole_files_and_tells_missing_ones),
+		cmocka_unit_test(exec_timeout_kills_the_whole_group),
+		cmocka_unit_test(exec_sees_a_fixed_path_and_nothing_else_of_ours),
+		cmocka_unit_test(exec_inherits_no_descriptor_but_0_to_2),
+		cmocka_unit_test(exec_finds_programs_in_the_fixed_path_first),
+		cmocka_unit_test(exec_feeds_input_like_run),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
