@@ -66,6 +66,9 @@ struct backend_ops {
 	/* The origin lock as read() found it, one line ("tcp 80,443 on input+forward"), or
 	 * NULL when no lock is configured or present. Borrowed until close. NULL op: none. */
 	const char *(*lock_info)(struct backend *be);
+	/* When read() does not ask the target itself, what its answer is instead ("as last
+	 * applied (no read_command)"), for show; NULL when it does. NULL op: it does. */
+	const char *(*held_note)(struct backend *be);
 	void (*close)(struct backend *be); /* NULL-safe */
 };
 
@@ -84,6 +87,7 @@ int backend_save(struct backend *be, struct cda_error *err);
 int backend_unlock(struct backend *be, struct cda_error *err);
 int backend_drift(struct backend *be, bool *drift, struct cda_error *err);
 const char *backend_lock_info(struct backend *be);
+const char *backend_held_note(struct backend *be);
 void backend_close(struct backend *be);
 
 /* The first source whose list holds the prefix's first address, NULL when none. */
@@ -98,5 +102,6 @@ extern const struct backend_ops iptables_backend_ops;
 extern const struct backend_ops csf_backend_ops;
 extern const struct backend_ops fail2ban_backend_ops;
 extern const struct backend_ops file_backend_ops;
+extern const struct backend_ops exec_backend_ops;
 
 #endif
