@@ -268,21 +268,17 @@ static int words_failed(char *const argv[], const char *what, struct cda_error *
 	return -1;
 }
 
-/* The run itself: confined (subproc_exec()) or as before (subproc_run()). */
-static int run_child(const struct subproc_opts *o, bool confined, struct subproc_out *out,
-		     struct cda_error *err)
+/* Pipes, file actions, environment and program, then the spawn: on success *pid runs and
+ * our ends of its streams are in pm (stdin only when there is something to send). */
+static int start_child(const struct subproc_opts *o, bool confined, struct pump *pm,
+		       pid_t *pid, struct cda_error *err)
 {
 	char *const *argv = o->argv;
 	posix_spawn_file_actions_t fa;
 	int po[2] = {-1, -1}, pe[2] = {-1, -1}, sv[2] = {-1, -1};
-	struct pump pm = {.sv = -1, .po = -1, .pe = -1, .in = o->in, .in_len = o->in_len};
-	unsigned int timeout = o->timeout ? o->timeout : SUBPROC_TIMEOUT;
-	long long deadline = confined ? now_ms() + 1000LL * timeout : 0;
-	char *prog = NULL, **env = NULL, msg[64];
-	int rc, st = 0, pumped, pump_errno = 0, ret = -1;
-	pid_t pid;
+	char *prog = NULL, **env = NULL;
+	int rc, ret = -1;
 
-	memset(out, 0, sizeof(*out));
 	if ((rc = posix_spawn_file_actions_init(&fa)) != 0) {
 		errno = rc;
 		return cda_error_sys(err, CDA_ESYS, "running %s", argv[0]);
@@ -303,21 +299,46 @@ static int run_child(const struct subproc_opts *o, bool confined, struct subproc
 		cda_error_sys(err, errno == ENOMEM ? CDA_ESYS : CDA_EAPPLY, "cannot run %s", argv[0]);
 		goto out;
 	}
-	if ((rc = spawn(&pid, confined ? prog : argv[0], argv, &fa, env, confined)) != 0) {
+	if ((rc = spawn(pid, confined ? prog : argv[0], argv, &fa, env, confined)) != 0) {
 		errno = rc;
 		cda_error_sys(err, CDA_EAPPLY, "cannot run %s", argv[0]);
 		goto out;
 	}
-	close_fd(&po[1]);
-	close_fd(&pe[1]);
-	close_fd(&sv[1]);
-	pm.po = po[0];
-	pm.pe = pe[0];
-	pm.sv = o->in_len > 0 ? sv[0] : -1; /* nothing to send: EOF at once */
+	pm->po = po[0];
+	pm->pe = pe[0];
 	po[0] = pe[0] = -1;
-	if (pm.sv < 0)
-		close_fd(&sv[0]);
-	sv[0] = -1;
+	if (o->in_len > 0) { /* nothing to send: closed below, EOF at once */
+		pm->sv = sv[0];
+		sv[0] = -1;
+	}
+	ret = 0;
+out:
+	posix_spawn_file_actions_destroy(&fa);
+	for (int i = 0; i < 2; i++) {
+		close_fd(&sv[i]);
+		close_fd(&po[i]);
+		close_fd(&pe[i]);
+	}
+	free(prog);
+	free(env);
+	return ret;
+}
+
+/* The run itself: confined (subproc_exec()) or as before (subproc_run()). */
+static int run_child(const struct subproc_opts *o, bool confined, struct subproc_out *out,
+		     struct cda_error *err)
+{
+	char *const *argv = o->argv;
+	struct pump pm = {.sv = -1, .po = -1, .pe = -1, .in = o->in, .in_len = o->in_len};
+	unsigned int timeout = o->timeout ? o->timeout : SUBPROC_TIMEOUT;
+	long long deadline = confined ? now_ms() + 1000LL * timeout : 0;
+	int st = 0, pumped, pump_errno = 0, ret = -1;
+	char msg[64];
+	pid_t pid;
+
+	memset(out, 0, sizeof(*out));
+	if (start_child(o, confined, &pm, &pid, err) < 0)
+		return -1;
 	pumped = pump_run(&pm, deadline);
 	if (pumped < 0)
 		pump_errno = errno;
@@ -360,16 +381,8 @@ static int run_child(const struct subproc_opts *o, bool confined, struct subproc
 	pm.o.p = pm.e.p = NULL;
 	ret = 0;
 out:
-	posix_spawn_file_actions_destroy(&fa);
-	for (int i = 0; i < 2; i++) {
-		close_fd(&sv[i]);
-		close_fd(&po[i]);
-		close_fd(&pe[i]);
-	}
 	free(pm.o.p);
 	free(pm.e.p);
-	free(prog);
-	free(env);
 	return ret;
 }
 
