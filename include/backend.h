@@ -23,6 +23,7 @@ struct backend_env {
 	unsigned long verify_max; /* full read-back up to this many ranges */
 	bool verify_full;	  /* always read back, whatever the size */
 	bool dry_run;		  /* open/read only; apply is never called */
+	bool restore;		  /* cdnallow restore: at boot, no network */
 };
 
 /* Which source supplied an address, for comments and the per-source diff. */

@@ -33,6 +33,7 @@ struct exec_backend {
 	struct backend base;
 	struct state *state;
 	bool dry_run;
+	bool restore; /* at boot: no command runs, the last applied list stands in */
 	char *name;
 	char **cmd, **read_cmd; /* read_cmd NULL: none */
 	unsigned int timeout;
@@ -105,6 +106,7 @@ static int exec_open(struct backend **out, const struct target_config *tc,
 	eb->base.ops = &exec_backend_ops;
 	eb->state = env->state;
 	eb->dry_run = env->dry_run;
+	eb->restore = env->restore;
 	if (to != NULL && (config_parse_duration(to, &secs) < 0 || secs < 1 ||
 			   secs > EXEC_TIMEOUT_MAX)) {
 		bad_value(err, tc, "timeout", "a duration of 1s..1h (\"300\", \"90s\", \"10m\")");
@@ -199,7 +201,7 @@ static int exec_read(struct backend *be, struct ranges *cur, struct cda_error *e
 	struct ranges *last = NULL;
 	uint32_t genid;
 
-	if (eb->read_cmd != NULL) {
+	if (eb->read_cmd != NULL && !eb->restore) {
 		if (run_read(eb, cur, err) < 0)
 			return -1;
 	} else if (eb->state != NULL) {
@@ -249,6 +251,10 @@ static int exec_apply(struct backend *be, const struct backend_input *in, struct
 
 	if (eb->dry_run) /* main.c never applies on a dry run; this is the backstop */
 		return cda_error_set(err, CDA_EAPPLY, "the exec command is never run on a dry run");
+	/* the firewall is elsewhere and outlives this host's reboot; the network is not up */
+	if (eb->restore)
+		return cda_error_set(err, CDA_EAPPLY, "restore does not run exec commands: the next "
+						      "sync applies the change");
 	if (prefix_lists(eb, in->want, &w, &add, &del) < 0) {
 		cda_error_sys(err, CDA_ESYS, "building the document for %s", eb->cmd[0]);
 		goto out;
@@ -284,7 +290,7 @@ static int exec_verify(struct backend *be, const struct ranges *want, struct cda
 	bool same = false;
 	int rc = -1;
 
-	if (eb->read_cmd == NULL)
+	if (eb->read_cmd == NULL || eb->restore)
 		return 0;
 	if ((cur = ranges_new()) == NULL)
 		return cda_error_sys(err, CDA_ESYS, "verifying");

@@ -179,6 +179,13 @@ check "exit 0 but a read-back that differs: exit 69" expect_rc 69
 check "the mismatch is named" grep -q 'read_command then shows' "$WORK/err"
 tree_sum "$WORK/state" >"$WORK/st9"
 check "mismatch: state dir as it was" cmp "$WORK/st8" "$WORK/st9"
+# restore (at boot, before the network) runs no exec command, not even read_command
+rm -f "$FW"/seen.*
+n=$(docs)
+run restore
+check "restore exits 0: the exec target stands as last applied" expect_rc 0
+check "restore ran neither read_command nor command" \
+	sh -c "! ls '$FW'/seen.* >/dev/null 2>&1 && [ \$(ls '$FW' | grep -c '^doc\.') = $n ]"
 mode ""
 
 # 10. 100k prefixes streamed while the command copies all it reads to stderr
