@@ -119,6 +119,9 @@ class Cli:
                                    capture_output=True, text=True, timeout=600)
             except FileNotFoundError:
                 raise Failed("%s: not found (install it, or give its path)" % self.program)
+            except subprocess.TimeoutExpired:
+                raise Failed("`%s %s` did not answer within 10 minutes"
+                             % (self.program, " ".join(words[:2])))
             if p.returncode == 0:
                 return p.stdout
             kind, code, text = self.classify(p.stderr.strip() or p.stdout.strip(), p.returncode)
