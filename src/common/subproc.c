@@ -334,7 +334,7 @@ static int run_child(const struct subproc_opts *o, bool confined, struct subproc
 	long long deadline = confined ? now_ms() + 1000LL * timeout : 0;
 	int st = 0, pumped, pump_errno = 0, ret = -1;
 	char msg[64];
-	pid_t pid;
+	pid_t pid = -1;
 
 	memset(out, 0, sizeof(*out));
 	if (start_child(o, confined, &pm, &pid, err) < 0)
