@@ -24,6 +24,7 @@ struct backend_env {
 	unsigned long verify_max; /* full read-back up to this many ranges */
 	bool verify_full;	  /* always read back, whatever the size */
 	bool dry_run;		  /* open/read only; apply is never called */
+	bool restore;		  /* cdnallow restore: at boot, no network */
 };
 
 /* Which source supplied an address, for comments and the per-source diff. */
@@ -67,6 +68,9 @@ struct backend_ops {
 	/* The origin lock as read() found it, one line ("tcp 80,443 on input+forward"), or
 	 * NULL when no lock is configured or present. Borrowed until close. NULL op: none. */
 	const char *(*lock_info)(struct backend *be);
+	/* When read() does not ask the target itself, what its answer is instead ("as last
+	 * applied (no read_command)"), for show; NULL when it does. NULL op: it does. */
+	const char *(*held_note)(struct backend *be);
 	void (*close)(struct backend *be); /* NULL-safe */
 };
 
@@ -85,6 +89,7 @@ int backend_save(struct backend *be, struct cda_error *err);
 int backend_unlock(struct backend *be, struct cda_error *err);
 int backend_drift(struct backend *be, bool *drift, struct cda_error *err);
 const char *backend_lock_info(struct backend *be);
+const char *backend_held_note(struct backend *be);
 void backend_close(struct backend *be);
 
 /* Add the CIDR text s[0..len) of family fam to r: 0 added, 1 not a CIDR of that family,
@@ -112,5 +117,6 @@ extern const struct backend_ops iptables_backend_ops;
 extern const struct backend_ops csf_backend_ops;
 extern const struct backend_ops fail2ban_backend_ops;
 extern const struct backend_ops file_backend_ops;
+extern const struct backend_ops exec_backend_ops;
 
 #endif

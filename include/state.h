@@ -55,6 +55,18 @@ int state_save_applied(struct state *st, const char *key, const struct ranges *l
 		       uint32_t genid, struct cda_error *err);
 int state_drop_applied(struct state *st, const char *key, struct cda_error *err);
 
+/* A backend's opaque token (the exec backend's command prints one on every apply): one line
+ * of printable ASCII (0x20-0x7e), at most STATE_TOKEN_MAX bytes. key names the target. */
+#define STATE_TOKEN_MAX 1024
+/* Into buf[size] ("" when none): 1 found, 0 none, -1 error (a corrupt file is CDA_EDATA
+ * naming file:line). */
+int state_load_token(struct state *st, const char *key, char *buf, size_t size,
+		     struct cda_error *err);
+/* Replace it atomically; a token that is not one printable line is refused (CDA_ESYS,
+ * EINVAL). */
+int state_save_token(struct state *st, const char *key, const char *token,
+		     struct cda_error *err);
+
 /* Ranges withdrawn upstream but still allowed (keep_withdrawn), with when each was first
  * seen withdrawn. */
 struct withdrawn {

@@ -45,6 +45,7 @@ int cli_show(const struct options *o, const struct config *cfg, struct state *st
 		struct ranges *cur = ranges_new();
 		struct cidr_list l = {0};
 		struct cda_error err = {0};
+		const char *note = NULL; /* read() answered without asking the target */
 		char buf[600];
 
 		if (!cli_selected(o, tc->name) || cur == NULL) {
@@ -62,17 +63,22 @@ int cli_show(const struct options *o, const struct config *cfg, struct state *st
 		} else {
 			ranges_normalize(cur);
 			ranges_to_cidrs(cur, &l);
+			note = backend_held_note(be);
 		}
 		if (o->json) {
-			printf("%s{\"name\":\"%s\",\"backend\":\"%s\",\"entries\":[", shown++ ? "," : "",
-			       tc->name, tc->backend);
+			printf("%s{\"name\":\"%s\",\"backend\":\"%s\",", shown++ ? "," : "", tc->name,
+			       tc->backend);
+			if (note != NULL)
+				printf("\"note\":\"%s\",", note);
+			printf("\"entries\":[");
 			for (size_t k = 0; k < l.n; k++)
 				printf("%s\"%s\"", k ? "," : "", cidr_format(&l.v[k], buf));
 			printf("]}");
 		} else {
-			printf("target %s (%s): %zu IPv4 + %zu IPv6\n", tc->name, tc->backend,
+			printf("target %s (%s): %zu IPv4 + %zu IPv6%s%s\n", tc->name, tc->backend,
 			       ranges_cidr_count(cur, CDA_AF_INET),
-			       ranges_cidr_count(cur, CDA_AF_INET6));
+			       ranges_cidr_count(cur, CDA_AF_INET6), note != NULL ? ", " : "",
+			       note != NULL ? note : "");
 			for (size_t k = 0; k < l.n; k++)
 				printf("  %s\n", cidr_format(&l.v[k], buf));
 		}

@@ -335,7 +335,8 @@ void target_run(const struct run_opts *ro, const struct config *cfg,
 {
 	struct target_work w = {.ro = ro, .cfg = cfg, .tc = tc, .st = st, .rep = rep, .tr = tr,
 				.env = {.state = st, .verify_max = cfg->verify_max,
-					.verify_full = ro->verify_full, .dry_run = ro->dry_run}};
+					.verify_full = ro->verify_full, .dry_run = ro->dry_run,
+					.restore = ro->mode == RUN_RESTORE}};
 
 	tr->name = tc->name;
 	tr->backend = tc->backend;

@@ -17,6 +17,7 @@ static const struct backend_ops *const registry[] = {
 	&csf_backend_ops,
 	&fail2ban_backend_ops,
 	&file_backend_ops,
+	&exec_backend_ops,
 	&null_backend_ops,
 };
 
@@ -175,6 +176,11 @@ int backend_drift(struct backend *be, bool *drift, struct cda_error *err)
 const char *backend_lock_info(struct backend *be)
 {
 	return be->ops->lock_info != NULL ? be->ops->lock_info(be) : NULL;
+}
+
+const char *backend_held_note(struct backend *be)
+{
+	return be->ops->held_note != NULL ? be->ops->held_note(be) : NULL;
 }
 
 void backend_close(struct backend *be)

@@ -394,6 +394,54 @@ static void lock_file_holds_our_pid(void **state)
 	rm_tree(t.base);
 }
 
+static void tokens_round_trip_and_refuse_garbage(void **state)
+{
+	struct tmp t;
+	struct state *st;
+	struct cda_error err = {0};
+	char buf[STATE_TOKEN_MAX + 1], p[256], big[STATE_TOKEN_MAX + 2];
+
+	(void)state;
+	mk(&t);
+	st = open_ok(t.dir);
+	assert_int_equal(state_load_token(st, "exec-edge", buf, sizeof(buf), &err), 0);
+	assert_string_equal(buf, "");
+	assert_int_equal(state_save_token(st, "exec-edge", "pl-0abc:7 v=1 \"x\"", &err), 0);
+	assert_int_equal(state_load_token(st, "exec-edge", buf, sizeof(buf), &err), 1);
+	assert_string_equal(buf, "pl-0abc:7 v=1 \"x\"");
+	snprintf(p, sizeof(p), "%s/token-exec-edge.tok", t.dir);
+	assert_int_equal(access(p, F_OK), 0);
+	/* an empty token is a token */
+	assert_int_equal(state_save_token(st, "exec-edge", "", &err), 0);
+	assert_int_equal(state_load_token(st, "exec-edge", buf, sizeof(buf), &err), 1);
+	assert_string_equal(buf, "");
+	/* two lines, control bytes, too long: refused, the stored one kept */
+	assert_int_equal(state_save_token(st, "exec-edge", "a\nb", &err), -1);
+	assert_int_equal(state_save_token(st, "exec-edge", "a\tb", &err), -1);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(state_save_token(st, "exec-edge", big, &err), -1);
+	big[STATE_TOKEN_MAX] = '\0';
+	assert_int_equal(state_save_token(st, "exec-edge", big, &err), 0);
+	assert_int_equal(state_load_token(st, "exec-edge", buf, sizeof(buf), &err), 1);
+	assert_int_equal(strlen(buf), STATE_TOKEN_MAX);
+	/* a corrupt file names file and line */
+	put(p, "# cdnallow token v1\nok\nmore\n");
+	cda_error_clear(&err);
+	assert_int_equal(state_load_token(st, "exec-edge", buf, sizeof(buf), &err), -1);
+	assert_int_equal(err.code, CDA_EDATA);
+	assert_string_equal(err.origin, p);
+	assert_int_equal(err.line, 2);
+	put(p, "garbage\n");
+	assert_int_equal(state_load_token(st, "exec-edge", buf, sizeof(buf), &err), -1);
+	state_close(st);
+	/* read-only: loads, never saves */
+	assert_int_equal(state_open(&st, t.dir, 0, true, &err), 0);
+	assert_int_equal(state_save_token(st, "exec-edge", "x", &err), -1);
+	state_close(st);
+	rm_tree(t.base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -405,6 +453,7 @@ int main(void)
 		cmocka_unit_test(unsafe_directory_is_refused),
 		cmocka_unit_test(corrupt_files_name_file_and_line),
 		cmocka_unit_test(lock_file_holds_our_pid),
+		cmocka_unit_test(tokens_round_trip_and_refuse_garbage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
