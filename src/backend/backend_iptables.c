@@ -11,6 +11,7 @@
 
 #include "cda_error.h"
 #include "config.h"
+#include "iptables_ipset.h"
 #include "ranges.h"
 #include "subproc.h"
 #include "textbuf.h"
@@ -1224,3 +1225,32 @@ const struct backend_ops iptables_backend_ops = {
 	.lock_info = iptables_lock_info,
 	.close = iptables_close,
 };
+
+/* ---- shared with the ufw backend (iptables_ipset.h) ---- */
+
+int iptables_ipset_read(const char *ipset, int f, const char *name, struct ranges *cur,
+			bool *exists, struct cda_error *err)
+{
+	struct iptables_backend ib = {.ipset = (char *)ipset};
+
+	return read_set(&ib, f, name, cur, exists, err);
+}
+
+int iptables_ipset_replace(const char *ipset, const char *const set[2], const struct ranges *want,
+			   struct cda_error *err)
+{
+	struct iptables_backend ib = {.ipset = (char *)ipset,
+				      .set = {(char *)set[0], (char *)set[1]}};
+	struct cidr_list cl = {0};
+	int rc = want_cidrs(want, &cl, err);
+
+	if (rc == 0)
+		rc = apply_sets(&ib, &cl, err);
+	cidr_list_finish(&cl);
+	return rc;
+}
+
+int iptables_parse_ports(const char *s, char **out)
+{
+	return parse_ports(s, out);
+}
