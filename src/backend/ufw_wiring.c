@@ -259,11 +259,16 @@ bool ufw_live_fine(const struct ufw_live *lv)
  * the lock's directory does not exist (no ufw command can hold it), -1 on error. */
 int ufw_lock_take(const struct ufw_backend *ub, struct cda_error *err)
 {
-	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	/* A read lock is enough to exclude ufw's write lock (lockf), and needs only a read-only
+	 * descriptor: under ProtectSystem=strict /run is read-only, yet the file is there once
+	 * any ufw command ran since boot. Missing and not creatable: no ufw command ran yet. */
+	struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
 	struct timespec ts = {0, 50 * 1000 * 1000};
-	int fd = open(ub->lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	int fd = open(ub->lock, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0 && errno == ENOENT)
+		fd = open(ub->lock, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 && (errno == ENOENT || errno == EROFS))
 		return -2;
 	if (fd < 0)
 		return cda_error_sys(err, CDA_EAPPLY, "UFW: cannot open its lock %s", ub->lock);
@@ -347,11 +352,15 @@ static int put_file(const char *path, const char *data, size_t len, mode_t mode,
 		    const struct stat *own, struct cda_error *err)
 {
 	struct atomicfile af;
+	struct stat st;
 
 	if (atomicfile_open(&af, path, mode, err) < 0)
 		return -1;
+	/* the owner only when it differs: the unit has no CAP_CHOWN */
 	if ((len > 0 && fwrite(data, 1, len, af.fp) != len) ||
-	    (own != NULL && fchown(fileno(af.fp), own->st_uid, own->st_gid) < 0)) {
+	    (own != NULL && (fstat(fileno(af.fp), &st) < 0 ||
+			     ((st.st_uid != own->st_uid || st.st_gid != own->st_gid) &&
+			      fchown(fileno(af.fp), own->st_uid, own->st_gid) < 0)))) {
 		cda_error_sys(err, CDA_ESYS, "cannot write %s", path);
 		atomicfile_abort(&af);
 		return -1;

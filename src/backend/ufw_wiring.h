@@ -71,8 +71,9 @@ int ufw_live_read(const struct ufw_backend *ub, int f, const struct ufw_file *ol
 bool ufw_live_fine(const struct ufw_live *lv);
 void ufw_live_reset(struct ufw_live *lv);
 
-/* UFW's lock (the ufw command holds it while it changes the firewall): the fd to close(), -2
- * when its directory does not exist, -1 with err (30 s at most). */
+/* UFW's lock (the ufw command holds it while it changes the firewall), read-locked: the fd
+ * to close(), -2 when there is none to take (missing and cannot be created), -1 with err
+ * (held for more than 30 s). */
 int ufw_lock_take(const struct ufw_backend *ub, struct cda_error *err);
 
 /* `iptables-restore --test` of each rules file about to change: as the admin left it (admin),
