@@ -136,7 +136,7 @@ static int open_cmds(struct ufw_backend *ub, const struct target_config *tc,
 {
 	static const char *const keys[3] = {"ipset_cmd", "iptables_cmd", "ip6tables_cmd"};
 	static const char *const defs[3] = {"ipset", "iptables", "ip6tables"};
-	char *v[3] = {NULL, NULL, NULL};
+	char **dst[3] = {&ub->ipset, &ub->ipt[0], &ub->ipt[1]};
 
 	for (int i = 0; i < 3; i++) {
 		const char *s = target_get(tc, keys[i]);
@@ -146,17 +146,15 @@ static int open_cmds(struct ufw_backend *ub, const struct target_config *tc,
 		/* ipset_cmd goes into before.init as it is */
 		if (!word_ok(s, 255, "_-./+"))
 			return bad_value(err, tc, keys[i], "expected a command name or path");
-		v[i] = strdup(s);
+		if ((*dst[i] = strdup(s)) == NULL)
+			return cda_error_sys(err, CDA_ESYS, "allocating the ufw backend");
 	}
-	ub->ipset = v[0];
-	ub->ipt[0] = v[1];
-	ub->ipt[1] = v[2];
 	for (int f = 0; f < 2; f++) {
-		if (ub->ipt[f] == NULL || (ub->restore[f] = cat(ub->ipt[f], "-restore")) == NULL ||
+		if ((ub->restore[f] = cat(ub->ipt[f], "-restore")) == NULL ||
 		    (ub->save[f] = cat(ub->ipt[f], "-save")) == NULL)
 			return cda_error_sys(err, CDA_ESYS, "allocating the ufw backend");
 	}
-	return ub->ipset == NULL ? cda_error_sys(err, CDA_ESYS, "allocating the ufw backend") : 0;
+	return 0;
 }
 
 static int ufw_open(struct backend **out, const struct target_config *tc,
