@@ -131,8 +131,7 @@ static int open_paths(struct ufw_backend *ub, const struct target_config *tc,
 	return 0;
 }
 
-static int open_cmds(struct ufw_backend *ub, const struct target_config *tc,
-		     struct cda_error *err)
+static int open_cmds(struct ufw_backend *ub, const struct target_config *tc, struct cda_error *err)
 {
 	static const char *const keys[3] = {"ipset_cmd", "iptables_cmd", "ip6tables_cmd"};
 	static const char *const defs[3] = {"ipset", "iptables", "ip6tables"};
@@ -193,7 +192,8 @@ static int ufw_open(struct backend **out, const struct target_config *tc,
 		goto fail;
 	}
 	if (iptables_parse_ports(ports != NULL ? ports : "80 443", &ub->ports) < 0) {
-		bad_value(err, tc, "ports", "expected up to 15 TCP ports or ranges (80 443 8000:8080)");
+		bad_value(err, tc, "ports",
+			  "expected up to 15 TCP ports or ranges (80 443 8000:8080)");
 		goto fail;
 	}
 	*out = &ub->base;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The iptables backend's ipset code, shared with the ufw backend (until it has a file of its own). */
+/* The iptables backend's ipset code and port parser, shared with the ufw backend. */
 #ifndef CDNALLOW_IPTABLES_IPSET_H
 #define CDNALLOW_IPTABLES_IPSET_H
 

@@ -158,7 +158,7 @@ int ufw_plan_load(const struct ufw_backend *ub, struct ufw_plan *p, struct cda_e
 
 /* `ipset save` of the sets that exist, both in one text (what boot_file should hold). */
 int ufw_sets_save(const struct ufw_backend *ub, const bool exists[2], struct textbuf *b,
-		     struct cda_error *err)
+		  struct cda_error *err)
 {
 	textbuf_add(b, "", 0);
 	for (int f = 0; f < 2; f++) {
@@ -199,7 +199,7 @@ static bool in_lines(const char *rules, const char *l)
 /* Family f's before-input chain as UFW runs it now; old: the file as it was (its block's
  * rules are ours to delete when no longer wanted). */
 int ufw_live_read(const struct ufw_backend *ub, int f, const struct ufw_file *old,
-		     struct ufw_live *lv, struct cda_error *err)
+		  struct ufw_live *lv, struct cda_error *err)
 {
 	char *argv[] = {ub->save[f], "-t", "filter", NULL};
 	struct textbuf want = {0}, mine = {0};
@@ -254,9 +254,6 @@ bool ufw_live_fine(const struct ufw_live *lv)
 
 /* ---- changing it ---- */
 
-/* UFW's own lock, which the ufw command holds while it changes the firewall (`ufw reload`
- * included), waiting at most LOCK_WAIT_MS. The fd (closing it releases the lock), -2 when
- * the lock's directory does not exist (no ufw command can hold it), -1 on error. */
 int ufw_lock_take(const struct ufw_backend *ub, struct cda_error *err)
 {
 	/* A read lock is enough to exclude ufw's write lock (lockf), and needs only a read-only
@@ -331,7 +328,7 @@ static int test_rules(const struct ufw_backend *ub, int f, const struct textbuf 
 /* Each rules file we are about to change must load as the admin left it (else it is theirs
  * to fix, and we change nothing); admin: that text, else ours in it. */
 int ufw_check_rules(const struct ufw_backend *ub, const struct ufw_plan *p, bool admin,
-		       struct cda_error *err)
+		    struct cda_error *err)
 {
 	for (int f = 0; f < 2; f++) {
 		char what[96];
@@ -370,7 +367,7 @@ static int put_file(const char *path, const char *data, size_t len, mode_t mode,
 
 /* The files that differ from the plan, then boot_file from the sets as they are now. */
 int ufw_write_all(const struct ufw_backend *ub, struct ufw_plan *p, const bool exists[2],
-		     struct cda_error *err)
+		  struct cda_error *err)
 {
 	struct textbuf boot = {0};
 	int rc;
