@@ -114,6 +114,7 @@ bool backend_command_ok(const char *s);
 extern const struct backend_ops null_backend_ops;
 extern const struct backend_ops nft_backend_ops;
 extern const struct backend_ops iptables_backend_ops;
+extern const struct backend_ops ufw_backend_ops;
 extern const struct backend_ops csf_backend_ops;
 extern const struct backend_ops fail2ban_backend_ops;
 extern const struct backend_ops file_backend_ops;

@@ -36,6 +36,10 @@ int origin_lock_parse_ports(const char *v, bool dash, struct origin_lock_port *o
 /* "80,443,8000-8080" (sep between a range's ends) into buf, truncated to size. */
 void origin_lock_ports_text(char *buf, size_t size, const struct origin_lock_port *p, size_t n,
 			    char sep);
+/* For iptables' multiport match: "80 443,8000:8080" -> "80,443,8000:8080" (re-printed
+ * canonically; dash: 8000-8080 too), at most 15 with a range counting twice, malloc'd into
+ * *out. -1 when bad or too many. */
+int origin_lock_multiport(const char *s, bool dash, char **out);
 /* lock_forward: auto (also when unset), yes or no. -1: CDA_ECONFIG at the key. */
 int origin_lock_parse_forward(const struct target_config *tc, enum origin_lock_fwd *out,
 			      struct cda_error *err);

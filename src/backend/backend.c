@@ -14,6 +14,7 @@ static const struct backend_ops *const registry[] = {
 	&nft_backend_ops,
 #endif
 	&iptables_backend_ops,
+	&ufw_backend_ops,
 	&csf_backend_ops,
 	&fail2ban_backend_ops,
 	&file_backend_ops,

@@ -27,7 +27,6 @@
  */
 
 #define CHAIN_MAXNAME 28 /* XT_EXTENSION_MAXNAMELEN - 1 */
-#define MAX_PORTS 15     /* multiport limit (a range counts twice) */
 #define LOCK_SUFFIX "-LOCK"
 #define LOCKFWD_SUFFIX "-LOCKFWD"
 
@@ -70,24 +69,6 @@ static bool in_path(const char *cmd)
 			return true;
 	}
 	return false;
-}
-
-/* "80 443,8000:8080" -> "80,443,8000:8080" (numbers re-printed canonically); dash: 8000-8080
- * as well. At most MAX_PORTS, a range counting twice (the multiport match's limit). */
-static int parse_ports(const char *s, bool dash, char **out)
-{
-	struct origin_lock_port p[MAX_PORTS];
-	char text[MAX_PORTS * 12];
-	size_t n = 0, used = 0;
-
-	if (origin_lock_parse_ports(s, dash, p, MAX_PORTS, &n) < 0)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		used += p[i].lo == p[i].hi ? 1 : 2;
-	if (used > MAX_PORTS)
-		return -1;
-	origin_lock_ports_text(text, sizeof(text), p, n, ':');
-	return (*out = strdup(text)) == NULL ? -1 : 0;
 }
 
 static void iptables_close(struct backend *be)
@@ -149,11 +130,11 @@ static int parse_lock(struct iptables_backend *ib, const struct target_config *t
 		return backend_bad_value(err, tc, "chain",
 					 "at most 20 characters with an origin lock");
 	ib->lock_on = true;
-	if (tcp != NULL && parse_ports(tcp, true, &ib->lock_tcp) < 0)
+	if (tcp != NULL && origin_lock_multiport(tcp, true, &ib->lock_tcp) < 0)
 		return backend_bad_value(
 			err, tc, "lock_ports",
 			"expected up to 15 TCP ports or ranges (80 443 8000-8080)");
-	if (udp != NULL && parse_ports(udp, true, &ib->lock_udp) < 0)
+	if (udp != NULL && origin_lock_multiport(udp, true, &ib->lock_udp) < 0)
 		return backend_bad_value(err, tc, "lock_udp",
 					 "expected up to 15 UDP ports or ranges (443)");
 	if (origin_lock_parse_forward(tc, &ib->lock_fwd, err) < 0)
@@ -223,7 +204,7 @@ static int iptables_open(struct backend **out, const struct target_config *tc,
 		backend_bad_value(err, tc, "set_v6", "must differ from set_v4");
 		goto fail;
 	}
-	if (ports != NULL && parse_ports(ports, false, &ib->ports) < 0) {
+	if (ports != NULL && origin_lock_multiport(ports, false, &ib->ports) < 0) {
 		backend_bad_value(err, tc, "ports",
 				  "expected up to 15 TCP ports or ranges (80 443 8000:8080)");
 		goto fail;

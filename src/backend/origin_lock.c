@@ -162,3 +162,21 @@ void origin_lock_describe(char *buf, size_t size, const struct origin_lock_state
 		add(buf, size, &k, ": %s",
 		    s->missing ? "missing" : "differs from the configuration");
 }
+
+#define MULTIPORT_MAX 15 /* the multiport match's limit; a range counts twice */
+
+int origin_lock_multiport(const char *s, bool dash, char **out)
+{
+	struct origin_lock_port p[MULTIPORT_MAX];
+	char text[MULTIPORT_MAX * 12];
+	size_t n = 0, used = 0;
+
+	if (origin_lock_parse_ports(s, dash, p, MULTIPORT_MAX, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		used += p[i].lo == p[i].hi ? 1 : 2;
+	if (used > MULTIPORT_MAX)
+		return -1;
+	origin_lock_ports_text(text, sizeof(text), p, n, ':');
+	return (*out = strdup(text)) == NULL ? -1 : 0;
+}
