@@ -66,6 +66,10 @@ struct backend_ops {
 	/* The origin lock as read() found it, one line ("tcp 80,443 on input+forward"), or
 	 * NULL when no lock is configured or present. Borrowed until close. NULL op: none. */
 	const char *(*lock_info)(struct backend *be);
+	/* Keep a replayable copy of what the target holds for the host's own firewall loader
+	 * (nftables: the nft_file script), after a verified apply or a read that found the
+	 * target in step; never on a dry run. *written: the copy changed. NULL: none. */
+	int (*snapshot)(struct backend *be, bool *written, struct cda_error *err);
 	void (*close)(struct backend *be); /* NULL-safe */
 };
 
@@ -84,6 +88,7 @@ int backend_save(struct backend *be, struct cda_error *err);
 int backend_unlock(struct backend *be, struct cda_error *err);
 int backend_drift(struct backend *be, bool *drift, struct cda_error *err);
 const char *backend_lock_info(struct backend *be);
+int backend_snapshot(struct backend *be, bool *written, struct cda_error *err);
 void backend_close(struct backend *be);
 
 /* The first source whose list holds the prefix's first address, NULL when none. */

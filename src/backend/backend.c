@@ -127,6 +127,12 @@ const char *backend_lock_info(struct backend *be)
 	return be->ops->lock_info != NULL ? be->ops->lock_info(be) : NULL;
 }
 
+int backend_snapshot(struct backend *be, bool *written, struct cda_error *err)
+{
+	*written = false;
+	return be->ops->snapshot != NULL ? be->ops->snapshot(be, written, err) : 0;
+}
+
 void backend_close(struct backend *be)
 {
 	if (be != NULL)

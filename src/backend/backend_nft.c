@@ -25,6 +25,7 @@
 #include "cda_error.h"
 #include "config.h"
 #include "nft_batch.h"
+#include "nft_script.h"
 #include "ranges.h"
 #include "state.h"
 
@@ -73,11 +74,12 @@ struct nft_backend {
 	bool fwd_on;              /* lock_forward resolved (auto: Docker or a forward chain seen) */
 	struct lock_seen seen[2]; /* [NFT_LOCK_INPUT], [NFT_LOCK_FORWARD] */
 	char lock_text[128];
+	char *script_path; /* nft_file: the script a reload of the host's ruleset includes */
 };
 
 static const char *const nft_keys[] = {"table",        "family",     "set_v4",     "set_v6",
 				       "create",       "verify",     "lock_ports", "lock_udp",
-				       "lock_forward", "lock_allow", NULL};
+				       "lock_forward", "lock_allow", "nft_file",   NULL};
 
 static struct nft_backend *nft_from_base(struct backend *be)
 {
@@ -320,6 +322,7 @@ static void nft_close(struct backend *be)
 	free(nb->name);
 	free(nb->cache_key);
 	free(nb->config_path);
+	free(nb->script_path);
 	free(nb);
 }
 
@@ -393,6 +396,12 @@ static int nft_open(struct backend **out, const struct target_config *tc,
 	}
 	if (parse_config(nb, tc, err) < 0)
 		goto fail;
+	if (nft_script_path(target_get(tc, "nft_file"),
+			    nb->env.state != NULL ? state_dir(nb->env.state) : NULL, name,
+			    &nb->script_path, err) < 0) {
+		cda_error_at(err, tc->config_path, target_line(tc, "nft_file"));
+		goto fail;
+	}
 	*out = &nb->base;
 	return 0;
 fail:
@@ -1548,6 +1557,22 @@ static const char *nft_lock_info(struct backend *be)
 	return nb->lock_text[0] != '\0' ? nb->lock_text : NULL;
 }
 
+/* The nft_file script: the sets and lock as the last verified apply (or read) left them. */
+static int nft_snapshot(struct backend *be, bool *written, struct cda_error *err)
+{
+	struct nft_backend *nb = nft_from_base(be);
+	struct nft_plan p;
+	struct nft_script s = {.target = nb->name, .plan = &p, .lock = &nb->lock};
+
+	if (nb->script_path == NULL || !nb->known || nb->last == NULL)
+		return 0;
+	plan_base(nb, &p);
+	s.have = nb->last;
+	for (int h = 0; h < 2; h++)
+		s.lock_on[h] = nb->seen[h].ok && lock_wanted(nb, nb->last, h);
+	return nft_script_save(nb->script_path, &s, written, err);
+}
+
 const struct backend_ops nft_backend_ops = {
 	.name = "nftables",
 	.keys = nft_keys,
@@ -1559,5 +1584,6 @@ const struct backend_ops nft_backend_ops = {
 	.unlock = nft_unlock,
 	.drift = nft_drift,
 	.lock_info = nft_lock_info,
+	.snapshot = nft_snapshot,
 	.close = nft_close,
 };
