@@ -686,6 +686,24 @@ out:
 			       cda_error_str(&e, buf, sizeof(buf)));
 	}
 	withdrawn_list_finish(&keep);
+	/* a replayable copy for the host's firewall loader, once the target is in step */
+	if (be != NULL && !o->dry_run &&
+	    (tr->status == TGT_CHANGED || tr->status == TGT_UNCHANGED)) {
+		struct cda_error e = {0};
+		bool written;
+
+		if (backend_snapshot(be, &written, &e) < 0) {
+			logmsg(o, LOG_ERR, "target %s: in step, but its copy for the firewall "
+					   "loader was not written: %s",
+			       tc->name, cda_error_str(&e, buf, sizeof(buf)));
+			e.code = CDA_ESYS;
+			if (err->code == CDA_OK)
+				*err = e;
+		} else if (written) {
+			logmsg(o, LOG_DEBUG, "target %s: copy for the firewall loader updated",
+			       tc->name);
+		}
+	}
 	if (tr->status == TGT_FAILED)
 		logmsg(o, LOG_ERR, "target %s: %s; left as it was", tc->name,
 		       cda_error_str(err, buf, sizeof(buf)));
@@ -841,8 +859,9 @@ static int exit_status(const struct options *o, const struct run_report *r)
 			sys |= t->err.code == CDA_ESYS;
 			config |= t->err.code == CDA_ECONFIG;
 		}
-		if (t->status == TGT_CHANGED && t->err.code == CDA_ESYS)
-			sys = true; /* applied, but the state dir failed */
+		if ((t->status == TGT_CHANGED || t->status == TGT_UNCHANGED) &&
+		    t->err.code == CDA_ESYS)
+			sys = true; /* in step, but the state dir failed */
 		refused |= t->status == TGT_REFUSED;
 		if (t->status == TGT_SKIPPED) {
 			data |= t->err.code == CDA_EDATA;
