@@ -63,12 +63,16 @@ static void put_range(struct textbuf *out, int fam, cda_u128 lo, cda_u128 hi)
 /* "{ a, b,\n<indent>c }": the elements of one family, a few per line. */
 static void put_elements(struct textbuf *out, const struct ranges *r, int fam, const char *indent)
 {
-	size_t n = fam == CDA_AF_INET ? ranges_count4(r) : ranges_count6(r);
+	size_t n = fam == CDA_AF_INET ? ranges_count4(r) : ranges_count6(r), ilen = strlen(indent);
 
 	textbuf_add(out, "{ ", 2);
 	for (size_t i = 0; i < n; i++) {
-		if (i > 0)
-			textbuf_printf(out, i % ELEMS_PER_LINE ? ", " : ",\n%s", indent);
+		if (i > 0 && i % ELEMS_PER_LINE != 0) {
+			textbuf_add(out, ", ", 2);
+		} else if (i > 0) {
+			textbuf_add(out, ",\n", 2);
+			textbuf_add(out, indent, ilen);
+		}
 		if (fam == CDA_AF_INET)
 			put_range(out, fam, ranges_v4(r)[i].lo, ranges_v4(r)[i].hi);
 		else
