@@ -159,6 +159,28 @@ nft -f "$CONF_INC"
 nft list table inet cdnallow >"$WORK/after" 2>&1
 check "own table: a reload now restores the new list" diff "$WORK/made2" "$WORK/after"
 
+# 8. other table shapes round-trip too: an ip table, and an inet table syncing IPv6 only
+# (its drops match IPv6 alone) with the forward chain
+CONF3="$WORK/shapes.conf"
+cf_config "$CONF3" "family = ip" "table = cdn4" "lock_ports = 443" "lock_forward = no" \
+	"lock_allow = 192.0.2.0/24"
+sed -i "s#^state_dir = .*#state_dir = $WORK/state3#" "$CONF3"
+printf '[target.six]\nbackend = nftables\nsources = cloudflare\ntable = cdn6\nset_v4 = none\n%s\n' \
+	"lock_ports = 80 443
+lock_udp = 443
+lock_forward = yes" >>"$CONF3"
+"$CDNALLOW" -c "$CONF3" sync >"$WORK/out" 2>"$WORK/err"
+echo $? >"$WORK/rc"
+check "shapes: sync exits 0" expect_rc 0
+for t in "ip cdn4 edge" "inet cdn6 six"; do
+	set -- $t
+	nft list table "$1" "$2" >"$WORK/made-$2"
+	unshare -n sh -c "nft -f '$WORK/state3/$3.nft' && nft list table $1 $2" >"$WORK/loaded-$2" 2>&1
+	check "shapes: table $1 $2 round-trips through its script" diff "$WORK/made-$2" "$WORK/loaded-$2"
+done
+check "shapes: an IPv6-only lock drops IPv6 only" \
+	grep -q "meta nfproto ipv6 meta l4proto tcp th dport 80 drop" "$WORK/state3/six.nft"
+
 # --- an admin-owned table (create = no), an empty family, an empty target ---------------
 nft flush ruleset
 STATE2="$WORK/state2"
