@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* The backend registry and the dispatchers that handle optional ops in one place. */
 #include "backend.h"
 
 #include <assert.h>

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* Unit tests of nft_script: the script text for each table shape, its path and its file. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
