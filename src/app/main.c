@@ -525,6 +525,33 @@ out:
 	return rc;
 }
 
+/*
+ * Once a target is in step (applied, restored or found unchanged; never on a dry run): the
+ * backend's replayable copy for the host's own firewall loader (nftables: nft_file). A
+ * failure is a state failure: loud, exit 71.
+ */
+static void snapshot_target(const struct options *o, const struct target_config *tc,
+			    struct backend *be, struct target_report *tr)
+{
+	struct cda_error e = {0};
+	bool written;
+	char buf[600];
+
+	if (be == NULL || o->dry_run ||
+	    (tr->status != TGT_CHANGED && tr->status != TGT_UNCHANGED))
+		return;
+	if (backend_snapshot(be, &written, &e) < 0) {
+		logmsg(o, LOG_ERR,
+		       "target %s: in step, but its copy for the firewall loader was not written: %s",
+		       tc->name, cda_error_str(&e, buf, sizeof(buf)));
+		e.code = CDA_ESYS;
+		if (tr->err.code == CDA_OK)
+			tr->err = e;
+	} else if (written) {
+		logmsg(o, LOG_DEBUG, "target %s: copy for the firewall loader updated", tc->name);
+	}
+}
+
 /* One target: read, diff, guard, apply, verify, save. Fills its report. */
 static void run_target(const struct options *o, const struct config *cfg,
 		       const struct target_config *tc, struct source_run *srs, size_t n_srs,
@@ -686,24 +713,7 @@ out:
 			       cda_error_str(&e, buf, sizeof(buf)));
 	}
 	withdrawn_list_finish(&keep);
-	/* a replayable copy for the host's firewall loader, once the target is in step */
-	if (be != NULL && !o->dry_run &&
-	    (tr->status == TGT_CHANGED || tr->status == TGT_UNCHANGED)) {
-		struct cda_error e = {0};
-		bool written;
-
-		if (backend_snapshot(be, &written, &e) < 0) {
-			logmsg(o, LOG_ERR, "target %s: in step, but its copy for the firewall "
-					   "loader was not written: %s",
-			       tc->name, cda_error_str(&e, buf, sizeof(buf)));
-			e.code = CDA_ESYS;
-			if (err->code == CDA_OK)
-				*err = e;
-		} else if (written) {
-			logmsg(o, LOG_DEBUG, "target %s: copy for the firewall loader updated",
-			       tc->name);
-		}
-	}
+	snapshot_target(o, tc, be, tr);
 	if (tr->status == TGT_FAILED)
 		logmsg(o, LOG_ERR, "target %s: %s; left as it was", tc->name,
 		       cda_error_str(err, buf, sizeof(buf)));
