@@ -71,6 +71,10 @@ struct backend_ops {
 	/* When read() does not ask the target itself, what its answer is instead ("as last
 	 * applied (no read_command)"), for show; NULL when it does. NULL op: it does. */
 	const char *(*held_note)(struct backend *be);
+	/* Keep a replayable copy of what the target holds for the host's own firewall loader
+	 * (nftables: the nft_file script), after a verified apply or a read that found the
+	 * target in step; never on a dry run. *written: the copy changed. NULL: none. */
+	int (*snapshot)(struct backend *be, bool *written, struct cda_error *err);
 	void (*close)(struct backend *be); /* NULL-safe */
 };
 
@@ -90,6 +94,7 @@ int backend_unlock(struct backend *be, struct cda_error *err);
 int backend_drift(struct backend *be, bool *drift, struct cda_error *err);
 const char *backend_lock_info(struct backend *be);
 const char *backend_held_note(struct backend *be);
+int backend_snapshot(struct backend *be, bool *written, struct cda_error *err);
 void backend_close(struct backend *be);
 
 /* Add the CIDR text s[0..len) of family fam to r: 0 added, 1 not a CIDR of that family,

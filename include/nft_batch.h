@@ -26,6 +26,7 @@ struct ranges;
  */
 #define NFT_LOCK_CHAIN_INPUT "lock_input"
 #define NFT_LOCK_CHAIN_FORWARD "lock_forward"
+#define NFT_LOCK_CHAIN_COMMENT "cdnallow origin lock (cdnallow unlock removes it)"
 #define NFT_LOCK_PRIORITY (-1) /* filter - 1: before the usual filter chains */
 #define NFT_LOCK_MAX_PORTS 32  /* per protocol */
 #define NFT_LOCK_MAX_ALLOW ORIGIN_LOCK_MAX_ALLOW

@@ -143,8 +143,9 @@ static int exit_status(const struct options *o, const struct run_report *r)
 			sys |= t->err.code == CDA_ESYS;
 			config |= t->err.code == CDA_ECONFIG;
 		}
-		if (t->status == TGT_CHANGED && t->err.code == CDA_ESYS)
-			sys = true; /* applied, but the state dir failed */
+		if ((t->status == TGT_CHANGED || t->status == TGT_UNCHANGED) &&
+		    t->err.code == CDA_ESYS)
+			sys = true; /* in step, but the state dir failed */
 		refused |= t->status == TGT_REFUSED;
 		if (t->status == TGT_SKIPPED) {
 			data |= t->err.code == CDA_EDATA;

@@ -298,6 +298,35 @@ out:
 }
 
 /* The grace clock once the target is in step, the notes of a failure, and the cleanup. */
+/*
+ * Once a target is in step (applied, restored or found unchanged; never on a dry run): the
+ * backend's replayable copy for the host's own firewall loader (nftables: nft_file). A
+ * failure is a state failure: loud, exit 71.
+ */
+static void snapshot(struct target_work *w)
+{
+	struct target_report *tr = w->tr;
+	struct cda_error e = {0};
+	bool written;
+	char buf[600];
+
+	if (w->be == NULL || w->ro->dry_run ||
+	    (tr->status != TGT_CHANGED && tr->status != TGT_UNCHANGED))
+		return;
+	if (backend_snapshot(w->be, &written, &e) < 0) {
+		report_note(w->rep, LOG_ERR,
+			    "target %s: in step, but its copy for the firewall loader was not "
+			    "written: %s",
+			    w->tc->name, cda_error_str(&e, buf, sizeof(buf)));
+		e.code = CDA_ESYS;
+		if (tr->err.code == CDA_OK)
+			tr->err = e;
+	} else if (written) {
+		report_note(w->rep, LOG_DEBUG, "target %s: copy for the firewall loader updated",
+			    w->tc->name);
+	}
+}
+
 static void finish(struct target_work *w)
 {
 	struct target_report *tr = w->tr;
@@ -313,6 +342,7 @@ static void finish(struct target_work *w)
 				    cda_error_str(&e, buf, sizeof(buf)));
 	}
 	withdrawn_list_finish(&w->keep);
+	snapshot(w);
 	if (tr->status == TGT_FAILED)
 		report_note(w->rep, LOG_ERR, "target %s: %s; left as it was", w->tc->name,
 			    cda_error_str(&tr->err, buf, sizeof(buf)));

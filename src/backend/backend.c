@@ -184,6 +184,12 @@ const char *backend_held_note(struct backend *be)
 	return be->ops->held_note != NULL ? be->ops->held_note(be) : NULL;
 }
 
+int backend_snapshot(struct backend *be, bool *written, struct cda_error *err)
+{
+	*written = false;
+	return be->ops->snapshot != NULL ? be->ops->snapshot(be, written, err) : 0;
+}
+
 void backend_close(struct backend *be)
 {
 	if (be != NULL)

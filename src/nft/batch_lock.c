@@ -382,7 +382,7 @@ static int put_del_chain(struct nft_batch *b, const struct nft_plan *p, int hook
 
 static int put_new_chain(struct nft_batch *b, const struct nft_plan *p, int hook)
 {
-	static const char comment[] = "cdnallow origin lock (cdnallow unlock removes it)";
+	static const char comment[] = NFT_LOCK_CHAIN_COMMENT;
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(128);
 	struct nlmsghdr *nlh;

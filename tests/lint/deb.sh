@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Builds the Debian package from a copy of the source tree (contrib/debian as debian/), lists
 # it, checks its files and conffiles, and runs lintian: errors and warnings fail (documented
-# overrides live in contrib/debian/source/lintian-overrides). Slow: a full build.
+# overrides live in contrib/debian/cdnallow.lintian-overrides and
+# contrib/debian/source/lintian-overrides). Slow: a full build.
 set -u
 src=${CDNALLOW_SRC:?}
 echo 1..4

@@ -16,12 +16,13 @@
 #include "cda_error.h"
 #include "config.h"
 #include "nft_batch.h"
+#include "nft_script.h"
 #include "ranges.h"
 #include "state.h"
 
 static const char *const nft_keys[] = {"table",        "family",     "set_v4",     "set_v6",
 				       "create",       "verify",     "lock_ports", "lock_udp",
-				       "lock_forward", "lock_allow", NULL};
+				       "lock_forward", "lock_allow", "nft_file",   NULL};
 
 static void nft_close(struct backend *be)
 {
@@ -38,6 +39,7 @@ static void nft_close(struct backend *be)
 	free(nb->name);
 	free(nb->cache_key);
 	free(nb->config_path);
+	free(nb->script_path);
 	free(nb);
 }
 
@@ -111,6 +113,12 @@ static int nft_open(struct backend **out, const struct target_config *tc,
 	}
 	if (nft_parse_config(nb, tc, err) < 0)
 		goto fail;
+	if (nft_script_path(target_get(tc, "nft_file"),
+			    nb->env.state != NULL ? state_dir(nb->env.state) : NULL, name,
+			    &nb->script_path, err) < 0) {
+		cda_error_at(err, tc->config_path, target_line(tc, "nft_file"));
+		goto fail;
+	}
 	*out = &nb->base;
 	return 0;
 fail:
@@ -270,6 +278,22 @@ static int nft_save(struct backend *be, struct cda_error *err)
 	return 0;
 }
 
+/* The nft_file script: the sets and lock as the last verified apply (or read) left them. */
+static int nft_snapshot(struct backend *be, bool *written, struct cda_error *err)
+{
+	struct nft_backend *nb = nft_from_base(be);
+	struct nft_plan p;
+	struct nft_script s = {.target = nb->name, .plan = &p, .lock = &nb->lock};
+
+	if (nb->script_path == NULL || !nb->known || nb->last == NULL)
+		return 0;
+	nft_plan_base(nb, &p);
+	s.have = nb->last;
+	for (int h = 0; h < 2; h++)
+		s.lock_on[h] = nb->seen[h].ok && nft_lock_wanted(nb, nb->last, h);
+	return nft_script_save(nb->script_path, &s, written, err);
+}
+
 const struct backend_ops nft_backend_ops = {
 	.name = "nftables",
 	.keys = nft_keys,
@@ -281,5 +305,6 @@ const struct backend_ops nft_backend_ops = {
 	.unlock = nft_unlock,
 	.drift = nft_drift,
 	.lock_info = nft_lock_info,
+	.snapshot = nft_snapshot,
 	.close = nft_close,
 };

@@ -53,6 +53,7 @@ struct nft_backend {
 	bool fwd_on;              /* lock_forward resolved (auto: Docker or a forward chain seen) */
 	struct lock_seen seen[2]; /* [NFT_LOCK_INPUT], [NFT_LOCK_FORWARD] */
 	char lock_text[128];
+	char *script_path; /* nft_file: the script a reload of the host's ruleset includes */
 };
 
 /* What the kernel answered to a batch. */
