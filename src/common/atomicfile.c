@@ -60,10 +60,13 @@ static int open_parent(const char *path, const char **base, enum cda_errc code, 
 	*base = slash != NULL ? slash + 1 : path;
 	if (**base == '\0' || strcmp(*base, ".") == 0 || strcmp(*base, "..") == 0) {
 		errno = EISDIR;
-		return cda_error_sys(err, code, "%s %s", what, path);
+		cda_error_sys(err, code, "%s %s", what, path);
+		return -1;
 	}
-	if ((fd = open(path[0] == '/' ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return cda_error_sys(err, code, "%s %s", what, path);
+	if ((fd = open(path[0] == '/' ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		cda_error_sys(err, code, "%s %s", what, path);
+		return -1;
+	}
 	while (slash != NULL && (p += strspn(p, "/")) < slash) {
 		size_t n = strcspn(p, "/");
 
@@ -77,8 +80,9 @@ static int open_parent(const char *path, const char **base, enum cda_errc code, 
 		if (nfd < 0 && (errno == ELOOP || (errno == ENOTDIR && is_link(fd, comp)))) {
 			close(fd);
 			errno = ELOOP;
-			return cda_error_sys(err, code, "%s %s (%.*s is a symbolic link)", what,
-					     path, (int)(p + n - path), path);
+			cda_error_sys(err, code, "%s %s (%.*s is a symbolic link)", what, path,
+				      (int)(p + n - path), path);
+			return -1;
 		}
 		if (nfd < 0)
 			goto fail;
@@ -208,51 +212,62 @@ static void release(struct atomicfile *af)
 	af->fp = NULL;
 }
 
-/* The temporary next to af->path, O_EXCL in the directory's descriptor. */
-static int create_tmp(struct atomicfile *af, struct cda_error *err)
+/* The temporary next to path (name in dirfd), O_EXCL; its path into *tmp (NULL on failure). */
+static int create_tmp(int dirfd, const char *path, const char *name, char **tmp,
+		      struct cda_error *err)
 {
-	char *dir = dir_of(af->path);
+	char *dir = dir_of(path);
 	size_t dl;
 	int fd = -1;
 
-	if (dir == NULL || asprintf(&af->tmp_path, "%s/.%s.XXXXXX", dir, af->name) < 0) {
-		af->tmp_path = NULL;
+	if (dir == NULL || asprintf(tmp, "%s/.%s.XXXXXX", dir, name) < 0) {
+		*tmp = NULL;
 		free(dir);
-		return cda_error_sys(err, CDA_ESYS, "cannot write %s", af->path);
+		cda_error_sys(err, CDA_ESYS, "cannot write %s", path);
+		return -1;
 	}
 	dl = strlen(dir) + 1;
 	free(dir);
-	af->tmp_name = af->tmp_path + dl;
 	for (int i = 0; i < TMP_TRIES && fd < 0; i++) {
-		random_chars(af->tmp_path + strlen(af->tmp_path) - 6);
-		fd = openat(af->dirfd, af->tmp_name,
-			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		random_chars(*tmp + strlen(*tmp) - 6);
+		fd = openat(dirfd, *tmp + dl, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0600);
 		if (fd < 0 && errno != EEXIST)
 			break;
 	}
 	if (fd < 0) {
-		cda_error_sys(err, CDA_ESYS, "cannot create a temporary file next to %s", af->path);
-		free(af->tmp_path);
-		af->tmp_path = NULL;
-		af->tmp_name = NULL;
+		cda_error_sys(err, CDA_ESYS, "cannot create a temporary file next to %s", path);
+		free(*tmp);
+		*tmp = NULL;
 	}
 	return fd;
 }
 
 int atomicfile_open(struct atomicfile *af, const char *path, mode_t mode, struct cda_error *err)
 {
-	int fd = -1;
+	char *p = strdup(path), *tmp = NULL;
+	const char *name = NULL;
+	int dirfd = -1, fd = -1;
 
 	memset(af, 0, sizeof(*af));
 	af->dirfd = -1;
-	if ((af->path = strdup(path)) == NULL) {
+	if (p == NULL) {
 		cda_error_sys(err, CDA_ESYS, "cannot write %s", path);
 		return -1;
 	}
 	/* same directory: rename(2) must not cross filesystems */
-	if ((af->dirfd = open_parent(af->path, &af->name, CDA_ESYS, "cannot write", err)) < 0 ||
-	    (fd = create_tmp(af, err)) < 0)
-		goto fail;
+	if ((dirfd = open_parent(p, &name, CDA_ESYS, "cannot write", err)) < 0 ||
+	    (fd = create_tmp(dirfd, p, name, &tmp, err)) < 0) {
+		if (dirfd >= 0)
+			close(dirfd);
+		free(p);
+		return -1;
+	}
+	af->path = p;
+	af->name = name;
+	af->tmp_path = tmp;
+	af->tmp_name = strrchr(tmp, '/') + 1;
+	af->dirfd = dirfd;
 	/* owner first (a chown may clear set-id bits and capabilities), the mode last */
 	if (copy_meta(af, fd, err) < 0)
 		goto fail;
@@ -267,10 +282,8 @@ int atomicfile_open(struct atomicfile *af, const char *path, mode_t mode, struct
 	af->mode = mode;
 	return 0;
 fail:
-	if (fd >= 0) {
-		close(fd);
-		unlinkat(af->dirfd, af->tmp_name, 0);
-	}
+	close(fd);
+	unlinkat(af->dirfd, af->tmp_name, 0);
 	release(af);
 	return -1;
 }
