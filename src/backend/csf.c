@@ -494,9 +494,9 @@ static int csf_apply(struct backend *be, const struct backend_input *in, struct 
 	}
 	/* Our files first, so an Include never names a missing file. */
 	for (int i = 0; i < 2; i++) {
+		p[i].written = p[i].manage; /* a failed write may have renamed (dir sync) */
 		if (p[i].manage && write_own(cb->own[i], p[i].want.p, p[i].want.len, err) < 0)
 			goto undo;
-		p[i].written = p[i].manage;
 	}
 	for (int i = 0; i < 2; i++)
 		if (p[i].need_inc && !p[i].inc &&

@@ -431,8 +431,10 @@ static int file_apply(struct backend *be, const struct backend_input *in, struct
 		atomicfile_abort(&af);
 		goto fail;
 	}
-	if (atomicfile_commit(&af, err) < 0)
+	if (atomicfile_commit(&af, err) < 0) {
+		atomicfile_put_back(&prev); /* the rename may have happened (a failed dir sync) */
 		goto fail;
+	}
 	if (fb->check != NULL && !pre_check &&
 	    run_config_cmd(fb->check, fb->path, "check, old file put back", err) < 0) {
 		atomicfile_put_back(&prev);
