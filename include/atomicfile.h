@@ -9,18 +9,27 @@
 
 struct cda_error;
 
-/* A file being replaced: written to a temporary in the same directory, then renamed. */
+/*
+ * A file being replaced: written to a temporary in the same directory, then renamed. The
+ * directory is opened one component at a time without following symbolic links (a link on
+ * the way is refused, ELOOP) and every later step goes through that descriptor.
+ */
 struct atomicfile {
-	FILE *fp;	/* write here between open and commit */
-	char *path;	/* final path */
-	char *tmp_path; /* temporary, NULL once committed or aborted */
+	FILE *fp;             /* write here between open and commit */
+	char *path;           /* final path */
+	char *tmp_path;       /* temporary, NULL once committed or aborted */
+	const char *name;     /* path's last component, in dirfd */
+	const char *tmp_name; /* tmp_path's last component, in dirfd */
+	int dirfd;            /* path's directory; open while path is set */
 	mode_t mode;
 };
 
-/* mkstemp() next to path (O_EXCL), mode applied before rename. -1: CDA_ESYS with path. */
+/* A temporary next to path (O_EXCL); when path is a regular file, the temporary takes its
+ * owner, group and extended attributes (SELinux label, ACLs; a file system without them is
+ * fine), then mode, whatever the umask. -1: CDA_ESYS with path. */
 int atomicfile_open(struct atomicfile *af, const char *path, mode_t mode, struct cda_error *err);
-/* fflush, fsync, fclose (checked), fchmod, rename, fsync the directory. On failure the
- * temporary is removed and the old file stays. Frees af's strings either way. */
+/* fflush, fsync, fclose (checked), rename, fsync the directory. On failure the temporary is
+ * removed and the old file stays. Frees af's strings and closes its directory either way. */
 int atomicfile_commit(struct atomicfile *af, struct cda_error *err);
 /* Remove the temporary; NULL-safe and safe after commit. */
 void atomicfile_abort(struct atomicfile *af);
@@ -35,8 +44,10 @@ int atomicfile_write(const char *path, mode_t mode, const void *data, size_t len
  */
 #define ATOMICFILE_KEPT_SUFFIX ".cdnallow-old"
 struct atomicfile_prev {
-	char *path; /* the file on trial */
-	char *kept; /* the link, NULL when path did not exist */
+	char *path;                   /* the file on trial */
+	char *kept;                   /* the link, NULL when path did not exist */
+	const char *name, *kept_name; /* their last components, in dirfd */
+	int dirfd;                    /* their directory (opened as for atomicfile_open) */
 };
 /* Keep path aside (a link left by an earlier run is replaced). exists: path is there now, as
  * the caller just read it. -1: CDA_EAPPLY "cannot keep a copy of PATH as LINK", or CDA_ESYS. */

@@ -436,6 +436,28 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return GO_ON;
 }
 
+/* `check`: each target's backend opened, which checks its keys' values, then closed. */
+static int check_backends(const struct options *o, const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_targets; i++) {
+		const struct backend_ops *ops = backend_find(cfg->targets[i].backend);
+		struct backend_env env = {.verify_max = cfg->verify_max, .dry_run = true};
+		struct cda_error err = {0};
+		struct backend *be = NULL;
+		char buf[600];
+
+		if (ops == NULL || backend_open(ops, &be, &cfg->targets[i], &env, &err) == 0) {
+			backend_close(be);
+			continue;
+		}
+		fprintf(stderr, "cdnallow: %s\n", cda_error_str(&err, buf, sizeof(buf)));
+		if (o->json)
+			report_check_json(stdout, cfg->path, 0, 0, &err);
+		return cda_error_exit_status(&err);
+	}
+	return 0;
+}
+
 /* The command, with the configuration loaded: its exit status. */
 static int dispatch(const struct options *o, const struct config *cfg)
 {
@@ -449,6 +471,8 @@ static int dispatch(const struct options *o, const struct config *cfg)
 		}
 	}
 	if (o->cmd == CMD_CHECK) {
+		if ((status = check_backends(o, cfg)) != 0)
+			return status;
 		if (o->json)
 			report_check_json(stdout, cfg->path, cfg->n_sources, cfg->n_targets, NULL);
 		else if (o->verbosity >= 0)

@@ -30,8 +30,21 @@
  *   had before our file (its own value, else [DEFAULT]'s). When no file sets a [DEFAULT]
  *   ignoreip, "known/" cannot resolve, so the drop-in then sets an empty one itself.
  * The drop-in is checked with `fail2ban-client -d` (parses the whole configuration) before the
- * live change; a failure puts the old drop-in back. The drop-in also records what we added.
+ * live change; a failure puts the old drop-in back. The drop-in also records what we added,
+ * and to which jails: a jail it names that is no longer managed loses, live, what we gave it.
+ *
+ * Which jails: `jails =`, else the running web jails, those whose name holds one of
+ * web_words. Ignoring a CDN address is right where the CDN proxies visitors (a web jail would
+ * otherwise ban the proxy, and with it every visitor behind it) and wrong everywhere else:
+ * the CDN's ranges also carry anyone who runs code on its network, and sshd or a mail jail
+ * must keep banning them. No web jail and no `jails =` is a configuration error.
  */
+
+/* A jail whose name holds one of these (any case) is a web jail, managed by default. */
+static const char *const web_words[] = {
+	"apache",  "nginx", "lighttpd", "litespeed", "caddy",  "traefik",
+	"haproxy", "http",  "php",      "wordpress", "drupal", NULL,
+};
 
 static const char *const fail2ban_keys[] = {
 	"jails", "client", "socket", "conf_dir", "dropin", NULL,
@@ -46,8 +59,10 @@ struct fail2ban_backend {
 	char *socket;	/* NULL: the client's default */
 	char *conf_dir;
 	char *dropin;
-	char **jails;	/* NULL: every running jail */
+	char **jails;	/* NULL: the running web jails */
 	size_t n_jails;
+	char *config_path; /* for the error when no web jail runs */
+	unsigned int line;
 };
 
 static struct fail2ban_backend *fail2ban_from_base(struct backend *be)
@@ -81,6 +96,7 @@ static void fail2ban_close(struct backend *be)
 	free(fb->socket);
 	free(fb->conf_dir);
 	free(fb->dropin);
+	free(fb->config_path);
 	config_free_words(fb->jails);
 	free(fb);
 }
@@ -116,8 +132,10 @@ static int fail2ban_open(struct backend **out, const struct target_config *tc,
 	if ((fb->name = strdup(tc->name != NULL ? tc->name : "fail2ban")) == NULL ||
 	    (fb->client = strdup(client != NULL ? client : "fail2ban-client")) == NULL ||
 	    (sock != NULL && (fb->socket = strdup(sock)) == NULL) ||
-	    (fb->conf_dir = strdup(conf != NULL ? conf : "/etc/fail2ban")) == NULL)
+	    (fb->conf_dir = strdup(conf != NULL ? conf : "/etc/fail2ban")) == NULL ||
+	    (tc->config_path != NULL && (fb->config_path = strdup(tc->config_path)) == NULL))
 		goto oom;
+	fb->line = tc->line;
 	if (dropin != NULL)
 		fb->dropin = strdup(dropin);
 	else if (asprintf(&fb->dropin, "%s/jail.d/zz-cdnallow.local", fb->conf_dir) < 0)
@@ -176,7 +194,36 @@ static int client(struct fail2ban_backend *fb, const char *const *args, size_t n
 	return ret;
 }
 
-/* Jails to manage: the configured ones, else every running jail. NULL-terminated copy. */
+static bool web_jail(const char *name)
+{
+	for (const char *const *w = web_words; *w != NULL; w++)
+		if (strcasestr(name, *w) != NULL)
+			return true;
+	return false;
+}
+
+/* Keep the web jails of v (n of them), in place. -1: none, CDA_ECONFIG at the target. */
+static int keep_web_jails(struct fail2ban_backend *fb, char **v, size_t *n, struct cda_error *err)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < *n; i++) {
+		if (web_jail(v[i]))
+			v[k++] = v[i];
+		else
+			free(v[i]);
+	}
+	v[k] = NULL;
+	*n = k;
+	if (k > 0)
+		return 0;
+	cda_error_set(err, CDA_ECONFIG,
+		      "jails: fail2ban runs no web jail (a name with apache, nginx, http, php, "
+		      "wordpress...); name the jails to give the ranges to with jails =");
+	return cda_error_at(err, fb->config_path, fb->line);
+}
+
+/* Jails to manage: the configured ones, else the running web jails. NULL-terminated copy. */
 static char **jail_list(struct fail2ban_backend *fb, size_t *n, struct cda_error *err)
 {
 	const char *args[] = {"status"};
@@ -211,6 +258,10 @@ static char **jail_list(struct fail2ban_backend *fb, size_t *n, struct cda_error
 	subproc_out_finish(&r);
 	if (v == NULL)
 		goto oom;
+	if (keep_web_jails(fb, v, n, err) < 0) {
+		config_free_words(v);
+		return NULL;
+	}
 	return v;
 oom:
 	cda_error_sys(err, CDA_ESYS, "listing fail2ban jails");
@@ -251,33 +302,65 @@ static int live_ignores(struct fail2ban_backend *fb, const char *jail, struct ci
 
 /* ---- the drop-in ---- */
 
-/* Prefixes on the drop-in's continuation lines: what we applied last time. */
-static int dropin_cidrs(struct fail2ban_backend *fb, struct cidr_list *l, struct cda_error *err)
+/* The jail named by a "[NAME]" line into b (space-separated), [DEFAULT] skipped. */
+static void add_section(struct textbuf *b, const char *line)
 {
-	char *text, *pos, *line;
-	size_t len;
-	int rc;
+	size_t n = strcspn(line + 1, "]");
 
-	if ((rc = subproc_slurp(fb->dropin, &text, &len, err)) != 0)
-		return rc < 0 ? -1 : 0;
+	if (line[1 + n] == ']' && n > 0 && !(n == 7 && strncmp(line + 1, "DEFAULT", 7) == 0))
+		textbuf_printf(b, "%.*s ", (int)n, line + 1);
+}
+
+/*
+ * What we applied last time: the prefixes on the drop-in's continuation lines into l, and
+ * the jails it has a section for into *jails (NULL-terminated, *n of them; empty when there
+ * is no drop-in).
+ */
+static int dropin_read(struct fail2ban_backend *fb, struct cidr_list *l, char ***jails,
+		       size_t *n_jails, struct cda_error *err)
+{
+	struct textbuf names = {0};
+	char *text = NULL, *pos, *line;
+	size_t len;
+	int ret = -1;
+
+	if (subproc_slurp(fb->dropin, &text, &len, err) < 0)
+		return -1;
 	pos = text;
 	while ((line = textbuf_next_line(&pos)) != NULL) {
 		struct cidr c;
 		size_t n;
 
+		if (line[0] == '[')
+			add_section(&names, line);
 		if (line[0] != '\t' && line[0] != ' ')
 			continue;
 		line += strspn(line, " \t");
 		n = strcspn(line, " \t\r");
 		if (n == 0 || cidr_parse(line, n, &c, NULL) == CIDR_INVALID)
 			continue;
-		if (cidr_list_push(l, &c) < 0) {
-			free(text);
-			return cda_error_sys(err, CDA_ESYS, "reading %s", fb->dropin);
-		}
+		if (cidr_list_push(l, &c) < 0)
+			goto oom;
 	}
+	if (names.oom ||
+	    (*jails = config_split_words(names.p != NULL ? names.p : "", n_jails)) == NULL)
+		goto oom;
+	ret = 0;
+	goto out;
+oom:
+	cda_error_sys(err, CDA_ESYS, "reading %s", fb->dropin);
+out:
+	free(names.p);
 	free(text);
-	return 0;
+	return ret;
+}
+
+static bool has_word(char *const *v, size_t n, const char *w)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], w) == 0)
+			return true;
+	return false;
 }
 
 static int cidr_qcmp(const void *a, const void *b)
@@ -382,21 +465,34 @@ static int render_dropin(struct fail2ban_backend *fb, char **jails, size_t n_jai
 
 /* ---- reading ---- */
 
-/* What we applied (the drop-in) that every managed jail holds live. */
+/* Whether the drop-in's jails are the managed ones (in any order). */
+static bool same_jails(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (!has_word(b, nb, a[i]))
+			return false;
+	return true;
+}
+
+/* What we applied (the drop-in) that every managed jail holds live; nothing when the
+ * drop-in is for other jails (the next apply rewrites it). */
 static int fail2ban_read(struct backend *be, struct ranges *cur, struct cda_error *err)
 {
 	struct fail2ban_backend *fb = fail2ban_from_base(be);
 	struct cidr_list ours = {0};
-	size_t n_jails = 0;
-	char **jails = NULL;
+	size_t n_jails = 0, n_old = 0;
+	char **jails = NULL, **old = NULL;
 	int ret = -1;
 
-	if (dropin_cidrs(fb, &ours, err) < 0 || (jails = jail_list(fb, &n_jails, err)) == NULL)
+	if (dropin_read(fb, &ours, &old, &n_old, err) < 0 ||
+	    (jails = jail_list(fb, &n_jails, err)) == NULL)
 		goto out;
 	sort_unique(&ours);
-	if (n_jails == 0)
-		ours.n = 0; /* no jail ignores anything */
-	for (size_t j = 0; j < n_jails; j++) {
+	if (!same_jails(old, n_old, jails, n_jails))
+		ours.n = 0;
+	for (size_t j = 0; j < n_jails && ours.n > 0; j++) {
 		struct cidr_list live = {0};
 		size_t k = 0;
 
@@ -422,6 +518,7 @@ static int fail2ban_read(struct backend *be, struct ranges *cur, struct cda_erro
 out:
 	cidr_list_finish(&ours);
 	config_free_words(jails);
+	config_free_words(old);
 	return ret;
 }
 
@@ -493,21 +590,29 @@ static void undo_plan(struct fail2ban_backend *fb, const char *jail, struct jail
 		set_cmd(fb, jail, "addignoreip", p->del.v, p->deleted, &ignored);
 }
 
-/* For each jail: what it lacks of want, and what we added before (prev) and withdraw now. */
-static int plan_jails(struct fail2ban_backend *fb, char **jails, size_t n_jails,
+/*
+ * For each jail: what it lacks of want, and what we added before (prev) and withdraw now.
+ * Jails from n_managed on are no longer managed: they lose all of prev they hold (none when
+ * they do not run).
+ */
+static int plan_jails(struct fail2ban_backend *fb, char **jails, size_t n_managed, size_t n_all,
 		      const struct cidr_list *want, const struct cidr_list *prev,
 		      struct jail_plan *plans, struct cda_error *err)
 {
-	for (size_t j = 0; j < n_jails; j++) {
+	for (size_t j = 0; j < n_all; j++) {
+		bool gone = j >= n_managed;
 		struct cidr_list live = {0};
-		int rc = live_ignores(fb, jails[j], &live, err);
+		struct cda_error ignored = {0};
+		int rc = live_ignores(fb, jails[j], &live, gone ? &ignored : err);
 
+		if (rc < 0 && gone)
+			continue; /* not running: nothing of ours live */
 		sort_unique(&live);
-		for (size_t i = 0; rc == 0 && i < want->n; i++)
+		for (size_t i = 0; rc == 0 && !gone && i < want->n; i++)
 			if (!in_list(&live, &want->v[i]))
 				rc = cidr_list_push(&plans[j].add, &want->v[i]);
 		for (size_t i = 0; rc == 0 && i < prev->n; i++)
-			if (!in_list(want, &prev->v[i]) && in_list(&live, &prev->v[i]))
+			if ((gone || !in_list(want, &prev->v[i])) && in_list(&live, &prev->v[i]))
 				rc = cidr_list_push(&plans[j].del, &prev->v[i]);
 		cidr_list_finish(&live);
 		if (rc < 0) {
@@ -517,6 +622,23 @@ static int plan_jails(struct fail2ban_backend *fb, char **jails, size_t n_jails,
 		}
 	}
 	return 0;
+}
+
+/* The managed jails, then those the drop-in names and no longer managed (borrowed). */
+static char **with_gone(char **jails, size_t n, char **old, size_t n_old, size_t *n_all)
+{
+	char **all = calloc(n + n_old + 1, sizeof(*all));
+	size_t k = 0;
+
+	if (all == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		all[k++] = jails[i];
+	for (size_t i = 0; i < n_old; i++)
+		if (!has_word(jails, n, old[i]))
+			all[k++] = old[i];
+	*n_all = k;
+	return all;
 }
 
 /* Persistent part first, checked by fail2ban's own parser, the old one kept aside in kept;
@@ -541,11 +663,11 @@ static int write_dropin(struct fail2ban_backend *fb, char **jails, size_t n_jail
 	}
 	if (atomicfile_keep(kept, fb->dropin, rc == 0, err) < 0)
 		goto out;
+	*written = true; /* put back on failure: a failed write may have renamed (dir sync) */
 	if (atomicfile_write(fb->dropin, 0644, b.p, b.len, err) < 0) {
 		cda_error_at(err, fb->dropin, 0);
 		goto out;
 	}
-	*written = true;
 	if (client(fb, dump, 1, &r, err) < 0) {
 		size_t n = strlen(err->msg);
 
@@ -567,8 +689,8 @@ static int fail2ban_apply(struct backend *be, const struct backend_input *in,
 	struct cidr_list want = {0}, prev = {0};
 	struct jail_plan *plans = NULL;
 	struct atomicfile_prev kept = {0};
-	char **jails = NULL;
-	size_t n_jails = 0, done = 0;
+	char **jails = NULL, **old = NULL, **all = NULL;
+	size_t n_jails = 0, n_old = 0, n_all = 0, done = 0;
 	bool written = false;
 	int ret = -1;
 
@@ -576,26 +698,24 @@ static int fail2ban_apply(struct backend *be, const struct backend_input *in,
 		cda_error_sys(err, CDA_ESYS, "building the ignore list");
 		goto out;
 	}
-	if (dropin_cidrs(fb, &prev, err) < 0 || (jails = jail_list(fb, &n_jails, err)) == NULL)
+	if (dropin_read(fb, &prev, &old, &n_old, err) < 0 ||
+	    (jails = jail_list(fb, &n_jails, err)) == NULL)
 		goto out;
 	sort_unique(&prev);
-	if (n_jails == 0) {
-		cda_error_set(err, CDA_EAPPLY, "fail2ban runs no jail to give the ranges to");
-		goto out;
-	}
-	if ((plans = calloc(n_jails, sizeof(*plans))) == NULL) {
+	if ((all = with_gone(jails, n_jails, old, n_old, &n_all)) == NULL ||
+	    (plans = calloc(n_all + 1, sizeof(*plans))) == NULL) {
 		cda_error_sys(err, CDA_ESYS, "planning the fail2ban change");
 		goto out;
 	}
-	if (plan_jails(fb, jails, n_jails, &want, &prev, plans, err) < 0 ||
+	if (plan_jails(fb, all, n_jails, n_all, &want, &prev, plans, err) < 0 ||
 	    write_dropin(fb, jails, n_jails, &want, &kept, &written, err) < 0)
 		goto out;
-	for (; done < n_jails; done++)
-		if (run_plan(fb, jails[done], &plans[done], err) < 0)
+	for (; done < n_all; done++)
+		if (run_plan(fb, all[done], &plans[done], err) < 0)
 			break;
-	if (done < n_jails) {
+	if (done < n_all) {
 		for (size_t j = 0; j <= done; j++)
-			undo_plan(fb, jails[j], &plans[j]);
+			undo_plan(fb, all[j], &plans[j]);
 		goto out;
 	}
 	written = false; /* keep it */
@@ -604,12 +724,14 @@ out:
 	if (written)
 		atomicfile_put_back(&kept);
 	atomicfile_prev_finish(&kept);
-	for (size_t j = 0; plans != NULL && j < n_jails; j++) {
+	for (size_t j = 0; plans != NULL && j < n_all; j++) {
 		cidr_list_finish(&plans[j].add);
 		cidr_list_finish(&plans[j].del);
 	}
 	free(plans);
+	free(all);
 	config_free_words(jails);
+	config_free_words(old);
 	cidr_list_finish(&want);
 	cidr_list_finish(&prev);
 	return ret;

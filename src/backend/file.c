@@ -2,6 +2,7 @@
 /* The file backend: any list-shaped file, checked and its consumer reloaded. */
 #include "backend.h"
 
+#include <sys/stat.h>
 #include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -25,6 +26,11 @@
  * real configuration (`nginx -t`), the new file in place with the old one kept as a hard link
  * and renamed back when the check or the reload fails. Either way a failure leaves the old
  * file, byte for byte, and the next run tries again.
+ *
+ * Reading takes the file only in the form apply writes: the header, then lines that match
+ * the template, then the footer. Anything else reads as empty, so the next run rewrites it.
+ * Matching is one pass: open() refuses templates whose placeholders could run into each
+ * other or into the text after them, so each placeholder ends where its characters end.
  */
 
 static const char *const file_keys[] = {
@@ -37,7 +43,8 @@ struct file_backend {
 	char *line;            /* template */
 	char *header, *footer; /* unescaped, NULL: none */
 	mode_t mode;
-	char *check; /* command lines, NULL: none */
+	bool mode_set; /* else an existing file keeps its mode (a new one: 0644) */
+	char *check;   /* command lines, NULL: none */
 	char *reload;
 };
 
@@ -45,6 +52,97 @@ static struct file_backend *file_from_base(struct backend *be)
 {
 	assert(be != NULL && be->ops == &file_backend_ops);
 	return (struct file_backend *)be;
+}
+
+/* ---- template ---- */
+
+enum placeholder { PH_NONE, PH_CIDR, PH_SOURCE, PH_FAMILY };
+
+#define CIDR_CHARS "0123456789abcdefABCDEF.:/"
+#define SOURCE_CHARS "abcdefghijklmnopqrstuvwxyz0123456789_-" /* source names */
+
+/* The placeholder t starts with, and its length in *len. */
+static enum placeholder placeholder_at(const char *t, size_t *len)
+{
+	static const struct {
+		const char *text;
+		enum placeholder ph;
+	} phs[] = {{"{cidr}", PH_CIDR}, {"{source}", PH_SOURCE}, {"{family}", PH_FAMILY}};
+
+	for (size_t i = 0; i < sizeof(phs) / sizeof(phs[0]); i++) {
+		*len = strlen(phs[i].text);
+		if (strncmp(t, phs[i].text, *len) == 0)
+			return phs[i].ph;
+	}
+	*len = 1;
+	return PH_NONE;
+}
+
+/* Why the template cannot be read back one way only, or NULL when it can. */
+static const char *template_problem(const char *t)
+{
+	bool cidr = false;
+
+	if (strchr(t, '\n') != NULL)
+		return "expected a one-line template with {cidr}";
+	while (*t) {
+		size_t len, next_len;
+		enum placeholder ph = placeholder_at(t, &len), next;
+
+		t += len;
+		if (ph == PH_NONE)
+			continue;
+		cidr = cidr || ph == PH_CIDR;
+		next = *t != '\0' ? placeholder_at(t, &next_len) : PH_NONE;
+		if (next != PH_NONE)
+			return "placeholders need text between them, or the line cannot be read "
+			       "back";
+		if (ph == PH_CIDR && *t != '\0' && strchr(CIDR_CHARS, *t) != NULL)
+			return "{cidr} must not be followed by a hex digit, '.', ':' or '/'";
+		if (ph == PH_SOURCE && *t != '\0' && strchr(SOURCE_CHARS, *t) != NULL)
+			return "{source} must not be followed by a-z, 0-9, '_' or '-'";
+	}
+	return cidr ? NULL : "expected a one-line template with {cidr}";
+}
+
+/*
+ * Match line s against template t; the {cidr} text goes to *cs, *cl (every {cidr} the
+ * same). One pass: each placeholder takes the longest run of its characters, which
+ * template_problem() made the only possible one.
+ */
+static bool match(const char *t, const char *s, const char **cs, size_t *cl)
+{
+	*cs = NULL;
+	*cl = 0;
+	while (*t) {
+		size_t len, n = 0;
+
+		switch (placeholder_at(t, &len)) {
+		case PH_NONE:
+			if (*t != *s)
+				return false;
+			n = 1;
+			break;
+		case PH_CIDR:
+			n = strspn(s, CIDR_CHARS);
+			if (n == 0 || (*cs != NULL && (n != *cl || memcmp(*cs, s, n) != 0)))
+				return false;
+			*cs = s;
+			*cl = n;
+			break;
+		case PH_SOURCE:
+			n = strspn(s, SOURCE_CHARS);
+			break;
+		case PH_FAMILY:
+			if (strncmp(s, "ipv4", 4) != 0 && strncmp(s, "ipv6", 4) != 0)
+				return false;
+			n = 4;
+			break;
+		}
+		t += len;
+		s += n;
+	}
+	return *s == '\0';
 }
 
 /* ---- config ---- */
@@ -131,8 +229,8 @@ static int file_open(struct backend **out, const struct target_config *tc,
 	}
 	if (line == NULL)
 		line = "{cidr}";
-	if (strstr(line, "{cidr}") == NULL || strchr(line, '\n') != NULL) {
-		backend_bad_value(err, tc, "line", "expected a one-line template with {cidr}");
+	if (template_problem(line) != NULL) {
+		backend_bad_value(err, tc, "line", template_problem(line));
 		goto fail;
 	}
 	if (mode != NULL) {
@@ -147,6 +245,7 @@ static int file_open(struct backend **out, const struct target_config *tc,
 			goto fail;
 		}
 		fb->mode = (mode_t)m;
+		fb->mode_set = true;
 	}
 	if ((fb->path = strdup(path)) == NULL || (fb->line = strdup(line)) == NULL ||
 	    (header != NULL && (fb->header = unescape(header)) == NULL) ||
@@ -162,57 +261,6 @@ static int file_open(struct backend **out, const struct target_config *tc,
 fail:
 	file_close(&fb->base);
 	return -1;
-}
-
-/* ---- template ---- */
-
-static bool cidr_char(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-	       c == '.' || c == ':' || c == '/';
-}
-
-/* Match line s against template t; the {cidr} text goes to *cs, *cl. Backtracking. */
-static bool match(const char *t, const char *s, const char **cs, size_t *cl)
-{
-	while (*t) {
-		if (strncmp(t, "{cidr}", 6) == 0) {
-			size_t n = 0;
-
-			while (cidr_char(s[n]))
-				n++;
-			for (; n > 0; n--) {
-				if (match(t + 6, s + n, cs, cl)) {
-					if (*cs == NULL) { /* the first {cidr} wins */
-						*cs = s;
-						*cl = n;
-					}
-					return true;
-				}
-			}
-			return false;
-		}
-		if (strncmp(t, "{source}", 8) == 0) {
-			for (size_t n = 0;; n++) {
-				if (match(t + 8, s + n, cs, cl))
-					return true;
-				if (s[n] == '\0')
-					return false;
-			}
-		}
-		if (strncmp(t, "{family}", 8) == 0) {
-			if (strncmp(s, "ipv4", 4) != 0 && strncmp(s, "ipv6", 4) != 0)
-				return false;
-			t += 8;
-			s += 4;
-			continue;
-		}
-		if (*t != *s)
-			return false;
-		t++;
-		s++;
-	}
-	return *s == '\0';
 }
 
 static void expand(struct textbuf *b, const char *t, const char *cidr, const char *src, int fam)
@@ -243,7 +291,20 @@ static void expand(struct textbuf *b, const char *t, const char *cidr, const cha
 
 /* ---- reading ---- */
 
-/* The prefixes of lines matching the template (header, footer and others are skipped). */
+/* The body between header and footer, NUL-terminated in place; NULL when text lacks them. */
+static char *body_of(struct file_backend *fb, char *text, size_t len)
+{
+	size_t hl = fb->header != NULL ? strlen(fb->header) : 0;
+	size_t fl = fb->footer != NULL ? strlen(fb->footer) : 0;
+
+	if (len < hl + fl || memcmp(text, fb->header != NULL ? fb->header : "", hl) != 0 ||
+	    memcmp(text + len - fl, fb->footer != NULL ? fb->footer : "", fl) != 0)
+		return NULL;
+	text[len - fl] = '\0';
+	return text + hl;
+}
+
+/* The prefixes of the file, when it has the form apply writes; else nothing. */
 static int file_read(struct backend *be, struct ranges *cur, struct cda_error *err)
 {
 	struct file_backend *fb = file_from_base(be);
@@ -253,15 +314,16 @@ static int file_read(struct backend *be, struct ranges *cur, struct cda_error *e
 
 	if ((rc = subproc_slurp(fb->path, &text, &len, err)) != 0)
 		return rc < 0 ? -1 : 0;
-	pos = text;
+	pos = body_of(fb, text, len);
 	while ((l = textbuf_next_line(&pos)) != NULL) {
-		const char *cs = NULL;
-		size_t cl = 0;
+		const char *cs;
+		size_t cl;
 		struct cidr c;
 
-		if (!match(fb->line, l, &cs, &cl) || cs == NULL ||
-		    cidr_parse(cs, cl, &c, NULL) == CIDR_INVALID)
-			continue;
+		if (!match(fb->line, l, &cs, &cl) || cidr_parse(cs, cl, &c, NULL) == CIDR_INVALID) {
+			ranges_clear(cur); /* not in our form: the next apply rewrites it */
+			break;
+		}
 		if (ranges_add_cidr(cur, &c) < 0) {
 			free(text);
 			return cda_error_sys(err, CDA_ESYS, "reading %s", fb->path);
@@ -324,6 +386,16 @@ static int run_config_cmd(const char *cmdline, const char *path, const char *wha
 	return 0;
 }
 
+/* The configured mode, else the replaced file's, else 0644. */
+static mode_t mode_for(const struct file_backend *fb)
+{
+	struct stat st;
+
+	if (fb->mode_set || lstat(fb->path, &st) < 0 || !S_ISREG(st.st_mode))
+		return fb->mode;
+	return st.st_mode & 07777;
+}
+
 static int file_apply(struct backend *be, const struct backend_input *in, struct cda_error *err)
 {
 	struct file_backend *fb = file_from_base(be);
@@ -348,7 +420,7 @@ static int file_apply(struct backend *be, const struct backend_input *in, struct
 	/* Keep the old file under a second name until the consumer took the new one. */
 	if (atomicfile_keep(&prev, fb->path, had_old, err) < 0)
 		goto out;
-	if (atomicfile_open(&af, fb->path, fb->mode, err) < 0)
+	if (atomicfile_open(&af, fb->path, mode_for(fb), err) < 0)
 		goto fail;
 	if (fwrite(b.p, 1, b.len, af.fp) != b.len || fflush(af.fp) != 0) {
 		cda_error_sys(err, CDA_EAPPLY, "writing %s", af.tmp_path);
@@ -359,8 +431,10 @@ static int file_apply(struct backend *be, const struct backend_input *in, struct
 		atomicfile_abort(&af);
 		goto fail;
 	}
-	if (atomicfile_commit(&af, err) < 0)
+	if (atomicfile_commit(&af, err) < 0) {
+		atomicfile_put_back(&prev); /* the rename may have happened (a failed dir sync) */
 		goto fail;
+	}
 	if (fb->check != NULL && !pre_check &&
 	    run_config_cmd(fb->check, fb->path, "check, old file put back", err) < 0) {
 		atomicfile_put_back(&prev);

@@ -64,6 +64,12 @@ check "... naming file:line and the key" grep -q "bad.conf:2: max_shrink" "$WORK
 chmod 666 "$WORK/bad.conf"
 "$CDNALLOW" -c "$WORK/bad.conf" check >"$WORK/out" 2>"$WORK/err"; echo $? >"$WORK/rc"
 check "a world-writable config is refused (78)" expect_rc 78
+# check opens each target's backend, which checks the values of its keys
+cf_config "$WORK/tpl.conf" "[target.list]" "backend = file" "sources = cloudflare" \
+	"path = $WORK/list.txt" 'line = "{cidr}{source}"'
+"$CDNALLOW" -c "$WORK/tpl.conf" check >"$WORK/out" 2>"$WORK/err"; echo $? >"$WORK/rc"
+check "check refuses a file template that cannot be read back (78)" expect_rc 78
+check "... naming file:line and the key" grep -q "tpl.conf:16: line: placeholders" "$WORK/err"
 
 # fetch refreshes the cache only: state written, no table created
 run fetch

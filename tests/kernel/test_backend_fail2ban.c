@@ -123,8 +123,10 @@ static int setup(void **state)
 	snprintf(text, sizeof(text),
 		 "[DEFAULT]\nbackend = polling\nbanaction =\naction =\n\n"
 		 "[one]\nenabled = true\nfilter = dummy\nlogpath = %s/app.log\n\n"
-		 "[two]\nenabled = true\nfilter = dummy\nlogpath = %s/app.log\n",
-		 f->dir, f->dir);
+		 "[two]\nenabled = true\nfilter = dummy\nlogpath = %s/app.log\n\n"
+		 "[sshd]\nenabled = true\nfilter = dummy\nlogpath = %s/app.log\n\n"
+		 "[nginx-http-auth]\nenabled = true\nfilter = dummy\nlogpath = %s/app.log\n",
+		 f->dir, f->dir, f->dir, f->dir);
 	spit(path, text);
 	/* the admin's own entry, replacing [DEFAULT]'s for jail two */
 	snprintf(path, sizeof(path), "%s/jail.local", f->dir);
@@ -135,7 +137,9 @@ static int setup(void **state)
 	f->tc.kv = f->kv;
 	f->kv[0] = (struct config_kv){"conf_dir", f->dir, 30};
 	f->kv[1] = (struct config_kv){"socket", f->sock, 31};
-	f->tc.n_kv = 2;
+	/* the cases below were written for these two; the default (web jails) has its own */
+	f->kv[2] = (struct config_kv){"jails", "one two", 32};
+	f->tc.n_kv = 3;
 	assert_int_equal(start_server(f), 0);
 	*state = f;
 	return 0;
@@ -293,6 +297,67 @@ static void unknown_jail_is_an_apply_error_and_changes_nothing(void **state)
 	assert_ignores(f, "one", "");
 }
 
+/* Without jails =, only the web jails: sshd (and one, two) never ignore the CDN. */
+static void default_is_the_web_jails_only(void **state)
+{
+	struct fx *f = *state;
+	struct cda_error err;
+
+	f->tc.n_kv = 2;
+	if (apply(f, "192.0.2.0/24 2001:db8::/32", &err) < 0)
+		fail_msg("apply: %s", err.msg);
+	assert_ignores(f, "nginx-http-auth", "192.0.2.0/24\n2001:db8::/32\n");
+	assert_ignores(f, "sshd", "");
+	assert_ignores(f, "one", "");
+	assert_ignores(f, "two", "10.9.9.9\n");
+	assert_reads(f, "192.0.2.0/24 2001:db8::/32");
+}
+
+/* No running web jail and no jails =: a configuration error that changes nothing. */
+static void no_web_jail_is_a_config_error(void **state)
+{
+	struct fx *f = *state;
+	struct cda_error err;
+
+	assert_int_equal(sh_status("fail2ban-client -c %s -s %s stop nginx-http-auth >/dev/null "
+				   "2>&1",
+				   f->dir, f->sock),
+			 0);
+	f->tc.n_kv = 2;
+	assert_int_equal(apply(f, "192.0.2.0/24", &err), -1);
+	assert_int_equal(err.code, CDA_ECONFIG);
+	assert_non_null(strstr(err.msg, "jails"));
+	assert_string_equal(err.origin, f->tc.config_path);
+	assert_int_not_equal(access(f->dropin, F_OK), 0);
+	assert_ignores(f, "sshd", "");
+	assert_ignores(f, "one", "");
+}
+
+/* A jail dropped from the list (an earlier default took every jail, sshd included) loses
+ * what we gave it, live and in the drop-in, on the next run. */
+static void dropped_jail_loses_our_ranges(void **state)
+{
+	struct fx *f = *state;
+	struct cda_error err;
+
+	f->kv[2].value = "sshd nginx-http-auth";
+	if (apply(f, "192.0.2.0/24", &err) < 0)
+		fail_msg("apply: %s", err.msg);
+	assert_ignores(f, "sshd", "192.0.2.0/24\n");
+	f->tc.n_kv = 2; /* the default now */
+	assert_reads(f, ""); /* the drop-in is for other jails: not in our form */
+	if (apply(f, "192.0.2.0/24", &err) < 0)
+		fail_msg("apply: %s", err.msg);
+	assert_ignores(f, "sshd", "");
+	assert_ignores(f, "nginx-http-auth", "192.0.2.0/24\n");
+	assert_int_equal(sh_status("fail2ban-client -c %s -s %s reload >/dev/null 2>&1", f->dir,
+				   f->sock),
+			 0);
+	assert_ignores(f, "sshd", "");
+	assert_ignores(f, "nginx-http-auth", "192.0.2.0/24\n");
+	assert_reads(f, "192.0.2.0/24");
+}
+
 static int missing(const char *what)
 {
 	bool ci = getenv("CI") != NULL && strcmp(getenv("CI"), "true") == 0;
@@ -317,6 +382,9 @@ int main(int argc, char **argv)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_jail_is_an_apply_error_and_changes_nothing,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(default_is_the_web_jails_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(no_web_jail_is_a_config_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(dropped_jail_loses_our_ranges, setup, teardown),
 	};
 
 	if (getenv(MARK) == NULL) {

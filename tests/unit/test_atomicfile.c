@@ -15,6 +15,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "atomicfile.h"
@@ -378,6 +379,115 @@ static void keep_that_cannot_link_fails_naming_both_paths(void **state)
 	cleanup(&t);
 }
 
+/* A root-run replace keeps the owner and group of the file it replaces (root:haproxy 0640). */
+static void owner_and_group_are_kept(void **state)
+{
+	struct tmpdir t;
+	struct cda_error err = {0};
+	struct stat sb;
+
+	(void)state;
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	mk(&t);
+	put(t.path, "old\n");
+	assert_int_equal(chown(t.path, 1234, 5678), 0);
+	assert_int_equal(chmod(t.path, 0640), 0);
+	assert_int_equal(atomicfile_write(t.path, 0640, "new\n", 4, &err), 0);
+	assert_int_equal(stat(t.path, &sb), 0);
+	assert_int_equal(sb.st_uid, 1234);
+	assert_int_equal(sb.st_gid, 5678);
+	assert_int_equal(sb.st_mode & 07777, 0640);
+	assert_string_equal(get(t.path), "new\n");
+	cleanup(&t);
+}
+
+/* The replace itself, in the child: 0 when the xattr came along, else a code for the parent. */
+static int xattr_child(const char *path)
+{
+	struct cda_error err = {0};
+	char val[16] = {0};
+
+	put(path, "old\n");
+	if (setxattr(path, "user.cdnallow", "kept", 4, 0) < 0)
+		return errno == ENOTSUP ? 77 : 10;
+	if (atomicfile_write(path, 0644, "new\n", 4, &err) < 0)
+		return 11;
+	if (getxattr(path, "user.cdnallow", val, sizeof(val) - 1) != 4)
+		return 12;
+	if (strcmp(val, "kept") != 0)
+		return 13;
+	return strcmp(get(path), "new\n") == 0 ? 0 : 14;
+}
+
+/* Extended attributes (user.*, and so security.selinux and ACLs) survive the replace. Where
+ * the file system of /tmp has no user xattrs, a tmpfs in a private mount namespace has. */
+static void extended_attributes_are_kept(void **state)
+{
+	struct tmpdir t;
+	pid_t pid;
+	int status;
+
+	(void)state;
+	mk(&t);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int rc = xattr_child(t.path);
+
+		if (rc != 77)
+			_exit(rc);
+		unlink(t.path);
+		if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount("cda-xattr", t.dir, "tmpfs", 0, "size=64k,mode=0700") < 0)
+			_exit(20);
+		_exit(xattr_child(t.path));
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	cleanup(&t);
+}
+
+/* A directory on the way that is a symbolic link (swapped in by someone who can write its
+ * parent) is refused: nothing is written where it points. */
+static void symlinked_directory_component_is_refused(void **state)
+{
+	struct tmpdir t;
+	struct cda_error err = {0};
+	char real[128], link[128], through[192], target[192];
+
+	(void)state;
+	mk(&t);
+	snprintf(real, sizeof(real), "%s/real", t.dir);
+	snprintf(link, sizeof(link), "%s/link", t.dir);
+	snprintf(through, sizeof(through), "%s/file", link);
+	snprintf(target, sizeof(target), "%s/file", real);
+	assert_int_equal(mkdir(real, 0700), 0);
+	assert_int_equal(symlink(real, link), 0);
+	assert_int_equal(atomicfile_write(through, 0644, "new\n", 4, &err), -1);
+	assert_int_equal(err.code, CDA_ESYS);
+	assert_int_equal(err.sys_errno, ELOOP);
+	assert_non_null(strstr(err.msg, through));
+	assert_null(get(target));
+	assert_int_equal(entries(real), 0);
+	/* the same for the kept copy of a trial */
+	{
+		struct atomicfile_prev prev = {0};
+
+		put(target, "old\n");
+		assert_int_equal(atomicfile_keep(&prev, through, true, &err), -1);
+		assert_int_equal(entries(real), 1);
+	}
+	unlink(target);
+	rmdir(real);
+	unlink(link);
+	cleanup(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -393,6 +503,9 @@ int main(void)
 		cmocka_unit_test(failed_trial_of_a_new_file_removes_it),
 		cmocka_unit_test(stale_kept_file_is_replaced),
 		cmocka_unit_test(keep_that_cannot_link_fails_naming_both_paths),
+		cmocka_unit_test(owner_and_group_are_kept),
+		cmocka_unit_test(extended_attributes_are_kept),
+		cmocka_unit_test(symlinked_directory_component_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

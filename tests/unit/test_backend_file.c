@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -389,6 +390,119 @@ static void missing_path_is_a_config_error(void **state)
 	assert_int_equal(err.line, 12);
 }
 
+/* Open, apply, verify, close: what a run does. */
+static int apply_and_verify(struct fx *f, const char *list, struct cda_error *err)
+{
+	struct backend_env env = {0};
+	struct backend *be = NULL;
+	struct ranges *want = parse_list(list);
+	struct backend_input in = {.want = want, .srcs = f->srcs, .n_srcs = 2};
+	int rc;
+
+	assert_int_equal(backend_open(&file_backend_ops, &be, &f->tc, &env, err), 0);
+	rc = backend_apply(be, &in, err);
+	if (rc == 0)
+		rc = backend_verify(be, want, err);
+	backend_close(be);
+	ranges_free(want);
+	return rc;
+}
+
+/* A header or footer line that the template would match is not a prefix we hold. */
+static void header_and_footer_lines_that_match_the_template_are_not_read(void **state)
+{
+	struct fx *f = *state;
+	struct cda_error err = {0};
+
+	set(f, "header", "10.0.0.0/8");
+	set(f, "footer", "# end\\n172.16.0.0/12");
+	if (apply_and_verify(f, "192.0.2.0/24 2001:db8::/32", &err) < 0)
+		fail_msg("%s", err.msg);
+	if (apply_and_verify(f, "192.0.2.0/24 2001:db8::/32", &err) < 0)
+		fail_msg("second run: %s", err.msg);
+}
+
+/* Placeholders with nothing between them cannot be read back: refused when opening. */
+static void adjacent_placeholders_are_a_config_error(void **state)
+{
+	static const char *const bad[] = {"{cidr}{source}", "{source}{cidr}", "x {family}{cidr}",
+					  "{cidr}a", "{source}-{cidr}"};
+	struct fx *f = *state;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct cda_error err = {0};
+		struct backend_env env = {0};
+		struct backend *be = NULL;
+
+		set(f, "line", bad[i]);
+		if (backend_open(&file_backend_ops, &be, &f->tc, &env, &err) == 0) {
+			backend_close(be);
+			fail_msg("template %s was accepted", bad[i]);
+		}
+		assert_int_equal(err.code, CDA_ECONFIG);
+		assert_int_equal(err.line, target_line(&f->tc, "line"));
+		assert_non_null(strstr(err.msg, "line"));
+	}
+}
+
+/* Reading is linear in the line: six {source} and a long line that almost matches. */
+static void reading_is_fast_whatever_the_template(void **state)
+{
+	struct fx *f = *state;
+	struct cda_error err = {0};
+	struct backend_env env = {0};
+	struct backend *be = NULL;
+	struct ranges *cur = ranges_new();
+	char text[512] = "";
+	struct timespec a, b;
+	double s;
+
+	set(f, "line", "{source} {source} {source} {source} {source} {source} {cidr};");
+	for (int i = 0; i < 60; i++)
+		strcat(text, "a ");
+	strcat(text, "\n");
+	spit(f->path, text);
+	assert_int_equal(backend_open(&file_backend_ops, &be, &f->tc, &env, &err), 0);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	assert_int_equal(backend_read(be, cur, &err), 0);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+	if (s > 0.2)
+		fail_msg("reading one line took %.2f s", s);
+	assert_int_equal(ranges_count4(cur) + ranges_count6(cur), 0);
+	backend_close(be);
+	ranges_free(cur);
+	/* and what it writes with that template reads back */
+	if (apply_and_verify(f, "192.0.2.0/24 203.0.113.0/24", &err) < 0)
+		fail_msg("%s", err.msg);
+}
+
+/* Without mode, the replaced file keeps its mode; owner and group are kept either way. */
+static void unset_mode_keeps_the_files_mode_owner_and_group(void **state)
+{
+	struct fx *f = *state;
+	struct cda_error err = {0};
+	struct stat st;
+
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	spit(f->path, "198.51.100.0/24\n");
+	assert_int_equal(chown(f->path, 0, 5678), 0);
+	assert_int_equal(chmod(f->path, 0640), 0);
+	assert_int_equal(apply_list(f, "192.0.2.0/24", &err), 0);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(st.st_gid, 5678);
+	assert_int_equal(st.st_uid, 0);
+	/* a new file: 0644 */
+	assert_int_equal(unlink(f->path), 0);
+	assert_int_equal(apply_list(f, "192.0.2.0/24", &err), 0);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +525,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(bad_values_are_config_errors_with_their_line, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(missing_path_is_a_config_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			header_and_footer_lines_that_match_the_template_are_not_read, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(adjacent_placeholders_are_a_config_error, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(reading_is_fast_whatever_the_template, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(unset_mode_keeps_the_files_mode_owner_and_group,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
