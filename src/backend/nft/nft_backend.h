@@ -55,18 +55,6 @@ struct nft_backend {
 	char lock_text[128];
 };
 
-/* What the kernel answered to a batch. */
-struct nft_outcome {
-	int error; /* first kernel errno, 0 when none */
-	uint32_t seq;
-	bool has_offs;
-	uint32_t offs;
-	char kmsg[96];
-	unsigned int n_errors;
-	bool end_acked;
-	bool lost; /* ENOBUFS: acks were dropped, the outcome is unknown */
-};
-
 static inline struct nft_backend *nft_from_base(struct backend *be)
 {
 	assert(be->ops == &nft_backend_ops);

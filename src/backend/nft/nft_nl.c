@@ -97,41 +97,6 @@ int nft_nl_genid(struct nft_backend *nb, uint32_t *genid, struct cda_error *err)
 	return 0;
 }
 
-static void parse_ack(const struct nlmsghdr *nlh, uint32_t end_seq, struct nft_outcome *o)
-{
-	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *a;
-	size_t off = sizeof(*e);
-
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
-		return;
-	if (e->error == 0) {
-		if (e->msg.nlmsg_seq == end_seq)
-			o->end_acked = true;
-		return;
-	}
-	if (o->n_errors++ > 0)
-		return;
-	o->error = -e->error;
-	o->seq = e->msg.nlmsg_seq;
-	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
-		return;
-	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-		off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
-	if (mnl_nlmsg_size(off) > nlh->nlmsg_len)
-		return;
-	mnl_attr_for_each (a, nlh, off) {
-		if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG &&
-		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0) {
-			snprintf(o->kmsg, sizeof(o->kmsg), "%s", mnl_attr_get_str(a));
-		} else if (mnl_attr_get_type(a) == NLMSGERR_ATTR_OFFS &&
-			   mnl_attr_validate(a, MNL_TYPE_U32) == 0) {
-			o->has_offs = true;
-			o->offs = mnl_attr_get_u32(a);
-		}
-	}
-}
-
 static void set_bufs(int fd, int opt_force, int opt, size_t want)
 {
 	int v = want > (size_t)(1 << 30) ? 1 << 30 : (int)want;
@@ -151,7 +116,6 @@ int nft_nl_send(struct nft_backend *nb, const struct nft_batch *b, struct nft_ou
 			    .msg_namelen = sizeof(snl),
 			    .msg_iov = (struct iovec *)(uintptr_t)iov,
 			    .msg_iovlen = n_iov};
-	uint32_t end_seq = nft_batch_end_seq(b);
 
 	memset(o, 0, sizeof(*o));
 	set_bufs(fd, SO_SNDBUFFORCE, SO_SNDBUF, total + (64u << 10));
@@ -179,8 +143,7 @@ int nft_nl_send(struct nft_backend *nb, const struct nft_batch *b, struct nft_ou
 			return cda_error_sys(err, CDA_EAPPLY, "reading nft batch acks");
 		}
 		while (mnl_nlmsg_ok(nlh, len)) {
-			if (nlh->nlmsg_type == NLMSG_ERROR)
-				parse_ack(nlh, end_seq, o);
+			nft_batch_ack(b, nlh, o);
 			nlh = mnl_nlmsg_next(nlh, &len);
 		}
 	}

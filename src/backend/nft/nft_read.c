@@ -147,7 +147,6 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct dump_ctx *c = data;
 	const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *a, *list = NULL;
 
 	if (c->first) {
 		c->first = false;
@@ -155,32 +154,8 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 	} else if (g->res_id != c->res_id) {
 		c->changed = true;
 	}
-	mnl_attr_for_each (a, nlh, sizeof(*g))
-		if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_ELEMENTS)
-			list = a;
-	if (list == NULL)
-		return MNL_CB_OK;
-	mnl_attr_for_each_nested (a, list) {
-		const struct nlattr *b, *k;
-		const void *key = NULL;
-		size_t len = 0;
-		bool end = false;
-
-		mnl_attr_for_each_nested (b, a) {
-			if (mnl_attr_get_type(b) == NFTA_SET_ELEM_KEY) {
-				mnl_attr_for_each_nested (k, b)
-					if (mnl_attr_get_type(k) == NFTA_DATA_VALUE) {
-						key = mnl_attr_get_payload(k);
-						len = mnl_attr_get_payload_len(k);
-					}
-			} else if (mnl_attr_get_type(b) == NFTA_SET_ELEM_FLAGS &&
-				   mnl_attr_validate(b, MNL_TYPE_U32) == 0) {
-				end = ntohl(mnl_attr_get_u32(b)) & NFT_SET_ELEM_INTERVAL_END;
-			}
-		}
-		if (key == NULL || nft_elems_add(c->e, key, len, end) < 0)
-			c->bad = true;
-	}
+	if (nft_elems_add_msg(c->e, nlh) != 0)
+		c->bad = true;
 	return MNL_CB_OK;
 }
 
