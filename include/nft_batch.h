@@ -138,6 +138,11 @@ int nft_elems_add(struct nft_elems *e, const void *key, size_t key_len, bool int
  * elements that go by themselves); -1 a malformed element (EINVAL) or out of memory. */
 #define NFT_ELEMS_TIMED 1
 int nft_elems_add_msg(struct nft_elems *e, const struct nlmsghdr *nlh);
+/* Why a set with these NFT_SET_* flags cannot be kept in step ("timeout": its elements
+ * expire, "dynamic": the packet path adds them, "constant": they cannot change), each
+ * without a ruleset generation cdnallow could see; NULL when none applies. *flag gets the
+ * flag's name as nft(8) prints it. */
+const char *nft_set_untrackable(uint32_t flags, const char **flag);
 int nft_elems_finish(struct nft_elems *e, struct ranges *out); /* frees e */
 void nft_elems_free(struct nft_elems *e);
 

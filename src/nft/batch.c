@@ -347,7 +347,8 @@ enum nft_verdict nft_outcome_verdict(const struct nft_outcome *o, bool acks_end)
 {
 	if (o->error != 0)
 		return NFT_REFUSED;
-	if (o->lost)
+	/* lost acks; or no END ack: a batch that lost its END is aborted without a word */
+	if (o->lost || (acks_end && !o->end_acked))
 		return NFT_UNCONFIRMED;
 	return NFT_COMMITTED;
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Interval-set elements as a dump returns them, back into ranges. */
+/* Interval-set elements as a dump returns them, back into ranges; set flags we cannot track. */
 #include "nft_batch.h"
 
 #include <arpa/inet.h>
@@ -103,6 +103,9 @@ static int add_attr(struct nft_elems *e, const struct nlattr *el)
 		} else if (mnl_attr_get_type(b) == NFTA_SET_ELEM_FLAGS &&
 			   mnl_attr_validate(b, MNL_TYPE_U32) == 0) {
 			end = ntohl(mnl_attr_get_u32(b)) & NFT_SET_ELEM_INTERVAL_END;
+		} else if (mnl_attr_get_type(b) == NFTA_SET_ELEM_TIMEOUT ||
+			   mnl_attr_get_type(b) == NFTA_SET_ELEM_EXPIRATION) {
+			return NFT_ELEMS_TIMED;
 		}
 	}
 	if (key == NULL) {
@@ -128,6 +131,24 @@ int nft_elems_add_msg(struct nft_elems *e, const struct nlmsghdr *nlh)
 			return rc;
 	}
 	return 0;
+}
+
+const char *nft_set_untrackable(uint32_t flags, const char **flag)
+{
+	if (flags & NFT_SET_TIMEOUT) {
+		*flag = "timeout";
+		return "its elements expire";
+	}
+	if (flags & NFT_SET_EVAL) {
+		*flag = "dynamic";
+		return "the packet path adds elements";
+	}
+	if (flags & NFT_SET_CONSTANT) {
+		*flag = "constant";
+		return "its elements cannot change";
+	}
+	*flag = NULL;
+	return NULL;
 }
 
 static int cmp64(const void *a, const void *b)
