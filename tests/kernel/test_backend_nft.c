@@ -1289,6 +1289,17 @@ static void own_set_changed_by_an_admin_is_reported_clearly(void **state)
 	assert_non_null(strstr(err.msg, "set inet cdnallow allow_v4"));
 	assert_int_equal(genid(), g); /* nothing sent */
 	nft_backend_ops.close(be);
+	/* two expressions come as a list; other flags are named */
+	sh("nft 'delete set inet cdnallow allow_v4; add set inet cdnallow allow_v4 { type "
+	   "ipv4_addr; flags interval; counter quota 100 mbytes; }'");
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(read_err(f, &err), -1);
+	assert_non_null(strstr(err.msg, "has a per-element counter"));
+	sh("nft 'delete set inet cdnallow allow_v4; add set inet cdnallow allow_v4 { type "
+	   "ipv4_addr; flags constant,interval; }'");
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(read_err(f, &err), -1);
+	assert_non_null(strstr(err.msg, "has flags constant"));
 	/* once the admin deletes it, the next run recreates it */
 	sh("nft delete set inet cdnallow allow_v4");
 	arg.be = open_be(f);

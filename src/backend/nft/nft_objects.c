@@ -25,25 +25,32 @@ struct set_desc {
 	char expr[32]; /* the first per-element expression (counter, quota, ...), "" when none */
 };
 
-/* The name of the expression a NFTA_SET_EXPR or NFTA_SET_EXPRESSIONS attribute holds. */
-static void expr_name(const struct nlattr *a, struct set_desc *d)
+/* The NFTA_EXPR_NAME of one expression nest, "?" when it has none. */
+static void expr_name(const struct nlattr *expr, struct set_desc *d)
 {
-	const struct nlattr *b, *c;
+	const struct nlattr *a;
 
-	mnl_attr_for_each_nested (b, a) {
-		if (mnl_attr_get_type(b) == NFTA_EXPR_NAME &&
-		    mnl_attr_validate(b, MNL_TYPE_NUL_STRING) == 0) {
-			snprintf(d->expr, sizeof(d->expr), "%s", mnl_attr_get_str(b));
+	snprintf(d->expr, sizeof(d->expr), "?");
+	mnl_attr_for_each_nested (a, expr)
+		if (mnl_attr_get_type(a) == NFTA_EXPR_NAME &&
+		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+			snprintf(d->expr, sizeof(d->expr), "%s", mnl_attr_get_str(a));
+}
+
+/* NFTA_SET_EXPR is one expression; NFTA_SET_EXPRESSIONS a list of them: the first. */
+static void set_expr(const struct nlattr *a, struct set_desc *d)
+{
+	const struct nlattr *e;
+
+	if (mnl_attr_get_type(a) == NFTA_SET_EXPR) {
+		expr_name(a, d);
+		return;
+	}
+	mnl_attr_for_each_nested (e, a)
+		if (mnl_attr_get_type(e) == NFTA_LIST_ELEM) {
+			expr_name(e, d);
 			return;
 		}
-		/* NFTA_SET_EXPRESSIONS: a list of NFTA_LIST_ELEM, each an expression */
-		mnl_attr_for_each_nested (c, b)
-			if (mnl_attr_get_type(c) == NFTA_EXPR_NAME &&
-			    mnl_attr_validate(c, MNL_TYPE_NUL_STRING) == 0) {
-				snprintf(d->expr, sizeof(d->expr), "%s", mnl_attr_get_str(c));
-				return;
-			}
-	}
 }
 
 static int set_cb(const struct nlmsghdr *nlh, void *data)
@@ -58,7 +65,7 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 			d->handle = be64toh(mnl_attr_get_u64(a));
 		else if ((type == NFTA_SET_EXPR || type == NFTA_SET_EXPRESSIONS) &&
 			 d->expr[0] == '\0')
-			expr_name(a, d);
+			set_expr(a, d);
 		else if (type == NFTA_SET_TIMEOUT)
 			d->flags |= NFT_SET_TIMEOUT; /* implied by a default timeout */
 		if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
