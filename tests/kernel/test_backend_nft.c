@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+/* The nftables backend against the real kernel, in a private netns; over 600 lines: one
+ * fixture (state dir, clean ruleset, config) shared by every case. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* nft batches as bytes, their acks and dumped elements, without a kernel. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
