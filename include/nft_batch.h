@@ -12,6 +12,7 @@
 
 struct cda_error;
 struct cidr;
+struct nlmsghdr;
 struct ranges;
 
 /*
@@ -98,6 +99,29 @@ uint32_t nft_batch_end_seq(const struct nft_batch *b);
 /* Element messages in this batch (for the benchmark's message counts). */
 size_t nft_batch_elem_msgs(const struct nft_batch *b);
 
+/* What the kernel answered to one batch: nft_batch_ack reads each ack into it. */
+struct nft_outcome {
+	int error; /* first kernel errno, 0 when none */
+	uint32_t seq; /* the message it refused */
+	bool has_offs;
+	uint32_t offs;
+	char kmsg[96];
+	unsigned int n_errors;
+	bool end_acked;
+	bool lost; /* ENOBUFS: acks were dropped */
+};
+
+enum nft_verdict {
+	NFT_COMMITTED,   /* no error (and the END ack, from a kernel that sends it) */
+	NFT_REFUSED,     /* the kernel refused a message: nothing was changed */
+	NFT_UNCONFIRMED, /* the acks do not say: read the kernel to find out */
+};
+
+/* Record one reply to batch b (an NLMSG_ERROR; others are ignored) into o. */
+void nft_batch_ack(const struct nft_batch *b, const struct nlmsghdr *nlh, struct nft_outcome *o);
+/* What o means. acks_end: the kernel acks END once it has committed (Linux 6.10+). */
+enum nft_verdict nft_outcome_verdict(const struct nft_outcome *o, bool acks_end);
+
 /* The lock: its chains' names by enum nft_lock_hook, the number of rules of one chain, and
  * the comment of rule i (buf >= 48 bytes). */
 extern const char *const nft_lock_chain[2];
@@ -110,6 +134,16 @@ void nft_lock_comment(const struct nft_plan *p, const struct nft_lock_spec *s, i
 struct nft_elems;
 struct nft_elems *nft_elems_new(int fam);
 int nft_elems_add(struct nft_elems *e, const void *key, size_t key_len, bool interval_end);
+/* Add the elements of one message of a set element dump (NFTA_SET_ELEM_LIST_ELEMENTS).
+ * 0 done; NFT_ELEMS_TIMED: an element carries a timeout or an expiry (cdnallow cannot track
+ * elements that go by themselves); -1 a malformed element (EINVAL) or out of memory. */
+#define NFT_ELEMS_TIMED 1
+int nft_elems_add_msg(struct nft_elems *e, const struct nlmsghdr *nlh);
+/* Why a set with these NFT_SET_* flags cannot be kept in step ("timeout": its elements
+ * expire, "dynamic": the packet path adds them, "constant": they cannot change), each
+ * without a ruleset generation cdnallow could see; NULL when none applies. *flag gets the
+ * flag's name as nft(8) prints it. */
+const char *nft_set_untrackable(uint32_t flags, const char **flag);
 int nft_elems_finish(struct nft_elems *e, struct ranges *out); /* frees e */
 void nft_elems_free(struct nft_elems *e);
 

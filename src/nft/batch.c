@@ -15,6 +15,7 @@
 #include <libnftnl/udata.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
 
 #include "batch_priv.h"
 #include "cda_error.h"
@@ -305,4 +306,49 @@ uint32_t nft_batch_end_seq(const struct nft_batch *b)
 size_t nft_batch_elem_msgs(const struct nft_batch *b)
 {
 	return b->elem_msgs;
+}
+
+void nft_batch_ack(const struct nft_batch *b, const struct nlmsghdr *nlh, struct nft_outcome *o)
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+	size_t off = sizeof(*e);
+
+	if (nlh->nlmsg_type != NLMSG_ERROR || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
+		return;
+	if (e->error == 0) {
+		if (e->msg.nlmsg_seq == b->end_seq)
+			o->end_acked = true;
+		return;
+	}
+	if (o->n_errors++ > 0)
+		return;
+	o->error = -e->error;
+	o->seq = e->msg.nlmsg_seq;
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return;
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+	if (mnl_nlmsg_size(off) > nlh->nlmsg_len)
+		return;
+	mnl_attr_for_each (a, nlh, off) {
+		if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG &&
+		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0) {
+			snprintf(o->kmsg, sizeof(o->kmsg), "%s", mnl_attr_get_str(a));
+		} else if (mnl_attr_get_type(a) == NLMSGERR_ATTR_OFFS &&
+			   mnl_attr_validate(a, MNL_TYPE_U32) == 0) {
+			o->has_offs = true;
+			o->offs = mnl_attr_get_u32(a);
+		}
+	}
+}
+
+enum nft_verdict nft_outcome_verdict(const struct nft_outcome *o, bool acks_end)
+{
+	if (o->error != 0)
+		return NFT_REFUSED;
+	/* lost acks; or no END ack: a batch that lost its END is aborted without a word */
+	if (o->lost || (acks_end && !o->end_acked))
+		return NFT_UNCONFIRMED;
+	return NFT_COMMITTED;
 }

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: MIT
-/* Interval-set elements as a dump returns them, back into ranges. */
+/* Interval-set elements as a dump returns them, back into ranges; set flags we cannot track. */
 #include "nft_batch.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 
 #include "ranges.h"
 
@@ -79,6 +83,72 @@ int nft_elems_add(struct nft_elems *e, const void *key, size_t key_len, bool int
 		e->v6[e->n++].start = !interval_end;
 	}
 	return 0;
+}
+
+/* One NFTA_LIST_ELEM: its key and flags. */
+static int add_attr(struct nft_elems *e, const struct nlattr *el)
+{
+	const struct nlattr *b, *k;
+	const void *key = NULL;
+	size_t len = 0;
+	bool end = false;
+
+	mnl_attr_for_each_nested (b, el) {
+		if (mnl_attr_get_type(b) == NFTA_SET_ELEM_KEY) {
+			mnl_attr_for_each_nested (k, b)
+				if (mnl_attr_get_type(k) == NFTA_DATA_VALUE) {
+					key = mnl_attr_get_payload(k);
+					len = mnl_attr_get_payload_len(k);
+				}
+		} else if (mnl_attr_get_type(b) == NFTA_SET_ELEM_FLAGS &&
+			   mnl_attr_validate(b, MNL_TYPE_U32) == 0) {
+			end = ntohl(mnl_attr_get_u32(b)) & NFT_SET_ELEM_INTERVAL_END;
+		} else if (mnl_attr_get_type(b) == NFTA_SET_ELEM_TIMEOUT ||
+			   mnl_attr_get_type(b) == NFTA_SET_ELEM_EXPIRATION) {
+			return NFT_ELEMS_TIMED;
+		}
+	}
+	if (key == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	return nft_elems_add(e, key, len, end);
+}
+
+int nft_elems_add_msg(struct nft_elems *e, const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a, *list = NULL;
+
+	mnl_attr_for_each (a, nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_ELEMENTS)
+			list = a;
+	if (list == NULL)
+		return 0;
+	mnl_attr_for_each_nested (a, list) {
+		int rc = add_attr(e, a);
+
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+const char *nft_set_untrackable(uint32_t flags, const char **flag)
+{
+	if (flags & NFT_SET_TIMEOUT) {
+		*flag = "timeout";
+		return "its elements expire";
+	}
+	if (flags & NFT_SET_EVAL) {
+		*flag = "dynamic";
+		return "the packet path adds elements";
+	}
+	if (flags & NFT_SET_CONSTANT) {
+		*flag = "constant";
+		return "its elements cannot change";
+	}
+	*flag = NULL;
+	return NULL;
 }
 
 static int cmp64(const void *a, const void *b)

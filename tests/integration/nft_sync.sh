@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # The main path on the real kernel: cdnallow sync against a real HTTPS server, inside a
-# private network namespace. Covers issue 2's "done when" list.
+# private network namespace. Covers issue 2's "done when" list; 11: the cache names the sets
+# it describes, and sets whose elements change by themselves are refused.
 . "$CDNALLOW_SRC/tests/integration/lib.sh"
 netns_enter "$@"
 
@@ -243,5 +244,89 @@ sort "$WORK/bigexp" >"$WORK/bigexp.s"
 check "100k-interval set reads back equal" cmp "$WORK/bigexp.s" "$WORK/bigv4"
 check "100k-interval set holds the IPv6 entry" grep -q "2001:4860::/32" "$WORK/bigshow"
 nft delete table inet bigtable
+
+# 11. the cache names the sets it describes; sets cdnallow cannot keep in step are refused
+nft -f - <<'NFT'
+table inet admin3 {
+	set a4 { type ipv4_addr; flags interval; }
+	set a6 { type ipv6_addr; flags interval; }
+	set b4 { type ipv4_addr; flags interval; }
+	set b6 { type ipv6_addr; flags interval; }
+	set t4 { type ipv4_addr; flags interval,timeout; }
+	chain input {
+		type filter hook input priority 0; policy accept;
+		ip saddr @b4 accept
+		ip6 saddr @b6 accept
+	}
+}
+NFT
+SW="$WORK/switch.conf"
+cf_config "$SW" "table = admin3" "create = no" "set_v4 = a4" "set_v6 = a6"
+sed -i "s#^state_dir = .*#state_dir = $WORK/state-switch#" "$SW"
+runsw() { "$CDNALLOW" -c "$SW" "$@" >"$WORK/out" 2>"$WORK/err"; echo $? >"$WORK/rc"; }
+runsw sync
+check "set switch: a first sync fills a4/a6" expect_rc 0
+# the admin points the target at b4/b6: nothing is committed, the genid stays
+sed -i 's/^set_v4 = a4$/set_v4 = b4/; s/^set_v6 = a6$/set_v6 = b6/' "$SW"
+runsw show
+check "set switch: show lists what b4/b6 hold (nothing), not a4/a6's cache" \
+	sh -c "! grep -q '131.0.72.0/22' '$WORK/out'"
+runsw doctor
+check "set switch: doctor sees that b4 is empty" \
+	grep -q "sets \[inet admin3 b4\]: set is empty" "$WORK/out"
+runsw sync --json
+check "set switch: sync into b4/b6 exits 0" expect_rc 0
+check "set switch: ... and reports a change" grep -q '"status":"changed"' "$WORK/out"
+check "set switch: b4 holds the list" sh -c "nft list set inet admin3 b4 | grep -q 131.0.72.0/22"
+runsw sync --detailed-exitcode
+check "set switch: the next run is a no-op" expect_rc 0
+# a cache that lies at the current genid (as one of a timeout set would): --verify-full
+# reads the kernel, so it finds nothing to do, where the cache would add the list again
+for f in "$WORK/state-switch"/applied-nft-edge-*.list; do sed -i '3,$d' "$f"; done
+runsw diff --verify-full --detailed-exitcode
+check "--verify-full reads the kernel, never the cache" expect_rc 0
+sed -i 's/^set_v4 = b4$/set_v4 = t4/' "$SW"
+runsw sync
+check "timeout set: refused as a configuration error (78)" expect_rc 78
+check "timeout set: the error names the set and the flag" \
+	grep -q "set inet admin3 t4 has flags timeout" "$WORK/err"
+check "timeout set: the error names the config line" grep -q "switch.conf:[0-9]*:" "$WORK/err"
+# our own set, recreated by an admin with another flag: reported, not EEXIST every run
+"$CDNALLOW" -c "$CONF" sync >/dev/null 2>&1
+nft 'delete set inet cdnallow allow_v6; add set inet cdnallow allow_v6 { type ipv6_addr; flags interval,timeout; }'
+run sync
+check "own set with flags timeout: exit 69" expect_rc 69
+check "own set with flags timeout: says how to get it recreated" \
+	grep -q "nft delete set inet cdnallow allow_v6" "$WORK/err"
+nft delete set inet cdnallow allow_v6
+run sync
+check "own set deleted: the next run recreates and fills it" expect_rc 0
+check "own set deleted: ... with flags interval" \
+	sh -c "nft list set inet cdnallow allow_v6 | grep -q 'flags interval$'"
+# two targets, one named like the other's prefix: each keeps its own cache (edge-2 saves
+# first, then edge, whose clean-up of its own stale caches used to take edge-2's too)
+cat >"$WORK/two.conf" <<EOF2
+[cdnallow]
+state_dir = $WORK/state-two
+[source.cloudflare]
+provider = cloudflare
+url = $BASE/ips-v4 $BASE/ips-v6
+ca_file = $CA
+[target.edge-2]
+backend = nftables
+sources = cloudflare
+table = two
+[target.edge]
+backend = nftables
+sources = cloudflare
+table = one
+EOF2
+chmod 600 "$WORK/two.conf"
+"$CDNALLOW" -c "$WORK/two.conf" sync >"$WORK/out" 2>"$WORK/err"
+echo $? >"$WORK/rc"
+check "two targets: sync exits 0" expect_rc 0
+check "two targets: edge and edge-2 both keep a cache" \
+	sh -c "ls '$WORK/state-two' | grep -q '^applied-nft-edge-2-' && \
+		ls '$WORK/state-two' | grep -q '^applied-nft-edge-[0-9a-f]*-[0-9a-f]*\\.'"
 
 finish

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+/* The nftables backend against the real kernel, in a private netns; over 600 lines: one
+ * fixture (state dir, clean ruleset, config) shared by every case. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,6 +12,7 @@
 #include <sys/wait.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <signal.h>
 #include <stdio.h>
@@ -955,6 +958,428 @@ static void lock_keys_are_refused_for_an_admin_table(void **state)
 	assert_non_null(strstr(err.msg, "lock_ports: expected"));
 }
 
+/* ---- sets cdnallow cannot track, the cache's binding, netlink hygiene ---- */
+
+/* The one cache file of target name in the state dir, as a state key ("" when none). */
+static void cache_key_of(struct fx *f, const char *name, char *key, size_t size)
+{
+	char pattern[256];
+	const char *base;
+	glob_t g;
+
+	key[0] = '\0';
+	snprintf(pattern, sizeof(pattern), "%s/applied-nft-%s-*.list", f->dir, name);
+	if (glob(pattern, 0, NULL, &g) != 0)
+		return;
+	assert_int_equal(g.gl_pathc, 1);
+	base = strrchr(g.gl_pathv[0], '/') + strlen("/applied-");
+	snprintf(key, size, "%.*s", (int)(strlen(base) - strlen(".list")), base);
+	globfree(&g);
+}
+
+static int read_err(struct fx *f, struct cda_error *err)
+{
+	struct backend *be = open_be(f);
+	struct ranges *cur = ranges_new();
+	int rc = be->ops->read(be, cur, err);
+
+	ranges_free(cur);
+	nft_backend_ops.close(be);
+	return rc;
+}
+
+static void timeout_sets_are_refused_naming_the_set_and_the_flag(void **state)
+{
+	struct fx *f = *state;
+	struct cda_error err = {0};
+	char *before, *after;
+
+	/* elements of such sets expire without a commit: the genid and the cache never
+	 * notice, and every later run would report "unchanged" */
+	sh("nft 'add table inet admin; "
+	   "add set inet admin cdn4 { type ipv4_addr; flags interval,timeout; }; "
+	   "add set inet admin cdn6 { type ipv6_addr; flags interval; }'");
+	admin_mode(f);
+	before = capture("nft -a list ruleset");
+	assert_int_equal(read_err(f, &err), -1);
+	fprintf(stderr, "# %s\n", err.msg);
+	assert_int_equal(err.code, CDA_ECONFIG);
+	assert_non_null(strstr(err.msg, "set inet admin cdn4 has flags timeout"));
+	assert_non_null(strstr(err.msg, "cdnallow needs type ipv4_addr; flags interval"));
+	assert_int_equal(err.line, 11);
+	/* a default timeout on the set is the same flag */
+	sh("nft 'delete set inet admin cdn4; add set inet admin cdn4 { type ipv4_addr; "
+	   "flags interval; }; delete set inet admin cdn6; add set inet admin cdn6 { type "
+	   "ipv6_addr; flags interval; timeout 1h; }'");
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(read_err(f, &err), -1);
+	assert_int_equal(err.code, CDA_ECONFIG);
+	assert_non_null(strstr(err.msg, "set inet admin cdn6 has flags timeout"));
+	assert_int_equal(err.line, 12);
+	/* the same set in our own table: refused as well, before anything is sent */
+	f->tc.n_kv = 0;
+	sh("nft 'add table inet cdnallow; add set inet cdnallow allow_v4 { type ipv4_addr; "
+	   "flags interval,timeout; }'");
+	free(before);
+	before = capture("nft -a list ruleset");
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(read_err(f, &err), -1);
+	assert_int_equal(err.code, CDA_EAPPLY);
+	assert_non_null(strstr(err.msg, "set inet cdnallow allow_v4 has flags timeout"));
+	after = capture("nft -a list ruleset");
+	assert_string_equal(after, before);
+	free(before);
+	free(after);
+}
+
+static const char two_set_pairs[] =
+	"nft -f - <<'EOF'\n"
+	"table inet admin {\n"
+	"  set a4 { type ipv4_addr; flags interval; }\n"
+	"  set a6 { type ipv6_addr; flags interval; }\n"
+	"  set b4 { type ipv4_addr; flags interval; }\n"
+	"  set b6 { type ipv6_addr; flags interval; }\n"
+	"}\n"
+	"table inet admin2 {\n"
+	"  set a4 { type ipv4_addr; flags interval; }\n"
+	"  set a6 { type ipv6_addr; flags interval; }\n"
+	"}\n"
+	"table ip admin {\n"
+	"  set a4 { type ipv4_addr; flags interval; }\n"
+	"}\n"
+	"EOF";
+
+/* read() of the target as configured now: what it reports must be what the kernel holds. */
+static void assert_read_equals_kernel(struct fx *f, const struct ranges *kernel)
+{
+	struct backend *be = open_be(f);
+	struct ranges *got = read_be(be);
+
+	if (!ranges_equal(got, kernel))
+		fail_msg("read() says %zu+%zu ranges, the kernel holds %zu+%zu",
+			 ranges_count4(got), ranges_count6(got), ranges_count4(kernel),
+			 ranges_count6(kernel));
+	ranges_free(got);
+	nft_backend_ops.close(be);
+}
+
+static void switching_sets_tables_or_family_never_reads_the_old_cache(void **state)
+{
+	struct fx *f = *state;
+	struct ranges *a = sample(), *empty = ranges_new(), *v4 = ranges_new(), *b = sample();
+	struct sync_arg arg = {.want = a};
+	struct cda_error err = {0};
+	uint32_t g;
+
+	sh(two_set_pairs);
+	kv_set(f, "table", "admin");
+	kv_set(f, "set_v4", "a4");
+	kv_set(f, "set_v6", "a6");
+	kv_set(f, "create", "no");
+	arg.be = open_be(f);
+	do_sync(&arg); /* a4/a6 hold the list; the cache says so, at the current genid */
+	nft_backend_ops.close(arg.be);
+	/* other sets of the same table: empty in the kernel, empty in read() */
+	kv_set(f, "set_v4", "b4");
+	kv_set(f, "set_v6", "b6");
+	assert_read_equals_kernel(f, empty);
+	/* the same set names in another table, and in another family */
+	kv_set(f, "set_v4", "a4");
+	kv_set(f, "set_v6", "a6");
+	kv_set(f, "table", "admin2");
+	assert_read_equals_kernel(f, empty);
+	kv_set(f, "table", "admin");
+	kv_set(f, "family", "ip");
+	kv_set(f, "set_v6", "none");
+	assert_read_equals_kernel(f, empty);
+	/* back to a4/a6 with nothing committed since: the cache is good again */
+	kv_set(f, "family", "inet");
+	kv_set(f, "set_v6", "a6");
+	assert_read_equals_kernel(f, a);
+	/* b4 holds an admin's element; a sync to b4/b6 with another list converges in one
+	 * run (it used to delete elements b4 never had: ENOENT on every run) */
+	sh("nft add element inet admin b4 '{ 198.18.0.1 }'");
+	arg.be = open_be(f);
+	do_sync(&arg); /* a4/a6 cached at the new genid */
+	nft_backend_ops.close(arg.be);
+	kv_set(f, "set_v4", "b4");
+	kv_set(f, "set_v6", "b6");
+	assert_int_equal(ranges_add4(v4, V4(198, 18, 0, 1), V4(198, 18, 0, 1)), 0);
+	assert_read_equals_kernel(f, v4);
+	assert_int_equal(ranges_add4(b, V4(203, 0, 113, 0), V4(203, 0, 113, 255)), 0);
+	ranges_normalize(b);
+	arg.be = open_be(f);
+	g = genid();
+	if (sync_be(arg.be, b, &err) < 0)
+		fail_msg("sync to b4/b6: %s", err.msg);
+	assert_int_equal(genid(), g + 1);
+	nft_backend_ops.close(arg.be);
+	assert_reads_back(f, b);
+	ranges_free(a);
+	ranges_free(b);
+	ranges_free(v4);
+	ranges_free(empty);
+}
+
+static void a_wrong_cache_is_dropped_and_the_delta_redone_from_a_dump(void **state)
+{
+	struct fx *f = *state;
+	struct ranges *a = sample(), *b = sample(), *fake, *add = NULL, *del = NULL, *cur;
+	struct sync_arg arg = {.want = a};
+	struct backend_input in = {.want = b};
+	struct backend *be;
+	struct cda_error err = {0};
+	char key[256], path[512];
+	uint32_t g;
+
+	arg.be = open_be(f);
+	do_sync(&arg);
+	nft_backend_ops.close(arg.be);
+	cache_key_of(f, "edge", key, sizeof(key));
+	assert_true(key[0] != '\0');
+	/* a cache at the current genid that claims an element the kernel lacks (ENOENT when
+	 * deleted) and lacks one the kernel has (EEXIST when an overlapping one is added) */
+	fake = sample();
+	assert_int_equal(ranges_add4(fake, V4(100, 64, 0, 0), V4(100, 64, 0, 255)), 0);
+	ranges_normalize(fake);
+	assert_int_equal(state_save_applied(f->st, key, fake, genid(), &err), 0);
+	assert_int_equal(ranges_add4(b, V4(203, 0, 113, 0), V4(203, 0, 113, 255)), 0);
+	ranges_normalize(b);
+	be = open_be(f);
+	cur = read_be(be);
+	assert_true(ranges_equal(cur, fake)); /* the cache is believed: same genid */
+	assert_int_equal(ranges_diff_items(b, cur, &add, &del), 0);
+	in.add = add;
+	in.del = del;
+	g = genid();
+	if (be->ops->apply(be, &in, &err) < 0)
+		fail_msg("apply with a wrong cache: %s", err.msg);
+	assert_int_equal(genid(), g + 1);
+	if (be->ops->verify(be, b, &err) < 0)
+		fail_msg("verify: %s", err.msg);
+	assert_reads_back(f, b);
+	/* the wrong cache is gone (or replaced by a true one) */
+	snprintf(path, sizeof(path), "%s/applied-%s.list", f->dir, key);
+	if (access(path, F_OK) == 0) {
+		struct ranges *c = NULL;
+		uint32_t cg = 0;
+
+		assert_int_equal(state_load_applied(f->st, key, &c, &cg, &err), 1);
+		assert_false(ranges_equal(c, fake));
+		ranges_free(c);
+	}
+	nft_backend_ops.close(be);
+	ranges_free(a);
+	ranges_free(b);
+	ranges_free(fake);
+	ranges_free(cur);
+	ranges_free(add);
+	ranges_free(del);
+}
+
+static void verify_full_reads_the_kernel_never_the_cache(void **state)
+{
+	struct fx *f = *state;
+	struct ranges *a = sample(), *fake = sample();
+	struct sync_arg arg = {.want = a};
+	struct cda_error err = {0};
+	char key[256];
+
+	arg.be = open_be(f);
+	do_sync(&arg);
+	nft_backend_ops.close(arg.be);
+	cache_key_of(f, "edge", key, sizeof(key));
+	assert_int_equal(ranges_add4(fake, V4(100, 64, 0, 0), V4(100, 64, 0, 255)), 0);
+	ranges_normalize(fake);
+	assert_int_equal(state_save_applied(f->st, key, fake, genid(), &err), 0);
+	f->env.verify_full = true; /* --verify-full */
+	assert_read_equals_kernel(f, a);
+	f->env.verify_full = false;
+	kv_set(f, "verify", "full");
+	assert_read_equals_kernel(f, a);
+	ranges_free(a);
+	ranges_free(fake);
+}
+
+/* File descriptors open without FD_CLOEXEC. */
+static int inheritable_fds(void)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++) {
+		int fl = fcntl(fd, F_GETFD);
+
+		if (fl >= 0 && !(fl & FD_CLOEXEC))
+			n++;
+	}
+	return n;
+}
+
+static void netlink_sockets_are_close_on_exec(void **state)
+{
+	struct fx *f = *state;
+	struct ranges *a = sample();
+	struct sync_arg arg = {.want = a};
+	int before = inheritable_fds();
+
+	arg.be = open_be(f);
+	do_sync(&arg); /* the socket is open now */
+	assert_int_equal(inheritable_fds(), before);
+	nft_backend_ops.close(arg.be);
+	ranges_free(a);
+}
+
+static void a_target_keeps_the_cache_of_a_target_named_like_it(void **state)
+{
+	struct fx *f = *state, f2;
+	struct ranges *a = sample();
+	struct sync_arg arg = {.want = a};
+	struct cda_error err = {0};
+	char key2[256], path[512];
+	const char *stale = "nft-edge-0000oldboot-1";
+
+	f2 = *f;
+	f2.tc.kv = f2.kv;
+	f2.tc.name = "edge-2";
+	kv_set(&f2, "table", "cdn2");
+	arg.be = open_be(&f2);
+	do_sync(&arg);
+	nft_backend_ops.close(arg.be);
+	cache_key_of(&f2, "edge-2", key2, sizeof(key2));
+	assert_true(key2[0] != '\0');
+	/* target edge saves its cache and removes its own stale ones, not edge-2's */
+	assert_int_equal(state_save_applied(f->st, stale, a, 1, &err), 0);
+	arg.be = open_be(f);
+	do_sync(&arg);
+	nft_backend_ops.close(arg.be);
+	snprintf(path, sizeof(path), "%s/applied-%s.list", f->dir, key2);
+	if (access(path, F_OK) != 0)
+		fail_msg("target edge's save removed target edge-2's cache %s", path);
+	snprintf(path, sizeof(path), "%s/applied-%s.list", f->dir, stale);
+	assert_int_equal(access(path, F_OK), -1);
+	ranges_free(a);
+}
+
+static void own_set_changed_by_an_admin_is_reported_clearly(void **state)
+{
+	struct fx *f = *state;
+	struct ranges *a = sample();
+	struct sync_arg arg = {.want = a};
+	struct backend_input in = {.want = a, .add = a};
+	struct cda_error err = {0};
+	struct backend *be;
+	struct ranges *cur;
+	uint32_t g;
+
+	arg.be = open_be(f);
+	do_sync(&arg);
+	nft_backend_ops.close(arg.be);
+	/* an admin recreated our IPv4 set with per-element counters */
+	sh("nft 'delete set inet cdnallow allow_v4; add set inet cdnallow allow_v4 { type "
+	   "ipv4_addr; flags interval; counter; }'");
+	g = genid();
+	be = open_be(f);
+	cur = ranges_new();
+	assert_int_equal(be->ops->read(be, cur, &err), -1);
+	fprintf(stderr, "# %s\n", err.msg);
+	assert_int_equal(err.code, CDA_EAPPLY);
+	assert_non_null(strstr(err.msg, "set inet cdnallow allow_v4"));
+	assert_non_null(strstr(err.msg, "counter"));
+	assert_non_null(strstr(err.msg, "nft delete set inet cdnallow allow_v4"));
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(be->ops->apply(be, &in, &err), -1);
+	assert_non_null(strstr(err.msg, "set inet cdnallow allow_v4"));
+	assert_int_equal(genid(), g); /* nothing sent */
+	nft_backend_ops.close(be);
+	/* two expressions come as a list; other flags are named */
+	sh("nft 'delete set inet cdnallow allow_v4; add set inet cdnallow allow_v4 { type "
+	   "ipv4_addr; flags interval; counter quota 100 mbytes; }'");
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(read_err(f, &err), -1);
+	assert_non_null(strstr(err.msg, "has a per-element counter"));
+	sh("nft 'delete set inet cdnallow allow_v4; add set inet cdnallow allow_v4 { type "
+	   "ipv4_addr; flags constant,interval; }'");
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(read_err(f, &err), -1);
+	assert_non_null(strstr(err.msg, "has flags constant"));
+	/* once the admin deletes it, the next run recreates it */
+	sh("nft delete set inet cdnallow allow_v4");
+	arg.be = open_be(f);
+	do_sync(&arg);
+	nft_backend_ops.close(arg.be);
+	assert_reads_back(f, a);
+	ranges_free(cur);
+	ranges_free(a);
+}
+
+/* A child that commits as fast as it can: add and delete table ip churn. */
+static pid_t start_churn(void)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execlp("sh", "sh", "-c",
+		       "while :; do nft 'add table ip churn; delete table ip churn'; done",
+		       (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void dumps_interrupted_by_commits_are_retried(void **state)
+{
+	struct fx *f = *state;
+	struct ranges *a = sample();
+	struct sync_arg arg = {.want = a};
+	int failed = 0, rounds = 0;
+	struct timespec t0, t1;
+	pid_t churn;
+	FILE *p;
+
+	/* many chains elsewhere and many rules in our table: both dumps take several
+	 * parts, and a commit between two parts interrupts them (NLM_F_DUMP_INTR) */
+	p = popen("nft -f -", "w");
+	assert_non_null(p);
+	fprintf(p, "table inet other {\n");
+	for (int i = 0; i < 3000; i++)
+		fprintf(p, "chain c%d { }\n", i);
+	fprintf(p, "}\n");
+	assert_int_equal(pclose(p), 0);
+	lock_config(f);
+	arg.be = open_be(f);
+	do_sync(&arg);
+	nft_backend_ops.close(arg.be);
+	p = popen("nft -f -", "w");
+	assert_non_null(p);
+	fprintf(p, "table inet cdnallow {\nchain extra {\n");
+	for (int i = 0; i < 3000; i++)
+		fprintf(p, "tcp dport %d counter accept\n", 1024 + i);
+	fprintf(p, "}\n}\n");
+	assert_int_equal(pclose(p), 0);
+	churn = start_churn();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		struct backend *be = open_be(f);
+		struct ranges *cur = ranges_new();
+		struct cda_error err = {0};
+
+		if (be->ops->read(be, cur, &err) < 0) {
+			if (failed++ == 0)
+				fprintf(stderr, "# read failed: %s\n", err.msg);
+		}
+		ranges_free(cur);
+		nft_backend_ops.close(be);
+		rounds++;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while (t1.tv_sec - t0.tv_sec < 4);
+	kill(churn, SIGTERM);
+	waitpid(churn, NULL, 0);
+	fprintf(stderr, "# %d reads under concurrent commits, %d failed\n", rounds, failed);
+	assert_int_equal(failed, 0);
+	ranges_free(a);
+}
+
 /* Re-exec under `unshare -n` so that no test can touch the host's firewall. */
 static int enter_netns(int argc, char **argv)
 {
@@ -1039,6 +1464,14 @@ int main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test_setup_teardown(lock_keys_are_refused_for_an_admin_table, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(timeout_sets_are_refused_naming_the_set_and_the_flag, setup, teardown),
+		cmocka_unit_test_setup_teardown(switching_sets_tables_or_family_never_reads_the_old_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_wrong_cache_is_dropped_and_the_delta_redone_from_a_dump, setup, teardown),
+		cmocka_unit_test_setup_teardown(verify_full_reads_the_kernel_never_the_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(netlink_sockets_are_close_on_exec, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_target_keeps_the_cache_of_a_target_named_like_it, setup, teardown),
+		cmocka_unit_test_setup_teardown(own_set_changed_by_an_admin_is_reported_clearly, setup, teardown),
+		cmocka_unit_test_setup_teardown(dumps_interrupted_by_commits_are_retried, setup, teardown),
 	};
 	int rc = enter_netns(argc, argv);
 

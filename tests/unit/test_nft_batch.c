@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* nft batches as bytes, their acks and dumped elements, without a kernel. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -6,6 +7,8 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <endian.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -499,6 +502,118 @@ static void decoding_whole_spaces_and_ipv6(void **state)
 	ranges_free(r);
 }
 
+/* An NLMSG_ERROR reply to seq: err 0 is an ack. As sent with NETLINK_CAP_ACK. */
+static const struct nlmsghdr *ack_msg(char *buf, uint32_t seq, int err)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsgerr *e;
+
+	nlh->nlmsg_type = NLMSG_ERROR;
+	nlh->nlmsg_flags = NLM_F_CAPPED;
+	e = mnl_nlmsg_put_extra_header(nlh, sizeof(*e));
+	e->error = -err;
+	e->msg.nlmsg_len = sizeof(struct nlmsghdr);
+	e->msg.nlmsg_seq = seq;
+	return nlh;
+}
+
+static void a_commit_counts_only_with_its_end_ack(void **state)
+{
+	struct ranges *add = ranges_new();
+	struct nft_plan p = {.table = "cdnallow", .family = NFPROTO_INET, .set_v4 = "allow_v4",
+			     .add = add};
+	struct nft_batch *b;
+	struct nft_outcome o;
+	char buf[256];
+	uint32_t end;
+
+	assert_int_equal(ranges_add4(add, V4(10, 0, 0, 0), V4(10, 0, 0, 255)), 0);
+	b = build(&p, 100);
+	end = nft_batch_end_seq(b);
+	/* the kernel acked END: it committed */
+	memset(&o, 0, sizeof(o));
+	nft_batch_ack(b, ack_msg(buf, 100, 0), &o); /* BEGIN's ack is not END's */
+	assert_false(o.end_acked);
+	nft_batch_ack(b, ack_msg(buf, end, 0), &o);
+	assert_true(o.end_acked);
+	assert_int_equal(nft_outcome_verdict(&o, true), NFT_COMMITTED);
+	/* no error and no END ack from a kernel that acks END: the batch was not committed
+	 * (a batch without its END is aborted without a word) */
+	memset(&o, 0, sizeof(o));
+	nft_batch_ack(b, ack_msg(buf, 100, 0), &o);
+	assert_int_equal(nft_outcome_verdict(&o, true), NFT_UNCONFIRMED);
+	/* kernels before 6.10 never ack END: nothing to check there */
+	assert_int_equal(nft_outcome_verdict(&o, false), NFT_COMMITTED);
+	/* acks dropped (ENOBUFS): unknown either way */
+	o.lost = true;
+	assert_int_equal(nft_outcome_verdict(&o, false), NFT_UNCONFIRMED);
+	/* a refusal names the message; only the first error counts */
+	memset(&o, 0, sizeof(o));
+	nft_batch_ack(b, ack_msg(buf, 101, ENOENT), &o);
+	nft_batch_ack(b, ack_msg(buf, 100, EINVAL), &o);
+	assert_int_equal(nft_outcome_verdict(&o, true), NFT_REFUSED);
+	assert_int_equal(o.error, ENOENT);
+	assert_int_equal(o.seq, 101);
+	assert_int_equal(o.n_errors, 2);
+	nft_batch_free(b);
+	ranges_free(add);
+}
+
+/* A NEWSETELEM message as a dump returns it: one IPv4 element, with a timeout and an
+ * expiry when timed. */
+static const struct nlmsghdr *dumped_elem(char *buf, uint32_t key, bool timed)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	struct nlattr *list, *el, *k;
+	uint32_t be = htonl(key);
+
+	nlh->nlmsg_type = NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWSETELEM;
+	g->nfgen_family = NFPROTO_INET;
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, "admin");
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, "cdn4");
+	list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+	el = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+	k = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
+	mnl_attr_put(nlh, NFTA_DATA_VALUE, 4, &be);
+	mnl_attr_nest_end(nlh, k);
+	if (timed) {
+		mnl_attr_put_u64(nlh, NFTA_SET_ELEM_TIMEOUT, htobe64(60000));
+		mnl_attr_put_u64(nlh, NFTA_SET_ELEM_EXPIRATION, htobe64(59000));
+	}
+	mnl_attr_nest_end(nlh, el);
+	mnl_attr_nest_end(nlh, list);
+	return nlh;
+}
+
+static void dumped_elements_that_expire_are_refused(void **state)
+{
+	struct nft_elems *e = nft_elems_new(CDA_AF_INET);
+	struct ranges *r = ranges_new();
+	char buf[512];
+
+	assert_int_equal(nft_elems_add_msg(e, dumped_elem(buf, V4(192, 0, 2, 0), false)), 0);
+	/* an element that goes away by itself, without a commit the genid would show */
+	assert_int_equal(nft_elems_add_msg(e, dumped_elem(buf, V4(198, 51, 100, 0), true)),
+			 NFT_ELEMS_TIMED);
+	assert_int_equal(nft_elems_finish(e, r), 0);
+	ranges_free(r);
+}
+
+static void sets_whose_elements_change_by_themselves_are_named(void **state)
+{
+	const char *flag = "x";
+
+	assert_null(nft_set_untrackable(NFT_SET_INTERVAL, &flag));
+	assert_null(flag);
+	assert_non_null(nft_set_untrackable(NFT_SET_INTERVAL | NFT_SET_TIMEOUT, &flag));
+	assert_string_equal(flag, "timeout");
+	assert_non_null(nft_set_untrackable(NFT_SET_INTERVAL | NFT_SET_EVAL, &flag));
+	assert_string_equal(flag, "dynamic");
+	assert_non_null(nft_set_untrackable(NFT_SET_CONSTANT | NFT_SET_INTERVAL, &flag));
+	assert_string_equal(flag, "constant");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -512,6 +627,9 @@ int main(void)
 		cmocka_unit_test(large_lists_split_into_messages_under_64k),
 		cmocka_unit_test(decoding_handles_descending_order_and_stray_ends),
 		cmocka_unit_test(decoding_whole_spaces_and_ipv6),
+		cmocka_unit_test(a_commit_counts_only_with_its_end_ack),
+		cmocka_unit_test(dumped_elements_that_expire_are_refused),
+		cmocka_unit_test(sets_whose_elements_change_by_themselves_are_named),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <glob.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
+#include <linux/netfilter/nf_tables.h>
 
 #include "cda_error.h"
 #include "config.h"
@@ -47,7 +49,7 @@ static void nft_close(struct backend *be)
  * The ruleset generation id restarts at every boot and is per network namespace: a cache
  * is trusted only in the boot and namespace that wrote it, so its key names both.
  */
-static const char *boot_tag(char *tag, size_t size)
+static void boot_tag(char *tag, size_t size)
 {
 	char id[64] = "";
 	struct stat st;
@@ -63,29 +65,74 @@ static const char *boot_tag(char *tag, size_t size)
 		if (isxdigit((unsigned char)id[i]))
 			tag[o++] = (char)tolower((unsigned char)id[i]);
 	tag[o] = '\0';
-	if (stat("/proc/self/ns/net", &st) == 0)
-		snprintf(tag + o, size - o, "-%lx", (unsigned long)st.st_ino);
-	return tag;
+	/* always one '-': own_cache() tells our files from a longer target name's by it */
+	snprintf(tag + o, size - o, "-%lx",
+		 stat("/proc/self/ns/net", &st) == 0 ? (unsigned long)st.st_ino : 0ul);
 }
 
-/* Remove the caches of earlier boots or namespaces for this target (best effort). */
+/* 64-bit FNV-1a. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= c[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+/*
+ * The cache holds the items of these sets: its key names the target, the boot and netns
+ * (the tag) and a digest of the family, table and set names and handles. A cache of other
+ * sets is never read as theirs, even at the same genid (a configuration that switches sets,
+ * tables or family commits nothing). "nft-NAME-TAG.DIGEST": TAG is hex-hex.
+ */
+void nft_cache_bind(struct nft_backend *nb)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	h = fnv(h, &nb->family, sizeof(nb->family));
+	h = fnv(h, nb->table, strlen(nb->table) + 1);
+	h = fnv(h, &nb->table_handle, sizeof(nb->table_handle));
+	for (int i = 0; i < 2; i++) {
+		h = fnv(h, nb->set[i], strlen(nb->set[i]) + 1);
+		h = fnv(h, &nb->set_handle[i], sizeof(nb->set_handle[i]));
+	}
+	free(nb->cache_key);
+	if (asprintf(&nb->cache_key, "nft-%s-%s.%016" PRIx64, nb->name, nb->tag, h) < 0)
+		nb->cache_key = NULL;
+}
+
+/* Whether a state file named applied-nft-NAME-REST.list is one of this target's: REST is a
+ * tag and digest (one '-'), not the tail of a longer target name (edge-2 for edge). */
+static bool own_cache(const char *rest)
+{
+	const char *dash = strchr(rest, '-');
+
+	return dash != NULL && strchr(dash + 1, '-') == NULL;
+}
+
+/* Remove this target's other caches: earlier boots, namespaces, sets (best effort). */
 static void drop_stale_caches(const struct nft_backend *nb)
 {
-	char *pattern = NULL, *ours = NULL;
+	char *pattern = NULL, *prefix = NULL, *ours = NULL;
 	glob_t g;
 
-	if (asprintf(&pattern, "%s/applied-nft-%s-*.list", state_dir(nb->env.state), nb->name) <
-		    0 ||
-	    asprintf(&ours, "%s/applied-%s.list", state_dir(nb->env.state), nb->cache_key) < 0) {
-		free(pattern);
+	if (asprintf(&prefix, "%s/applied-nft-%s-", state_dir(nb->env.state), nb->name) < 0)
 		return;
-	}
+	if (asprintf(&pattern, "%s*.list", prefix) < 0 ||
+	    asprintf(&ours, "%s/applied-%s.list", state_dir(nb->env.state), nb->cache_key) < 0)
+		goto out;
 	if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
 		for (size_t i = 0; i < g.gl_pathc; i++)
-			if (strcmp(g.gl_pathv[i], ours) != 0)
+			if (strcmp(g.gl_pathv[i], ours) != 0 &&
+			    own_cache(g.gl_pathv[i] + strlen(prefix)))
 				unlink(g.gl_pathv[i]);
 		globfree(&g);
 	}
+out:
+	free(prefix);
 	free(pattern);
 	free(ours);
 }
@@ -95,7 +142,6 @@ static int nft_open(struct backend **out, const struct target_config *tc,
 {
 	struct nft_backend *nb = calloc(1, sizeof(*nb));
 	const char *name = tc->name != NULL ? tc->name : "nftables";
-	char tag[48];
 
 	if (nb == NULL)
 		return cda_error_sys(err, CDA_ESYS, "allocating the nftables backend");
@@ -105,12 +151,11 @@ static int nft_open(struct backend **out, const struct target_config *tc,
 	else
 		nb->env.verify_max = 10000;
 	if ((nb->name = strdup(name)) == NULL ||
-	    (tc->config_path != NULL && (nb->config_path = strdup(tc->config_path)) == NULL) ||
-	    asprintf(&nb->cache_key, "nft-%s-%s", name, boot_tag(tag, sizeof(tag))) < 0) {
-		nb->cache_key = NULL;
+	    (tc->config_path != NULL && (nb->config_path = strdup(tc->config_path)) == NULL)) {
 		cda_error_sys(err, CDA_ESYS, "allocating the nftables backend");
 		goto fail;
 	}
+	boot_tag(nb->tag, sizeof(nb->tag));
 	if (nft_parse_config(nb, tc, err) < 0)
 		goto fail;
 	if (nft_script_path(target_get(tc, "nft_file"),
@@ -176,7 +221,26 @@ static int build_and_send(struct nft_backend *nb, struct apply *a, const struct 
 	return nft_nl_send(nb, a->b, o, err);
 }
 
-/* What the kernel's answer means: a refusal, lost acks (then look), or a commit. */
+/* The acks did not say whether the batch was committed: look (the sets must equal want). */
+static int look(struct nft_backend *nb, struct apply *a, const struct nft_outcome *o,
+		struct cda_error *err)
+{
+	if (nft_read_compare(nb, a->w, err) < 0) {
+		if (!o->lost && err->code == CDA_EAPPLY) {
+			char msg[sizeof(err->msg)];
+
+			snprintf(msg, sizeof(msg), "%s", err->msg);
+			cda_error_set(err, CDA_EAPPLY, "the kernel did not confirm the commit (no "
+						       "ack for the end of the batch); %s",
+				      msg);
+		}
+		return -1;
+	}
+	a->dumped = true;
+	return 0;
+}
+
+/* What the kernel's answer means: a refusal, no confirmation (then look), or a commit. */
 static int settle(struct nft_backend *nb, struct apply *a, const struct nft_plan *p,
 		  const struct nft_lock_plan *lp, const struct nft_outcome *o,
 		  struct cda_error *err)
@@ -189,18 +253,42 @@ static int settle(struct nft_backend *nb, struct apply *a, const struct nft_plan
 		err->sys_errno = ERESTART;
 		return -1;
 	}
-	if (o->error != 0)
+	switch (nft_outcome_verdict(o, nb->acks_end)) {
+	case NFT_REFUSED:
 		return nft_nl_refused(nb, a->b, p, o, err);
-	if (o->lost) {
-		/* Acks were dropped; the transaction was decided either way: look. */
-		if (nft_read_compare(nb, a->w, err) < 0)
-			return -1;
-		a->dumped = true;
-		return 0;
+	case NFT_UNCONFIRMED:
+		return look(nb, a, o, err);
+	case NFT_COMMITTED:
+		break;
 	}
 	nb->genid++; /* a successful commit bumps the genid by exactly one */
 	nft_lock_committed(nb, lp);
 	return 0;
+}
+
+/*
+ * The kernel refused to delete an element that is not there (ENOENT) or to add one that
+ * overlaps one that is (EEXIST). When a dump shows the sets differ from what the delta was
+ * computed against (a cache that was wrong), drop the cache: the caller redoes the delta
+ * from a dump, once. Otherwise the refusal stands (the delta itself was wrong).
+ */
+static bool wrong_belief(struct nft_backend *nb, const struct apply *a,
+			 const struct nft_outcome *o)
+{
+	const struct nft_msg_info *mi = nft_batch_msg(a->b, o->seq);
+	struct cda_error scratch = {0};
+	struct ranges *believed;
+	bool wrong;
+
+	if ((o->error != ENOENT && o->error != EEXIST) || mi == NULL ||
+	    (mi->kind != NFT_MSG_DELSETELEM && mi->kind != NFT_MSG_NEWSETELEM) ||
+	    (believed = ranges_dup(nb->last)) == NULL)
+		return false;
+	wrong = nft_read_kernel(nb, false, &scratch) == 0 && !ranges_equal(believed, nb->last);
+	ranges_free(believed);
+	if (wrong && nb->env.state != NULL && nb->cache_key != NULL)
+		state_drop_applied(nb->env.state, nb->cache_key, &scratch);
+	return wrong;
 }
 
 static int nft_apply(struct backend *be, const struct backend_input *in, struct cda_error *err)
@@ -233,8 +321,9 @@ static int nft_apply(struct backend *be, const struct backend_input *in, struct 
 		p.has_genid = true;
 		if (build_and_send(nb, &a, &p, &o, err) < 0)
 			goto out;
-		if (o.error == ERESTART && attempt == 0)
-			continue; /* someone committed since we read: recompute once */
+		/* someone committed since we read, or what we read was wrong: recompute once */
+		if (attempt == 0 && (o.error == ERESTART || wrong_belief(nb, &a, &o)))
+			continue;
 		if (settle(nb, &a, &p, &lp, &o, err) < 0)
 			goto out;
 		break;
@@ -256,6 +345,17 @@ out:
 	return rc;
 }
 
+/* After our commit: look the objects up again (the handles of sets created just now) and
+ * bind the cache to them, only while the genid is still ours (nothing committed since). */
+static bool rebind(struct nft_backend *nb)
+{
+	struct cda_error scratch = {0};
+	uint32_t now;
+
+	return nft_read_objects(nb, &scratch) == 0 && nft_nl_genid(nb, &now, &scratch) == 0 &&
+	       now == nb->genid && nb->cache_key != NULL;
+}
+
 static int nft_save(struct backend *be, struct cda_error *err)
 {
 	struct nft_backend *nb = nft_from_base(be);
@@ -264,6 +364,8 @@ static int nft_save(struct backend *be, struct cda_error *err)
 
 	if (nb->env.state == NULL || !nb->known || nb->last == NULL)
 		return 0;
+	if (!rebind(nb))
+		return 0; /* the next run dumps */
 	/* The cache must hold the kernel's items exactly; keep only a canonical list. */
 	if ((norm = ranges_dup(nb->last)) == NULL)
 		return cda_error_sys(err, CDA_ESYS, "saving the nft cache");

@@ -29,7 +29,9 @@ struct lock_seen {
 struct nft_backend {
 	struct backend base;
 	struct backend_env env;
-	char *name, *cache_key, *config_path;
+	char *name, *config_path;
+	char tag[48];	 /* this boot and network namespace (nft.c boot_tag) */
+	char *cache_key; /* names the target, tag and the objects below; NULL: none yet */
 	char table[256];
 	char set[2][256]; /* [0] v4, [1] v6; "" when the family is not synced */
 	uint16_t family;
@@ -45,6 +47,8 @@ struct nft_backend {
 	uint32_t genid;
 	struct ranges *last;
 	bool table_exists, set_exists[2];
+	uint64_t table_handle, set_handle[2]; /* as nft_read_objects found them, 0: none */
+	bool acks_probed, acks_end;	      /* whether the kernel acks a batch's END */
 	/* Origin lock (own table only): the configuration, and what the kernel holds. */
 	bool lock_on;
 	enum origin_lock_fwd lock_fwd;
@@ -54,18 +58,6 @@ struct nft_backend {
 	struct lock_seen seen[2]; /* [NFT_LOCK_INPUT], [NFT_LOCK_FORWARD] */
 	char lock_text[128];
 	char *script_path; /* nft_file: the script a reload of the host's ruleset includes */
-};
-
-/* What the kernel answered to a batch. */
-struct nft_outcome {
-	int error; /* first kernel errno, 0 when none */
-	uint32_t seq;
-	bool has_offs;
-	uint32_t offs;
-	char kmsg[96];
-	unsigned int n_errors;
-	bool end_acked;
-	bool lost; /* ENOBUFS: acks were dropped, the outcome is unknown */
 };
 
 static inline struct nft_backend *nft_from_base(struct backend *be)
@@ -79,6 +71,9 @@ static inline bool nft_has_set(const struct nft_backend *nb, int i)
 {
 	return nb->set[i][0] != '\0';
 }
+
+/* nft.c: the cache's key for the objects nft_read_objects just found (cache_key). */
+void nft_cache_bind(struct nft_backend *nb);
 
 /* nft_config.c: the target's keys into nb (CDA_ECONFIG with file:line). */
 int nft_parse_config(struct nft_backend *nb, const struct target_config *tc, struct cda_error *err);
@@ -98,9 +93,12 @@ int nft_nl_send(struct nft_backend *nb, const struct nft_batch *b, struct nft_ou
 int nft_nl_refused(struct nft_backend *nb, const struct nft_batch *b, const struct nft_plan *p,
 		   const struct nft_outcome *o, struct cda_error *err);
 
-/* nft_read.c */
-/* Does the table exist, do the sets exist with the right type (nb->*_exists)? */
+/* nft_objects.c */
+/* Does the table exist, do the sets exist with a type and flags cdnallow can keep in step
+ * (nb->*_exists, *_handle); then binds the cache key to them. */
 int nft_read_objects(struct nft_backend *nb, struct cda_error *err);
+
+/* nft_read.c */
 /* A sorted copy of r with only the synced families; NULL when out of memory. */
 struct ranges *nft_only_synced(const struct nft_backend *nb, const struct ranges *r);
 /* What the kernel holds now, with its genid (nb->last, nb->genid, and the lock chains).

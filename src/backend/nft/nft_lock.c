@@ -18,6 +18,9 @@
 #include "origin_lock.h"
 #include "ranges.h"
 
+/* A dump a concurrent commit interrupts is read again, up to this many times in all. */
+#define DUMP_TRIES 10
+
 /* The plan fields the lock's rules depend on (table, family, sets). */
 void nft_plan_base(const struct nft_backend *nb, struct nft_plan *p)
 {
@@ -204,18 +207,46 @@ void nft_lock_describe(struct nft_backend *nb, const struct ranges *r)
 	origin_lock_describe(nb->lock_text, sizeof(nb->lock_text), &s);
 }
 
+/* Every chain (into cd), again while a commit interrupts the dump. */
+static int dump_chains(struct nft_backend *nb, struct chain_dump *cd)
+{
+	for (int attempt = 1;; attempt++) {
+		struct nlmsghdr *nlh = nft_nl_req(nb, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, NLM_F_DUMP);
+
+		*cd = (struct chain_dump){.nb = nb};
+		if (nft_nl_talk(nb, nlh, chain_cb, cd) == 0)
+			return 0;
+		if (errno != EINTR || attempt == DUMP_TRIES)
+			return -1;
+	}
+}
+
+/* Our table's rules (into rd), again while a commit interrupts the dump. */
+static int dump_rules(struct nft_backend *nb, struct rule_dump *rd)
+{
+	for (int attempt = 1;; attempt++) {
+		struct nlmsghdr *nlh = nft_nl_req(nb, NFT_MSG_GETRULE, nb->family, NLM_F_DUMP);
+
+		mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, nb->table);
+		*rd = (struct rule_dump){.nb = nb};
+		nft_plan_base(nb, &rd->p);
+		if (nft_nl_talk(nb, nlh, rule_cb, rd) == 0)
+			return 0;
+		if (errno != EINTR || attempt == DUMP_TRIES)
+			return -1;
+	}
+}
+
 /* Read the lock chains of our own table (and, for lock_forward = auto, look for Docker). */
 int nft_lock_read(struct nft_backend *nb, struct cda_error *err)
 {
-	struct chain_dump cd = {.nb = nb};
-	struct rule_dump rd = {.nb = nb};
-	struct nlmsghdr *nlh;
+	struct chain_dump cd;
+	struct rule_dump rd;
 
 	memset(nb->seen, 0, sizeof(nb->seen));
 	if (!nb->create || (!nb->lock_on && !nb->table_exists))
 		goto done;
-	nlh = nft_nl_req(nb, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, NLM_F_DUMP);
-	if (nft_nl_talk(nb, nlh, chain_cb, &cd) < 0)
+	if (dump_chains(nb, &cd) < 0)
 		return cda_error_sys(err, CDA_EAPPLY, "listing the nftables chains");
 	if (nb->lock_on && nb->lock_fwd == ORIGIN_LOCK_FWD_AUTO)
 		nb->fwd_on = cd.docker || cd.forward;
@@ -229,10 +260,7 @@ int nft_lock_read(struct nft_backend *nb, struct cda_error *err)
 						     strcmp(c->type, "filter") != 0);
 	}
 	if (nb->seen[0].exists || nb->seen[1].exists) {
-		nft_plan_base(nb, &rd.p);
-		nlh = nft_nl_req(nb, NFT_MSG_GETRULE, nb->family, NLM_F_DUMP);
-		mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, nb->table);
-		if (nft_nl_talk(nb, nlh, rule_cb, &rd) < 0)
+		if (dump_rules(nb, &rd) < 0)
 			return cda_error_sys(err, CDA_EAPPLY, "listing the rules of %s %s",
 					     nb->family_name, nb->table);
 		for (int h = 0; h < 2; h++)
@@ -315,7 +343,9 @@ int nft_unlock(struct backend *be, struct cda_error *err)
 			nft_batch_free(b);
 			return -1;
 		}
-		if (o.error == ERESTART) {
+		/* a commit of someone else first, or no confirmation of ours: look again */
+		if (o.error == ERESTART ||
+		    nft_outcome_verdict(&o, nb->acks_end) == NFT_UNCONFIRMED) {
 			nft_batch_free(b);
 			continue;
 		}

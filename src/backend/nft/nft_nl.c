@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <libmnl/libmnl.h>
+#include <libnftnl/batch.h>
 #include <libnftnl/common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -35,7 +36,8 @@ int nft_nl_ready(struct nft_backend *nb, struct cda_error *err)
 		return 0;
 	if ((nb->buf = malloc(RECV_BUF)) == NULL)
 		return cda_error_sys(err, CDA_ESYS, "allocating the netlink buffer");
-	nb->nl = mnl_socket_open(NETLINK_NETFILTER);
+	/* not inherited by the reload and check commands other targets run */
+	nb->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (nb->nl == NULL || mnl_socket_bind(nb->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		cda_error_sys(err, CDA_EAPPLY, "opening a netfilter netlink socket");
 		if (nb->nl != NULL)
@@ -51,10 +53,28 @@ int nft_nl_ready(struct nft_backend *nb, struct cda_error *err)
 	return 0;
 }
 
-/* Send one request and run cb over the replies until the ack or DONE; errno on failure. */
+/* Whether buf holds the end of the answer to seq: NLMSG_DONE or the final NLMSG_ERROR. */
+static bool answer_ends(const void *buf, size_t n, uint32_t seq)
+{
+	const struct nlmsghdr *nlh = buf;
+	int len = (int)n;
+
+	for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
+		if (nlh->nlmsg_seq == seq &&
+		    (nlh->nlmsg_type == NLMSG_DONE || nlh->nlmsg_type == NLMSG_ERROR))
+			return true;
+	return false;
+}
+
+/*
+ * Send one request and run cb over the replies until the ack or DONE; errno on failure.
+ * A dump that a commit interrupted (NLM_F_DUMP_INTR: libmnl says EINTR) is read to its end,
+ * so that the next request does not meet its rest, and fails with EINTR: dump again.
+ */
 int nft_nl_talk(struct nft_backend *nb, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	uint32_t seq = nlh->nlmsg_seq; /* nlh lives in buf, which the replies overwrite */
+	bool intr = false;
 	int ret;
 
 	if (mnl_socket_sendto(nb->nl, nlh, nlh->nlmsg_len) < 0)
@@ -64,9 +84,17 @@ int nft_nl_talk(struct nft_backend *nb, struct nlmsghdr *nlh, mnl_cb_t cb, void 
 
 		if (n < 0)
 			return -1;
-		ret = mnl_cb_run(nb->buf, (size_t)n, seq, nb->portid, cb, data);
+		if (!intr) {
+			ret = mnl_cb_run(nb->buf, (size_t)n, seq, nb->portid, cb, data);
+			if (ret >= 0 || errno != EINTR)
+				continue;
+			intr = true;
+		}
+		ret = answer_ends(nb->buf, (size_t)n, seq) ? 0 : 1;
 	} while (ret > 0);
-	return ret < 0 ? -1 : 0;
+	if (intr)
+		errno = EINTR;
+	return ret < 0 || intr ? -1 : 0;
 }
 
 struct nlmsghdr *nft_nl_req(struct nft_backend *nb, int type, uint16_t family, uint16_t flags)
@@ -97,47 +125,49 @@ int nft_nl_genid(struct nft_backend *nb, uint32_t *genid, struct cda_error *err)
 	return 0;
 }
 
-static void parse_ack(const struct nlmsghdr *nlh, uint32_t end_seq, struct nft_outcome *o)
-{
-	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *a;
-	size_t off = sizeof(*e);
-
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
-		return;
-	if (e->error == 0) {
-		if (e->msg.nlmsg_seq == end_seq)
-			o->end_acked = true;
-		return;
-	}
-	if (o->n_errors++ > 0)
-		return;
-	o->error = -e->error;
-	o->seq = e->msg.nlmsg_seq;
-	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
-		return;
-	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-		off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
-	if (mnl_nlmsg_size(off) > nlh->nlmsg_len)
-		return;
-	mnl_attr_for_each (a, nlh, off) {
-		if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG &&
-		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0) {
-			snprintf(o->kmsg, sizeof(o->kmsg), "%s", mnl_attr_get_str(a));
-		} else if (mnl_attr_get_type(a) == NLMSGERR_ATTR_OFFS &&
-			   mnl_attr_validate(a, MNL_TYPE_U32) == 0) {
-			o->has_offs = true;
-			o->offs = mnl_attr_get_u32(a);
-		}
-	}
-}
-
 static void set_bufs(int fd, int opt_force, int opt, size_t want)
 {
 	int v = want > (size_t)(1 << 30) ? 1 << 30 : (int)want;
 
 	if (setsockopt(fd, SOL_SOCKET, opt_force, &v, sizeof(v)) < 0)
 		setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
+}
+
+/*
+ * Whether the kernel acks a batch's END, which it does only after a commit (Linux 6.10+),
+ * so that a missing END ack means "not committed". Asked once per socket: a BEGIN with
+ * NLM_F_ACK alone, a batch without END, which the kernel aborts, changing nothing; those
+ * kernels ack the BEGIN, older ones ack neither.
+ */
+static void probe_end_acks(struct nft_backend *nb)
+{
+	int fd = mnl_socket_get_fd(nb->nl);
+	char req[64] = {0};
+	struct nlmsghdr *nlh = nftnl_batch_begin(req, nb->seq);
+	uint32_t seq = nb->seq++;
+
+	nb->acks_probed = true;
+	nlh->nlmsg_flags |= NLM_F_ACK;
+	if (mnl_socket_sendto(nb->nl, nlh, nlh->nlmsg_len) < 0)
+		return;
+	for (;;) {
+		ssize_t n = recv(fd, nb->buf, RECV_BUF, MSG_DONTWAIT);
+		const struct nlmsghdr *r = (const struct nlmsghdr *)nb->buf;
+		int len = (int)n;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		for (; mnl_nlmsg_ok(r, len); r = mnl_nlmsg_next(r, &len)) {
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(r);
+
+			if (r->nlmsg_type == NLMSG_ERROR &&
+			    r->nlmsg_len >= mnl_nlmsg_size(sizeof(*e)) && e->error == 0 &&
+			    e->msg.nlmsg_seq == seq)
+				nb->acks_end = true;
+		}
+	}
 }
 
 int nft_nl_send(struct nft_backend *nb, const struct nft_batch *b, struct nft_outcome *o,
@@ -151,9 +181,10 @@ int nft_nl_send(struct nft_backend *nb, const struct nft_batch *b, struct nft_ou
 			    .msg_namelen = sizeof(snl),
 			    .msg_iov = (struct iovec *)(uintptr_t)iov,
 			    .msg_iovlen = n_iov};
-	uint32_t end_seq = nft_batch_end_seq(b);
 
 	memset(o, 0, sizeof(*o));
+	if (!nb->acks_probed)
+		probe_end_acks(nb);
 	set_bufs(fd, SO_SNDBUFFORCE, SO_SNDBUF, total + (64u << 10));
 	/* ~1 KiB per message: only failing messages and END are acked, without echo. */
 	set_bufs(fd, SO_RCVBUFFORCE, SO_RCVBUF, msgs > 256 ? msgs * 1024 : 256u << 10);
@@ -179,8 +210,7 @@ int nft_nl_send(struct nft_backend *nb, const struct nft_batch *b, struct nft_ou
 			return cda_error_sys(err, CDA_EAPPLY, "reading nft batch acks");
 		}
 		while (mnl_nlmsg_ok(nlh, len)) {
-			if (nlh->nlmsg_type == NLMSG_ERROR)
-				parse_ack(nlh, end_seq, o);
+			nft_batch_ack(b, nlh, o);
 			nlh = mnl_nlmsg_next(nlh, &len);
 		}
 	}

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* What the nftables backend's table holds: objects, set dumps, the cache; verify. */
+/* What the nftables backend's sets hold: set dumps, the cache; verify. */
 #include "nft_backend.h"
 
 #include <arpa/inet.h>
@@ -17,137 +17,19 @@
 #include "state.h"
 
 #define READ_TRIES 5
-/* nft's datatype numbers (nftables include/datatype.h) */
-#define TYPE_IPADDR 7u
-#define TYPE_IP6ADDR 8u
-
-struct set_desc {
-	bool seen;
-	uint32_t key_type, key_len, flags;
-};
-
-static int set_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct set_desc *d = data;
-	const struct nlattr *a;
-
-	d->seen = true;
-	mnl_attr_for_each (a, nlh, sizeof(struct nfgenmsg)) {
-		uint32_t v;
-
-		if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
-			continue;
-		v = ntohl(mnl_attr_get_u32(a));
-		switch (mnl_attr_get_type(a)) {
-		case NFTA_SET_KEY_TYPE:
-			d->key_type = v;
-			break;
-		case NFTA_SET_KEY_LEN:
-			d->key_len = v;
-			break;
-		case NFTA_SET_FLAGS:
-			d->flags = v;
-			break;
-		default:
-			break;
-		}
-	}
-	return MNL_CB_OK;
-}
-
-static int null_cb(const struct nlmsghdr *nlh, void *data)
-{
-	return MNL_CB_OK;
-}
-
-static void describe_set(const struct set_desc *d, char *buf, size_t size)
-{
-	const char *t = d->key_type == TYPE_IPADDR    ? "ipv4_addr"
-			: d->key_type == TYPE_IP6ADDR ? "ipv6_addr"
-						      : NULL;
-	int n;
-
-	if (t != NULL)
-		n = snprintf(buf, size, "type %s", t);
-	else
-		n = snprintf(buf, size, "key type %u (%u bytes)", d->key_type, d->key_len);
-	snprintf(buf + n, size - (size_t)n, "%s%s%s",
-		 d->flags & NFT_SET_INTERVAL ? ", flags interval" : ", without flags interval",
-		 d->flags & (NFT_SET_MAP | NFT_SET_OBJECT) ? ", a map" : "",
-		 d->flags & NFT_SET_CONCAT ? ", concatenated" : "");
-}
-
-/* Does the table exist, do the sets exist with the right type? Missing objects are an error
- * only for an admin-owned table; a set of the wrong kind always is. */
-int nft_read_objects(struct nft_backend *nb, struct cda_error *err)
-{
-	struct nlmsghdr *nlh = nft_nl_req(nb, NFT_MSG_GETTABLE, nb->family, NLM_F_ACK);
-
-	nb->set_exists[0] = nb->set_exists[1] = false;
-	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, nb->table);
-	nb->table_exists = nft_nl_talk(nb, nlh, null_cb, NULL) == 0;
-	if (!nb->table_exists) {
-		if (errno != ENOENT)
-			return cda_error_sys(err, CDA_EAPPLY, "looking up table %s %s",
-					     nb->family_name, nb->table);
-		if (nb->create)
-			return 0;
-		return cda_error_set(err, CDA_EAPPLY,
-				     "table %s %s does not exist (create = no: the admin's "
-				     "ruleset must define it and its sets)",
-				     nb->family_name, nb->table);
-	}
-	for (int i = 0; i < 2; i++) {
-		struct set_desc d = {0};
-		uint32_t want_type = i ? TYPE_IP6ADDR : TYPE_IPADDR, want_len = i ? 16 : 4;
-		char what[128];
-
-		if (!nft_has_set(nb, i))
-			continue;
-		nlh = nft_nl_req(nb, NFT_MSG_GETSET, nb->family, NLM_F_ACK);
-		mnl_attr_put_strz(nlh, NFTA_SET_TABLE, nb->table);
-		mnl_attr_put_strz(nlh, NFTA_SET_NAME, nb->set[i]);
-		if (nft_nl_talk(nb, nlh, set_cb, &d) < 0) {
-			if (errno != ENOENT)
-				return cda_error_sys(err, CDA_EAPPLY, "looking up set %s %s %s",
-						     nb->family_name, nb->table, nb->set[i]);
-			if (nb->create)
-				continue;
-			return cda_error_set(err, CDA_EAPPLY,
-					     "set %s %s %s does not exist (create = no: define it "
-					     "as type %s; flags interval)",
-					     nb->family_name, nb->table, nb->set[i],
-					     i ? "ipv6_addr" : "ipv4_addr");
-		}
-		if (d.key_type == want_type && d.key_len == want_len &&
-		    (d.flags & NFT_SET_INTERVAL) &&
-		    !(d.flags & (NFT_SET_MAP | NFT_SET_OBJECT | NFT_SET_CONCAT))) {
-			nb->set_exists[i] = true;
-			continue;
-		}
-		describe_set(&d, what, sizeof(what));
-		cda_error_set(err, nb->create ? CDA_EAPPLY : CDA_ECONFIG,
-			      "set %s %s %s has %s; cdnallow needs type %s; flags interval",
-			      nb->family_name, nb->table, nb->set[i], what,
-			      i ? "ipv6_addr" : "ipv4_addr");
-		return cda_error_at(err, nb->config_path, nb->set_line[i]);
-	}
-	return 0;
-}
 
 struct dump_ctx {
 	struct nft_elems *e;
 	bool first;
 	uint16_t res_id;
 	bool changed; /* the ruleset generation moved during the dump */
-	bool bad;
+	int bad;      /* nft_elems_add_msg's first non-zero answer */
 };
 
 static int elem_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct dump_ctx *c = data;
 	const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *a, *list = NULL;
 
 	if (c->first) {
 		c->first = false;
@@ -155,32 +37,8 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 	} else if (g->res_id != c->res_id) {
 		c->changed = true;
 	}
-	mnl_attr_for_each (a, nlh, sizeof(*g))
-		if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_ELEMENTS)
-			list = a;
-	if (list == NULL)
-		return MNL_CB_OK;
-	mnl_attr_for_each_nested (a, list) {
-		const struct nlattr *b, *k;
-		const void *key = NULL;
-		size_t len = 0;
-		bool end = false;
-
-		mnl_attr_for_each_nested (b, a) {
-			if (mnl_attr_get_type(b) == NFTA_SET_ELEM_KEY) {
-				mnl_attr_for_each_nested (k, b)
-					if (mnl_attr_get_type(k) == NFTA_DATA_VALUE) {
-						key = mnl_attr_get_payload(k);
-						len = mnl_attr_get_payload_len(k);
-					}
-			} else if (mnl_attr_get_type(b) == NFTA_SET_ELEM_FLAGS &&
-				   mnl_attr_validate(b, MNL_TYPE_U32) == 0) {
-				end = ntohl(mnl_attr_get_u32(b)) & NFT_SET_ELEM_INTERVAL_END;
-			}
-		}
-		if (key == NULL || nft_elems_add(c->e, key, len, end) < 0)
-			c->bad = true;
-	}
+	if (c->bad == 0)
+		c->bad = nft_elems_add_msg(c->e, nlh);
 	return MNL_CB_OK;
 }
 
@@ -198,13 +56,25 @@ static int dump_set(struct nft_backend *nb, int i, uint32_t genid, struct ranges
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, nb->table);
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, nb->set[i]);
 	if (nft_nl_talk(nb, nlh, elem_cb, &c) < 0) {
-		cda_error_sys(err, CDA_EAPPLY, "reading set %s %s %s", nb->family_name, nb->table,
-			      nb->set[i]);
+		int e = errno;
+
 		nft_elems_free(c.e);
-		return -1;
+		errno = e;
+		if (errno == EINTR)
+			return 1; /* a commit interrupted the dump: read again */
+		return cda_error_sys(err, CDA_EAPPLY, "reading set %s %s %s", nb->family_name,
+				     nb->table, nb->set[i]);
 	}
-	if (c.bad) {
+	if (c.bad != 0) {
 		nft_elems_free(c.e);
+		if (c.bad == NFT_ELEMS_TIMED) {
+			cda_error_set(err, nb->create ? CDA_EAPPLY : CDA_ECONFIG,
+				      "set %s %s %s holds elements with a timeout (they expire "
+				      "without a ruleset change cdnallow could see); cdnallow needs "
+				      "sets without timeouts",
+				      nb->family_name, nb->table, nb->set[i]);
+			return cda_error_at(err, nb->config_path, nb->set_line[i]);
+		}
 		return cda_error_set(err, CDA_EAPPLY, "set %s %s %s: unexpected element in dump",
 				     nb->family_name, nb->table, nb->set[i]);
 	}
@@ -240,6 +110,33 @@ fail:
 	return NULL;
 }
 
+/* The cache of exactly these sets, when its genid is the current one: 1 taken (into *got),
+ * 0 none. Only when every set exists: a reboot resets the genid but not the cache. */
+static int from_cache(struct nft_backend *nb, uint32_t genid, struct ranges **got,
+		      struct cda_error *err)
+{
+	struct cda_error scratch = {0};
+	struct ranges *cached = NULL;
+	uint32_t cgen = 0;
+
+	if (nb->env.state == NULL || nb->cache_key == NULL ||
+	    (nft_has_set(nb, 0) && !nb->set_exists[0]) ||
+	    (nft_has_set(nb, 1) && !nb->set_exists[1]))
+		return 0;
+	if (state_load_applied(nb->env.state, nb->cache_key, &cached, &cgen, &scratch) != 1 ||
+	    cgen != genid) {
+		ranges_free(cached);
+		return 0;
+	}
+	ranges_free(*got);
+	*got = nft_only_synced(nb, cached);
+	ranges_free(cached);
+	if (*got == NULL)
+		return cda_error_sys(err, CDA_ESYS, "reading the cache");
+	nb->genid = genid;
+	return 1;
+}
+
 /*
  * What the kernel holds now, with the genid it belongs to (nb->last, nb->genid).
  * use_cache: take the state cache when its genid is the current one (no dump).
@@ -260,26 +157,10 @@ int nft_read_kernel(struct nft_backend *nb, bool use_cache, struct cda_error *er
 			return cda_error_sys(err, CDA_ESYS, "reading the nft sets");
 		if (nft_nl_genid(nb, &genid, err) < 0 || nft_read_objects(nb, err) < 0)
 			goto fail;
-		/* Only when every set exists: a reboot resets the genid but not the cache. */
-		if (use_cache && nb->env.state != NULL &&
-		    (!nft_has_set(nb, 0) || nb->set_exists[0]) &&
-		    (!nft_has_set(nb, 1) || nb->set_exists[1])) {
-			struct cda_error scratch = {0};
-			struct ranges *cached = NULL;
-			uint32_t cgen = 0;
-
-			if (state_load_applied(nb->env.state, nb->cache_key, &cached, &cgen,
-					       &scratch) == 1 &&
-			    cgen == genid) {
-				ranges_free(got);
-				got = nft_only_synced(nb, cached);
-				ranges_free(cached);
-				if (got == NULL)
-					return cda_error_sys(err, CDA_ESYS, "reading the cache");
-				nb->genid = genid;
-				goto done;
-			}
-			ranges_free(cached);
+		if (use_cache && (rc = from_cache(nb, genid, &got, err)) != 0) {
+			if (rc < 0)
+				goto fail;
+			goto done;
 		}
 		for (int i = 0; i < 2 && rc == 0; i++)
 			if (nb->set_exists[i])
@@ -317,7 +198,8 @@ int nft_read(struct backend *be, struct ranges *cur, struct cda_error *err)
 {
 	struct nft_backend *nb = nft_from_base(be);
 
-	if (nft_read_kernel(nb, true, err) < 0)
+	/* --verify-full and verify = full: the kernel's own answer, never the cache */
+	if (nft_read_kernel(nb, !nb->env.verify_full && nb->verify != VERIFY_FULL, err) < 0)
 		return -1;
 	ranges_clear(cur);
 	if (ranges_add_all(cur, nb->last) < 0)
