@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The ufw backend's parts (backend_ufw.c, ufw_wiring.c): its state and what UFW runs. */
+/* The ufw backend's parts (ufw.c, ufw_wiring.c): its state and what UFW runs. */
 #ifndef CDNALLOW_UFW_WIRING_H
 #define CDNALLOW_UFW_WIRING_H
 
