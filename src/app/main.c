@@ -500,7 +500,7 @@ int main(int argc, char **argv)
 	int status = parse_args(argc, argv, &o);
 
 	if (status != GO_ON)
-		return status;
+		goto out;
 	o.use_syslog = !isatty(STDERR_FILENO) && getenv("CDNALLOW_NO_SYSLOG") == NULL;
 	if (o.use_syslog)
 		openlog("cdnallow", LOG_PID, LOG_DAEMON);
@@ -513,6 +513,7 @@ int main(int argc, char **argv)
 		status = dispatch(&o, &cfg);
 	}
 	config_finish(&cfg);
+out:
 	free(o.targets);
 	free(o.ports);
 	free(o.ips);
