@@ -135,7 +135,7 @@ struct json_list {
 				 element of a (an object); NULL ends the lists */
 	bool by_word;         /* the array is the member the word names (GitHub groups) */
 	const char *field[2]; /* member of each record holding its prefix; "a.b" through
-				 objects; with two, the first present counts (Google); NULL:
+				 objects; with two, each present one counts (Google); NULL:
 				 the array holds the prefixes */
 	int fam[2];           /* family of field[i] (or of the array's prefixes), 0 either */
 	bool field_list;      /* the field holds an array of prefixes, not one (Azure) */
@@ -321,8 +321,10 @@ static int pick(struct parse_ctx *c, const struct json_list *l, json_object *rec
 	}
 	if (member(c, rec, p, l->key, json_type_string, true, &v) < 0)
 		return -1;
+	/* by length: a name holding a NUL ("Tag\u0000Staging") is not the name before it */
 	if (l->pick == PICK_FIRST)
-		return strcmp(json_object_get_string(v), words) == 0;
+		return (size_t)json_object_get_string_len(v) == strlen(words) &&
+		       memcmp(json_object_get_string(v), words, strlen(words)) == 0;
 	return in_list(words, json_object_get_string(v), (size_t)json_object_get_string_len(v));
 }
 
@@ -348,27 +350,29 @@ static int lookup(struct parse_ctx *c, json_object *obj, const char *base, const
 	return lookup(c, *out, at, rel + n + 1, t, out, where);
 }
 
-/* The prefix (or list of them) of one record named p. */
+/* The prefix (or list of them) of one record named p: with two fields, each one present
+ * (Google's records may hold both ipv4Prefix and ipv6Prefix), at least one. */
 static int add_field(struct parse_ctx *c, const struct json_list *l, json_object *rec,
 		     const char *p)
 {
 	enum json_type t = l->field_list ? json_type_array : json_type_string;
 	char where[PATH_MAX_LEN];
 	json_object *v;
-	int k = 0;
+	int found = 0;
 
-	if (l->field[1] != NULL) {
-		while (k < 2 && !json_object_object_get_ex(rec, l->field[k], NULL))
-			k++;
-		if (k == 2)
-			return parse_error(c, 0, "%s: neither %s nor %s", p, l->field[0],
-					   l->field[1]);
+	for (int k = 0; k < 2 && l->field[k] != NULL; k++) {
+		if (l->field[1] != NULL && !json_object_object_get_ex(rec, l->field[k], NULL))
+			continue;
+		found++;
+		if (lookup(c, rec, p, l->field[k], t, &v, where) < 0)
+			return -1;
+		if ((l->field_list ? parse_add_string_array(c, v, where, l->fam[k])
+				   : parse_add_json_string(c, v, l->fam[k], where)) < 0)
+			return -1;
 	}
-	if (lookup(c, rec, p, l->field[k], t, &v, where) < 0)
-		return -1;
-	if (l->field_list)
-		return parse_add_string_array(c, v, where, l->fam[k]);
-	return parse_add_json_string(c, v, l->fam[k], where);
+	if (found == 0)
+		return parse_error(c, 0, "%s: neither %s nor %s", p, l->field[0], l->field[1]);
+	return 0;
 }
 
 /* The array arr, named path, of list l: its prefixes, or its records' ones. */
@@ -580,7 +584,8 @@ int parse_json(struct parse_ctx *c)
 	if (s == NULL)
 		return cda_error_set(c->err, CDA_ECONFIG, "no JSON reader for list format %d",
 				     (int)c->o->format);
-	if (check_raw(c, first) < 0 || tokenize(c, first, &root) < 0)
+	if (check_raw(c, first) < 0 || tokenize(c, first, &root) < 0 ||
+	    parse_check_keys(c, first, root) < 0)
 		goto out;
 	rc = read_shape(c, s, root);
 	if (rc == 0 && c->info->entries == 0)

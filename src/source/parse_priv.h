@@ -56,6 +56,10 @@ int parse_add_json_string(struct parse_ctx *c, json_object *v, int fam, const ch
 /* Every element of arr (named path) must be an address or prefix of family fam. */
 int parse_add_string_array(struct parse_ctx *c, json_object *arr, const char *path, int fam);
 
+/* parse_keys.c: no key of the document (from first) holds a NUL or appears twice in one
+ * object; root is json-c's reading of it. */
+int parse_check_keys(struct parse_ctx *c, size_t first, json_object *root);
+
 /* parse_select.c */
 int parse_select(struct parse_ctx *c, json_object *root);
 

@@ -93,7 +93,9 @@ static bool sel_where(const struct selector *s, json_object *el)
 	    json_object_is_type(v, json_type_object) || json_object_is_type(v, json_type_array))
 		return false;
 	txt = json_object_get_string(v);
-	n = strlen(txt);
+	/* a string by its length: "A\u0000B" is not "A" */
+	n = json_object_is_type(v, json_type_string) ? (size_t)json_object_get_string_len(v)
+						     : strlen(txt);
 	for (p = s->wval;; p++) {
 		size_t l = strcspn(p, "|");
 
