@@ -10,7 +10,7 @@ struct cda_error;
 #define CONFIG_DEFAULT_PATH "/etc/cdnallow/cdnallow.conf"
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/cdnallow"
 
-/* One "key = value" of a section, copied out of iniparser, with its line in the file. */
+/* One "key = value" of a section, with its line in the file. */
 struct config_kv {
 	char *key;   /* lowercase */
 	char *value; /* unquoted */

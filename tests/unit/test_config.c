@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "catalog.h"
@@ -523,6 +524,163 @@ static void split_words_takes_spaces_and_commas(void **state)
 	config_free_words(NULL);
 }
 
+/* Load text; fail the test with the error when it does not load. */
+static void expect_loads(const char *text, struct config *c, struct tmpconf *t)
+{
+	struct cda_error err = {0};
+	const char *path = write_conf(t, text, 0600);
+
+	if (config_load(c, path, false, &err) < 0)
+		fail_msg("%s:%u: %s", err.origin, err.line, err.msg);
+}
+
+static void bom_and_comment_after_section_header_are_accepted(void **state)
+{
+	struct tmpconf t;
+	struct config c;
+
+	(void)state;
+	expect_loads("\xef\xbb\xbf[cdnallow]\nstate_dir = /x\n"
+		     "[source.cf] ; the edge\nprovider = cloudflare\n"
+		     "[target.t]\t# a comment\nbackend = null\nsources = cf\n",
+		     &c, &t);
+	assert_string_equal(c.state_dir, "/x");
+	assert_non_null(config_find_source(&c, "cf"));
+	assert_int_equal(config_find_target(&c, "t")->line, 5);
+	config_finish(&c);
+	rm_conf(&t);
+	/* a BOM anywhere else is no BOM; text after a header is not a comment */
+	expect_error("[cdnallow]\n\xef\xbb\xbfstate_dir = /x\n" MIN_SRC MIN_TGT, 2, "unknown key");
+	expect_error(MIN_SRC MIN_TGT "[target.u] x\nbackend = null\nsources = cf\n", 6,
+		     "bad section header");
+}
+
+static void source_names_match_case_insensitively(void **state)
+{
+	struct tmpconf t;
+	struct config c;
+	const struct target_config *tc;
+
+	(void)state;
+	expect_loads("[source.Cloudflare]\nprovider = cloudflare\n"
+		     "[target.t]\nbackend = null\nsources = Cloudflare, CLOUDFLARE cloudflare\n",
+		     &c, &t);
+	tc = config_find_target(&c, "t");
+	assert_int_equal(tc->n_sources, 1);
+	assert_string_equal(tc->sources[0], "cloudflare");
+	config_finish(&c);
+	rm_conf(&t);
+}
+
+static void unknown_provider_and_backend_get_suggestions(void **state)
+{
+	(void)state;
+	expect_error("[source.cf]\nprovider = CLOUDFLARE\n" MIN_TGT, 2,
+		     "unknown provider 'CLOUDFLARE' (did you mean 'cloudflare'?)");
+	expect_error("[source.cf]\nprovider = cloudfront\n" MIN_TGT, 2,
+		     "(did you mean 'aws-cloudfront'?)");
+	expect_error("[source.cf]\nprovider = azure\n" MIN_TGT, 2,
+		     "(did you mean 'azure-frontdoor'?)");
+	expect_error("[source.cf]\nprovider = gcore-cdn\n" MIN_TGT, 2, "(did you mean 'gcore'?)");
+	expect_error(MIN_SRC "[target.t]\nbackend = nul\nsources = cf\n", 4,
+		     "unknown backend 'nul' (did you mean 'null'?)");
+}
+
+/* Values mean what they meant when iniparser 4.1 read them. */
+static void values_read_as_iniparser_did(void **state)
+{
+	static const struct {
+		const char *line, *want;
+	} cases[] = {
+		{"header = a ; b", "a"},
+		{"header=a#b", "a"},
+		{"header = \"a;b#c\" ; comment", "a;b#c"},
+		{"header = ' a '", " a "},
+		{"header = \"'\"", "'"},
+		{"header = \"\"", ""},
+		{"header = '' ; c", ""},
+		{"header = ;c", ""},
+		{"header =", ""},
+		{"header = a \"b\" c", "a \"b\" c"},
+		{"header = k=v", "k=v"},
+		{"HEADER\t=\t x  ", "x"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tmpconf t;
+		struct config c;
+		char text[512];
+
+		snprintf(text, sizeof(text),
+			 MIN_SRC "[target.f]\nbackend = file\nsources = cf\npath = /tmp/x\n%s\n",
+			 cases[i].line);
+		expect_loads(text, &c, &t);
+		if (strcmp(target_get(config_find_target(&c, "f"), "header"), cases[i].want) != 0)
+			fail_msg("%s: got '%s', want '%s'", cases[i].line,
+				 target_get(config_find_target(&c, "f"), "header"), cases[i].want);
+		config_finish(&c);
+		rm_conf(&t);
+	}
+}
+
+static double load_ms(const char *text, bool *failed)
+{
+	struct tmpconf t;
+	struct config c;
+	struct cda_error err = {0};
+	struct timespec t0, t1;
+	const char *path = write_conf(&t, text, 0600);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	*failed = config_load(&c, path, false, &err) < 0;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	config_finish(&c);
+	rm_conf(&t);
+	return (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+}
+
+/* n short distinct keys in one section ("sections": n sections instead), under the 1 MiB
+ * cap for 160000 keys or 140000 sections. */
+static char *many(size_t n, bool sections)
+{
+	char *text = malloc(n * 8 + 64), *p = text;
+
+	assert_non_null(text);
+	p += sprintf(p, "[cdnallow]\n");
+	for (size_t i = 0; i < n; i++) {
+		char name[8];
+		size_t k = i, o = 0;
+
+		do {
+			name[o++] = (char)('a' + k % 26);
+			k /= 26;
+		} while (k != 0 && o < 6);
+		name[o] = '\0';
+		p += sprintf(p, sections ? "[%s]\n" : "%s=\n", name);
+	}
+	return text;
+}
+
+static void large_files_load_in_linear_time(void **state)
+{
+	for (int sections = 0; sections < 2; sections++) {
+		size_t nbig = sections ? 140000 : 160000;
+		char *small = many(nbig / 10, sections), *big = many(nbig, sections);
+		bool f1, f2;
+		double ms1 = load_ms(small, &f1), ms2 = load_ms(big, &f2);
+
+		(void)state;
+		print_message("# %zu %s %.1f ms, %zu %.1f ms\n", nbig / 10,
+			      sections ? "sections" : "keys", ms1, nbig, ms2);
+		assert_true(f1 && f2); /* unknown keys or sections: refused, but soon */
+		assert_true(ms2 < 2000);
+		assert_true(ms2 < 30 * ms1 + 100);
+		free(small);
+		free(big);
+	}
+}
+
 static void key_tables_are_terminated_and_known(void **state)
 {
 	size_t n = 0;
@@ -563,6 +721,11 @@ int main(void)
 		cmocka_unit_test(value_parsers_are_strict),
 		cmocka_unit_test(split_words_takes_spaces_and_commas),
 		cmocka_unit_test(key_tables_are_terminated_and_known),
+		cmocka_unit_test(bom_and_comment_after_section_header_are_accepted),
+		cmocka_unit_test(source_names_match_case_insensitively),
+		cmocka_unit_test(unknown_provider_and_backend_get_suggestions),
+		cmocka_unit_test(values_read_as_iniparser_did),
+		cmocka_unit_test(large_files_load_in_linear_time),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
