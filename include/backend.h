@@ -11,6 +11,7 @@ struct cidr;
 struct ranges;
 struct state;
 struct target_config;
+struct textbuf;
 
 /* Base of every backend's private struct (first member). */
 struct backend {
@@ -67,6 +68,10 @@ struct backend_ops {
 	/* The origin lock as read() found it, one line ("tcp 80,443 on input+forward"), or
 	 * NULL when no lock is configured or present. Borrowed until close. NULL op: none. */
 	const char *(*lock_info)(struct backend *be);
+	/* The objects on the system the target manages, one line each appended to out
+	 * ("nftables set inet cdnallow allow_v4", "file /etc/x"): two targets managing one
+	 * would undo each other's work every run, a configuration error. NULL op: none. */
+	void (*claims)(struct backend *be, struct textbuf *out);
 	void (*close)(struct backend *be); /* NULL-safe */
 };
 
@@ -85,6 +90,7 @@ int backend_save(struct backend *be, struct cda_error *err);
 int backend_unlock(struct backend *be, struct cda_error *err);
 int backend_drift(struct backend *be, bool *drift, struct cda_error *err);
 const char *backend_lock_info(struct backend *be);
+void backend_claims(struct backend *be, struct textbuf *out);
 void backend_close(struct backend *be);
 
 /* Add the CIDR text s[0..len) of family fam to r: 0 added, 1 not a CIDR of that family,

@@ -177,6 +177,12 @@ const char *backend_lock_info(struct backend *be)
 	return be->ops->lock_info != NULL ? be->ops->lock_info(be) : NULL;
 }
 
+void backend_claims(struct backend *be, struct textbuf *out)
+{
+	if (be->ops->claims != NULL)
+		be->ops->claims(be, out);
+}
+
 void backend_close(struct backend *be)
 {
 	if (be != NULL)

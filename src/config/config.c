@@ -561,7 +561,8 @@ int config_load(struct config *c, const char *path, bool check_owner, struct cda
 		goto out;
 	if (global != NULL && load_global(&ld, &t, global) < 0)
 		goto out;
-	if (load_sections(&ld, &t, &s, ns, nt) < 0)
+	if (load_sections(&ld, &t, &s, ns, nt) < 0 || check_sources(&ld, &t) < 0 ||
+	    check_targets(&ld, &t) < 0)
 		goto out;
 	*c = t;
 	memset(&t, 0, sizeof(t));

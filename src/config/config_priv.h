@@ -9,6 +9,7 @@
 #include "cda_error.h"
 #include "strmap.h"
 
+struct config;
 struct config_kv;
 
 #define MAX_FILE_BYTES (1024 * 1024)
@@ -59,6 +60,12 @@ void scan_free(struct scan *s);
 int scan_copy_kv(struct loader *ld, const struct scan_sec *sec, struct config_kv **out,
 		 size_t *n_out);
 void scan_free_kv(struct config_kv *kv, size_t n);
+
+/* check.c: each source's provider keys as its parser will take them; each target's keys as
+ * its backend's open() takes them (nothing on the system changes), and no object managed
+ * by two targets. CDA_ECONFIG at the key's line. */
+int check_sources(struct loader *ld, const struct config *c);
+int check_targets(struct loader *ld, const struct config *c);
 
 /* keys.c: is key in the NULL-terminated list; the "unknown key" error with a suggestion
  * from l1 and l2; the nearest built-in provider or backend name to a misspelt one (any

@@ -115,7 +115,7 @@ static unsigned int closeness(const char *name, const char *cand)
  * one, NULL when none is near. */
 static const char *nearest(const char *name, const void *names, size_t n, size_t size)
 {
-	char low[64];
+	char low[64] = "";
 	const char *best = NULL;
 	unsigned int dist = 3; /* at most two edits away */
 	size_t i;
@@ -147,7 +147,7 @@ void keys_suggest_backend(const char *name, const char **best)
 {
 	size_t n = 0;
 	const struct backend_ops *const *all = backend_all(&n);
-	const char *names[16];
+	const char *names[16] = {NULL};
 
 	for (size_t i = 0; i < n && i < 16; i++)
 		names[i] = all[i]->name;

@@ -251,15 +251,21 @@ static int section_header(char *l, unsigned int line, const char *path, char **n
 		return 0;
 	for (rest = close + 1; isspace((unsigned char)*rest); rest++)
 		;
-	if (*rest != '\0' && *rest != ';' && *rest != '#')
-		return config_err(err, path, line, "bad section header '%s'", l);
+	if (*rest != '\0' && *rest != ';' && *rest != '#') {
+		config_err(err, path, line, "bad section header '%s'", l);
+		return -1;
+	}
 	*close = '\0';
 	n = (size_t)(close - (l + 1));
 	l = trim(l + 1, &n);
-	if (n == 0)
-		return config_err(err, path, line, "empty section name");
-	if ((*name = strdup(l)) == NULL)
-		return config_oom(err, path);
+	if (n == 0) {
+		config_err(err, path, line, "empty section name");
+		return -1;
+	}
+	if ((*name = strdup(l)) == NULL) {
+		config_oom(err, path);
+		return -1;
+	}
 	lower(*name);
 	return 1;
 }
@@ -272,7 +278,7 @@ static int section_header(char *l, unsigned int line, const char *path, char **n
 static int scan_line(struct scan *s, char *buf, size_t len, unsigned int line, const char *path,
 		     struct cda_error *err)
 {
-	char *l = trim(buf, &len), *eq, *name, *value;
+	char *l = trim(buf, &len), *eq, *name = NULL, *value = NULL;
 	int r;
 
 	if (len == 0 || l[0] == '#' || l[0] == ';')

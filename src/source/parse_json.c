@@ -356,8 +356,8 @@ static int add_field(struct parse_ctx *c, const struct json_list *l, json_object
 		     const char *p)
 {
 	enum json_type t = l->field_list ? json_type_array : json_type_string;
-	char where[PATH_MAX_LEN];
-	json_object *v;
+	char where[PATH_MAX_LEN] = "";
+	json_object *v = NULL;
 	int found = 0;
 
 	for (int k = 0; k < 2 && l->field[k] != NULL; k++) {
@@ -571,16 +571,52 @@ out:
 	return rc;
 }
 
+static const struct json_shape *shape_of(enum list_format f)
+{
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+		if (shapes[i].format == f)
+			return &shapes[i];
+	return NULL;
+}
+
+int parse_check_opts(const struct parse_opts *o, const char **key, struct cda_error *err)
+{
+	struct parse_ctx c = {.o = o, .err = err};
+	const struct json_shape *s = shape_of(o->format);
+	const char *p = o->services;
+
+	*key = NULL;
+	if (o->format == FMT_JSON_SELECT && parse_select_check(o, err) < 0) {
+		*key = strncmp(err->msg, "where:", 6) == 0 ? "where" : "select";
+		return -1;
+	}
+	if (o->format == FMT_CLOUDFLARE_API && want_jdcloud(&c) < 0) {
+		*key = "networks";
+		return -1;
+	}
+	/* each_word() takes names of up to 127 bytes */
+	while (s != NULL && s->per_word != NULL && p != NULL && *p != '\0') {
+		size_t n;
+
+		p += strspn(p, " \t,");
+		n = strcspn(p, " \t,");
+		if (n >= 128) {
+			*key = s->per_word;
+			return cda_error_set(err, CDA_ECONFIG, "%s: a name is too long (at most 127 "
+					     "bytes)", s->per_word);
+		}
+		p += n;
+	}
+	return 0;
+}
+
 int parse_json(struct parse_ctx *c)
 {
 	size_t first = parse_skip_lead(c);
-	const struct json_shape *s = NULL;
+	const struct json_shape *s = shape_of(c->o->format);
 	json_object *root = NULL;
 	int rc = -1;
 
-	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
-		if (shapes[i].format == c->o->format)
-			s = &shapes[i];
 	if (s == NULL)
 		return cda_error_set(c->err, CDA_ECONFIG, "no JSON reader for list format %d",
 				     (int)c->o->format);

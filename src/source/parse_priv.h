@@ -62,5 +62,7 @@ int parse_check_keys(struct parse_ctx *c, size_t first, json_object *root);
 
 /* parse_select.c */
 int parse_select(struct parse_ctx *c, json_object *root);
+/* select and where of o are well-formed (CDA_ECONFIG "select: ..." or "where: ..."). */
+int parse_select_check(const struct parse_opts *o, struct cda_error *err);
 
 #endif

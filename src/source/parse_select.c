@@ -162,6 +162,14 @@ static int sel_walk(struct parse_ctx *c, const struct selector *s, json_object *
 	return 0;
 }
 
+int parse_select_check(const struct parse_opts *o, struct cda_error *err)
+{
+	struct parse_ctx c = {.o = o, .err = err};
+	struct selector s = {.sel = o->select};
+
+	return sel_check(&c, &s);
+}
+
 int parse_select(struct parse_ctx *c, json_object *root)
 {
 	struct selector s = {.sel = c->o->select};

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "catalog.h"
 #include "cda_error.h"
 #include "config.h"
@@ -624,6 +625,67 @@ static void values_read_as_iniparser_did(void **state)
 	}
 }
 
+#define JSON_SRC "[source.j]\nprovider = json\nurl = https://a.example/x.json\n"
+#define CF_API "[source.c]\nprovider = cloudflare-api\n"
+#define J_TGT "[target.t]\nbackend = null\nsources = j\n"
+
+/* What a run would refuse, loading refuses: each backend's keys, each provider's keys, and
+ * two targets managing one object. */
+static void load_runs_every_check_a_run_would(void **state)
+{
+	static const struct {
+		const char *text;
+		unsigned int line;
+		const char *want;
+	} cases[] = {
+		{MIN_SRC "[target.f]\nbackend = file\nsources = cf\n", 3, "path: missing"},
+		{MIN_SRC "[target.f]\nbackend = file\nsources = cf\npath = rel\n", 6,
+		 "path: expected an absolute file path"},
+		{MIN_SRC "[target.f]\nbackend = file\nsources = cf\npath = /x\nmode = 9999\n", 7,
+		 "mode: expected an octal file mode"},
+		{MIN_SRC "[target.f]\nbackend = file\nsources = cf\npath = /x\nmode = 6777\n", 7,
+		 "mode: "},
+		{MIN_SRC "[target.f]\nbackend = file\nsources = cf\npath = /x\nline = a\n", 7,
+		 "line: expected a one-line template with {cidr}"},
+		{MIN_SRC "[target.i]\nbackend = iptables\nsources = cf\nchain = INPUT\n", 6,
+		 "chain: must be a chain of our own"},
+		{JSON_SRC J_TGT, 1, "select: missing"},
+		{JSON_SRC "select = a..b\n" J_TGT, 4, "select: empty step"},
+		{JSON_SRC "select = a[].b\nwhere = =x\n" J_TGT, 5, "where: expected key=value"},
+		{CF_API "networks = china\n[target.t]\nbackend = null\nsources = c\n", 3,
+		 "networks: only \"jdcloud\" is known"},
+		{MIN_SRC "[target.a]\nbackend = file\nsources = cf\npath = /x\n"
+			 "[target.b]\nbackend = file\nsources = cf\npath = /x\n",
+		 7, "[target.b]: manages file /x, as [target.a] (line 3) does"},
+	};
+	static const struct {
+		const char *text;
+		unsigned int line;
+		const char *want;
+	} nft[] = {
+		{MIN_SRC "[target.n]\nbackend = nftables\nsources = cf\nfamily = bridge\n", 6,
+		 "family: expected inet, ip or ip6"},
+		{MIN_SRC "[target.n]\nbackend = nftables\nsources = cf\ntable = 1bad name\n", 6,
+		 "table: expected an nftables name"},
+		{MIN_SRC "[target.n]\nbackend = nftables\nsources = cf\nlock_ports = 99999\n", 6,
+		 "lock_ports: expected"},
+		{MIN_SRC "[target.n]\nbackend = nftables\nsources = cf\ncreate = maybe\n", 6,
+		 "create: expected yes or no"},
+		{MIN_SRC "[target.a]\nbackend = nftables\nsources = cf\n"
+			 "[target.b]\nbackend = nftables\nsources = cf\nset_v4 = other\n",
+		 6, "[target.b]: manages nftables set inet cdnallow allow_v6, as [target.a] "
+		    "(line 3) does"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_error(cases[i].text, cases[i].line, cases[i].want);
+	if (backend_find("nftables") == NULL)
+		return;
+	for (size_t i = 0; i < sizeof(nft) / sizeof(nft[0]); i++)
+		expect_error(nft[i].text, nft[i].line, nft[i].want);
+}
+
 static double load_ms(const char *text, bool *failed)
 {
 	struct tmpconf t;
@@ -725,6 +787,7 @@ int main(void)
 		cmocka_unit_test(source_names_match_case_insensitively),
 		cmocka_unit_test(unknown_provider_and_backend_get_suggestions),
 		cmocka_unit_test(values_read_as_iniparser_did),
+		cmocka_unit_test(load_runs_every_check_a_run_would),
 		cmocka_unit_test(large_files_load_in_linear_time),
 	};
 
