@@ -686,6 +686,72 @@ static void load_runs_every_check_a_run_would(void **state)
 		expect_error(nft[i].text, nft[i].line, nft[i].want);
 }
 
+/* The fingerprint of a source follows what shapes its list, and only that. */
+static void source_fingerprint_follows_what_shapes_the_list(void **state)
+{
+	static const char *const same[] = {
+		"services = A B\ntimeout = 9\n",
+		"services = A,  B\nmax_bytes = 1M\n",
+		"services = B\tA A\nallow_http = no\n",
+	};
+	static const char *const other[] = {
+		"services = A Bb\n",
+		"services = A\n",
+		"services = A B\nurl = https://b.example/ip-ranges.json\n",
+		"services = A B\n[cdnallow]\nbroadest_v4 = 12\n",
+		"services = A B\n[cdnallow]\nbroadest_v6 = 24\n",
+	};
+	char base[CONFIG_FP_LEN], fp[CONFIG_FP_LEN];
+	struct tmpconf t;
+	struct config c;
+	char text[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]) + sizeof(other) / sizeof(other[0]);
+	     i++) {
+		const char *extra = i < 3 ? same[i] : other[i - 3];
+
+		snprintf(text, sizeof(text),
+			 "[target.t]\nbackend = null\nsources = a\n"
+			 "[source.a]\nprovider = aws-cloudfront\n%s",
+			 extra);
+		expect_loads(text, &c, &t);
+		config_source_fingerprint(&c, config_find_source(&c, "a"), i == 0 ? base : fp);
+		assert_int_equal(strlen(i == 0 ? base : fp), 16);
+		if (i > 0 && i < 3)
+			assert_string_equal(fp, base);
+		if (i >= 3 && strcmp(fp, base) == 0)
+			fail_msg("same fingerprint for '%s'", extra);
+		config_finish(&c);
+		rm_conf(&t);
+	}
+	/* the provider, select and where, networks */
+	expect_loads(JSON_SRC "select = a[].b\n" J_TGT, &c, &t);
+	config_source_fingerprint(&c, config_find_source(&c, "j"), base);
+	config_finish(&c);
+	rm_conf(&t);
+	expect_loads(JSON_SRC "select = a[].b\nwhere = k=v\n" J_TGT, &c, &t);
+	config_source_fingerprint(&c, config_find_source(&c, "j"), fp);
+	assert_string_not_equal(fp, base);
+	config_finish(&c);
+	rm_conf(&t);
+	expect_loads("[source.j]\nprovider = text\nurl = https://a.example/x.json\n" J_TGT, &c,
+		     &t);
+	config_source_fingerprint(&c, config_find_source(&c, "j"), fp);
+	assert_string_not_equal(fp, base);
+	config_finish(&c);
+	rm_conf(&t);
+	expect_loads(CF_API "[target.t]\nbackend = null\nsources = c\n", &c, &t);
+	config_source_fingerprint(&c, config_find_source(&c, "c"), base);
+	config_finish(&c);
+	rm_conf(&t);
+	expect_loads(CF_API "networks = jdcloud\n[target.t]\nbackend = null\nsources = c\n", &c, &t);
+	config_source_fingerprint(&c, config_find_source(&c, "c"), fp);
+	assert_string_not_equal(fp, base);
+	config_finish(&c);
+	rm_conf(&t);
+}
+
 static double load_ms(const char *text, bool *failed)
 {
 	struct tmpconf t;
@@ -788,6 +854,7 @@ int main(void)
 		cmocka_unit_test(unknown_provider_and_backend_get_suggestions),
 		cmocka_unit_test(values_read_as_iniparser_did),
 		cmocka_unit_test(load_runs_every_check_a_run_would),
+		cmocka_unit_test(source_fingerprint_follows_what_shapes_the_list),
 		cmocka_unit_test(large_files_load_in_linear_time),
 	};
 
