@@ -3,7 +3,6 @@
 #include "parse_priv.h"
 
 #include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -515,62 +514,6 @@ static int read_shape(struct parse_ctx *c, const struct json_shape *s, json_obje
 	return s->token != NULL ? token_member(c, root, s->token) : 0;
 }
 
-/* Before json-c sees the bytes: not HTML, not empty, not too large, no NUL byte. */
-static int check_raw(struct parse_ctx *c, size_t first)
-{
-	const char *z;
-
-	if (parse_check_html(c, first) < 0)
-		return -1;
-	if (first == c->len)
-		return parse_error(c, 0, "empty list");
-	if (c->len - first > INT_MAX)
-		return parse_error(c, 0, "JSON document too large");
-	/* json-c stops at a NUL byte inside a string; real JSON never holds one raw. */
-	if ((z = memchr(c->buf + first, '\0', c->len - first)) != NULL)
-		return parse_error(c, parse_line_of(c, (size_t)(z - c->buf)),
-				   "invalid JSON: NUL byte at offset %zu", (size_t)(z - c->buf));
-	return 0;
-}
-
-/* One strict JSON document from first to the end (whitespace may follow) into *root. */
-static int tokenize(struct parse_ctx *c, size_t first, json_object **root)
-{
-	struct json_tokener *tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
-	enum json_tokener_error jerr;
-	size_t end;
-	int rc = -1;
-
-	*root = NULL;
-	if (tok == NULL)
-		return cda_error_sys(c->err, CDA_ESYS, "out of memory");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	*root = json_tokener_parse_ex(tok, c->buf + first, (int)(c->len - first));
-	jerr = json_tokener_get_error(tok);
-	end = first + json_tokener_get_parse_end(tok);
-	if (jerr == json_tokener_continue) {
-		parse_error(c, parse_line_of(c, c->len),
-			    "invalid JSON: unexpected end of document (truncated?)");
-		goto out;
-	}
-	if (jerr != json_tokener_success || *root == NULL) {
-		parse_error(c, parse_line_of(c, end), "invalid JSON at offset %zu: %s", end,
-			    json_tokener_error_desc(jerr));
-		goto out;
-	}
-	while (end < c->len && parse_is_space(c->buf[end]))
-		end++;
-	if (end < c->len) {
-		parse_error(c, parse_line_of(c, end), "invalid JSON: trailing data at offset %zu",
-			    end);
-		goto out;
-	}
-	rc = 0;
-out:
-	json_tokener_free(tok);
-	return rc;
-}
-
 static const struct json_shape *shape_of(enum list_format f)
 {
 	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
@@ -620,8 +563,7 @@ int parse_json(struct parse_ctx *c)
 	if (s == NULL)
 		return cda_error_set(c->err, CDA_ECONFIG, "no JSON reader for list format %d",
 				     (int)c->o->format);
-	if (check_raw(c, first) < 0 || tokenize(c, first, &root) < 0 ||
-	    parse_check_keys(c, first, root) < 0)
+	if (parse_json_doc(c, first, &root) < 0)
 		goto out;
 	rc = read_shape(c, s, root);
 	if (rc == 0 && c->info->entries == 0)

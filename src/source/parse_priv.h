@@ -56,9 +56,10 @@ int parse_add_json_string(struct parse_ctx *c, json_object *v, int fam, const ch
 /* Every element of arr (named path) must be an address or prefix of family fam. */
 int parse_add_string_array(struct parse_ctx *c, json_object *arr, const char *path, int fam);
 
-/* parse_keys.c: no key of the document (from first) holds a NUL or appears twice in one
- * object; root is json-c's reading of it. */
-int parse_check_keys(struct parse_ctx *c, size_t first, json_object *root);
+/* parse_doc.c: the document from first as one strict JSON value into *root (the caller
+ * puts it, also on failure): not HTML, no NUL byte, nothing after it, and no key holding a
+ * NUL or given twice in one object (json-c would cut or merge them). */
+int parse_json_doc(struct parse_ctx *c, size_t first, json_object **root);
 
 /* parse_select.c */
 int parse_select(struct parse_ctx *c, json_object *root);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* JSON object keys as written: none holds an escaped NUL, none appears twice in one object. */
+/* The JSON document as bytes: one strict document, no NUL, no key with a NUL or given twice. */
 #include "parse_priv.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "cda_error.h"
+#include "parse.h"
 
 /*
  * json-c keeps an object's keys as C strings and lets a later member replace an earlier one
@@ -208,7 +210,7 @@ static int walk(json_object *v, const struct raw_objs *ro, size_t *k, size_t *ba
 	return 0;
 }
 
-int parse_check_keys(struct parse_ctx *c, size_t first, json_object *root)
+static int check_keys(struct parse_ctx *c, size_t first, json_object *root)
 {
 	struct raw_objs ro = {0};
 	size_t k = 0, bad = SIZE_MAX;
@@ -226,4 +228,67 @@ int parse_check_keys(struct parse_ctx *c, size_t first, json_object *root)
 out:
 	free(ro.members);
 	return rc;
+}
+
+/* Before json-c sees the bytes: not HTML, not empty, not too large, no NUL byte. */
+static int check_raw(struct parse_ctx *c, size_t first)
+{
+	const char *z;
+
+	if (parse_check_html(c, first) < 0)
+		return -1;
+	if (first == c->len)
+		return parse_error(c, 0, "empty list");
+	if (c->len - first > INT_MAX)
+		return parse_error(c, 0, "JSON document too large");
+	/* json-c stops at a NUL byte inside a string; real JSON never holds one raw. */
+	if ((z = memchr(c->buf + first, '\0', c->len - first)) != NULL)
+		return parse_error(c, parse_line_of(c, (size_t)(z - c->buf)),
+				   "invalid JSON: NUL byte at offset %zu", (size_t)(z - c->buf));
+	return 0;
+}
+
+/* One strict JSON document from first to the end (whitespace may follow) into *root. */
+static int tokenize(struct parse_ctx *c, size_t first, json_object **root)
+{
+	struct json_tokener *tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+	enum json_tokener_error jerr;
+	size_t end;
+	int rc = -1;
+
+	*root = NULL;
+	if (tok == NULL)
+		return cda_error_sys(c->err, CDA_ESYS, "out of memory");
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	*root = json_tokener_parse_ex(tok, c->buf + first, (int)(c->len - first));
+	jerr = json_tokener_get_error(tok);
+	end = first + json_tokener_get_parse_end(tok);
+	if (jerr == json_tokener_continue) {
+		parse_error(c, parse_line_of(c, c->len),
+			    "invalid JSON: unexpected end of document (truncated?)");
+		goto out;
+	}
+	if (jerr != json_tokener_success || *root == NULL) {
+		parse_error(c, parse_line_of(c, end), "invalid JSON at offset %zu: %s", end,
+			    json_tokener_error_desc(jerr));
+		goto out;
+	}
+	while (end < c->len && parse_is_space(c->buf[end]))
+		end++;
+	if (end < c->len) {
+		parse_error(c, parse_line_of(c, end), "invalid JSON: trailing data at offset %zu",
+			    end);
+		goto out;
+	}
+	rc = 0;
+out:
+	json_tokener_free(tok);
+	return rc;
+}
+
+int parse_json_doc(struct parse_ctx *c, size_t first, json_object **root)
+{
+	if (check_raw(c, first) < 0 || tokenize(c, first, root) < 0)
+		return -1;
+	return check_keys(c, first, *root);
 }
