@@ -354,6 +354,19 @@ static int load_source(struct loader *ld, const struct config *c, const struct s
 	return source_urls(ld, sec, sc, ce);
 }
 
+static int unknown_backend(struct loader *ld, const struct config_kv *bk)
+{
+	const char *best = NULL;
+
+	keys_suggest_backend(bk->value, &best);
+	if (best != NULL)
+		return config_err(ld->err, ld->path, bk->line,
+				  "backend: unknown backend '%s' (did you mean '%s'?)", bk->value,
+				  best);
+	return config_err(ld->err, ld->path, bk->line,
+			  "backend: unknown backend '%s' (or not built in)", bk->value);
+}
+
 static int load_target(struct loader *ld, const struct config *c, const struct scan_sec *sec,
 		       struct target_config *tc)
 {
@@ -376,17 +389,8 @@ static int load_target(struct loader *ld, const struct config *c, const struct s
 	if (bk == NULL)
 		return config_err(ld->err, ld->path, sec->line, "backend: missing in [%s]",
 				  sec->name);
-	if ((ops = backend_find(bk->value)) == NULL) {
-		const char *best = NULL;
-
-		keys_suggest_backend(bk->value, &best);
-		if (best != NULL)
-			return config_err(ld->err, ld->path, bk->line,
-					  "backend: unknown backend '%s' (did you mean '%s'?)",
-					  bk->value, best);
-		return config_err(ld->err, ld->path, bk->line,
-				  "backend: unknown backend '%s' (or not built in)", bk->value);
-	}
+	if ((ops = backend_find(bk->value)) == NULL)
+		return unknown_backend(ld, bk);
 	if (dup_str(ld, &tc->backend, bk->value) < 0)
 		return -1;
 	for (size_t i = 0; i < tc->n_kv; i++)
