@@ -11,6 +11,7 @@ struct cidr;
 struct ranges;
 struct state;
 struct target_config;
+struct textbuf;
 
 /* Base of every backend's private struct (first member). */
 struct backend {
@@ -75,6 +76,10 @@ struct backend_ops {
 	 * (nftables: the nft_file script), after a verified apply or a read that found the
 	 * target in step; never on a dry run. *written: the copy changed. NULL: none. */
 	int (*snapshot)(struct backend *be, bool *written, struct cda_error *err);
+	/* The objects on the system the target manages, one line each appended to out
+	 * ("nftables set inet cdnallow allow_v4", "file /etc/x"): two targets managing one
+	 * would undo each other's work every run, a configuration error. NULL op: none. */
+	void (*claims)(struct backend *be, struct textbuf *out);
 	void (*close)(struct backend *be); /* NULL-safe */
 };
 
@@ -95,6 +100,7 @@ int backend_drift(struct backend *be, bool *drift, struct cda_error *err);
 const char *backend_lock_info(struct backend *be);
 const char *backend_held_note(struct backend *be);
 int backend_snapshot(struct backend *be, bool *written, struct cda_error *err);
+void backend_claims(struct backend *be, struct textbuf *out);
 void backend_close(struct backend *be);
 
 /* Add the CIDR text s[0..len) of family fam to r: 0 added, 1 not a CIDR of that family,

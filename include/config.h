@@ -11,7 +11,7 @@ struct cda_error;
 #define CONFIG_DEFAULT_PATH "/etc/cdnallow/cdnallow.conf"
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/cdnallow"
 
-/* One "key = value" of a section, copied out of iniparser, with its line in the file. */
+/* One "key = value" of a section, with its line in the file. */
 struct config_kv {
 	char *key;   /* lowercase */
 	char *value; /* unquoted */
@@ -83,6 +83,15 @@ const char *source_get(const struct source_config *sc, const char *key);
 unsigned int source_line(const struct source_config *sc, const char *key);
 const struct source_config *config_find_source(const struct config *c, const char *name);
 const struct target_config *config_find_target(const struct config *c, const char *name);
+
+/*
+ * A fingerprint of everything in c that shapes sc's list (provider, URLs, the provider's
+ * selection keys, the broadest prefix lengths in force) as 16 hex digits: a cached list
+ * stored under another one is not reused through a 304.
+ */
+#define CONFIG_FP_LEN 17
+void config_source_fingerprint(const struct config *c, const struct source_config *sc,
+			       char out[CONFIG_FP_LEN]);
 
 /* Helpers shared by config and backends: strict value parsers, 0 ok / -1 bad. */
 int config_parse_bool(const char *s, bool *out);			/* yes/no/true/false/1/0/on/off */

@@ -43,4 +43,11 @@ struct parse_info {
 int parse_list(const char *buf, size_t len, const struct parse_opts *o, struct ranges *out,
 	       struct parse_info *info, struct cda_error *err);
 
+/*
+ * Whether o's options are well-formed for its format, before any payload: select and where
+ * (json), networks (cloudflare-api), the length of each name (groups, tag). CDA_ECONFIG
+ * "key: why" with *key the source key at fault; 0 when fine. Pure.
+ */
+int parse_check_opts(const struct parse_opts *o, const char **key, struct cda_error *err);
+
 #endif

@@ -20,6 +20,8 @@ struct source_meta {
 	time_t fetched;	    /* when the list was last fetched with a 200 */
 	time_t changed;	    /* when its content last changed */
 	char token[128];    /* provider change token */
+	char config[24];    /* fingerprint of the source's configuration the list was
+			       fetched with (config_source_fingerprint()), "" unknown */
 	/* HTTP validators, one per URL of the source, in URL order */
 	unsigned int n_urls;
 	struct {

@@ -3,6 +3,7 @@
 #include "report.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,14 +151,76 @@ int report_human(FILE *out, const struct run_report *r, bool verbose)
 	return ferror(out) ? -1 : 0;
 }
 
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlong form, no surrogate,
+ * nothing past U+10FFFF), 0 when s does not start one. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned int c = s[0], n, min, cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, min = 0x80, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, min = 0x800, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, min = 0x10000, cp = c & 0x07;
+	else
+		return 0;
+	for (unsigned int i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80) /* a NUL ends it too */
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/*
+ * A JSON string of s, which may quote anything a server sent (a Latin-1 or UTF-16 body, a
+ * multi-byte sequence cut by a message's size): json-c copies bytes as they are, so each
+ * byte that is not part of valid UTF-8 becomes the text \xHH and the document stays UTF-8.
+ */
+static json_object *jstr(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), o = 0, k;
+	json_object *v;
+	char *t;
+
+	for (k = 0; k < n && utf8_len(p + k) != 0; k += utf8_len(p + k))
+		;
+	if (k == n)
+		return json_object_new_string(s);
+	if ((t = malloc(4 * n + 1)) == NULL)
+		return NULL;
+	for (k = 0; k < n;) {
+		size_t l = utf8_len(p + k);
+
+		if (l == 0) {
+			o += (size_t)snprintf(t + o, 5, "\\x%02x", p[k]);
+			k++;
+		} else {
+			memcpy(t + o, p + k, l);
+			o += l;
+			k += l;
+		}
+	}
+	t[o] = '\0';
+	v = json_object_new_string(t);
+	free(t);
+	return v;
+}
+
 static json_object *error_json(const struct cda_error *e)
 {
 	json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "class", json_object_new_string(cda_errc_name(e->code)));
-	json_object_object_add(o, "message", json_object_new_string(e->msg));
+	json_object_object_add(o, "class", jstr(cda_errc_name(e->code)));
+	json_object_object_add(o, "message", jstr(e->msg));
 	if (e->origin[0] != '\0')
-		json_object_object_add(o, "origin", json_object_new_string(e->origin));
+		json_object_object_add(o, "origin", jstr(e->origin));
 	if (e->line != 0)
 		json_object_object_add(o, "line", json_object_new_int64(e->line));
 	return o;
@@ -171,9 +234,9 @@ static json_object *changes_json(const struct report_change *v, size_t n, json_o
 	*src = json_object_new_object();
 	for (size_t i = 0; i < n; i++) {
 		cidr_format(&v[i].c, buf);
-		json_object_array_add(a, json_object_new_string(buf));
+		json_object_array_add(a, jstr(buf));
 		if (v[i].source != NULL)
-			json_object_object_add(*src, buf, json_object_new_string(v[i].source));
+			json_object_object_add(*src, buf, jstr(v[i].source));
 	}
 	return a;
 }
@@ -183,20 +246,20 @@ static json_object *source_json(const struct source_report *s)
 	json_object *o = json_object_new_object(), *d = json_object_new_array();
 	char buf[CIDR_STRLEN];
 
-	json_object_object_add(o, "name", json_object_new_string(s->name));
-	json_object_object_add(o, "provider", json_object_new_string(s->provider));
+	json_object_object_add(o, "name", jstr(s->name));
+	json_object_object_add(o, "provider", jstr(s->provider));
 	json_object_object_add(o, "status",
-			       json_object_new_string(report_source_status_name(s->status)));
+			       jstr(report_source_status_name(s->status)));
 	json_object_object_add(o, "v4", json_object_new_int64((int64_t)s->v4));
 	json_object_object_add(o, "v6", json_object_new_int64((int64_t)s->v6));
 	if (s->token[0] != '\0')
-		json_object_object_add(o, "token", json_object_new_string(s->token));
+		json_object_object_add(o, "token", jstr(s->token));
 	if (s->prev_token[0] != '\0')
-		json_object_object_add(o, "previous_token", json_object_new_string(s->prev_token));
+		json_object_object_add(o, "previous_token", jstr(s->prev_token));
 	json_object_object_add(o, "hostbits_normalised", json_object_new_int64(s->hostbits));
 	for (size_t k = 0; k < s->dropped.n; k++)
 		json_object_array_add(d,
-				      json_object_new_string(cidr_format(&s->dropped.v[k], buf)));
+				      jstr(cidr_format(&s->dropped.v[k], buf)));
 	json_object_object_add(o, "dropped_special", d);
 	if (s->status == SRC_FALLBACK || s->status == SRC_FAILED)
 		json_object_object_add(o, "error", error_json(&s->err));
@@ -212,7 +275,7 @@ static json_object *pending_json(const struct target_report *t)
 		json_object *po = json_object_new_object();
 
 		json_object_object_add(po, "cidr",
-				       json_object_new_string(cidr_format(&t->pending[k].c, buf)));
+				       jstr(cidr_format(&t->pending[k].c, buf)));
 		json_object_object_add(po, "until",
 				       json_object_new_int64((int64_t)t->pending[k].until));
 		json_object_array_add(pend, po);
@@ -224,10 +287,10 @@ static json_object *target_json(const struct target_report *t)
 {
 	json_object *o = json_object_new_object(), *sa, *sr, *by;
 
-	json_object_object_add(o, "name", json_object_new_string(t->name));
-	json_object_object_add(o, "backend", json_object_new_string(t->backend));
+	json_object_object_add(o, "name", jstr(t->name));
+	json_object_object_add(o, "backend", jstr(t->backend));
 	json_object_object_add(o, "status",
-			       json_object_new_string(report_target_status_name(t->status)));
+			       jstr(report_target_status_name(t->status)));
 	json_object_object_add(o, "added", changes_json(t->added, t->n_added, &sa));
 	json_object_object_add(o, "removed", changes_json(t->removed, t->n_removed, &sr));
 	by = json_object_new_object();
@@ -238,7 +301,7 @@ static json_object *target_json(const struct target_report *t)
 	json_object_object_add(o, "v4", json_object_new_int64((int64_t)t->v4));
 	json_object_object_add(o, "v6", json_object_new_int64((int64_t)t->v6));
 	json_object_object_add(o, "lock",
-			       t->lock[0] != '\0' ? json_object_new_string(t->lock) : NULL);
+			       t->lock[0] != '\0' ? jstr(t->lock) : NULL);
 	json_object_object_add(o, "lock_drift", json_object_new_boolean(t->drift));
 	json_object_object_add(o, "elem_msgs", json_object_new_int64((int64_t)t->elem_msgs));
 	if (t->status == TGT_REFUSED || t->status == TGT_FAILED || t->status == TGT_SKIPPED ||
@@ -252,7 +315,7 @@ int report_json(FILE *out, const struct run_report *r)
 	json_object *doc = json_object_new_object(), *srcs, *tgts;
 	int rc;
 
-	json_object_object_add(doc, "command", json_object_new_string(r->command));
+	json_object_object_add(doc, "command", jstr(r->command));
 	json_object_object_add(doc, "dry_run", json_object_new_boolean(r->dry_run));
 	json_object_object_add(doc, "changed", json_object_new_boolean(r->changed));
 	json_object_object_add(doc, "started", json_object_new_int64((int64_t)r->started));
@@ -280,8 +343,8 @@ int report_check_json(FILE *out, const char *config, size_t n_sources, size_t n_
 	json_object *doc = json_object_new_object();
 	int rc;
 
-	json_object_object_add(doc, "command", json_object_new_string("check"));
-	json_object_object_add(doc, "config", json_object_new_string(config));
+	json_object_object_add(doc, "command", jstr("check"));
+	json_object_object_add(doc, "config", jstr(config));
 	json_object_object_add(doc, "ok", json_object_new_boolean(err == NULL));
 	if (err == NULL) {
 		json_object_object_add(doc, "sources", json_object_new_int64((int64_t)n_sources));

@@ -58,6 +58,30 @@ static void recheck_cached(const struct config *cfg, struct source_run *sr,
 	memset(&sr->meta, 0, sizeof(sr->meta));
 }
 
+/*
+ * A cached list fetched under another configuration of its source (other services, URLs,
+ * select...) is not reused through a 304: its validators are dropped, so the fetch is
+ * unconditional. It may still stand in when that fetch fails, as any last known good list
+ * (held to today's policy by recheck_cached()), and restore still applies it.
+ */
+static void recheck_config(const struct run_opts *ro, const struct config *cfg,
+			   struct source_run *sr, struct run_report *rep)
+{
+	config_source_fingerprint(cfg, sr->sc, sr->new_meta.config);
+	if (sr->old == NULL || strcmp(sr->meta.config, sr->new_meta.config) == 0)
+		return;
+	if (ro->mode == RUN_RESTORE) {
+		report_note(rep, LOG_NOTICE, "source %s: its last known good list was fetched "
+			    "under another configuration of the source", sr->sc->name);
+		return;
+	}
+	if (sr->meta.config[0] != '\0')
+		report_note(rep, LOG_NOTICE, "source %s: its configuration changed since the "
+			    "cached list was fetched: fetching it anew", sr->sc->name);
+	sr->meta.n_urls = 0;
+	memset(sr->meta.url, 0, sizeof(sr->meta.url));
+}
+
 /* Which sources the run needs, and their last known good lists from the state dir. */
 static void load_sources(const struct run_opts *ro, const struct config *cfg,
 			 struct source_run *srs, struct state *st, struct run_report *rep,
@@ -92,6 +116,7 @@ static void load_sources(const struct run_opts *ro, const struct config *cfg,
 			sr->old = NULL;
 		}
 		recheck_cached(cfg, sr, rep);
+		recheck_config(ro, cfg, sr, rep);
 	}
 }
 

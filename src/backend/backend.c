@@ -190,6 +190,12 @@ int backend_snapshot(struct backend *be, bool *written, struct cda_error *err)
 	return be->ops->snapshot != NULL ? be->ops->snapshot(be, written, err) : 0;
 }
 
+void backend_claims(struct backend *be, struct textbuf *out)
+{
+	if (be->ops->claims != NULL)
+		be->ops->claims(be, out);
+}
+
 void backend_close(struct backend *be)
 {
 	if (be != NULL)

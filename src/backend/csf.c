@@ -539,6 +539,13 @@ static int csf_verify(struct backend *be, const struct ranges *want, struct cda_
 				    "read back differs from what was applied", cb->own[0], err);
 }
 
+static void csf_claims(struct backend *be, struct textbuf *out)
+{
+	struct csf_backend *cb = csf_from_base(be);
+
+	textbuf_printf(out, "file %s\nfile %s\n", cb->own[0], cb->own[1]);
+}
+
 const struct backend_ops csf_backend_ops = {
 	.name = "csf",
 	.keys = csf_keys,
@@ -546,5 +553,6 @@ const struct backend_ops csf_backend_ops = {
 	.read = csf_read,
 	.apply = csf_apply,
 	.verify = csf_verify,
+	.claims = csf_claims,
 	.close = csf_close,
 };

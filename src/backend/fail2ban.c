@@ -746,6 +746,11 @@ static int fail2ban_verify(struct backend *be, const struct ranges *want, struct
 				    err);
 }
 
+static void fail2ban_claims(struct backend *be, struct textbuf *out)
+{
+	textbuf_printf(out, "file %s\n", fail2ban_from_base(be)->dropin);
+}
+
 const struct backend_ops fail2ban_backend_ops = {
 	.name = "fail2ban",
 	.keys = fail2ban_keys,
@@ -753,5 +758,6 @@ const struct backend_ops fail2ban_backend_ops = {
 	.read = fail2ban_read,
 	.apply = fail2ban_apply,
 	.verify = fail2ban_verify,
+	.claims = fail2ban_claims,
 	.close = fail2ban_close,
 };

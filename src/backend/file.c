@@ -244,6 +244,12 @@ static int file_open(struct backend **out, const struct target_config *tc,
 					  "expected an octal file mode such as 0644");
 			goto fail;
 		}
+		/* a list file is data: no setuid, setgid or sticky bit */
+		if (m > 0777) {
+			backend_bad_value(err, tc, "mode",
+					  "at most 0777: no setuid, setgid or sticky bit");
+			goto fail;
+		}
 		fb->mode = (mode_t)m;
 		fb->mode_set = true;
 	}
@@ -464,6 +470,11 @@ static int file_verify(struct backend *be, const struct ranges *want, struct cda
 				    fb->path, err);
 }
 
+static void file_claims(struct backend *be, struct textbuf *out)
+{
+	textbuf_printf(out, "file %s\n", file_from_base(be)->path);
+}
+
 const struct backend_ops file_backend_ops = {
 	.name = "file",
 	.keys = file_keys,
@@ -471,5 +482,6 @@ const struct backend_ops file_backend_ops = {
 	.read = file_read,
 	.apply = file_apply,
 	.verify = file_verify,
+	.claims = file_claims,
 	.close = file_close,
 };

@@ -522,6 +522,19 @@ static int iptables_verify(struct backend *be, const struct ranges *want, struct
 	return 0;
 }
 
+/* Its chain (in both families' filter tables), the lock's chains, the sets in ipset mode. */
+static void iptables_claims(struct backend *be, struct textbuf *out)
+{
+	struct iptables_backend *ib = iptables_from_base(be);
+
+	textbuf_printf(out, "iptables chain %s\n", ib->chain);
+	if (ib->lock_on)
+		textbuf_printf(out, "iptables chain %s\niptables chain %s\n", ib->lchain[0],
+			       ib->lchain[1]);
+	if (ib->use_ipset)
+		textbuf_printf(out, "ipset set %s\nipset set %s\n", ib->set[0], ib->set[1]);
+}
+
 const struct backend_ops iptables_backend_ops = {
 	.name = "iptables",
 	.keys = iptables_keys,
@@ -532,5 +545,6 @@ const struct backend_ops iptables_backend_ops = {
 	.unlock = iptables_unlock,
 	.drift = iptables_drift,
 	.lock_info = iptables_lock_info,
+	.claims = iptables_claims,
 	.close = iptables_close,
 };

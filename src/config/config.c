@@ -2,6 +2,7 @@
 /* Load the configuration: sections into struct config, their checks, and the lookups. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -9,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <iniparser.h>
 
 #include "backend.h"
 #include "catalog.h"
@@ -355,6 +354,19 @@ static int load_source(struct loader *ld, const struct config *c, const struct s
 	return source_urls(ld, sec, sc, ce);
 }
 
+static int unknown_backend(struct loader *ld, const struct config_kv *bk)
+{
+	const char *best = NULL;
+
+	keys_suggest_backend(bk->value, &best);
+	if (best != NULL)
+		return config_err(ld->err, ld->path, bk->line,
+				  "backend: unknown backend '%s' (did you mean '%s'?)", bk->value,
+				  best);
+	return config_err(ld->err, ld->path, bk->line,
+			  "backend: unknown backend '%s' (or not built in)", bk->value);
+}
+
 static int load_target(struct loader *ld, const struct config *c, const struct scan_sec *sec,
 		       struct target_config *tc)
 {
@@ -378,8 +390,7 @@ static int load_target(struct loader *ld, const struct config *c, const struct s
 		return config_err(ld->err, ld->path, sec->line, "backend: missing in [%s]",
 				  sec->name);
 	if ((ops = backend_find(bk->value)) == NULL)
-		return config_err(ld->err, ld->path, bk->line,
-				  "backend: unknown backend '%s' (or not built in)", bk->value);
+		return unknown_backend(ld, bk);
 	if (dup_str(ld, &tc->backend, bk->value) < 0)
 		return -1;
 	for (size_t i = 0; i < tc->n_kv; i++)
@@ -407,7 +418,10 @@ static int load_target(struct loader *ld, const struct config *c, const struct s
 	for (size_t i = 0; i < n; i++) {
 		bool seen = false;
 
-		if (config_find_source(c, words[i]) == NULL) {
+		/* section names are lowercased: so is a reference to one */
+		for (char *p = words[i]; *p != '\0'; p++)
+			*p = (char)tolower((unsigned char)*p);
+		if (strmap_get(&ld->sources, 0, words[i], strlen(words[i])) == NULL) {
 			config_err(ld->err, ld->path, sk->line,
 				   "sources: no [source.%s] section for '%s'", words[i], words[i]);
 			goto out;
@@ -517,6 +531,12 @@ static int load_sections(struct loader *ld, struct config *t, const struct scan 
 		if (load_source(ld, t, &s->secs[i], &t->sources[t->n_sources - 1]) < 0)
 			return -1;
 	}
+	for (size_t i = 0; i < t->n_sources; i++) {
+		const char *name = t->sources[i].name;
+
+		if (strmap_put(&ld->sources, 0, name, strlen(name), &t->sources[i], NULL) < 0)
+			return config_oom(ld->err, ld->path);
+	}
 	for (size_t i = 0; i < s->n; i++) {
 		if (strncmp(s->secs[i].name, "target.", 7) != 0)
 			continue;
@@ -535,17 +555,18 @@ int config_load(struct config *c, const char *path, bool check_owner, struct cda
 	const struct scan_sec *global = NULL;
 	char *text = NULL;
 	size_t size = 0, ns = 0, nt = 0;
-	int fd = -1, rc = -1;
+	int rc = -1;
 
 	memset(c, 0, sizeof(*c));
-	if (scan_read(path, check_owner, &text, &size, &fd, err) < 0)
+	if (scan_read(path, check_owner, &text, &size, err) < 0)
 		return -1;
-	if (scan_text(&s, text, size, path, err) < 0 || scan_open_dict(&ld, fd) < 0 ||
-	    set_defaults(&ld, &t) < 0 || sort_sections(&ld, &s, &global, &ns, &nt) < 0)
+	if (scan_text(&s, text, size, path, err) < 0 || set_defaults(&ld, &t) < 0 ||
+	    sort_sections(&ld, &s, &global, &ns, &nt) < 0)
 		goto out;
 	if (global != NULL && load_global(&ld, &t, global) < 0)
 		goto out;
-	if (load_sections(&ld, &t, &s, ns, nt) < 0)
+	if (load_sections(&ld, &t, &s, ns, nt) < 0 || check_sources(&ld, &t) < 0 ||
+	    check_targets(&ld, &t) < 0)
 		goto out;
 	*c = t;
 	memset(&t, 0, sizeof(t));
@@ -553,10 +574,7 @@ int config_load(struct config *c, const char *path, bool check_owner, struct cda
 out:
 	config_finish(&t);
 	scan_free(&s);
-	if (ld.dict != NULL)
-		iniparser_freedict(ld.dict);
+	strmap_finish(&ld.sources);
 	free(text);
-	if (fd >= 0)
-		close(fd);
 	return rc;
 }

@@ -2,8 +2,10 @@
 /* The keys each section accepts, and the "unknown key" and "did you mean" errors. */
 #include "config.h"
 
+#include <ctype.h>
 #include <string.h>
 
+#include "backend.h"
 #include "catalog.h"
 #include "config_priv.h"
 
@@ -86,18 +88,68 @@ int keys_unknown(struct loader *ld, const struct scan_sec *sec, const struct sca
 			  k->key, sec->name);
 }
 
+/* Whether word is one of the '-'-separated parts of name ("aws" of "aws-cloudfront"). */
+static bool has_part(const char *name, const char *word, size_t n)
+{
+	for (const char *p = name;; p++) {
+		if (strncmp(p, word, n) == 0 && (p[n] == '\0' || p[n] == '-'))
+			return true;
+		if ((p = strchr(p, '-')) == NULL)
+			return false;
+	}
+}
+
+/* How close name (lowercased) is to cand: its edit distance, or 2 when one is a part of
+ * the other ("cloudfront" and "aws-cloudfront", "gcore-cdn" and "gcore"). */
+static unsigned int closeness(const char *name, const char *cand)
+{
+	size_t n = strlen(name), c = strlen(cand);
+	unsigned int d = edit_distance(name, cand);
+
+	if (d > 2 && n > 0 && (has_part(cand, name, n) || has_part(name, cand, c)))
+		d = 2;
+	return d;
+}
+
+/* The nearest of names[0..n) (a stride of size bytes apart, the name first) to a misspelt
+ * one, NULL when none is near. */
+static const char *nearest(const char *name, const void *names, size_t n, size_t size)
+{
+	char low[64] = "";
+	const char *best = NULL;
+	unsigned int dist = 3; /* at most two edits away */
+	size_t i;
+
+	for (i = 0; name[i] != '\0' && i + 1 < sizeof(low); i++)
+		low[i] = (char)tolower((unsigned char)name[i]);
+	low[i] = '\0';
+	for (i = 0; i < n; i++) {
+		const char *cand = *(const char *const *)((const char *)names + i * size);
+		unsigned int d = closeness(low, cand);
+
+		if (d < dist) {
+			dist = d;
+			best = cand;
+		}
+	}
+	return best;
+}
+
 void keys_suggest_provider(const char *name, const char **best)
 {
 	size_t n = 0;
 	const struct catalog_entry *all = catalog_all(&n);
-	unsigned int dist = 3;
 
-	for (size_t i = 0; all != NULL && i < n; i++) {
-		unsigned int d = edit_distance(name, all[i].name);
+	*best = all != NULL ? nearest(name, all, n, sizeof(*all)) : NULL;
+}
 
-		if (d < dist) {
-			dist = d;
-			*best = all[i].name;
-		}
-	}
+void keys_suggest_backend(const char *name, const char **best)
+{
+	size_t n = 0;
+	const struct backend_ops *const *all = backend_all(&n);
+	const char *names[16] = {NULL};
+
+	for (size_t i = 0; i < n && i < 16; i++)
+		names[i] = all[i]->name;
+	*best = nearest(name, names, n < 16 ? n : 16, sizeof(names[0]));
 }

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
-/* The file: read safely, pre-scanned for sections and keys with lines, values via iniparser. */
+/* The file: read safely, split into sections and keys with their lines and values. */
 #include "config_priv.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,8 @@
 
 #include "config.h"
 
-/* open() + fstat() before iniparser sees the file: a real errno, and the OpenDoas checks. */
-int scan_read(const char *path, bool check_owner, char **text, size_t *size, int *fdp,
+/* open() + fstat() before reading: a real errno, and the OpenDoas checks. */
+int scan_read(const char *path, bool check_owner, char **text, size_t *size,
 	      struct cda_error *err)
 {
 	struct stat st;
@@ -71,7 +72,7 @@ int scan_read(const char *path, bool check_owner, char **text, size_t *size, int
 	buf[len] = '\0';
 	*text = buf;
 	*size = len;
-	*fdp = fd;
+	close(fd);
 	return 0;
 fail:
 	free(buf);
@@ -83,13 +84,32 @@ fail:
 void scan_free(struct scan *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
-		for (size_t k = 0; k < s->secs[i].n_keys; k++)
+		for (size_t k = 0; k < s->secs[i].n_keys; k++) {
 			free(s->secs[i].keys[k].key);
+			free(s->secs[i].keys[k].value);
+		}
 		free(s->secs[i].keys);
 		free(s->secs[i].name);
 	}
 	free(s->secs);
+	strmap_finish(&s->seen);
 	memset(s, 0, sizeof(*s));
+}
+
+/* Room for one more of n items of size sz in *v (capacity *cap, doubled when full). */
+static int room(void **v, size_t n, size_t *cap, size_t sz)
+{
+	void *nv;
+	size_t nc;
+
+	if (n < *cap)
+		return 0;
+	nc = *cap != 0 ? 2 * *cap : 8;
+	if ((nv = reallocarray(*v, nc, sz)) == NULL)
+		return -1;
+	*v = nv;
+	*cap = nc;
+	return 0;
 }
 
 /* Trim in place: returns the first non-space char, cuts trailing space. */
@@ -117,53 +137,61 @@ static void lower(char *s)
 static int scan_add_section(struct scan *s, char *name, unsigned int line, const char *path,
 			    struct cda_error *err)
 {
-	struct scan_sec *ns;
+	void *first = NULL, *secs = s->secs;
+	int r;
 
-	for (size_t i = 0; i < s->n; i++) {
-		if (strcmp(s->secs[i].name, name) == 0) {
-			config_err(err, path, line, "[%s]: duplicate section (first on line %u)",
-				   name, s->secs[i].line);
-			free(name);
-			return -1;
-		}
-	}
-	ns = reallocarray(s->secs, s->n + 1, sizeof(*ns));
-	if (ns == NULL) {
+	if (room(&secs, s->n, &s->cap, sizeof(*s->secs)) < 0) {
 		free(name);
 		return config_oom(err, path);
 	}
-	s->secs = ns;
+	s->secs = secs;
+	r = strmap_put(&s->seen, 0, name, strlen(name), (void *)(uintptr_t)(s->n + 1), &first);
+	if (r != 0) {
+		if (r > 0)
+			config_err(err, path, line, "[%s]: duplicate section (first on line %u)",
+				   name, s->secs[(uintptr_t)first - 1].line);
+		else
+			config_oom(err, path);
+		free(name);
+		return -1;
+	}
 	s->secs[s->n++] = (struct scan_sec){.name = name, .line = line};
 	return 0;
 }
 
-static int scan_add_key(struct scan *s, char *key, unsigned int line, const char *path,
-			struct cda_error *err)
+static int scan_add_key(struct scan *s, char *key, char *value, unsigned int line,
+			const char *path, struct cda_error *err)
 {
 	struct scan_sec *sec;
-	struct scan_key *nk;
+	void *first = NULL, *keys;
+	int r;
 
 	if (s->n == 0) {
 		config_err(err, path, line, "%s: key outside any section", key);
 		free(key);
+		free(value);
 		return -1;
 	}
 	sec = &s->secs[s->n - 1];
-	for (size_t i = 0; i < sec->n_keys; i++) {
-		if (strcmp(sec->keys[i].key, key) == 0) {
-			config_err(err, path, line, "%s: set twice in [%s] (first on line %u)", key,
-				   sec->name, sec->keys[i].line);
-			free(key);
-			return -1;
-		}
-	}
-	nk = reallocarray(sec->keys, sec->n_keys + 1, sizeof(*nk));
-	if (nk == NULL) {
+	keys = sec->keys;
+	if (room(&keys, sec->n_keys, &sec->cap_keys, sizeof(*sec->keys)) < 0) {
 		free(key);
+		free(value);
 		return config_oom(err, path);
 	}
-	sec->keys = nk;
-	sec->keys[sec->n_keys++] = (struct scan_key){.key = key, .line = line};
+	sec->keys = keys;
+	r = strmap_put(&s->seen, s->n, key, strlen(key), (void *)(uintptr_t)line, &first);
+	if (r != 0) {
+		if (r > 0)
+			config_err(err, path, line, "%s: set twice in [%s] (first on line %u)", key,
+				   sec->name, (unsigned int)(uintptr_t)first);
+		else
+			config_oom(err, path);
+		free(key);
+		free(value);
+		return -1;
+	}
+	sec->keys[sec->n_keys++] = (struct scan_key){.key = key, .value = value, .line = line};
 	return 0;
 }
 
@@ -185,32 +213,78 @@ static int check_quotes(const char *v)
 }
 
 /*
- * Classify one logical line the way iniparser 4.1 does (strip; '#'/';' comment; "[...]"
- * section; "key = value"), stricter where iniparser would silently guess.
+ * The value after "key =", read as iniparser 4.1 read it (cdnallow used iniparser for values
+ * until its quadratic dictionary made large files slow, so files keep their meaning): a value
+ * opening with a quote is what lies up to the closing one, verbatim (check_quotes() has made
+ * sure one closes and only a comment follows); any other is cut at the first ';' or '#' and
+ * trimmed, and "" or '' left alone are empty. In place.
+ */
+static char *value_of(char *v)
+{
+	size_t n;
+	char *cut;
+
+	while (isspace((unsigned char)*v))
+		v++;
+	if ((*v == '"' || *v == '\'') && v[1] != *v && v[1] != '\0') {
+		*strchr(v + 1, *v) = '\0';
+		return v + 1;
+	}
+	if ((cut = strpbrk(v, ";#")) != NULL)
+		*cut = '\0';
+	n = strlen(v);
+	v = trim(v, &n);
+	if (strcmp(v, "\"\"") == 0 || strcmp(v, "''") == 0)
+		v[0] = '\0';
+	return v;
+}
+
+/* "[name]", perhaps followed by a comment: 1 and the name in *name (lowercased copy), 0 not
+ * a section header, -1 error. */
+static int section_header(char *l, unsigned int line, const char *path, char **name,
+			  struct cda_error *err)
+{
+	char *close = l[0] == '[' ? strchr(l, ']') : NULL, *rest;
+	size_t n;
+
+	if (close == NULL)
+		return 0;
+	for (rest = close + 1; isspace((unsigned char)*rest); rest++)
+		;
+	if (*rest != '\0' && *rest != ';' && *rest != '#') {
+		config_err(err, path, line, "bad section header '%s'", l);
+		return -1;
+	}
+	*close = '\0';
+	n = (size_t)(close - (l + 1));
+	l = trim(l + 1, &n);
+	if (n == 0) {
+		config_err(err, path, line, "empty section name");
+		return -1;
+	}
+	if ((*name = strdup(l)) == NULL) {
+		config_oom(err, path);
+		return -1;
+	}
+	lower(*name);
+	return 1;
+}
+
+/*
+ * Classify one logical line the way iniparser 4.1 did (strip; '#'/';' comment; "[...]"
+ * section; "key = value"), stricter where iniparser would silently guess, and a comment
+ * allowed after a section header.
  */
 static int scan_line(struct scan *s, char *buf, size_t len, unsigned int line, const char *path,
 		     struct cda_error *err)
 {
-	char *l = trim(buf, &len), *eq, *name;
+	char *l = trim(buf, &len), *eq, *name = NULL, *value = NULL;
+	int r;
 
 	if (len == 0 || l[0] == '#' || l[0] == ';')
 		return 0;
-	if (l[0] == '[' && l[len - 1] == ']') {
-		size_t n;
-		char *close = strchr(l, ']');
-
-		if (close != l + len - 1)
-			return config_err(err, path, line, "bad section header '%s'", l);
-		*close = '\0';
-		n = (size_t)(close - (l + 1));
-		name = trim(l + 1, &n);
-		if (n == 0)
-			return config_err(err, path, line, "empty section name");
-		if ((name = strdup(name)) == NULL)
-			return config_oom(err, path);
-		lower(name);
-		return scan_add_section(s, name, line, path, err);
-	}
+	if ((r = section_header(l, line, path, &name, err)) != 0)
+		return r < 0 ? -1 : scan_add_section(s, name, line, path, err);
 	eq = strchr(l, '=');
 	if (eq == NULL || eq == l)
 		return config_err(err, path, line, "syntax error: expected 'key = value'");
@@ -220,10 +294,12 @@ static int scan_line(struct scan *s, char *buf, size_t len, unsigned int line, c
 	*eq = '\0';
 	len = (size_t)(eq - l);
 	l = trim(l, &len);
-	if ((name = strdup(l)) == NULL)
+	if ((name = strdup(l)) == NULL || (value = strdup(value_of(eq + 1))) == NULL) {
+		free(name);
 		return config_oom(err, path);
+	}
 	lower(name);
-	return scan_add_key(s, name, line, path, err);
+	return scan_add_key(s, name, value, line, path, err);
 }
 
 int scan_text(struct scan *s, const char *text, size_t size, const char *path,
@@ -243,6 +319,9 @@ int scan_text(struct scan *s, const char *text, size_t size, const char *path,
 			ln += *q == '\n';
 		return config_err(err, path, ln, "NUL byte in the file");
 	}
+	/* a UTF-8 byte order mark some editors write is no part of the first line */
+	if (size >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+		p += 3;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
@@ -271,33 +350,11 @@ int scan_text(struct scan *s, const char *text, size_t size, const char *path,
 	return 0;
 }
 
-static int quiet(const char *fmt, ...)
-{
-	(void)fmt;
-	return 0;
-}
-
-/* iniparser reads the same open file, not whatever the path names by now. */
-int scan_open_dict(struct loader *ld, int fd)
-{
-	char fdpath[64];
-
-	iniparser_set_error_callback(quiet);
-	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
-	ld->dict = iniparser_load(fdpath);
-	if (ld->dict == NULL && access(fdpath, F_OK) != 0)
-		ld->dict = iniparser_load(ld->path);
-	if (ld->dict == NULL)
-		return config_err(ld->err, ld->path, 0, "iniparser could not read the file");
-	return 0;
-}
-
-/* Copy every key of a section with its iniparser value into a kv array. */
+/* Copy every key of a section with its value into a kv array. */
 int scan_copy_kv(struct loader *ld, const struct scan_sec *sec, struct config_kv **out,
 		 size_t *n_out)
 {
 	struct config_kv *kv;
-	char lookup[2 * MAX_LINE + 4];
 
 	kv = calloc(sec->n_keys > 0 ? sec->n_keys : 1, sizeof(*kv));
 	if (kv == NULL)
@@ -305,15 +362,8 @@ int scan_copy_kv(struct loader *ld, const struct scan_sec *sec, struct config_kv
 	*out = kv;
 	*n_out = 0;
 	for (size_t i = 0; i < sec->n_keys; i++) {
-		const char *v;
-
-		snprintf(lookup, sizeof(lookup), "%s:%s", sec->name, sec->keys[i].key);
-		v = iniparser_getstring(ld->dict, lookup, NULL);
-		if (v == NULL)
-			return config_err(ld->err, ld->path, sec->keys[i].line,
-					  "%s: value could not be read", sec->keys[i].key);
 		kv[i].key = strdup(sec->keys[i].key);
-		kv[i].value = strdup(v);
+		kv[i].value = strdup(sec->keys[i].value);
 		kv[i].line = sec->keys[i].line;
 		*n_out = i + 1;
 		if (kv[i].key == NULL || kv[i].value == NULL)

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* A source's last good list and its metadata (token, times, HTTP validators). */
+/* A source's last good list and its metadata (token, config fingerprint, times, validators). */
 #include "state.h"
 
 #include <ctype.h>
@@ -43,8 +43,8 @@ static bool parse_url_line(char *s, struct source_meta *m)
 	return true;
 }
 
-/* A line after the magic: header lines ("token", "fetched", "changed", "url") until the
- * first prefix, then one canonical prefix a line. */
+/* A line after the magic: header lines ("token", "config", "fetched", "changed", "url")
+ * until the first prefix, then one canonical prefix a line. */
 static int source_line(const struct state_reader *rd, struct source_meta *meta, bool *body,
 		       struct ranges *r, struct cda_error *err)
 {
@@ -56,6 +56,10 @@ static int source_line(const struct state_reader *rd, struct source_meta *meta, 
 		if (len - 6 >= sizeof(meta->token))
 			return state_corrupt(err, rd->path, rd->lineno, "token too long");
 		memcpy(meta->token, line + 6, len - 6 + 1);
+	} else if (!*body && strncmp(line, "config ", 7) == 0) {
+		if (len - 7 >= sizeof(meta->config) || strspn(line + 7, "0123456789abcdef") != len - 7)
+			return state_corrupt(err, rd->path, rd->lineno, "bad 'config' line");
+		memcpy(meta->config, line + 7, len - 7 + 1);
 	} else if (!*body && strncmp(line, "fetched ", 8) == 0) {
 		if (!state_parse_time(line + 8, &meta->fetched))
 			return state_corrupt(err, rd->path, rd->lineno, "bad 'fetched' time");
@@ -151,6 +155,9 @@ int state_save_source(struct state *st, const char *name, const struct ranges *l
 	fprintf(af.fp, "%s\n", SOURCE_MAGIC);
 	if (meta->token[0] != '\0' && one_line(meta->token))
 		fprintf(af.fp, "token %.*s\n", (int)sizeof(meta->token) - 1, meta->token);
+	if (meta->config[0] != '\0' && strspn(meta->config, "0123456789abcdef") ==
+					      strnlen(meta->config, sizeof(meta->config)))
+		fprintf(af.fp, "config %.*s\n", (int)sizeof(meta->config) - 1, meta->config);
 	fprintf(af.fp, "fetched %lld\nchanged %lld\n", (long long)meta->fetched,
 		(long long)meta->changed);
 	if (nu > sizeof(meta->url) / sizeof(meta->url[0]))

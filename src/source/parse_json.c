@@ -3,7 +3,6 @@
 #include "parse_priv.h"
 
 #include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -135,7 +134,7 @@ struct json_list {
 				 element of a (an object); NULL ends the lists */
 	bool by_word;         /* the array is the member the word names (GitHub groups) */
 	const char *field[2]; /* member of each record holding its prefix; "a.b" through
-				 objects; with two, the first present counts (Google); NULL:
+				 objects; with two, each present one counts (Google); NULL:
 				 the array holds the prefixes */
 	int fam[2];           /* family of field[i] (or of the array's prefixes), 0 either */
 	bool field_list;      /* the field holds an array of prefixes, not one (Azure) */
@@ -321,8 +320,10 @@ static int pick(struct parse_ctx *c, const struct json_list *l, json_object *rec
 	}
 	if (member(c, rec, p, l->key, json_type_string, true, &v) < 0)
 		return -1;
+	/* by length: a name holding a NUL ("Tag\u0000Staging") is not the name before it */
 	if (l->pick == PICK_FIRST)
-		return strcmp(json_object_get_string(v), words) == 0;
+		return (size_t)json_object_get_string_len(v) == strlen(words) &&
+		       memcmp(json_object_get_string(v), words, strlen(words)) == 0;
 	return in_list(words, json_object_get_string(v), (size_t)json_object_get_string_len(v));
 }
 
@@ -348,27 +349,29 @@ static int lookup(struct parse_ctx *c, json_object *obj, const char *base, const
 	return lookup(c, *out, at, rel + n + 1, t, out, where);
 }
 
-/* The prefix (or list of them) of one record named p. */
+/* The prefix (or list of them) of one record named p: with two fields, each one present
+ * (Google's records may hold both ipv4Prefix and ipv6Prefix), at least one. */
 static int add_field(struct parse_ctx *c, const struct json_list *l, json_object *rec,
 		     const char *p)
 {
 	enum json_type t = l->field_list ? json_type_array : json_type_string;
-	char where[PATH_MAX_LEN];
-	json_object *v;
-	int k = 0;
+	char where[PATH_MAX_LEN] = "";
+	json_object *v = NULL;
+	int found = 0;
 
-	if (l->field[1] != NULL) {
-		while (k < 2 && !json_object_object_get_ex(rec, l->field[k], NULL))
-			k++;
-		if (k == 2)
-			return parse_error(c, 0, "%s: neither %s nor %s", p, l->field[0],
-					   l->field[1]);
+	for (int k = 0; k < 2 && l->field[k] != NULL; k++) {
+		if (l->field[1] != NULL && !json_object_object_get_ex(rec, l->field[k], NULL))
+			continue;
+		found++;
+		if (lookup(c, rec, p, l->field[k], t, &v, where) < 0)
+			return -1;
+		if ((l->field_list ? parse_add_string_array(c, v, where, l->fam[k])
+				   : parse_add_json_string(c, v, l->fam[k], where)) < 0)
+			return -1;
 	}
-	if (lookup(c, rec, p, l->field[k], t, &v, where) < 0)
-		return -1;
-	if (l->field_list)
-		return parse_add_string_array(c, v, where, l->fam[k]);
-	return parse_add_json_string(c, v, l->fam[k], where);
+	if (found == 0)
+		return parse_error(c, 0, "%s: neither %s nor %s", p, l->field[0], l->field[1]);
+	return 0;
 }
 
 /* The array arr, named path, of list l: its prefixes, or its records' ones. */
@@ -511,76 +514,56 @@ static int read_shape(struct parse_ctx *c, const struct json_shape *s, json_obje
 	return s->token != NULL ? token_member(c, root, s->token) : 0;
 }
 
-/* Before json-c sees the bytes: not HTML, not empty, not too large, no NUL byte. */
-static int check_raw(struct parse_ctx *c, size_t first)
+static const struct json_shape *shape_of(enum list_format f)
 {
-	const char *z;
-
-	if (parse_check_html(c, first) < 0)
-		return -1;
-	if (first == c->len)
-		return parse_error(c, 0, "empty list");
-	if (c->len - first > INT_MAX)
-		return parse_error(c, 0, "JSON document too large");
-	/* json-c stops at a NUL byte inside a string; real JSON never holds one raw. */
-	if ((z = memchr(c->buf + first, '\0', c->len - first)) != NULL)
-		return parse_error(c, parse_line_of(c, (size_t)(z - c->buf)),
-				   "invalid JSON: NUL byte at offset %zu", (size_t)(z - c->buf));
-	return 0;
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+		if (shapes[i].format == f)
+			return &shapes[i];
+	return NULL;
 }
 
-/* One strict JSON document from first to the end (whitespace may follow) into *root. */
-static int tokenize(struct parse_ctx *c, size_t first, json_object **root)
+int parse_check_opts(const struct parse_opts *o, const char **key, struct cda_error *err)
 {
-	struct json_tokener *tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
-	enum json_tokener_error jerr;
-	size_t end;
-	int rc = -1;
+	struct parse_ctx c = {.o = o, .err = err};
+	const struct json_shape *s = shape_of(o->format);
+	const char *p = o->services;
 
-	*root = NULL;
-	if (tok == NULL)
-		return cda_error_sys(c->err, CDA_ESYS, "out of memory");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	*root = json_tokener_parse_ex(tok, c->buf + first, (int)(c->len - first));
-	jerr = json_tokener_get_error(tok);
-	end = first + json_tokener_get_parse_end(tok);
-	if (jerr == json_tokener_continue) {
-		parse_error(c, parse_line_of(c, c->len),
-			    "invalid JSON: unexpected end of document (truncated?)");
-		goto out;
+	*key = NULL;
+	if (o->format == FMT_JSON_SELECT && parse_select_check(o, err) < 0) {
+		*key = strncmp(err->msg, "where:", 6) == 0 ? "where" : "select";
+		return -1;
 	}
-	if (jerr != json_tokener_success || *root == NULL) {
-		parse_error(c, parse_line_of(c, end), "invalid JSON at offset %zu: %s", end,
-			    json_tokener_error_desc(jerr));
-		goto out;
+	if (o->format == FMT_CLOUDFLARE_API && want_jdcloud(&c) < 0) {
+		*key = "networks";
+		return -1;
 	}
-	while (end < c->len && parse_is_space(c->buf[end]))
-		end++;
-	if (end < c->len) {
-		parse_error(c, parse_line_of(c, end), "invalid JSON: trailing data at offset %zu",
-			    end);
-		goto out;
+	/* each_word() takes names of up to 127 bytes */
+	while (s != NULL && s->per_word != NULL && p != NULL && *p != '\0') {
+		size_t n;
+
+		p += strspn(p, " \t,");
+		n = strcspn(p, " \t,");
+		if (n >= 128) {
+			*key = s->per_word;
+			return cda_error_set(err, CDA_ECONFIG, "%s: a name is too long (at most 127 "
+					     "bytes)", s->per_word);
+		}
+		p += n;
 	}
-	rc = 0;
-out:
-	json_tokener_free(tok);
-	return rc;
+	return 0;
 }
 
 int parse_json(struct parse_ctx *c)
 {
 	size_t first = parse_skip_lead(c);
-	const struct json_shape *s = NULL;
+	const struct json_shape *s = shape_of(c->o->format);
 	json_object *root = NULL;
 	int rc = -1;
 
-	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
-		if (shapes[i].format == c->o->format)
-			s = &shapes[i];
 	if (s == NULL)
 		return cda_error_set(c->err, CDA_ECONFIG, "no JSON reader for list format %d",
 				     (int)c->o->format);
-	if (check_raw(c, first) < 0 || tokenize(c, first, &root) < 0)
+	if (parse_json_doc(c, first, &root) < 0)
 		goto out;
 	rc = read_shape(c, s, root);
 	if (rc == 0 && c->info->entries == 0)

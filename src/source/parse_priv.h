@@ -56,7 +56,14 @@ int parse_add_json_string(struct parse_ctx *c, json_object *v, int fam, const ch
 /* Every element of arr (named path) must be an address or prefix of family fam. */
 int parse_add_string_array(struct parse_ctx *c, json_object *arr, const char *path, int fam);
 
+/* parse_doc.c: the document from first as one strict JSON value into *root (the caller
+ * puts it, also on failure): not HTML, no NUL byte, nothing after it, and no key holding a
+ * NUL or given twice in one object (json-c would cut or merge them). */
+int parse_json_doc(struct parse_ctx *c, size_t first, json_object **root);
+
 /* parse_select.c */
 int parse_select(struct parse_ctx *c, json_object *root);
+/* select and where of o are well-formed (CDA_ECONFIG "select: ..." or "where: ..."). */
+int parse_select_check(const struct parse_opts *o, struct cda_error *err);
 
 #endif

@@ -93,7 +93,9 @@ static bool sel_where(const struct selector *s, json_object *el)
 	    json_object_is_type(v, json_type_object) || json_object_is_type(v, json_type_array))
 		return false;
 	txt = json_object_get_string(v);
-	n = strlen(txt);
+	/* a string by its length: "A\u0000B" is not "A" */
+	n = json_object_is_type(v, json_type_string) ? (size_t)json_object_get_string_len(v)
+						     : strlen(txt);
 	for (p = s->wval;; p++) {
 		size_t l = strcspn(p, "|");
 
@@ -158,6 +160,14 @@ static int sel_walk(struct parse_ctx *c, const struct selector *s, json_object *
 		return -1;
 	path[plen] = '\0';
 	return 0;
+}
+
+int parse_select_check(const struct parse_opts *o, struct cda_error *err)
+{
+	struct parse_ctx c = {.o = o, .err = err};
+	struct selector s = {.sel = o->select};
+
+	return sel_check(&c, &s);
 }
 
 int parse_select(struct parse_ctx *c, json_object *root)

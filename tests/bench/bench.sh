@@ -82,8 +82,8 @@ if [ "${CDA_BENCH_IN_NS:-}" != 1 ]; then
 			die "building rawbatch failed"
 		# shellcheck disable=SC2046
 		cc $CF -I"$ROOT/include" -o "$PARSE" "$BENCH/bench_parse.c" \
-			"$BUILD/libcdnallow-core.a" $(pkg-config --libs libcurl json-c libnftnl libmnl) \
-			-liniparser || die "building bench_parse failed"
+			"$BUILD/libcdnallow-core.a" $(pkg-config --libs libcurl json-c libnftnl libmnl) ||
+			die "building bench_parse failed"
 	fi
 	mkdir -p "$DATA"
 	exec unshare -n env CDA_BENCH_IN_NS=1 "$0" "${args[@]}"

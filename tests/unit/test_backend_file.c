@@ -353,7 +353,8 @@ static void bad_values_are_config_errors_with_their_line(void **state)
 {
 	static const char *const bad[][2] = {
 		{"mode", "999"},     {"mode", "0644x"},	  {"line", "set_real_ip_from;"},
-		{"path", "relative"}, {"check", "sh -c 'x"},
+		{"path", "relative"}, {"check", "sh -c 'x"},	  {"mode", "6777"},
+		{"mode", "4755"},     {"mode", "1777"},	  {"mode", "01000"},
 	};
 	struct fx *f = *state;
 

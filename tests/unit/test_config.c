@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "catalog.h"
 #include "cda_error.h"
 #include "config.h"
@@ -523,6 +525,290 @@ static void split_words_takes_spaces_and_commas(void **state)
 	config_free_words(NULL);
 }
 
+/* Load text; fail the test with the error when it does not load. */
+static void expect_loads(const char *text, struct config *c, struct tmpconf *t)
+{
+	struct cda_error err = {0};
+	const char *path = write_conf(t, text, 0600);
+
+	if (config_load(c, path, false, &err) < 0)
+		fail_msg("%s:%u: %s", err.origin, err.line, err.msg);
+}
+
+static void bom_and_comment_after_section_header_are_accepted(void **state)
+{
+	struct tmpconf t;
+	struct config c;
+
+	(void)state;
+	expect_loads("\xef\xbb\xbf[cdnallow]\nstate_dir = /x\n"
+		     "[source.cf] ; the edge\nprovider = cloudflare\n"
+		     "[target.t]\t# a comment\nbackend = null\nsources = cf\n",
+		     &c, &t);
+	assert_string_equal(c.state_dir, "/x");
+	assert_non_null(config_find_source(&c, "cf"));
+	assert_int_equal(config_find_target(&c, "t")->line, 5);
+	config_finish(&c);
+	rm_conf(&t);
+	/* a BOM anywhere else is no BOM; text after a header is not a comment */
+	expect_error("[cdnallow]\n\xef\xbb\xbfstate_dir = /x\n" MIN_SRC MIN_TGT, 2, "unknown key");
+	expect_error(MIN_SRC MIN_TGT "[target.u] x\nbackend = null\nsources = cf\n", 6,
+		     "bad section header");
+}
+
+static void source_names_match_case_insensitively(void **state)
+{
+	struct tmpconf t;
+	struct config c;
+	const struct target_config *tc;
+
+	(void)state;
+	expect_loads("[source.Cloudflare]\nprovider = cloudflare\n"
+		     "[target.t]\nbackend = null\nsources = Cloudflare, CLOUDFLARE cloudflare\n",
+		     &c, &t);
+	tc = config_find_target(&c, "t");
+	assert_int_equal(tc->n_sources, 1);
+	assert_string_equal(tc->sources[0], "cloudflare");
+	config_finish(&c);
+	rm_conf(&t);
+}
+
+static void unknown_provider_and_backend_get_suggestions(void **state)
+{
+	(void)state;
+	expect_error("[source.cf]\nprovider = CLOUDFLARE\n" MIN_TGT, 2,
+		     "unknown provider 'CLOUDFLARE' (did you mean 'cloudflare'?)");
+	expect_error("[source.cf]\nprovider = cloudfront\n" MIN_TGT, 2,
+		     "(did you mean 'aws-cloudfront'?)");
+	expect_error("[source.cf]\nprovider = azure\n" MIN_TGT, 2,
+		     "(did you mean 'azure-frontdoor'?)");
+	expect_error("[source.cf]\nprovider = gcore-cdn\n" MIN_TGT, 2, "(did you mean 'gcore'?)");
+	expect_error(MIN_SRC "[target.t]\nbackend = nul\nsources = cf\n", 4,
+		     "unknown backend 'nul' (did you mean 'null'?)");
+}
+
+/* Values mean what they meant when iniparser 4.1 read them. */
+static void values_read_as_iniparser_did(void **state)
+{
+	static const struct {
+		const char *line, *want;
+	} cases[] = {
+		{"header = a ; b", "a"},
+		{"header=a#b", "a"},
+		{"header = \"a;b#c\" ; comment", "a;b#c"},
+		{"header = ' a '", " a "},
+		{"header = \"'\"", "'"},
+		{"header = \"\"", ""},
+		{"header = '' ; c", ""},
+		{"header = ;c", ""},
+		{"header =", ""},
+		{"header = a \"b\" c", "a \"b\" c"},
+		{"header = k=v", "k=v"},
+		{"HEADER\t=\t x  ", "x"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tmpconf t;
+		struct config c;
+		char text[512];
+
+		snprintf(text, sizeof(text),
+			 MIN_SRC "[target.f]\nbackend = file\nsources = cf\npath = /tmp/x\n%s\n",
+			 cases[i].line);
+		expect_loads(text, &c, &t);
+		if (strcmp(target_get(config_find_target(&c, "f"), "header"), cases[i].want) != 0)
+			fail_msg("%s: got '%s', want '%s'", cases[i].line,
+				 target_get(config_find_target(&c, "f"), "header"), cases[i].want);
+		config_finish(&c);
+		rm_conf(&t);
+	}
+}
+
+#define JSON_SRC "[source.j]\nprovider = json\nurl = https://a.example/x.json\n"
+#define CF_API "[source.c]\nprovider = cloudflare-api\n"
+#define J_TGT "[target.t]\nbackend = null\nsources = j\n"
+
+/* What a run would refuse, loading refuses: each backend's keys, each provider's keys, and
+ * two targets managing one object. */
+static void load_runs_every_check_a_run_would(void **state)
+{
+	static const struct {
+		const char *text;
+		unsigned int line;
+		const char *want;
+	} cases[] = {
+		{MIN_SRC "[target.f]\nbackend = file\nsources = cf\n", 3, "path: missing"},
+		{MIN_SRC "[target.f]\nbackend = file\nsources = cf\npath = rel\n", 6,
+		 "path: expected an absolute file path"},
+		{MIN_SRC "[target.f]\nbackend = file\nsources = cf\npath = /x\nmode = 9999\n", 7,
+		 "mode: expected an octal file mode"},
+		{MIN_SRC "[target.f]\nbackend = file\nsources = cf\npath = /x\nmode = 6777\n", 7,
+		 "mode: "},
+		{MIN_SRC "[target.f]\nbackend = file\nsources = cf\npath = /x\nline = a\n", 7,
+		 "line: expected a one-line template with {cidr}"},
+		{MIN_SRC "[target.i]\nbackend = iptables\nsources = cf\nchain = INPUT\n", 6,
+		 "chain: must be a chain of our own"},
+		{JSON_SRC J_TGT, 1, "select: missing"},
+		{JSON_SRC "select = a..b\n" J_TGT, 4, "select: empty step"},
+		{JSON_SRC "select = a[].b\nwhere = =x\n" J_TGT, 5, "where: expected key=value"},
+		{CF_API "networks = china\n[target.t]\nbackend = null\nsources = c\n", 3,
+		 "networks: only \"jdcloud\" is known"},
+		{MIN_SRC "[target.a]\nbackend = file\nsources = cf\npath = /x\n"
+			 "[target.b]\nbackend = file\nsources = cf\npath = /x\n",
+		 7, "[target.b]: manages file /x, as [target.a] (line 3) does"},
+	};
+	static const struct {
+		const char *text;
+		unsigned int line;
+		const char *want;
+	} nft[] = {
+		{MIN_SRC "[target.n]\nbackend = nftables\nsources = cf\nfamily = bridge\n", 6,
+		 "family: expected inet, ip or ip6"},
+		{MIN_SRC "[target.n]\nbackend = nftables\nsources = cf\ntable = 1bad name\n", 6,
+		 "table: expected an nftables name"},
+		{MIN_SRC "[target.n]\nbackend = nftables\nsources = cf\nlock_ports = 99999\n", 6,
+		 "lock_ports: expected"},
+		{MIN_SRC "[target.n]\nbackend = nftables\nsources = cf\ncreate = maybe\n", 6,
+		 "create: expected yes or no"},
+		{MIN_SRC "[target.a]\nbackend = nftables\nsources = cf\n"
+			 "[target.b]\nbackend = nftables\nsources = cf\nset_v4 = other\n",
+		 6, "[target.b]: manages nftables set inet cdnallow allow_v6, as [target.a] "
+		    "(line 3) does"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_error(cases[i].text, cases[i].line, cases[i].want);
+	if (backend_find("nftables") == NULL)
+		return;
+	for (size_t i = 0; i < sizeof(nft) / sizeof(nft[0]); i++)
+		expect_error(nft[i].text, nft[i].line, nft[i].want);
+}
+
+/* The fingerprint of a source follows what shapes its list, and only that. */
+static void source_fingerprint_follows_what_shapes_the_list(void **state)
+{
+	static const char *const same[] = {
+		"services = A B\ntimeout = 9\n",
+		"services = A,  B\nmax_bytes = 1M\n",
+		"services = B\tA A\nallow_http = no\n",
+	};
+	static const char *const other[] = {
+		"services = A Bb\n",
+		"services = A\n",
+		"services = A B\nurl = https://b.example/ip-ranges.json\n",
+		"services = A B\n[cdnallow]\nbroadest_v4 = 12\n",
+		"services = A B\n[cdnallow]\nbroadest_v6 = 24\n",
+	};
+	char base[CONFIG_FP_LEN], fp[CONFIG_FP_LEN];
+	struct tmpconf t;
+	struct config c;
+	char text[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]) + sizeof(other) / sizeof(other[0]);
+	     i++) {
+		const char *extra = i < 3 ? same[i] : other[i - 3];
+
+		snprintf(text, sizeof(text),
+			 "[target.t]\nbackend = null\nsources = a\n"
+			 "[source.a]\nprovider = aws-cloudfront\n%s",
+			 extra);
+		expect_loads(text, &c, &t);
+		config_source_fingerprint(&c, config_find_source(&c, "a"), i == 0 ? base : fp);
+		assert_int_equal(strlen(i == 0 ? base : fp), 16);
+		if (i > 0 && i < 3)
+			assert_string_equal(fp, base);
+		if (i >= 3 && strcmp(fp, base) == 0)
+			fail_msg("same fingerprint for '%s'", extra);
+		config_finish(&c);
+		rm_conf(&t);
+	}
+	/* the provider, select and where, networks */
+	expect_loads(JSON_SRC "select = a[].b\n" J_TGT, &c, &t);
+	config_source_fingerprint(&c, config_find_source(&c, "j"), base);
+	config_finish(&c);
+	rm_conf(&t);
+	expect_loads(JSON_SRC "select = a[].b\nwhere = k=v\n" J_TGT, &c, &t);
+	config_source_fingerprint(&c, config_find_source(&c, "j"), fp);
+	assert_string_not_equal(fp, base);
+	config_finish(&c);
+	rm_conf(&t);
+	expect_loads("[source.j]\nprovider = text\nurl = https://a.example/x.json\n" J_TGT, &c,
+		     &t);
+	config_source_fingerprint(&c, config_find_source(&c, "j"), fp);
+	assert_string_not_equal(fp, base);
+	config_finish(&c);
+	rm_conf(&t);
+	expect_loads(CF_API "[target.t]\nbackend = null\nsources = c\n", &c, &t);
+	config_source_fingerprint(&c, config_find_source(&c, "c"), base);
+	config_finish(&c);
+	rm_conf(&t);
+	expect_loads(CF_API "networks = jdcloud\n[target.t]\nbackend = null\nsources = c\n", &c, &t);
+	config_source_fingerprint(&c, config_find_source(&c, "c"), fp);
+	assert_string_not_equal(fp, base);
+	config_finish(&c);
+	rm_conf(&t);
+}
+
+static double load_ms(const char *text, bool *failed)
+{
+	struct tmpconf t;
+	struct config c;
+	struct cda_error err = {0};
+	struct timespec t0, t1;
+	const char *path = write_conf(&t, text, 0600);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	*failed = config_load(&c, path, false, &err) < 0;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	config_finish(&c);
+	rm_conf(&t);
+	return (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+}
+
+/* n short distinct keys in one section ("sections": n sections instead), under the 1 MiB
+ * cap for 160000 keys or 140000 sections. */
+static char *many(size_t n, bool sections)
+{
+	char *text = malloc(n * 8 + 64), *p = text;
+
+	assert_non_null(text);
+	p += sprintf(p, "[cdnallow]\n");
+	for (size_t i = 0; i < n; i++) {
+		char name[8];
+		size_t k = i, o = 0;
+
+		do {
+			name[o++] = (char)('a' + k % 26);
+			k /= 26;
+		} while (k != 0 && o < 6);
+		name[o] = '\0';
+		p += sprintf(p, sections ? "[%s]\n" : "%s=\n", name);
+	}
+	return text;
+}
+
+static void large_files_load_in_linear_time(void **state)
+{
+	for (int sections = 0; sections < 2; sections++) {
+		size_t nbig = sections ? 140000 : 160000;
+		char *small = many(nbig / 10, sections), *big = many(nbig, sections);
+		bool f1, f2;
+		double ms1 = load_ms(small, &f1), ms2 = load_ms(big, &f2);
+
+		(void)state;
+		print_message("# %zu %s %.1f ms, %zu %.1f ms\n", nbig / 10,
+			      sections ? "sections" : "keys", ms1, nbig, ms2);
+		assert_true(f1 && f2); /* unknown keys or sections: refused, but soon */
+		assert_true(ms2 < 2000);
+		assert_true(ms2 < 30 * ms1 + 100);
+		free(small);
+		free(big);
+	}
+}
+
 static void key_tables_are_terminated_and_known(void **state)
 {
 	size_t n = 0;
@@ -563,6 +849,13 @@ int main(void)
 		cmocka_unit_test(value_parsers_are_strict),
 		cmocka_unit_test(split_words_takes_spaces_and_commas),
 		cmocka_unit_test(key_tables_are_terminated_and_known),
+		cmocka_unit_test(bom_and_comment_after_section_header_are_accepted),
+		cmocka_unit_test(source_names_match_case_insensitively),
+		cmocka_unit_test(unknown_provider_and_backend_get_suggestions),
+		cmocka_unit_test(values_read_as_iniparser_did),
+		cmocka_unit_test(load_runs_every_check_a_run_would),
+		cmocka_unit_test(source_fingerprint_follows_what_shapes_the_list),
+		cmocka_unit_test(large_files_load_in_linear_time),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

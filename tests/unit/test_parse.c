@@ -645,6 +645,101 @@ static void google_lists_parse_with_millisecond_sync_token(void **state)
 	result_done(&res);
 }
 
+/* Keys json-c would cut at an escaped NUL, or merge (last wins), never pick a list. */
+static void json_keys_with_nul_or_twice_are_rejected(void **state)
+{
+	struct parse_opts fo = {.format = FMT_FASTLY, .broadest_v4 = 8, .broadest_v6 = 20};
+	struct parse_opts ao = {.format = FMT_AZURE, .broadest_v4 = 8, .broadest_v6 = 20};
+	struct parse_opts so = {.format = FMT_JSON_SELECT, .select = "v[].p",
+				.where = "name=A"};
+	struct result res = {0};
+	size_t len;
+	char *real = slurp("data/fastly/cloud-ips_2024-03-01_ad7518c8/fastly.json", &len);
+	char *doc = malloc(len + 200);
+	const char *decoy = ",\"addresses\\u0000_staging\":[\"192.0.2.0/24\",\"198.51.100.0/24\","
+			    "\"203.0.113.0/24\",\"100.64.0.0/24\"]}";
+
+	assert_non_null(doc);
+	/* the real document, then a decoy key that json-c would read as "addresses" */
+	while (len > 0 && real[len - 1] != '}')
+		len--;
+	memcpy(doc, real, len - 1);
+	strcpy(doc + len - 1, decoy);
+	parse_str(&res, doc, &fo);
+	expect_fail(&res, CDA_EDATA, 1, "NUL");
+	result_done(&res);
+	/* the same decoy as a plain second "addresses" */
+	strcpy(doc + len - 1, ",\"addresses\":[\"192.0.2.0/24\"]}");
+	parse_str(&res, doc, &fo);
+	expect_fail(&res, CDA_EDATA, 1, "duplicate key \"addresses\"");
+	result_done(&res);
+	/* twice, once escaped: still a duplicate (named or not) */
+	strcpy(doc + len - 1, ",\"addr\\u0065sses\":[\"192.0.2.0/24\"]}");
+	parse_str(&res, doc, &fo);
+	expect_fail(&res, CDA_EDATA, 1, "duplicate key");
+	result_done(&res);
+	/* a duplicate deep inside, where no reader looks, is refused too */
+	strcpy(doc + len - 1, ",\"x\":[{\"a\":1,\"b\":{\"c\":1,\"c\":2}}]}");
+	parse_str(&res, doc, &fo);
+	expect_fail(&res, CDA_EDATA, 1, "duplicate key \"c\"");
+	result_done(&res);
+	/* "\\u0000" is a backslash and text, not a NUL; "\u0000" in a value is no key */
+	strcpy(doc + len - 1, ",\"x\\\\u0000\":\"a\\u0000b\"}");
+	parse_str(&res, doc, &fo);
+	expect_ok(&res);
+	assert_int_equal(res.info.entries_v4, 19);
+	result_done(&res);
+	free(doc);
+	free(real);
+	/* Azure: a record named "AzureFrontDoor.Backend\u0000Staging" is not the tag */
+	parse_str(&res,
+		  "{\"changeNumber\":1,\"values\":[{\"name\":\"AzureFrontDoor.Backend\\u0000Staging\","
+		  "\"properties\":{\"addressPrefixes\":[\"192.0.2.0/24\",\"2001:db8::/32\"]}},"
+		  "{\"name\":\"AzureFrontDoor.Backend\",\"properties\":{\"addressPrefixes\":"
+		  "[\"13.73.248.0/29\",\"2603:1000:4::/64\"]}}]}",
+		  &ao);
+	expect_ok(&res);
+	assert_int_equal(res.info.entries, 2);
+	{
+		static const char *const want[] = {"13.73.248.0/29", "2603:1000:4::/64"};
+
+		expect_cidrs(res.r, want, N(want));
+	}
+	result_done(&res);
+	/* select/where: a value with a NUL is not the value named in where */
+	parse_str(&res, "{\"v\":[{\"name\":\"A\\u0000B\",\"p\":\"192.0.2.0/24\"},"
+			"{\"name\":\"A\",\"p\":\"13.73.248.0/29\"}]}", &so);
+	expect_ok(&res);
+	assert_int_equal(res.info.entries, 1);
+	{
+		static const char *const want[] = {"13.73.248.0/29"};
+
+		expect_cidrs(res.r, want, N(want));
+	}
+	result_done(&res);
+}
+
+/* A record holding both ipv4Prefix and ipv6Prefix gives both. */
+static void google_records_with_both_prefixes_give_both(void **state)
+{
+	struct parse_opts o = {.format = FMT_GOOGLE, .broadest_v4 = 8, .broadest_v6 = 20};
+	static const char *const want[] = {"8.8.8.0/24", "8.34.208.0/20", "2001:4860::/32"};
+	struct result res = {0};
+
+	parse_str(&res, "{\"prefixes\":[{\"ipv4Prefix\":\"8.8.8.0/24\",\"ipv6Prefix\":"
+			"\"2001:4860::/32\"},{\"ipv4Prefix\":\"8.34.208.0/20\"}]}", &o);
+	expect_ok(&res);
+	assert_int_equal(res.info.entries_v4, 2);
+	assert_int_equal(res.info.entries_v6, 1);
+	expect_cidrs(res.r, want, N(want));
+	result_done(&res);
+	/* each present field must still hold its own family */
+	parse_str(&res, "{\"prefixes\":[{\"ipv4Prefix\":\"8.8.8.0/24\",\"ipv6Prefix\":"
+			"\"8.8.4.0/24\"}]}", &o);
+	expect_fail(&res, CDA_EDATA, 1, "prefixes[0].ipv6Prefix");
+	result_done(&res);
+}
+
 #define ORACLE "data/oracle/cloud-ips_2026-07-27_6d9d342d/oci.json"
 
 static void oracle_cidrs_parse_with_optional_tag_filter(void **state)
@@ -1038,6 +1133,8 @@ int main(void)
 		cmocka_unit_test(github_hooks_are_the_default_group),
 		cmocka_unit_test(github_unknown_or_non_ip_groups_are_rejected),
 		cmocka_unit_test(google_lists_parse_with_millisecond_sync_token),
+		cmocka_unit_test(json_keys_with_nul_or_twice_are_rejected),
+		cmocka_unit_test(google_records_with_both_prefixes_give_both),
 		cmocka_unit_test(oracle_cidrs_parse_with_optional_tag_filter),
 		cmocka_unit_test(azure_front_door_backend_is_the_default_tag),
 		cmocka_unit_test(json_select_reads_aws_azure_bunny_and_oracle_shapes),

@@ -132,6 +132,67 @@ static void json_is_one_document_with_the_documented_fields(void **state)
 	free(text);
 }
 
+/* Parse text as strict JSON that must be valid UTF-8. */
+static json_object *parse_utf8(const char *text)
+{
+	struct json_tokener *tok = json_tokener_new();
+	json_object *doc;
+
+	assert_non_null(tok);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	doc = json_tokener_parse_ex(tok, text, (int)strlen(text));
+	if (doc == NULL)
+		fail_msg("not valid UTF-8 JSON (%s): %s",
+			 json_tokener_error_desc(json_tokener_get_error(tok)), text);
+	json_tokener_free(tok);
+	return doc;
+}
+
+static int check_bad_path(FILE *out, const struct run_report *r)
+{
+	struct cda_error e = {0};
+
+	(void)r;
+	cda_error_set(&e, CDA_ECONFIG, "caf\xc3\xa9 \xe9t\xe9");
+	cda_error_at(&e, "/etc/\xff\xfe.conf", 3);
+	return report_check_json(out, "/etc/\xff\xfe.conf", 0, 0, &e);
+}
+
+static void json_is_valid_utf8_whatever_the_messages_hold(void **state)
+{
+	struct fixture f;
+	char *text;
+	json_object *doc, *v;
+
+	(void)state;
+	fill(&f);
+	/* a Latin-1 body, a UTF-16 one (BOM), a sequence cut by the message's size, a
+	 * surrogate and an overlong form; "é" itself is fine */
+	cda_error_set(&f.src.err, CDA_EDATA,
+		      "line 1: \"caf\xe9\" \xff\xfe<\\x00 \xed\xa0\x80 \xc0\xaf caf\xc3\xa9 \xe2\x82");
+	f.src.status = SRC_FAILED;
+	text = render(report_json, &f.run);
+	doc = parse_utf8(text);
+	assert_true(json_object_object_get_ex(doc, "sources", &v));
+	v = json_object_array_get_idx(v, 0);
+	assert_true(json_object_object_get_ex(v, "error", &v));
+	assert_true(json_object_object_get_ex(v, "message", &v));
+	assert_string_equal(json_object_get_string(v),
+			    "line 1: \"caf\\xe9\" \\xff\\xfe<\\x00 \\xed\\xa0\\x80 \\xc0\\xaf "
+			    "caf\xc3\xa9 \\xe2\\x82");
+	json_object_put(doc);
+	free(text);
+	text = render(check_bad_path, NULL);
+	doc = parse_utf8(text);
+	assert_true(json_object_object_get_ex(doc, "config", &v));
+	assert_string_equal(json_object_get_string(v), "/etc/\\xff\\xfe.conf");
+	assert_true(json_object_object_get_ex(doc, "error", &v));
+	assert_true(json_object_object_get_ex(v, "message", &v));
+	assert_string_equal(json_object_get_string(v), "caf\xc3\xa9 \\xe9t\\xe9");
+	json_object_put(doc);
+	free(text);
+}
+
 static void metrics_escape_labels_and_count_failures(void **state)
 {
 	struct fixture f;
@@ -169,6 +230,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(human_names_the_fallback_and_each_change_with_its_source),
 		cmocka_unit_test(json_is_one_document_with_the_documented_fields),
+		cmocka_unit_test(json_is_valid_utf8_whatever_the_messages_hold),
 		cmocka_unit_test(metrics_escape_labels_and_count_failures),
 		cmocka_unit_test(every_status_has_a_name),
 	};

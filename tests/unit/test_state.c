@@ -145,6 +145,43 @@ static void source_round_trip_keeps_list_and_validators(void **state)
 	rm_tree(t.base);
 }
 
+/* The fingerprint of the source's configuration goes with its list; an older file has none. */
+static void source_config_fingerprint_round_trips(void **state)
+{
+	struct tmp t;
+	struct state *st;
+	struct ranges *r = ranges_new(), *got = NULL;
+	struct source_meta m = {0}, gm;
+	struct cda_error err = {0};
+	char path[256];
+
+	(void)state;
+	mk(&t);
+	st = open_ok(t.dir);
+	add(r, "104.16.0.0/13");
+	ranges_normalize(r);
+	m.n_urls = 1;
+	snprintf(m.url[0].etag, sizeof(m.url[0].etag), "\"e1\"");
+	snprintf(m.config, sizeof(m.config), "0123456789abcdef");
+	if (state_save_source(st, "cf", r, &m, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(state_load_source(st, "cf", &got, &gm, &err), 1);
+	assert_string_equal(gm.config, "0123456789abcdef");
+	assert_string_equal(gm.url[0].etag, "\"e1\"");
+	assert_true(ranges_equal(r, got));
+	ranges_free(got);
+	snprintf(path, sizeof(path), "%s/source-old.list", t.dir);
+	put(path, "# cdnallow state v1\nfetched 1\nchanged 1\nurl 0 etag \"\"e1\"\" lm 0\n"
+		  "104.16.0.0/13\n");
+	assert_int_equal(state_load_source(st, "old", &got, &gm, &err), 1);
+	assert_string_equal(gm.config, "");
+	assert_string_equal(gm.url[0].etag, "\"e1\"");
+	ranges_free(got);
+	ranges_free(r);
+	state_close(st);
+	rm_tree(t.base);
+}
+
 static void applied_items_round_trip_exactly(void **state)
 {
 	struct tmp t;
@@ -446,6 +483,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(source_round_trip_keeps_list_and_validators),
+		cmocka_unit_test(source_config_fingerprint_round_trips),
 		cmocka_unit_test(applied_items_round_trip_exactly),
 		cmocka_unit_test(names_are_reduced_to_safe_file_names),
 		cmocka_unit_test(second_run_fails_with_the_holders_pid),

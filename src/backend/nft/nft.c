@@ -21,6 +21,7 @@
 #include "nft_script.h"
 #include "ranges.h"
 #include "state.h"
+#include "textbuf.h"
 
 static const char *const nft_keys[] = {"table",        "family",     "set_v4",     "set_v6",
 				       "create",       "verify",     "lock_ports", "lock_udp",
@@ -396,6 +397,20 @@ static int nft_snapshot(struct backend *be, bool *written, struct cda_error *err
 	return nft_script_save(nb->script_path, &s, written, err);
 }
 
+/* Its sets, and the lock's chains in its table (their names are fixed). */
+static void nft_claims(struct backend *be, struct textbuf *out)
+{
+	struct nft_backend *nb = nft_from_base(be);
+
+	for (int i = 0; i < 2; i++)
+		if (nft_has_set(nb, i))
+			textbuf_printf(out, "nftables set %s %s %s\n", nb->family_name, nb->table,
+				       nb->set[i]);
+	if (nb->lock_on)
+		textbuf_printf(out, "nftables origin lock in table %s %s\n", nb->family_name,
+			       nb->table);
+}
+
 const struct backend_ops nft_backend_ops = {
 	.name = "nftables",
 	.keys = nft_keys,
@@ -408,5 +423,6 @@ const struct backend_ops nft_backend_ops = {
 	.drift = nft_drift,
 	.lock_info = nft_lock_info,
 	.snapshot = nft_snapshot,
+	.claims = nft_claims,
 	.close = nft_close,
 };
