@@ -6,7 +6,7 @@ pkgs="meson ninja-build pkg-config gcc clang libclang-rt-14-dev libnftnl-dev lib
 libcurl4-openssl-dev libiniparser-dev libcmocka-dev libjson-c-dev nftables iptables ipset
 fail2ban nginx-light mandoc iprange openssl python3 iproute2 util-linux procps time
 ca-certificates valgrind systemd lintian dpkg-dev debhelper bash-completion strace
-clang-tidy cppcheck"
+clang-tidy cppcheck firewalld libsystemd-dev"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||
@@ -20,7 +20,7 @@ fi
 echo "deps: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# fail2ban and nginx must not start services on the host during the install
+# fail2ban, nginx and firewalld must not start services on the host during the install
 if [ ! -e /usr/sbin/policy-rc.d ]; then
 	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
 	chmod 755 /usr/sbin/policy-rc.d
