@@ -68,6 +68,8 @@ struct backend_ops {
 	 * NULL when no lock is configured or present. Borrowed until close. NULL op: none. */
 	const char *(*lock_info)(struct backend *be);
 	void (*close)(struct backend *be); /* NULL-safe */
+	/* What drift() compares, for messages ("... put back"); NULL: "origin lock". */
+	const char *drift_what;
 };
 
 /* Registry: NULL when unknown or not built. */
@@ -85,6 +87,8 @@ int backend_save(struct backend *be, struct cda_error *err);
 int backend_unlock(struct backend *be, struct cda_error *err);
 int backend_drift(struct backend *be, bool *drift, struct cda_error *err);
 const char *backend_lock_info(struct backend *be);
+/* ops->drift_what of the named backend, or "origin lock". */
+const char *backend_drift_what(const char *backend);
 void backend_close(struct backend *be);
 
 /* Add the CIDR text s[0..len) of family fam to r: 0 added, 1 not a CIDR of that family,

@@ -177,6 +177,13 @@ const char *backend_lock_info(struct backend *be)
 	return be->ops->lock_info != NULL ? be->ops->lock_info(be) : NULL;
 }
 
+const char *backend_drift_what(const char *backend)
+{
+	const struct backend_ops *ops = backend_find(backend);
+
+	return ops != NULL && ops->drift_what != NULL ? ops->drift_what : "origin lock";
+}
+
 void backend_close(struct backend *be)
 {
 	if (be != NULL)
