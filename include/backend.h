@@ -116,5 +116,6 @@ extern const struct backend_ops iptables_backend_ops;
 extern const struct backend_ops csf_backend_ops;
 extern const struct backend_ops fail2ban_backend_ops;
 extern const struct backend_ops file_backend_ops;
+extern const struct backend_ops firewalld_backend_ops;
 
 #endif

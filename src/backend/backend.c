@@ -13,6 +13,9 @@ static const struct backend_ops *const registry[] = {
 #ifdef HAVE_NFTABLES
 	&nft_backend_ops,
 #endif
+#ifdef HAVE_FIREWALLD
+	&firewalld_backend_ops,
+#endif
 	&iptables_backend_ops,
 	&csf_backend_ops,
 	&fail2ban_backend_ops,
