@@ -24,13 +24,15 @@ struct fwd_ipset_info {
  * Every call below fails with CDA_EAPPLY and a message that names firewalld and the cause:
  * no system bus, firewalld not running (calls never start it), no answer within the timeout,
  * access denied, or firewalld's own error text ("INVALID_ENTRY: ..."). String vectors are
- * NULL-terminated, allocated, freed with fwd_strv_free().
+ * NULL-terminated, allocated, freed with fwd_strv_free() (fwd_entries.h).
  */
 
 /* Connect to the system bus ($DBUS_SYSTEM_BUS_ADDRESS or /run/dbus/system_bus_socket).
  * timeout_s bounds every later call. */
 int fwd_connect(struct fwd_bus **out, unsigned long timeout_s, struct cda_error *err);
 void fwd_disconnect(struct fwd_bus *b); /* NULL-safe */
+/* Whether a call got no answer within the timeout (a hung firewalld: stop calling it). */
+bool fwd_timed_out(const struct fwd_bus *b);
 
 int fwd_default_zone(struct fwd_bus *b, char **zone, struct cda_error *err);
 /* Whether zone exists in the permanent configuration: 0 yes, 1 no. */
@@ -65,8 +67,5 @@ int fwd_rich_remove(struct fwd_bus *b, enum fwd_scope s, const char *zone, const
 
 /* Reload the permanent configuration into the runtime (firewall-cmd --reload). */
 int fwd_reload(struct fwd_bus *b, struct cda_error *err);
-
-void fwd_strv_free(char **v); /* NULL-safe */
-size_t fwd_strv_len(char *const *v);
 
 #endif

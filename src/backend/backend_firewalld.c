@@ -3,7 +3,6 @@
 #include "backend.h"
 
 #include <assert.h>
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "cda_error.h"
 #include "config.h"
 #include "fwd_dbus.h"
+#include "fwd_entries.h"
 #include "ranges.h"
 
 /*
@@ -238,44 +238,19 @@ static int fwd_open(struct backend **out, const struct target_config *tc,
 
 /* ---- reading ---- */
 
-/* One entry of a hash:net ipset: a prefix, an address, or a range "a-b". */
-static int parse_entry(const char *s, int af, struct ranges *r)
-{
-	const char *dash = strchr(s, '-');
-	struct cidr a, b;
-	cda_u128 lo, hi, x;
-
-	if (dash == NULL) {
-		if (cidr_parse(s, strlen(s), &a, NULL) == CIDR_INVALID || a.family != af)
-			return -1;
-		return ranges_add_cidr(r, &a) < 0 ? -2 : 0;
-	}
-	if (cidr_parse(s, (size_t)(dash - s), &a, NULL) != CIDR_OK || a.family != af ||
-	    cidr_parse(dash + 1, strlen(dash + 1), &b, NULL) == CIDR_INVALID || b.family != af)
-		return -1;
-	cidr_bounds(&a, &lo, &x);
-	cidr_bounds(&b, &x, &hi);
-	if (lo > hi)
-		return -1;
-	if (af == CDA_AF_INET)
-		return ranges_add4(r, (uint32_t)lo, (uint32_t)hi) < 0 ? -2 : 0;
-	return ranges_add6(r, lo, hi) < 0 ? -2 : 0;
-}
-
 static int parse_entries(char *const *v, int f, const char *ipset, struct ranges *r,
 			 struct cda_error *err)
 {
-	for (size_t i = 0; v != NULL && v[i] != NULL; i++) {
-		int rc = parse_entry(v[i], fam_af[f], r);
+	size_t bad = 0;
+	int rc = fwd_entries_to_ranges(v, fam_af[f], r, &bad);
 
-		if (rc == -2)
-			return cda_error_sys(err, CDA_ESYS, "reading firewalld ipset %s", ipset);
-		if (rc < 0)
-			return cda_error_set(err, CDA_EAPPLY,
-					     "firewalld ipset %s holds an entry that is not an %s "
-					     "prefix or range: '%.60s'",
-					     ipset, fam_label[f], v[i]);
-	}
+	if (rc == -1)
+		return cda_error_sys(err, CDA_ESYS, "reading firewalld ipset %s", ipset);
+	if (rc < 0)
+		return cda_error_set(err, CDA_EAPPLY,
+				     "firewalld ipset %s holds an entry that is not an %s prefix or "
+				     "range: '%.60s'",
+				     ipset, fam_label[f], v[bad]);
 	return 0;
 }
 
@@ -356,45 +331,6 @@ static int fwd_read(struct backend *be, struct ranges *cur, struct cda_error *er
 	return read_rules(fb, err);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted copy of the pointers of v (the strings stay v's). */
-static char **sorted_view(char *const *v, size_t *n)
-{
-	char **s;
-
-	*n = fwd_strv_len(v);
-	if ((s = calloc(*n + 1, sizeof(*s))) == NULL)
-		return NULL;
-	if (*n > 0) {
-		memcpy(s, v, *n * sizeof(*s));
-		qsort(s, *n, sizeof(*s), cmp_str);
-	}
-	return s;
-}
-
-static bool strv_has(char *const *sorted, size_t n, const char *s)
-{
-	return n > 0 && bsearch(&s, sorted, n, sizeof(*sorted), cmp_str) != NULL;
-}
-
-/* Whether two entry lists hold the same strings. -1: out of memory. */
-static int same_entries(char *const *a, char *const *b)
-{
-	size_t na, nb;
-	char **sa = sorted_view(a, &na), **sb = sorted_view(b, &nb);
-	int same = sa != NULL && sb != NULL ? na == nb : -1;
-
-	for (size_t i = 0; same == 1 && i < na; i++)
-		same = strcmp(sa[i], sb[i]) == 0;
-	free(sa);
-	free(sb);
-	return same;
-}
-
 /* Anything besides the runtime entries not as configured: an ipset missing in the runtime
  * or the permanent configuration, permanent entries unlike the runtime ones, a rule. */
 static int fwd_drift(struct backend *be, bool *drift, struct cda_error *err)
@@ -402,7 +338,7 @@ static int fwd_drift(struct backend *be, bool *drift, struct cda_error *err)
 	struct fwd_backend *fb = fwd_from_base(be);
 
 	for (int f = 0; f < 2 && !*drift; f++) {
-		int same = same_entries(fb->fam[f].rt_old, fb->fam[f].perm_old);
+		int same = fwd_entries_same(fb->fam[f].rt_old, fb->fam[f].perm_old);
 
 		if (same < 0)
 			return cda_error_sys(err, CDA_ESYS, "comparing firewalld ipsets");
@@ -443,9 +379,11 @@ static void undo_push(struct undo_log *u, enum undo_kind kind, int f, const char
 	u->v[u->n++] = (struct undo){.kind = kind, .f = f, .arg = arg};
 }
 
+/* Best effort; a hung firewalld gets no more calls (each would wait the full timeout), and
+ * the next run converges through read() and drift(). */
 static void undo_all(struct fwd_backend *fb, struct undo_log *u)
 {
-	while (u->n > 0) {
+	while (u->n > 0 && !fwd_timed_out(fb->bus)) {
 		const struct undo *x = &u->v[--u->n];
 		const char *set = fb->fam[x->f].ipset;
 		struct cda_error ignored = {0};
@@ -482,42 +420,13 @@ static void undo_all(struct fwd_backend *fb, struct undo_log *u)
 	}
 }
 
-/* The wanted entries of each family, canonical CIDR text. */
-static int want_entries(const struct ranges *want, char **out[2], struct cda_error *err)
-{
-	struct cidr_list cl = {0};
-	size_t k[2] = {0};
-	int ret = -1;
-
-	if (ranges_to_cidrs(want, &cl) < 0)
-		goto oom;
-	for (int f = 0; f < 2; f++)
-		if ((out[f] = calloc(ranges_cidr_count(want, fam_af[f]) + 1, sizeof(char *))) ==
-		    NULL)
-			goto oom;
-	for (size_t i = 0; i < cl.n; i++) {
-		int f = cl.v[i].family == CDA_AF_INET ? 0 : 1;
-		char buf[CIDR_STRLEN];
-
-		if ((out[f][k[f]++] = strdup(cidr_format(&cl.v[i], buf))) == NULL)
-			goto oom;
-	}
-	ret = 0;
-	goto out;
-oom:
-	cda_error_sys(err, CDA_ESYS, "building the firewalld entries");
-out:
-	cidr_list_finish(&cl);
-	return ret;
-}
-
 /* Permanent ipsets and rules. */
 static int apply_permanent(struct fwd_backend *fb, char **want[2], struct undo_log *u,
 			   struct cda_error *err)
 {
 	for (int f = 0; f < 2; f++) {
 		struct fwd_fam *fm = &fb->fam[f];
-		int same = fm->perm_has ? same_entries(fm->perm_old, want[f]) : 0;
+		int same = fm->perm_has ? fwd_entries_same(fm->perm_old, want[f]) : 0;
 
 		if (same < 0)
 			return cda_error_sys(err, CDA_ESYS, "comparing firewalld ipsets");
@@ -549,14 +458,17 @@ static int reload_runtime(struct fwd_backend *fb, struct undo_log *u, struct cda
 {
 	int f = fb->fam[0].rt_has ? 1 : 0;
 
+	/* Past this point the permanent ipsets and rules stay: after a reload they are the
+	 * runtime's too; without one, the admin's reload is what they wait for. */
+	u->n = 0;
 	if (!fb->may_reload)
 		return cda_error_set(err, CDA_EAPPLY,
-				     "firewalld's runtime has no ipset %s and reload = no: run "
-				     "firewall-cmd --reload",
+				     "firewalld's runtime has no ipset %s and reload = no: the "
+				     "permanent ipsets and rules are in place, run firewall-cmd "
+				     "--reload",
 				     fb->fam[f].ipset);
 	if (fwd_reload(fb->bus, err) < 0)
 		return -1;
-	u->n = 0; /* the runtime now holds the permanent state: nothing to put back */
 	for (f = 0; f < 2; f++) {
 		if (read_fam(fb, f, NULL, err) < 0)
 			return -1;
@@ -568,120 +480,37 @@ static int reload_runtime(struct fwd_backend *fb, struct undo_log *u, struct cda
 	return read_rules(fb, err);
 }
 
-/* One change of a runtime delta, ordered by address. */
-struct change {
-	cda_u128 lo, hi;
-	const char *entry;
-	bool add;
-};
-
-static int cmp_change(const void *a, const void *b)
-{
-	const struct change *x = a, *y = b;
-
-	if (x->lo != y->lo)
-		return x->lo < y->lo ? -1 : 1;
-	return x->add == y->add ? 0 : (x->add ? 1 : -1); /* removals first */
-}
-
-static int push_change(struct change *c, size_t *n, const char *entry, bool add)
-{
-	struct cidr p;
-	const char *dash = strchr(entry, '-');
-
-	c[*n].entry = entry;
-	c[*n].add = add;
-	if (dash != NULL) { /* a range the admin put in: bounds from its two ends */
-		struct cidr q;
-		cda_u128 x;
-
-		if (cidr_parse(entry, (size_t)(dash - entry), &p, NULL) == CIDR_INVALID ||
-		    cidr_parse(dash + 1, strlen(dash + 1), &q, NULL) == CIDR_INVALID)
-			return -1;
-		cidr_bounds(&p, &c[*n].lo, &x);
-		cidr_bounds(&q, &x, &c[*n].hi);
-	} else {
-		if (cidr_parse(entry, strlen(entry), &p, NULL) == CIDR_INVALID)
-			return -1;
-		cidr_bounds(&p, &c[*n].lo, &c[*n].hi);
-	}
-	(*n)++;
-	return 0;
-}
-
-/*
- * Apply the sorted changes group by group: a group is a run of changes whose addresses
- * overlap (a /12 going, a /13 and a /14 coming). Within a group the removals go first, as
- * firewalld refuses an entry that overlaps one it holds; a group without removals is only
- * additions. So only addresses of a replaced entry are ever out of the set, and for one
- * call.
- */
-static int apply_changes(struct fwd_backend *fb, int f, struct change *c, size_t n,
-			 struct undo_log *u, struct cda_error *err)
-{
-	const char *set = fb->fam[f].ipset;
-
-	qsort(c, n, sizeof(*c), cmp_change);
-	for (size_t g = 0, end; g < n; g = end) {
-		cda_u128 hi = c[g].hi;
-
-		for (end = g + 1; end < n && c[end].lo <= hi; end++)
-			if (c[end].hi > hi)
-				hi = c[end].hi;
-		for (int pass = 0; pass < 2; pass++) {
-			for (size_t i = g; i < end; i++) {
-				if (c[i].add != (pass == 1))
-					continue;
-				if (c[i].add ? fwd_ipset_add_entry(fb->bus, set, c[i].entry, err)
-					     : fwd_ipset_remove_entry(fb->bus, set, c[i].entry,
-								      err))
-					return -1;
-				undo_push(u, c[i].add ? UNDO_RT_ADDED : UNDO_RT_REMOVED, f,
-					  c[i].entry);
-			}
-		}
-	}
-	return 0;
-}
-
 /* The runtime entries of one family: per-entry delta, or one setEntries. */
 static int apply_runtime_set(struct fwd_backend *fb, int f, char **want, struct undo_log *u,
 			     struct cda_error *err)
 {
 	struct fwd_fam *fm = &fb->fam[f];
-	size_t nw, no, n = 0;
-	char **sw = sorted_view(want, &nw), **so = sorted_view(fm->rt_old, &no);
-	struct change *c = calloc(nw + no + 1, sizeof(*c));
-	int ret = -1;
+	struct fwd_op *ops = NULL;
+	size_t n = 0;
+	int rc = fwd_entries_delta(fm->rt_old, want, &ops, &n);
 
-	if (sw == NULL || so == NULL || c == NULL) {
-		cda_error_sys(err, CDA_ESYS, "comparing firewalld ipsets");
-		goto out;
-	}
-	for (size_t i = 0; i < no; i++)
-		if (!strv_has(sw, nw, so[i]) && push_change(c, &n, so[i], false) < 0)
-			goto bad;
-	for (size_t i = 0; i < nw; i++)
-		if (!strv_has(so, no, sw[i]) && push_change(c, &n, sw[i], true) < 0)
-			goto bad;
-	if (n == 0) {
-		ret = 0;
-	} else if (no == 0 || n > DELTA_MAX) {
-		ret = fwd_ipset_set_entries(fb->bus, FWD_RUNTIME, fm->ipset, want, err);
-		if (ret == 0)
+	if (rc == -1)
+		return cda_error_sys(err, CDA_ESYS, "comparing firewalld ipsets");
+	if (rc < 0)
+		return cda_error_set(err, CDA_EAPPLY,
+				     "firewalld ipset %s holds an entry cdnallow cannot read",
+				     fm->ipset);
+	if (n > 0 && (fwd_strv_len(fm->rt_old) == 0 || n > DELTA_MAX)) {
+		rc = fwd_ipset_set_entries(fb->bus, FWD_RUNTIME, fm->ipset, want, err);
+		if (rc == 0)
 			undo_push(u, UNDO_RT_ENTRIES, f, NULL);
-	} else {
-		ret = apply_changes(fb, f, c, n, u, err);
+		n = 0;
 	}
-	goto out;
-bad:
-	cda_error_set(err, CDA_EAPPLY, "firewalld ipset %s holds an entry cdnallow cannot read",
-		      fm->ipset);
-out:
-	free(sw);
-	free(so);
-	free(c);
-	return ret;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const char *e = ops[i].entry;
+
+		rc = ops[i].add ? fwd_ipset_add_entry(fb->bus, fm->ipset, e, err)
+				: fwd_ipset_remove_entry(fb->bus, fm->ipset, e, err);
+		if (rc == 0)
+			undo_push(u, ops[i].add ? UNDO_RT_ADDED : UNDO_RT_REMOVED, f, e);
+	}
+	free(ops);
+	return rc;
 }
 
 static int fwd_apply(struct backend *be, const struct backend_input *in, struct cda_error *err)
@@ -696,7 +525,13 @@ static int fwd_apply(struct backend *be, const struct backend_input *in, struct 
 		cda_error_sys(err, CDA_ESYS, "allocating");
 		goto out;
 	}
-	if (want_entries(in->want, want, err) < 0 || apply_permanent(fb, want, &u, err) < 0)
+	for (int f = 0; f < 2; f++) {
+		if (fwd_entries_from_ranges(in->want, fam_af[f], &want[f]) < 0) {
+			cda_error_sys(err, CDA_ESYS, "building the firewalld entries");
+			goto out;
+		}
+	}
+	if (apply_permanent(fb, want, &u, err) < 0)
 		goto undo;
 	if ((!fb->fam[0].rt_has || !fb->fam[1].rt_has) && reload_runtime(fb, &u, err) < 0)
 		goto undo;

@@ -11,6 +11,7 @@
 #include <systemd/sd-bus.h>
 
 #include "cda_error.h"
+#include "fwd_entries.h"
 
 /*
  * Interfaces and objects, as firewalld 1.x publishes them (doc/xml/firewalld.dbus.xml):
@@ -31,6 +32,7 @@
 struct fwd_bus {
 	sd_bus *bus;
 	unsigned long timeout_s;
+	bool timed_out; /* a call got no answer in time */
 };
 
 static const char *scope_name(enum fwd_scope s)
@@ -47,13 +49,15 @@ static bool fw_error_is(const sd_bus_error *e, const char *code)
 	       (e->message[n] == ':' || e->message[n] == '\0');
 }
 
-static int bus_fail(const struct fwd_bus *b, const char *what, int r, const sd_bus_error *e,
+static int bus_fail(struct fwd_bus *b, const char *what, int r, const sd_bus_error *e,
 		    struct cda_error *err)
 {
-	if (r == -ETIMEDOUT || sd_bus_error_has_name(e, SD_BUS_ERROR_TIMEOUT))
+	if (r == -ETIMEDOUT || sd_bus_error_has_name(e, SD_BUS_ERROR_TIMEOUT)) {
+		b->timed_out = true;
 		return cda_error_set(err, CDA_EAPPLY,
 				     "firewalld did not answer %s within %lu s (dbus_timeout)", what,
 				     b->timeout_s);
+	}
 	if (sd_bus_error_has_name(e, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
 	    sd_bus_error_has_name(e, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
 		return cda_error_set(err, CDA_EAPPLY,
@@ -146,28 +150,17 @@ int fwd_connect(struct fwd_bus **out, unsigned long timeout_s, struct cda_error 
 	return 0;
 }
 
+bool fwd_timed_out(const struct fwd_bus *b)
+{
+	return b != NULL && b->timed_out;
+}
+
 void fwd_disconnect(struct fwd_bus *b)
 {
 	if (b == NULL)
 		return;
 	sd_bus_flush_close_unref(b->bus);
 	free(b);
-}
-
-void fwd_strv_free(char **v)
-{
-	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
-size_t fwd_strv_len(char *const *v)
-{
-	size_t n = 0;
-
-	while (v != NULL && v[n] != NULL)
-		n++;
-	return n;
 }
 
 int fwd_default_zone(struct fwd_bus *b, char **zone, struct cda_error *err)
