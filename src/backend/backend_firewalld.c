@@ -52,6 +52,7 @@ struct fwd_fam {
 
 struct fwd_rule {
 	char *text;
+	int f; /* family */
 	bool rt_has, perm_has;
 };
 
@@ -151,6 +152,7 @@ static int add_rules(struct fwd_backend *fb, const char *ports, struct cda_error
 				ret = cda_error_sys(err, CDA_ESYS, "allocating the firewalld backend");
 				break;
 			}
+			r->f = f;
 			fb->n_rules++;
 		}
 	}
@@ -331,21 +333,28 @@ static int fwd_read(struct backend *be, struct ranges *cur, struct cda_error *er
 	return read_rules(fb, err);
 }
 
-/* Anything besides the runtime entries not as configured: an ipset missing in the runtime
- * or the permanent configuration, permanent entries unlike the runtime ones, a rule. */
+/*
+ * Anything besides the runtime entries not as configured, for a family whose runtime ipset
+ * exists: its permanent ipset missing or holding other entries, a rule missing. (A missing
+ * runtime ipset is no drift: its entries are missing too, so the delta applies anyway, and
+ * the first run is not reported as something put back.)
+ */
 static int fwd_drift(struct backend *be, bool *drift, struct cda_error *err)
 {
 	struct fwd_backend *fb = fwd_from_base(be);
 
 	for (int f = 0; f < 2 && !*drift; f++) {
-		int same = fwd_entries_same(fb->fam[f].rt_old, fb->fam[f].perm_old);
+		int same;
 
-		if (same < 0)
+		if (!fb->fam[f].rt_has)
+			continue;
+		if ((same = fwd_entries_same(fb->fam[f].rt_old, fb->fam[f].perm_old)) < 0)
 			return cda_error_sys(err, CDA_ESYS, "comparing firewalld ipsets");
-		*drift = !fb->fam[f].rt_has || !fb->fam[f].perm_has || !same;
+		*drift = !fb->fam[f].perm_has || !same;
 	}
 	for (size_t i = 0; i < fb->n_rules && !*drift; i++)
-		*drift = !fb->rules[i].rt_has || !fb->rules[i].perm_has;
+		if (fb->fam[fb->rules[i].f].rt_has)
+			*drift = !fb->rules[i].rt_has || !fb->rules[i].perm_has;
 	return 0;
 }
 
