@@ -117,45 +117,49 @@ static int parse_port(const char *s, unsigned long *lo, unsigned long *hi)
  * that `firewall-cmd --list-rich-rules` shows it exactly so. */
 static int add_rules(struct fwd_backend *fb, const char *ports, struct cda_error *err)
 {
+	struct fwd_rule *rules = NULL;
 	char **w;
 	size_t n = 0;
-	int ret = 0;
+	int ret = -1;
 
 	if ((w = config_split_words(ports, &n)) == NULL)
 		return cda_error_sys(err, CDA_ESYS, "allocating the firewalld backend");
 	if (n == 1 && strcmp(w[0], "none") == 0)
 		n = 0;
 	else if (n == 0 || n > MAX_PORTS)
-		ret = -1;
-	if (ret == 0 && (fb->rules = calloc(2 * n + 1, sizeof(*fb->rules))) == NULL)
-		ret = cda_error_sys(err, CDA_ESYS, "allocating the firewalld backend");
-	for (size_t i = 0; ret == 0 && i < n; i++) {
+		goto out; /* the caller names the key */
+	if ((rules = calloc(2 * n + 1, sizeof(*rules))) == NULL) {
+		cda_error_sys(err, CDA_ESYS, "allocating the firewalld backend");
+		goto out;
+	}
+	fb->rules = rules;
+	for (size_t i = 0; i < n; i++) {
 		unsigned long lo, hi;
 		char port[16];
 
-		if (parse_port(w[i], &lo, &hi) < 0) {
-			ret = -1;
-			break;
-		}
+		if (parse_port(w[i], &lo, &hi) < 0)
+			goto out;
 		if (lo == hi)
 			snprintf(port, sizeof(port), "%lu", lo);
 		else
 			snprintf(port, sizeof(port), "%lu-%lu", lo, hi);
 		for (int f = 0; f < 2; f++) {
-			struct fwd_rule *r = &fb->rules[fb->n_rules];
+			struct fwd_rule *r = &rules[fb->n_rules];
 
 			if (asprintf(&r->text,
 				     "rule family=\"%s\" source ipset=\"%s\" port port=\"%s\" "
 				     "protocol=\"tcp\" accept",
 				     f == 0 ? "ipv4" : "ipv6", fb->fam[f].ipset, port) < 0) {
 				r->text = NULL;
-				ret = cda_error_sys(err, CDA_ESYS, "allocating the firewalld backend");
-				break;
+				cda_error_sys(err, CDA_ESYS, "allocating the firewalld backend");
+				goto out;
 			}
 			r->f = f;
 			fb->n_rules++;
 		}
 	}
+	ret = 0;
+out:
 	config_free_words(w);
 	return ret;
 }
