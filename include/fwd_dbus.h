@@ -15,7 +15,7 @@ enum fwd_scope { FWD_RUNTIME, FWD_PERMANENT };
 
 /* An ipset's settings as firewalld reports them. */
 struct fwd_ipset_info {
-	char type[32];	  /* "hash:net", "hash:ip", ... */
+	char type[32];    /* "hash:net", "hash:ip", ... */
 	char family[16];  /* "inet" or "inet6" (firewalld's default when unset: inet) */
 	bool has_timeout; /* a timeout option: firewalld lists no entries for such sets */
 };
@@ -44,7 +44,7 @@ int fwd_ipset_get(struct fwd_bus *b, enum fwd_scope s, const char *name,
 /* Only the entries (getEntries): the read-back after a change. */
 int fwd_ipset_entries(struct fwd_bus *b, enum fwd_scope s, const char *name, char ***entries,
 		      struct cda_error *err);
-/* Replace every entry in one call (setEntries). */
+/* Replace every entry in one call (setEntries); entries NULL: none. */
 int fwd_ipset_set_entries(struct fwd_bus *b, enum fwd_scope s, const char *name,
 			  char *const *entries, struct cda_error *err);
 /* One runtime entry. */

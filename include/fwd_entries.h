@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Entry lists of firewalld hash:net ipsets: text to ranges and back, and the ordered delta
- * between two lists. Pure: no I/O. */
+/* Entry lists of firewalld hash:net ipsets (text to ranges and back, the ordered delta
+ * between two lists) and the text of our rich rules. Pure: no I/O. */
 #ifndef CDNALLOW_FWD_ENTRIES_H
 #define CDNALLOW_FWD_ENTRIES_H
 
@@ -38,5 +38,10 @@ struct fwd_op {
  * -1 with errno ENOMEM; -2 when an entry cannot be read.
  */
 int fwd_entries_delta(char *const *have, char *const *want, struct fwd_op **ops, size_t *n);
+
+/* Our rich rule accepting the sources in ipset (family af) on one TCP port or range
+ * ("443", "8000-8080"), in firewalld's canonical spelling (as --list-rich-rules shows it).
+ * Allocated into *out. -1 with errno EINVAL (a bad port) or ENOMEM. */
+int fwd_rich_rule(char **out, int af, const char *ipset, const char *port);
 
 #endif

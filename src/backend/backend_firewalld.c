@@ -3,6 +3,7 @@
 #include "backend.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +32,9 @@
  * changes larger than DELTA_MAX entries, where per-entry calls would take too long.
  */
 
-#define DELTA_MAX 256	      /* per family; beyond that one setEntries call */
+#define DELTA_MAX 256 /* per family; beyond that one setEntries call */
 #define MAX_PORTS 32
-#define DEFAULT_TIMEOUT 25    /* seconds per D-Bus call */
+#define DEFAULT_TIMEOUT 25 /* seconds per D-Bus call */
 
 static const char *const fwd_keys[] = {
 	"ipset_v4", "ipset_v6", "zone", "ports", "dbus_timeout", "reload", NULL,
@@ -46,7 +47,7 @@ static const int fam_af[2] = {CDA_AF_INET, CDA_AF_INET6};
 struct fwd_fam {
 	char *ipset;
 	bool rt_has, perm_has; /* as read() found them */
-	char **rt_old;	       /* runtime entries as read() found them (NULL: none) */
+	char **rt_old;         /* runtime entries as read() found them (NULL: none) */
 	char **perm_old;       /* permanent entries */
 };
 
@@ -59,8 +60,8 @@ struct fwd_rule {
 struct fwd_backend {
 	struct backend base;
 	struct fwd_bus *bus; /* connected by read() */
-	char *zone_cfg;	     /* NULL: firewalld's default zone */
-	char *zone;	     /* resolved by read() */
+	char *zone_cfg;      /* NULL: firewalld's default zone */
+	char *zone;          /* resolved by read() */
 	struct fwd_fam fam[2];
 	struct fwd_rule *rules; /* per family, per port */
 	size_t n_rules;
@@ -97,65 +98,33 @@ static bool valid_name(const char *s, const char *extra, size_t max)
 	return true;
 }
 
-static int parse_port(const char *s, unsigned long *lo, unsigned long *hi)
-{
-	const char *dash = strchr(s, '-');
-	char buf[16];
-
-	if (strlen(s) >= sizeof(buf))
-		return -1;
-	if (dash == NULL)
-		return config_parse_ulong(s, 1, 65535, lo) < 0 ? -1 : (*hi = *lo, 0);
-	snprintf(buf, sizeof(buf), "%.*s", (int)(dash - s), s);
-	if (config_parse_ulong(buf, 1, 65535, lo) < 0 ||
-	    config_parse_ulong(dash + 1, 1, 65535, hi) < 0 || *lo > *hi)
-		return -1;
-	return 0;
-}
-
-/* The rule that accepts ipset's sources on one port: firewalld's canonical spelling, so
- * that `firewall-cmd --list-rich-rules` shows it exactly so. */
+/* Our rules, one per port and family. -2: a bad `ports` value (no error set). */
 static int add_rules(struct fwd_backend *fb, const char *ports, struct cda_error *err)
 {
 	struct fwd_rule *rules = NULL;
 	char **w;
 	size_t n = 0;
-	int ret = -1;
+	int ret = -2;
 
 	if ((w = config_split_words(ports, &n)) == NULL)
 		return cda_error_sys(err, CDA_ESYS, "allocating the firewalld backend");
 	if (n == 1 && strcmp(w[0], "none") == 0)
 		n = 0;
 	else if (n == 0 || n > MAX_PORTS)
-		goto out; /* the caller names the key */
+		goto out;
 	if ((rules = calloc(2 * n + 1, sizeof(*rules))) == NULL) {
-		cda_error_sys(err, CDA_ESYS, "allocating the firewalld backend");
+		ret = cda_error_sys(err, CDA_ESYS, "allocating the firewalld backend");
 		goto out;
 	}
 	fb->rules = rules;
-	for (size_t i = 0; i < n; i++) {
-		unsigned long lo, hi;
-		char port[16];
-
-		if (parse_port(w[i], &lo, &hi) < 0)
+	for (size_t i = 0; i < 2 * n; i++, fb->n_rules++) {
+		rules[i].f = (int)(i % 2);
+		if (fwd_rich_rule(&rules[i].text, fam_af[i % 2], fb->fam[i % 2].ipset, w[i / 2]) <
+		    0) {
+			if (errno == ENOMEM)
+				ret = cda_error_sys(err, CDA_ESYS,
+						    "allocating the firewalld backend");
 			goto out;
-		if (lo == hi)
-			snprintf(port, sizeof(port), "%lu", lo);
-		else
-			snprintf(port, sizeof(port), "%lu-%lu", lo, hi);
-		for (int f = 0; f < 2; f++) {
-			struct fwd_rule *r = &rules[fb->n_rules];
-
-			if (asprintf(&r->text,
-				     "rule family=\"%s\" source ipset=\"%s\" port port=\"%s\" "
-				     "protocol=\"tcp\" accept",
-				     f == 0 ? "ipv4" : "ipv6", fb->fam[f].ipset, port) < 0) {
-				r->text = NULL;
-				cda_error_sys(err, CDA_ESYS, "allocating the firewalld backend");
-				goto out;
-			}
-			r->f = f;
-			fb->n_rules++;
 		}
 	}
 	ret = 0;
@@ -185,14 +154,14 @@ static void fwd_close(struct backend *be)
 	free(fb);
 }
 
-static int open_keys(struct fwd_backend *fb, const struct target_config *tc,
-		     struct cda_error *err)
+static int open_keys(struct fwd_backend *fb, const struct target_config *tc, struct cda_error *err)
 {
 	static const char *const set_keys[2] = {"ipset_v4", "ipset_v6"};
 	static const char *const set_defs[2] = {"cdnallow4", "cdnallow6"};
 	const char *zone = target_get(tc, "zone"), *ports = target_get(tc, "ports");
 	const char *tmo = target_get(tc, "dbus_timeout"), *reload = target_get(tc, "reload");
 	long secs = DEFAULT_TIMEOUT;
+	int rc;
 
 	for (int f = 0; f < 2; f++) {
 		const char *v = target_get(tc, set_keys[f]);
@@ -217,12 +186,12 @@ static int open_keys(struct fwd_backend *fb, const struct target_config *tc,
 	fb->may_reload = true;
 	if (reload != NULL && config_parse_bool(reload, &fb->may_reload) < 0)
 		return bad_value(err, tc, "reload", "expected yes or no");
-	if (add_rules(fb, ports != NULL ? ports : "80 443", err) < 0)
-		return err->code != CDA_OK
-			       ? -1
-			       : bad_value(err, tc, "ports",
-					   "expected 1 to 32 TCP ports or ranges (80 443 8000-8080), "
-					   "or none");
+	rc = add_rules(fb, ports != NULL ? ports : "80 443", err);
+	if (rc == -2)
+		return bad_value(err, tc, "ports",
+				 "expected 1 to 32 TCP ports or ranges (80 443 8000-8080), or none");
+	if (rc < 0)
+		return -1;
 	return 0;
 }
 
@@ -253,10 +222,11 @@ static int parse_entries(char *const *v, int f, const char *ipset, struct ranges
 	if (rc == -1)
 		return cda_error_sys(err, CDA_ESYS, "reading firewalld ipset %s", ipset);
 	if (rc < 0)
-		return cda_error_set(err, CDA_EAPPLY,
-				     "firewalld ipset %s holds an entry that is not an %s prefix or "
-				     "range: '%.60s'",
-				     ipset, fam_label[f], v[bad]);
+		return cda_error_set(
+			err, CDA_EAPPLY,
+			"firewalld ipset %s holds an entry that is not an %s prefix or "
+			"range: '%.60s'",
+			ipset, fam_label[f], v[bad]);
 	return 0;
 }
 
@@ -376,7 +346,7 @@ enum undo_kind {
 
 struct undo {
 	enum undo_kind kind;
-	int f;		 /* family, for entries */
+	int f;           /* family, for entries */
 	const char *arg; /* the entry or rule text (borrowed) */
 };
 
@@ -400,16 +370,13 @@ static void undo_all(struct fwd_backend *fb, struct undo_log *u)
 		const struct undo *x = &u->v[--u->n];
 		const char *set = fb->fam[x->f].ipset;
 		struct cda_error ignored = {0};
-		char *none[1] = {NULL};
 
 		switch (x->kind) {
 		case UNDO_PERM_CREATED:
 			fwd_ipset_delete(fb->bus, set, &ignored);
 			break;
 		case UNDO_PERM_ENTRIES:
-			fwd_ipset_set_entries(fb->bus, FWD_PERMANENT, set,
-					      fb->fam[x->f].perm_old ? fb->fam[x->f].perm_old
-								     : none,
+			fwd_ipset_set_entries(fb->bus, FWD_PERMANENT, set, fb->fam[x->f].perm_old,
 					      &ignored);
 			break;
 		case UNDO_PERM_RULE:
@@ -419,8 +386,7 @@ static void undo_all(struct fwd_backend *fb, struct undo_log *u)
 					fb->zone, x->arg, &ignored);
 			break;
 		case UNDO_RT_ENTRIES:
-			fwd_ipset_set_entries(fb->bus, FWD_RUNTIME, set,
-					      fb->fam[x->f].rt_old ? fb->fam[x->f].rt_old : none,
+			fwd_ipset_set_entries(fb->bus, FWD_RUNTIME, set, fb->fam[x->f].rt_old,
 					      &ignored);
 			break;
 		case UNDO_RT_ADDED:
@@ -574,7 +540,6 @@ static int fwd_verify(struct backend *be, const struct ranges *want, struct cda_
 {
 	struct fwd_backend *fb = fwd_from_base(be);
 	static const enum fwd_scope scopes[2] = {FWD_RUNTIME, FWD_PERMANENT};
-	int ret = -1;
 
 	for (int s = 0; s < 2; s++) {
 		struct ranges *got = ranges_new();
@@ -592,19 +557,18 @@ static int fwd_verify(struct backend *be, const struct ranges *want, struct cda_
 		if (rc == 0 && ranges_same_cover(got, want, &same) < 0)
 			rc = cda_error_sys(err, CDA_ESYS, "verifying");
 		if (rc == 0 && !same)
-			rc = cda_error_set(err, CDA_EAPPLY,
-					   "firewalld's %s ipsets %s/%s differ from what was applied "
-					   "(%zu/%zu ranges held, %zu/%zu wanted)",
-					   s == 0 ? "runtime" : "permanent", fb->fam[0].ipset,
-					   fb->fam[1].ipset, ranges_count4(got), ranges_count6(got),
-					   ranges_count4(want), ranges_count6(want));
+			rc = cda_error_set(
+				err, CDA_EAPPLY,
+				"firewalld's %s ipsets %s/%s differ from what was applied "
+				"(%zu/%zu ranges held, %zu/%zu wanted)",
+				s == 0 ? "runtime" : "permanent", fb->fam[0].ipset,
+				fb->fam[1].ipset, ranges_count4(got), ranges_count6(got),
+				ranges_count4(want), ranges_count6(want));
 		ranges_free(got);
 		if (rc < 0)
-			goto out;
+			return -1;
 	}
-	ret = 0;
-out:
-	return ret;
+	return 0;
 }
 
 const struct backend_ops firewalld_backend_ops = {

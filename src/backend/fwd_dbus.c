@@ -55,13 +55,14 @@ static int bus_fail(struct fwd_bus *b, const char *what, int r, const sd_bus_err
 	if (r == -ETIMEDOUT || sd_bus_error_has_name(e, SD_BUS_ERROR_TIMEOUT)) {
 		b->timed_out = true;
 		return cda_error_set(err, CDA_EAPPLY,
-				     "firewalld did not answer %s within %lu s (dbus_timeout)", what,
-				     b->timeout_s);
+				     "firewalld did not answer %s within %lu s (dbus_timeout)",
+				     what, b->timeout_s);
 	}
 	if (sd_bus_error_has_name(e, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
 	    sd_bus_error_has_name(e, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
 		return cda_error_set(err, CDA_EAPPLY,
-				     "firewalld is not running (no %s on the system bus)", FWD_NAME);
+				     "firewalld is not running (no %s on the system bus)",
+				     FWD_NAME);
 	if (sd_bus_error_has_name(e, SD_BUS_ERROR_ACCESS_DENIED))
 		return cda_error_set(err, CDA_EAPPLY, "firewalld denied %s: %s (run as root)", what,
 				     e->message != NULL ? e->message : "access denied");
@@ -426,7 +427,8 @@ static int rich_call(struct fwd_bus *b, enum fwd_scope s, const char *zone, cons
 	} else {
 		r = config_object(b, "getZoneByName", zone, "INVALID_ZONE", &path, err);
 		if (r != 0)
-			return r > 0 ? cda_error_set(err, CDA_EAPPLY, "firewalld has no zone %s", zone)
+			return r > 0 ? cda_error_set(err, CDA_EAPPLY, "firewalld has no zone %s",
+						     zone)
 				     : -1;
 		r = new_call(b, path, IF_CONFIG_ZONE, member, &m, err);
 		free(path);

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
-/* Entry lists of firewalld ipsets: parsing, comparing, and the ordered runtime delta. */
+/* Entry lists of firewalld ipsets (parsing, comparing, the ordered runtime delta), rule text. */
 #include "fwd_entries.h"
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -215,4 +216,47 @@ out:
 	free(sw);
 	free(c);
 	return ret;
+}
+
+/* A port 1..65535, digits only, whole string: its value, else 0. */
+static unsigned long port_value(const char *s, size_t len)
+{
+	unsigned long v = 0;
+
+	if (len == 0 || len > 5 || s[0] == '0')
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	return v <= 65535 ? v : 0;
+}
+
+int fwd_rich_rule(char **out, int af, const char *ipset, const char *port)
+{
+	const char *dash = strchr(port, '-');
+	size_t n = dash != NULL ? (size_t)(dash - port) : strlen(port);
+	unsigned long lo = port_value(port, n),
+		      hi = dash != NULL ? port_value(dash + 1, strlen(dash + 1)) : lo;
+	char p[48];
+
+	*out = NULL;
+	if (lo == 0 || hi == 0 || lo > hi) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (lo == hi)
+		snprintf(p, sizeof(p), "%lu", lo);
+	else
+		snprintf(p, sizeof(p), "%lu-%lu", lo, hi);
+	if (asprintf(out,
+		     "rule family=\"%s\" source ipset=\"%s\" port port=\"%s\" protocol=\"tcp\" "
+		     "accept",
+		     af == CDA_AF_INET ? "ipv4" : "ipv6", ipset, p) < 0) {
+		*out = NULL;
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
 }

@@ -103,8 +103,9 @@ static void bad_values_name_their_key_and_line(void **state)
 	refused("ports", "443-80", "TCP ports");
 	refused("ports", "65536", "TCP ports");
 	refused("ports", "http", "TCP ports");
-	refused("ports", "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 "
-			 "27 28 29 30 31 32 33",
+	refused("ports",
+		"1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 "
+		"27 28 29 30 31 32 33",
 		"TCP ports");
 	refused("dbus_timeout", "0", "1s to 10m");
 	refused("dbus_timeout", "11m", "1s to 10m");

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,7 +150,8 @@ static void entries_read_as_prefixes_addresses_and_ranges(void **state)
 
 static void a_wrong_family_or_garbage_entry_is_named_by_index(void **state)
 {
-	char **v = words("198.51.100.0/24 2001:db8::/32"), **g = words("1.2.3.0/24 1.2.3.9-1.2.3.1");
+	char **v = words("198.51.100.0/24 2001:db8::/32"),
+	     **g = words("1.2.3.0/24 1.2.3.9-1.2.3.1");
 	struct ranges *r = ranges_new();
 	size_t bad = 99;
 
@@ -180,6 +182,37 @@ static void same_ignores_order_but_not_content(void **state)
 	fwd_strv_free(empty);
 }
 
+static void rich_rules_are_in_firewalld_spelling(void **state)
+{
+	char *r = NULL;
+
+	(void)state;
+	assert_int_equal(fwd_rich_rule(&r, 4, "cdnallow4", "443"), 0);
+	assert_string_equal(r, "rule family=\"ipv4\" source ipset=\"cdnallow4\" port port=\"443\" "
+			       "protocol=\"tcp\" accept");
+	free(r);
+	assert_int_equal(fwd_rich_rule(&r, 6, "v6", "8000-8080"), 0);
+	assert_string_equal(r, "rule family=\"ipv6\" source ipset=\"v6\" port port=\"8000-8080\" "
+			       "protocol=\"tcp\" accept");
+	free(r);
+}
+
+static void bad_ports_make_no_rule(void **state)
+{
+	const char *bad[] = {"0", "65536", "080", "443-80", "1-", "-5", "http", "44 3", "", "1-2-3"};
+	char *r = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errno = 0;
+		assert_int_equal(fwd_rich_rule(&r, 4, "s", bad[i]), -1);
+		assert_int_equal(errno, EINVAL);
+		assert_null(r);
+	}
+	assert_int_equal(fwd_rich_rule(&r, 4, "s", "65535"), 0);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -192,6 +225,8 @@ int main(void)
 		cmocka_unit_test(entries_read_as_prefixes_addresses_and_ranges),
 		cmocka_unit_test(a_wrong_family_or_garbage_entry_is_named_by_index),
 		cmocka_unit_test(same_ignores_order_but_not_content),
+		cmocka_unit_test(rich_rules_are_in_firewalld_spelling),
+		cmocka_unit_test(bad_ports_make_no_rule),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
