@@ -49,9 +49,31 @@ static bool fw_error_is(const sd_bus_error *e, const char *code)
 	       (e->message[n] == ':' || e->message[n] == '\0');
 }
 
+/* firewalld's message on one line: up to its first blank line (after which a failing
+ * nft call appends its whole JSON input), newlines and tabs as spaces. */
+static const char *one_line(const char *msg, char *buf, size_t size)
+{
+	size_t k = 0;
+
+	for (const char *p = msg; *p != '\0' && k + 1 < size; p++) {
+		if (p[0] == '\n' && p[1] == '\n')
+			break;
+		if (*p == '\n' || *p == '\t')
+			buf[k++] = ' ';
+		else
+			buf[k++] = *p;
+	}
+	while (k > 0 && buf[k - 1] == ' ')
+		k--;
+	buf[k] = '\0';
+	return buf;
+}
+
 static int bus_fail(struct fwd_bus *b, const char *what, int r, const sd_bus_error *e,
 		    struct cda_error *err)
 {
+	char msg[200];
+
 	if (r == -ETIMEDOUT || sd_bus_error_has_name(e, SD_BUS_ERROR_TIMEOUT)) {
 		b->timed_out = true;
 		return cda_error_set(err, CDA_EAPPLY,
@@ -68,7 +90,8 @@ static int bus_fail(struct fwd_bus *b, const char *what, int r, const sd_bus_err
 				     e->message != NULL ? e->message : "access denied");
 	if (sd_bus_error_is_set(e))
 		return cda_error_set(err, CDA_EAPPLY, "firewalld: %s: %s", what,
-				     e->message != NULL ? e->message : e->name);
+				     one_line(e->message != NULL ? e->message : e->name, msg,
+					      sizeof(msg)));
 	errno = -r;
 	return cda_error_sys(err, CDA_EAPPLY, "firewalld: %s", what);
 }
