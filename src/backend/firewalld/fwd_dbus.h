@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* firewalld's D-Bus API (org.fedoraproject.FirewallD1) over sd-bus: the calls the firewalld
- * backend makes, each bounded by a timeout. */
+ * backend makes, each bounded by a timeout. Private to src/backend/firewalld/. */
 #ifndef CDNALLOW_FWD_DBUS_H
 #define CDNALLOW_FWD_DBUS_H
 

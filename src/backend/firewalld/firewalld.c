@@ -77,13 +77,6 @@ static struct fwd_backend *fwd_from_base(struct backend *be)
 
 /* ---- config ---- */
 
-static int bad_value(struct cda_error *err, const struct target_config *tc, const char *key,
-		     const char *why)
-{
-	cda_error_set(err, CDA_ECONFIG, "%s: %s", key, why);
-	return cda_error_at(err, tc->config_path, target_line(tc, key));
-}
-
 /* firewalld's names: letters, digits and "_-:." for ipsets ("_-" for zones). */
 static bool valid_name(const char *s, const char *extra, size_t max)
 {
@@ -169,26 +162,26 @@ static int open_keys(struct fwd_backend *fb, const struct target_config *tc, str
 		if (v == NULL)
 			v = set_defs[f];
 		if (!valid_name(v, "_-:.", 31))
-			return bad_value(err, tc, set_keys[f],
+			return backend_bad_value(err, tc, set_keys[f],
 					 "expected 1 to 31 letters, digits or _-:.");
 		if ((fb->fam[f].ipset = strdup(v)) == NULL)
 			return cda_error_sys(err, CDA_ESYS, "allocating the firewalld backend");
 	}
 	if (strcmp(fb->fam[0].ipset, fb->fam[1].ipset) == 0)
-		return bad_value(err, tc, "ipset_v6", "must differ from ipset_v4");
+		return backend_bad_value(err, tc, "ipset_v6", "must differ from ipset_v4");
 	if (zone != NULL && !valid_name(zone, "_-", 32))
-		return bad_value(err, tc, "zone", "expected a firewalld zone name");
+		return backend_bad_value(err, tc, "zone", "expected a firewalld zone name");
 	if (zone != NULL && (fb->zone_cfg = strdup(zone)) == NULL)
 		return cda_error_sys(err, CDA_ESYS, "allocating the firewalld backend");
 	if (tmo != NULL && (config_parse_duration(tmo, &secs) < 0 || secs < 1 || secs > 600))
-		return bad_value(err, tc, "dbus_timeout", "expected 1s to 10m");
+		return backend_bad_value(err, tc, "dbus_timeout", "expected 1s to 10m");
 	fb->timeout_s = (unsigned long)secs;
 	fb->may_reload = true;
 	if (reload != NULL && config_parse_bool(reload, &fb->may_reload) < 0)
-		return bad_value(err, tc, "reload", "expected yes or no");
+		return backend_bad_value(err, tc, "reload", "expected yes or no");
 	rc = add_rules(fb, ports != NULL ? ports : "80 443", err);
 	if (rc == -2)
-		return bad_value(err, tc, "ports",
+		return backend_bad_value(err, tc, "ports",
 				 "expected 1 to 32 TCP ports or ranges (80 443 8000-8080), or none");
 	if (rc < 0)
 		return -1;
