@@ -6,7 +6,7 @@ pkgs="meson ninja-build pkg-config gcc clang libclang-rt-14-dev libnftnl-dev lib
 libcurl4-openssl-dev libcmocka-dev libjson-c-dev nftables iptables ipset
 fail2ban nginx-light mandoc iprange openssl python3 iproute2 util-linux procps time
 ca-certificates valgrind systemd lintian dpkg-dev debhelper bash-completion strace
-clang-tidy cppcheck ufw systemd-container debootstrap"
+clang-tidy cppcheck ufw systemd-container debootstrap firewalld libsystemd-dev"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||
@@ -20,8 +20,8 @@ fi
 echo "deps: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# fail2ban and nginx must not start services on the host during the install (ufw's postinst
-# leaves it disabled: ENABLED=no; its tests use a scratch /etc/ufw in a namespace)
+# fail2ban, nginx and firewalld must not start services on the host during the install (ufw's
+# postinst leaves it disabled: ENABLED=no; its tests use a scratch /etc/ufw in a namespace)
 if [ ! -e /usr/sbin/policy-rc.d ]; then
 	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
 	chmod 755 /usr/sbin/policy-rc.d

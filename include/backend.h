@@ -81,6 +81,8 @@ struct backend_ops {
 	 * would undo each other's work every run, a configuration error. NULL op: none. */
 	void (*claims)(struct backend *be, struct textbuf *out);
 	void (*close)(struct backend *be); /* NULL-safe */
+	/* What drift() compares, for messages ("... put back"); NULL: "origin lock". */
+	const char *drift_what;
 };
 
 /* Registry: NULL when unknown or not built. */
@@ -101,6 +103,8 @@ const char *backend_lock_info(struct backend *be);
 const char *backend_held_note(struct backend *be);
 int backend_snapshot(struct backend *be, bool *written, struct cda_error *err);
 void backend_claims(struct backend *be, struct textbuf *out);
+/* ops->drift_what of the named backend, or "origin lock". */
+const char *backend_drift_what(const char *backend);
 void backend_close(struct backend *be);
 
 /* Add the CIDR text s[0..len) of family fam to r: 0 added, 1 not a CIDR of that family,
@@ -130,5 +134,6 @@ extern const struct backend_ops csf_backend_ops;
 extern const struct backend_ops fail2ban_backend_ops;
 extern const struct backend_ops file_backend_ops;
 extern const struct backend_ops exec_backend_ops;
+extern const struct backend_ops firewalld_backend_ops;
 
 #endif

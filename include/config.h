@@ -37,7 +37,7 @@ struct source_config {
 /* [target.NAME] */
 struct target_config {
 	char *name;
-	char *backend; /* "nftables", "iptables", "csf", "fail2ban", "file", "null" */
+	char *backend; /* "nftables", "iptables", "firewalld", "csf", "fail2ban", "file", "null" */
 	char **sources;
 	size_t n_sources;
 	double max_shrink; /* 0..1; the global value unless the target sets its own */

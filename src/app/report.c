@@ -9,6 +9,8 @@
 
 #include <json-c/json.h>
 
+#include "backend.h"
+
 const char *report_source_status_name(enum source_status s)
 {
 	switch (s) {
@@ -134,7 +136,7 @@ int report_human(FILE *out, const struct run_report *r, bool verbose)
 		if (t->lock[0] != '\0')
 			fprintf(out, "  origin lock: %s\n", t->lock);
 		if (t->drift)
-			fprintf(out, "  origin lock %s as configured\n",
+			fprintf(out, "  %s %s as configured\n", backend_drift_what(t->backend),
 				t->status == TGT_CHANGED ? "put back" : "not");
 		print_changes(out, '-', t->removed, t->n_removed);
 		print_changes(out, '+', t->added, t->n_added);

@@ -289,9 +289,10 @@ static void apply(struct target_work *w)
 		if (err->code != CDA_ESYS)
 			err->code = CDA_ESYS;
 	}
-	report_note(w->rep, LOG_NOTICE, "target %s: applied +%zu -%zu, now %zu IPv4 + %zu IPv6%s",
-		    w->tc->name, tr->n_added, tr->n_removed, tr->v4, tr->v6,
-		    tr->drift ? ", origin lock put back" : "");
+	report_note(w->rep, LOG_NOTICE,
+		    "target %s: applied +%zu -%zu, now %zu IPv4 + %zu IPv6%s%s%s", w->tc->name,
+		    tr->n_added, tr->n_removed, tr->v4, tr->v6, tr->drift ? ", " : "",
+		    tr->drift ? backend_drift_what(w->tc->backend) : "", tr->drift ? " put back" : "");
 out:
 	ranges_free(add);
 	ranges_free(del);

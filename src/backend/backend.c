@@ -13,6 +13,9 @@ static const struct backend_ops *const registry[] = {
 #ifdef HAVE_NFTABLES
 	&nft_backend_ops,
 #endif
+#ifdef HAVE_FIREWALLD
+	&firewalld_backend_ops,
+#endif
 	&iptables_backend_ops,
 	&ufw_backend_ops,
 	&csf_backend_ops,
@@ -194,6 +197,13 @@ void backend_claims(struct backend *be, struct textbuf *out)
 {
 	if (be->ops->claims != NULL)
 		be->ops->claims(be, out);
+}
+
+const char *backend_drift_what(const char *backend)
+{
+	const struct backend_ops *ops = backend_find(backend);
+
+	return ops != NULL && ops->drift_what != NULL ? ops->drift_what : "origin lock";
 }
 
 void backend_close(struct backend *be)
