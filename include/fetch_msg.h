@@ -4,6 +4,7 @@
 #define CDNALLOW_FETCH_MSG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cda_error.h"
 #include "ranges.h"
@@ -45,14 +46,15 @@ struct fetch_answer {
 
 /*
  * Encode a into *out (malloc'd, *len bytes): a header (magic, version, outcome, total
- * length, count), the outcome's error record, then one length-prefixed record per result.
- * Integers little-endian of fixed width, strings length-prefixed, no pointers.
- * -1 with errno ENOMEM (or EINVAL for a value the format cannot hold).
+ * length, count), the outcome's error record, one length-prefixed record per result, and
+ * a CRC-32 of all that. Integers little-endian of fixed width, strings length-prefixed, no
+ * pointers. -1 with errno ENOMEM (or EINVAL for a value the format cannot hold).
  */
 int fetch_msg_encode(const struct fetch_answer *a, char **out, size_t *len);
 
 /*
- * Decode buf[0..len) into *a, trusting nothing: magic, version and total length; outcome,
+ * Decode buf[0..len) into *a, trusting nothing: magic, checksum (against accidents: a
+ * hostile child computes it too), version and total length; outcome,
  * kinds and error classes in range; n results, result i with n_urls[i] URLs; every count
  * bounded by the bytes left, every string shorter than its field and free of NUL bytes;
  * each family's intervals valid (lo <= hi), sorted, disjoint and not adjacent; no list,
@@ -63,6 +65,9 @@ int fetch_msg_encode(const struct fetch_answer *a, char **out, size_t *len);
  */
 int fetch_msg_decode(const char *buf, size_t len, const unsigned int *n_urls, size_t n,
 		     struct fetch_answer *a, struct cda_error *err);
+
+/* CRC-32 (IEEE 802.3) of data[0..n): the answer's trailer. Pure. */
+uint32_t fetch_msg_crc32(const void *data, size_t n);
 
 /* Free the results (lists, dropped) and zero *a. NULL-safe, idempotent. */
 void fetch_answer_finish(struct fetch_answer *a);

@@ -17,6 +17,24 @@ static const unsigned char magic[4] = {'C', 'D', 'A', 'F'};
 #define V4_LEN 8      /* lo, hi */
 #define V6_LEN 32
 #define DROPPED_LEN 18 /* family u8, plen u8, address (16 bytes) */
+#define CRC_LEN 4      /* the trailer: CRC-32 of every byte before it */
+
+uint32_t fetch_msg_crc32(const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	uint32_t table[256], crc = 0xffffffffU;
+
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? 0xedb88320U ^ (c >> 1) : c >> 1;
+		table[i] = c;
+	}
+	for (size_t i = 0; i < n; i++)
+		crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+	return crc ^ 0xffffffffU;
+}
 
 static void put(struct textbuf *b, uint64_t v, unsigned int bytes)
 {
@@ -121,13 +139,16 @@ int fetch_msg_encode(const struct fetch_answer *a, char **out, size_t *len)
 	ok = a->n <= UINT32_MAX && put_error(&b, &a->err);
 	for (size_t i = 0; ok && i < a->n; i++)
 		ok = put_result(&b, &a->res[i], i);
+	if (!b.oom && ok && b.len <= UINT32_MAX - CRC_LEN) {
+		for (unsigned int i = 0; i < 4; i++)
+			b.p[8 + i] = (char)((b.len + CRC_LEN) >> (8 * i));
+		put(&b, fetch_msg_crc32(b.p, b.len), CRC_LEN);
+	}
 	if (b.oom || !ok || b.len > UINT32_MAX) {
 		free(b.p);
 		errno = b.oom ? ENOMEM : EINVAL;
 		return -1;
 	}
-	for (unsigned int i = 0; i < 4; i++)
-		b.p[8 + i] = (char)(b.len >> (8 * i));
 	*out = b.p;
 	*len = b.len;
 	return 0;
@@ -355,8 +376,12 @@ static bool get_header(struct reader *r, struct fetch_answer *a, size_t len, siz
 {
 	uint64_t version, outcome, total, count;
 
-	if (len < HEADER_LEN || memcmp(r->p, magic, sizeof(magic)) != 0)
+	if (len < HEADER_LEN + CRC_LEN || memcmp(r->p, magic, sizeof(magic)) != 0)
 		return fail(r, "no fetch answer (magic)");
+	r->pos = len - CRC_LEN;
+	if (fetch_msg_crc32(r->p, len - CRC_LEN) != (uint32_t)get(r, CRC_LEN))
+		return fail(r, "checksum differs");
+	r->end = len - CRC_LEN;
 	r->pos = sizeof(magic);
 	version = get(r, 2);
 	outcome = get(r, 2);
@@ -389,7 +414,7 @@ int fetch_msg_decode(const char *buf, size_t len, const unsigned int *n_urls, si
 				;
 		}
 	}
-	if (r.bad == NULL && r.pos != len)
+	if (r.bad == NULL && r.pos != r.end)
 		fail(&r, "bytes after the last record");
 	if (r.bad == NULL)
 		return 0;
