@@ -178,26 +178,35 @@ static int rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned
 	return seccomp_rule_add_array(ctx, action, nr, n, cmp);
 }
 
+/* Argument n against a and b as libseccomp's SCMP_An() has it: datum_b 0 when unused. */
+static struct scmp_arg_cmp arg(unsigned int n, enum scmp_compare op, scmp_datum_t a,
+			       scmp_datum_t b)
+{
+	struct scmp_arg_cmp c = {.arg = n, .op = op, .datum_a = a, .datum_b = b};
+
+	return c;
+}
+
 /* The calls allowed only with some arguments. */
 static int conditional_rules(scmp_filter_ctx ctx)
 {
-	const struct scmp_arg_cmp ro2 = SCMP_A2(SCMP_CMP_MASKED_EQ, WRITE_FLAGS, 0);
-	const struct scmp_arg_cmp ro1 = SCMP_A1(SCMP_CMP_MASKED_EQ, WRITE_FLAGS, 0);
-	const struct scmp_arg_cmp thread = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
-	const struct scmp_arg_cmp self = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid());
-	const struct scmp_arg_cmp query = SCMP_A2(SCMP_CMP_EQ, 0);
-	const struct scmp_arg_cmp unix_only = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
+	const struct scmp_arg_cmp ro2 = arg(2, SCMP_CMP_MASKED_EQ, WRITE_FLAGS, 0);
+	const struct scmp_arg_cmp ro1 = arg(1, SCMP_CMP_MASKED_EQ, WRITE_FLAGS, 0);
+	const struct scmp_arg_cmp thread = arg(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
+	const struct scmp_arg_cmp self = arg(0, SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0);
+	const struct scmp_arg_cmp query = arg(2, SCMP_CMP_EQ, 0, 0);
+	const struct scmp_arg_cmp unix_only = arg(0, SCMP_CMP_EQ, AF_UNIX, 0);
 	static const int families[] = {AF_INET, AF_INET6, AF_UNIX};
 	static const unsigned long ioctls[] = {FIONREAD, FIONBIO, TCGETS};
 	int rc = 0;
 
 	for (size_t i = 0; rc == 0 && i < sizeof(families) / sizeof(families[0]); i++) {
-		const struct scmp_arg_cmp fam = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]);
+		const struct scmp_arg_cmp fam = arg(0, SCMP_CMP_EQ, (scmp_datum_t)families[i], 0);
 
 		rc = rule(ctx, SCMP_ACT_ALLOW, "socket", 1, &fam);
 	}
 	for (size_t i = 0; rc == 0 && i < sizeof(ioctls) / sizeof(ioctls[0]); i++) {
-		const struct scmp_arg_cmp req = SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)ioctls[i]);
+		const struct scmp_arg_cmp req = arg(1, SCMP_CMP_EQ, (scmp_datum_t)ioctls[i], 0);
 
 		rc = rule(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &req);
 	}
