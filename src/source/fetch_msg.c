@@ -302,7 +302,7 @@ static bool get_dropped(struct reader *r, struct cidr_list *l)
 		bits = c.family == CDA_AF_INET ? 32 : 128;
 		if (c.plen > bits || (bits == 32 && c.addr > UINT32_MAX))
 			return fail(r, "dropped prefix out of range");
-		host = c.plen == bits ? 0 : ((cda_u128)1 << (bits - c.plen)) - 1;
+		host = bits - c.plen == 128 ? ~(cda_u128)0 : ((cda_u128)1 << (bits - c.plen)) - 1;
 		if ((c.addr & host) != 0)
 			return fail(r, "dropped prefix with host bits");
 		if (cidr_list_push(l, &c) < 0)
