@@ -3,7 +3,7 @@
 # Used by tests/run.sh, contrib/demo/demo.sh and .ci/run. Idempotent; needs root to install.
 set -eu
 pkgs="meson ninja-build pkg-config gcc clang libclang-rt-14-dev libnftnl-dev libmnl-dev
-libcurl4-openssl-dev libcmocka-dev libjson-c-dev nftables iptables ipset
+libcurl4-openssl-dev libcmocka-dev libjson-c-dev libseccomp-dev nftables iptables ipset
 fail2ban nginx-light mandoc iprange openssl python3 iproute2 util-linux procps time
 ca-certificates valgrind systemd lintian dpkg-dev debhelper bash-completion strace
 clang-tidy cppcheck ufw systemd-container debootstrap firewalld libsystemd-dev"

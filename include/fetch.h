@@ -21,6 +21,9 @@ struct fetch_req {
 	/* in */
 	const char *url;
 	const char *ca_file;	   /* NULL: system CA store */
+	const void *ca_blob;	   /* ca_file's content, read beforehand: used instead of */
+	size_t ca_blob_len;	   /* ca_file (a sandboxed fetch may not be able to open it) */
+	bool skip;		   /* fetched already: fetch_all() leaves it as it is */
 	bool allow_http;	   /* permit http:// (and redirects to it) */
 	bool allow_file;	   /* permit file:// (local mirrors); default on in config */
 	const char *etag;	   /* sent as If-None-Match when set */
@@ -44,7 +47,8 @@ struct fetch_req {
 };
 
 /*
- * Fetch every request in parallel (curl multi), each with its own limits. Returns 0 when
+ * Fetch every request but those marked skip in parallel (curl multi), each with its own
+ * limits. Returns 0 when
  * all were attempted (each req's status says how it went), -1 only when the machinery
  * itself failed (err, CDA_ESYS). curl_global_init() is the caller's (main.c).
  * https:// always; file:// when allow_file; http:// when allow_http; redirects only to

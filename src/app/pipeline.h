@@ -11,6 +11,8 @@
 struct catalog_entry;
 struct cda_error;
 struct config;
+struct fetch_answer;
+struct fetch_req;
 struct ranges;
 struct run_opts;
 struct run_report;
@@ -38,6 +40,21 @@ struct source_run {
  */
 int sources_fetch(const struct config *cfg, struct source_run *srs, size_t n,
 		  struct run_report *rep, struct cda_error *err);
+
+/*
+ * Run work(ctx, ans, err) in a child that enters its sandbox first (privsep.h): ans->res has
+ * a zeroed slot per needed source of srs[0..n), which work fills in order; -1 (err) when the
+ * fetch as a whole cannot run. Before the fork, what the child may be unable to open is read
+ * here (each ca_file into its request's ca_blob, each file:// URL of reqs[0..total) fetched
+ * and marked skip). The child's answer is checked whole (fetch_msg.h) into *ans, one result
+ * per needed source: a child that dies, hangs, cannot enter its sandbox or sends malformed
+ * bytes fails every needed source with why. -1 (err) when the child reported the fetch as a
+ * whole failed, or on fork or memory failure; *ans is then empty. fetch_answer_finish(ans).
+ */
+int fetch_child_run(const struct source_run *srs, size_t n, struct fetch_req *reqs,
+		    size_t total,
+		    int (*work)(void *ctx, struct fetch_answer *ans, struct cda_error *err),
+		    void *ctx, struct fetch_answer *ans, struct cda_error *err);
 
 /* The broadest prefix lengths a source may hold: the config's and its provider's, stricter. */
 void sources_bounds(const struct config *cfg, const struct source_run *sr, unsigned int *v4,

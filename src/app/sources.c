@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* sources: fetch every needed source in parallel, parse and guard its list, or fall back. */
+/* sources: fetch, parse and guard each needed source (in a sandboxed child), or fall back. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 #include "cda_error.h"
 #include "config.h"
 #include "fetch.h"
+#include "fetch_msg.h"
 #include "guard.h"
 #include "parse.h"
 #include "pipeline.h"
@@ -271,28 +272,107 @@ static int fall_back(struct source_run *sr, const struct cda_error *e, struct ru
 	return 0;
 }
 
-/* Settle one needed source from its fetch results: not modified, a new list, or fall back. */
-static int settle(const struct config *cfg, struct source_run *sr, struct fetch_req *reqs,
+/*
+ * The sandboxed child's side (fetch_child.c runs it): fetch, then each needed source's new
+ * list, "not modified" or why not, into ans->res in source order. It runs on the child's
+ * copy of srs; only ans goes back to the parent.
+ */
+struct child_ctx {
+	const struct config *cfg;
+	struct source_run *srs;
+	size_t n;
+	struct fetch_req *reqs;
+	size_t total;
+};
+
+static int child_work(void *p, struct fetch_answer *ans, struct cda_error *err)
+{
+	struct child_ctx *c = p;
+	size_t k = 0, j = 0;
+
+	if (fetch(c->srs, c->n, c->reqs, c->total, err) < 0)
+		return -1;
+	for (size_t i = 0; i < c->n && j < ans->n; i++) {
+		struct source_run *sr = &c->srs[i];
+		struct fetch_result *res;
+		bool failed, all304;
+
+		if (!sr->needed)
+			continue;
+		res = &ans->res[j++];
+		gather(sr, &c->reqs[k], &res->err, &failed, &all304);
+		if (!failed && all304) {
+			res->kind = FETCH_RES_NOT_MODIFIED;
+		} else if (!failed && build_list(c->cfg, sr, &c->reqs[k], &res->err) == 0) {
+			res->kind = FETCH_RES_NEW;
+			res->list = sr->list;
+			sr->list = NULL;
+			res->hostbits = sr->rep->hostbits;
+			res->dropped = sr->rep->dropped;
+			memset(&sr->rep->dropped, 0, sizeof(sr->rep->dropped));
+		} else {
+			res->kind = FETCH_RES_FAILED;
+		}
+		res->meta = sr->new_meta;
+		k += sr->sc->n_urls;
+	}
+	return 0;
+}
+
+/*
+ * What the child says is taken only when it is possible: "not modified" needs a last good
+ * list, and a new list must meet the policy (bounds, no special-purpose space, families,
+ * floors) as a cached one does. Otherwise res becomes a failure saying why.
+ */
+static void recheck(const struct config *cfg, const struct source_run *sr,
+		    struct fetch_result *res)
+{
+	struct cda_error g = {0};
+	char origin[256];
+	unsigned int b4, b6;
+
+	snprintf(origin, sizeof(origin), "source %s (%s)", sr->sc->name, sr->sc->urls[0]);
+	if (res->kind == FETCH_RES_NOT_MODIFIED && sr->old == NULL) {
+		cda_error_set(&res->err, CDA_EFETCH, "the fetch process said \"not modified\" "
+			      "but there is no last known good list");
+	} else if (res->kind == FETCH_RES_NEW) {
+		sources_bounds(cfg, sr, &b4, &b6);
+		if (guard_check_cached(res->list, b4, b6, sr->ce, &g) == 0)
+			return;
+		cda_error_set(&res->err, g.code, "the fetch process sent a list that fails the "
+			      "policy: %.200s", g.msg);
+	} else {
+		return;
+	}
+	cda_error_at(&res->err, origin, 0);
+	res->kind = FETCH_RES_FAILED;
+}
+
+/* Settle one needed source from the child's result: not modified, a new list, or fall back. */
+static int settle(const struct config *cfg, struct source_run *sr, struct fetch_result *res,
 		  struct run_report *rep, struct cda_error *err)
 {
-	struct cda_error e = {0};
-	bool failed, all304;
-
-	gather(sr, reqs, &e, &failed, &all304);
+	sr->new_meta = res->meta;
 	snprintf(sr->rep->prev_token, sizeof(sr->rep->prev_token), "%s", sr->meta.token);
-	if (!failed && all304) {
+	recheck(cfg, sr, res);
+	if (res->kind == FETCH_RES_NOT_MODIFIED) {
 		sr->rep->status = SRC_NOT_MODIFIED;
 		sr->list = ranges_dup(sr->old);
 		if (sr->list == NULL)
 			return cda_error_sys(err, CDA_ESYS, "allocating");
 		snprintf(sr->rep->token, sizeof(sr->rep->token), "%s", sr->meta.token);
 		report_note(rep, LOG_DEBUG, "source %s: not modified", sr->sc->name);
-	} else if (!failed && build_list(cfg, sr, reqs, &e) == 0) {
+	} else if (res->kind == FETCH_RES_NEW) {
 		sr->rep->status = SRC_OK;
 		sr->fresh = true;
+		sr->list = res->list;
+		res->list = NULL;
+		sr->rep->hostbits = res->hostbits;
+		sr->rep->dropped = res->dropped;
+		memset(&res->dropped, 0, sizeof(res->dropped));
 		snprintf(sr->rep->token, sizeof(sr->rep->token), "%s", sr->new_meta.token);
 		note_token(rep, sr);
-	} else if (fall_back(sr, &e, rep, err) < 0) {
+	} else if (fall_back(sr, &res->err, rep, err) < 0) {
 		return -1;
 	}
 	if (sr->list != NULL) {
@@ -305,25 +385,30 @@ static int settle(const struct config *cfg, struct source_run *sr, struct fetch_
 int sources_fetch(const struct config *cfg, struct source_run *srs, size_t n,
 		  struct run_report *rep, struct cda_error *err)
 {
+	struct fetch_answer ans = {0};
+	struct child_ctx c = {.cfg = cfg, .srs = srs, .n = n};
 	struct fetch_req *reqs;
-	size_t total, k = 0;
+	size_t total, j = 0;
 	int rc = -1;
 
 	if (plan(srs, n, &reqs, &total, err) < 0)
 		return -1;
 	if (total == 0)
 		return 0;
-	if (fetch(srs, n, reqs, total, err) < 0)
+	c.reqs = reqs;
+	c.total = total;
+	/* network bytes are read, parsed and guarded in a sandboxed child only */
+	if (fetch_child_run(srs, n, reqs, total, child_work, &c, &ans, err) < 0)
 		goto out;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && j < ans.n; i++) {
 		if (!srs[i].needed)
 			continue;
-		if (settle(cfg, &srs[i], &reqs[k], rep, err) < 0)
+		if (settle(cfg, &srs[i], &ans.res[j++], rep, err) < 0)
 			goto out;
-		k += srs[i].sc->n_urls;
 	}
 	rc = 0;
 out:
+	fetch_answer_finish(&ans);
 	for (size_t i = 0; i < total; i++)
 		fetch_req_finish(&reqs[i]);
 	free(reqs);

@@ -226,7 +226,16 @@ static int setup(struct xfer *x, struct cda_error *err)
 	    r->user_agent && printable(r->user_agent) ? r->user_agent : DEFAULT_UA);
 	if (r->max_bytes > 0 && r->max_bytes <= (unsigned long)INT64_MAX)
 		SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->max_bytes);
-	if (r->ca_file != NULL) {
+	if (r->ca_blob != NULL) {
+		/* The same, from memory: read before the fetch process gave up its rights. */
+		struct curl_blob blob = {(void *)r->ca_blob, r->ca_blob_len, CURL_BLOB_COPY};
+
+		SET(CURLOPT_CAINFO_BLOB, &blob);
+		if (rc == CURLE_OK)
+			curl_easy_setopt(c, CURLOPT_CAINFO, NULL);
+		if (rc == CURLE_OK)
+			curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+	} else if (r->ca_file != NULL) {
 		/* A configured CA is the only trust anchor for this source. */
 		SET(CURLOPT_CAINFO, r->ca_file);
 		if (rc == CURLE_OK)
@@ -460,7 +469,7 @@ static void release(struct fetch_req *reqs, size_t n, struct xfer *xs, CURLM *mu
 	for (size_t i = 0; xs != NULL && i < n; i++) {
 		struct fetch_req *r = &reqs[i];
 
-		if (r->status == FETCH_PENDING) {
+		if (r->status == FETCH_PENDING && !r->skip) {
 			/* Never leave a request looking undecided. */
 			fetch_req_finish(r);
 			r->status = FETCH_FAILED;
@@ -474,6 +483,8 @@ static void release(struct fetch_req *reqs, size_t n, struct xfer *xs, CURLM *mu
 	}
 	if (xs == NULL) {
 		for (size_t i = 0; i < n; i++) {
+			if (reqs[i].skip)
+				continue;
 			reqs[i].status = FETCH_FAILED;
 			reqs[i].err = *err;
 			cda_error_at(&reqs[i].err, reqs[i].url, 0);
@@ -497,7 +508,8 @@ int fetch_all(struct fetch_req *reqs, size_t n, struct cda_error *err)
 	if (n == 0)
 		return 0;
 	for (i = 0; i < n; i++)
-		reset_outputs(&reqs[i]);
+		if (!reqs[i].skip)
+			reset_outputs(&reqs[i]);
 	if ((xs = calloc(n, sizeof(*xs))) == NULL) {
 		cda_error_sys(err, CDA_ESYS, "fetch: allocating transfers");
 		goto out;
@@ -508,6 +520,8 @@ int fetch_all(struct fetch_req *reqs, size_t n, struct cda_error *err)
 	}
 	for (i = 0; i < n; i++) {
 		xs[i].req = &reqs[i];
+		if (reqs[i].skip)
+			continue;
 		if (reqs[i].url == NULL) {
 			cda_error_set(err, CDA_ESYS, "fetch: request %zu has no URL", i);
 			goto out;
