@@ -36,6 +36,22 @@ traffic_cleanup() {
 	for n in "$ORIGIN" "$CIN" "$COUT" "$CTR"; do
 		for p in $(ip netns pids "$n" 2>/dev/null); do kill "$p" 2>/dev/null; done
 	done
+	# a process that does not end on SIGTERM within 5 s gets SIGKILL: cleanup never hangs
+	_i=0
+	while [ $_i -lt 50 ]; do
+		_alive=
+		for p in $BG_PIDS; do kill -0 "$p" 2>/dev/null && _alive=1; done
+		for n in "$ORIGIN" "$CIN" "$COUT" "$CTR"; do
+			[ -n "$(ip netns pids "$n" 2>/dev/null)" ] && _alive=1
+		done
+		[ -z "$_alive" ] && break
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	for p in $BG_PIDS; do kill -9 "$p" 2>/dev/null; done
+	for n in "$ORIGIN" "$CIN" "$COUT" "$CTR"; do
+		for p in $(ip netns pids "$n" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	done
 	for p in $BG_PIDS; do wait "$p" 2>/dev/null; done
 	for n in "$ORIGIN" "$CIN" "$COUT" "$CTR"; do
 		ip netns del "$n" 2>/dev/null
