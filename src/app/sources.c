@@ -352,7 +352,12 @@ static void recheck(const struct config *cfg, const struct source_run *sr,
 static int settle(const struct config *cfg, struct source_run *sr, struct fetch_result *res,
 		  struct run_report *rep, struct cda_error *err)
 {
+	char config[sizeof(sr->new_meta.config)];
+
+	/* the child knows the validators; the fingerprint of the config is the parent's */
+	memcpy(config, sr->new_meta.config, sizeof(config));
 	sr->new_meta = res->meta;
+	memcpy(sr->new_meta.config, config, sizeof(config));
 	snprintf(sr->rep->prev_token, sizeof(sr->rep->prev_token), "%s", sr->meta.token);
 	recheck(cfg, sr, res);
 	if (res->kind == FETCH_RES_NOT_MODIFIED) {
