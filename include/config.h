@@ -109,4 +109,11 @@ extern const char *const config_global_keys[];
 extern const char *const config_source_keys[];
 extern const char *const config_target_keys[];
 
+struct catalog_entry;
+struct parse_opts;
+/* The options a source's payloads are parsed with, as far as its keys and its provider
+ * decide them (bounds left 0): used by the check at load and by the run alike. */
+void config_parse_opts(const struct source_config *sc, const struct catalog_entry *ce,
+		       struct parse_opts *po);
+
 #endif

@@ -43,19 +43,7 @@ static bool token_backwards(const char *old, const char *cur)
 static void parse_opts_of(const struct config *cfg, const struct source_run *sr,
 			  struct parse_opts *po)
 {
-	const struct source_config *sc = sr->sc;
-
-	po->format = sr->ce->format;
-	po->services = source_get(sc, "services");
-	if (po->services == NULL)
-		po->services = source_get(sc, "groups");
-	if (po->services == NULL)
-		po->services = source_get(sc, "tag");
-	if (po->services == NULL)
-		po->services = source_get(sc, "tags");
-	po->networks = source_get(sc, "networks");
-	po->select = source_get(sc, "select");
-	po->where = source_get(sc, "where");
+	config_parse_opts(sr->sc, sr->ce, po);
 	sources_bounds(cfg, sr, &po->broadest_v4, &po->broadest_v6);
 }
 

@@ -20,9 +20,8 @@
  * configuration error before it does anything.
  */
 
-/* The options a source's payloads will be parsed with, as far as its keys decide them. */
-static void source_opts(const struct source_config *sc, const struct catalog_entry *ce,
-			struct parse_opts *po)
+void config_parse_opts(const struct source_config *sc, const struct catalog_entry *ce,
+		       struct parse_opts *po)
 {
 	static const char *const word_keys[] = {"services", "groups", "tag", "tags"};
 
@@ -47,7 +46,7 @@ int check_sources(struct loader *ld, const struct config *c)
 
 		if (ce == NULL) /* load_source() made sure it is known */
 			continue;
-		source_opts(sc, ce, &po);
+		config_parse_opts(sc, ce, &po);
 		if (parse_check_opts(&po, &key, ld->err) == 0)
 			continue;
 		if (ld->err->code != CDA_ECONFIG)
