@@ -2,6 +2,7 @@
 /* The ruleset model: libnftnl dumps of chains, rules and sets (never nft text), and lookups. */
 #include "nft_model.h"
 
+#include <sys/socket.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +106,7 @@ static int nl_dump(struct nlconn *n, int type, uint16_t family, struct nftnl_set
 
 int nft_model_connect(struct nlconn *c)
 {
-	c->nl = mnl_socket_open(NETLINK_NETFILTER);
+	c->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (c->nl == NULL || mnl_socket_bind(c->nl, 0, MNL_SOCKET_AUTOPID) < 0)
 		return -1;
 	c->portid = mnl_socket_get_portid(c->nl);
