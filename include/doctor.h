@@ -44,7 +44,9 @@ struct doctor_report {
 };
 
 struct doctor_opts {
-	const uint16_t *ports; /* origin ports; NULL/0: 80 and 443 */
+	/* origin ports, checked with those the selected targets name (lock_ports, ports);
+	 * 80 and 443 when none is named anywhere */
+	const uint16_t *ports;
 	size_t n_ports;
 	const char *const *ips; /* --ip: addresses to trace through the ruleset */
 	size_t n_ips;
@@ -61,6 +63,9 @@ struct doctor_opts {
 	const char *csf_deny;        /* "/etc/csf/csf.deny" */
 	const char *csf_tempban;     /* "/var/lib/csf/csf.tempban" */
 	const char *ipset_cmd;       /* "ipset" */
+	const char *ufw_dir;         /* "/etc/ufw" (a ufw target's ufw_dir wins) */
+	const char *ufw_defaults;    /* "/etc/default/ufw" */
+	const char *nftables_conf;   /* "/etc/nftables.conf" */
 };
 
 /*

@@ -18,27 +18,26 @@ static void event_text(const struct event *e, char *buf, size_t size)
 		snprintf(buf, size, "%s", e->where);
 }
 
-/* A finding for a rule or policy that drops (or may drop) some of the CDN's packets. */
-static void note_drop(struct ctx *c, const char *subj, const struct event *e)
+/* A finding for a rule or policy that drops (or may drop) some of the CDN's packets to port;
+ * the fix in the words of the manager that owns the chain. */
+static void note_drop(struct ctx *c, const char *subj, uint16_t port, const struct event *e)
 {
 	enum doctor_severity sev = e->maybe ? DOCTOR_WARNING : DOCTOR_ERROR;
-	char txt[700], sm[400];
+	enum owner own = mgr_owner(c, e->where);
+	char txt[700], sm[400], fix[700], by[32] = "";
 
 	fam_samples(e->s, sm, sizeof(sm));
 	event_text(e, txt, sizeof(txt));
+	mgr_fix(c, own, e->kind == EV_POLICY, port, fix, sizeof(fix));
+	if (own != OWNER_ADMIN && own != OWNER_CDNALLOW)
+		snprintf(by, sizeof(by), " (%s's)", mgr_name(own));
 	if (e->kind == EV_POLICY)
-		doctor_note(c, sev, "rules", subj,
-			    "accept the CDN sets before the policy applies: in this chain add "
-			    "`tcp dport { 80, 443 } ip saddr @SET accept` (the sets must be in the "
-			    "same table: `table = ` with `create = no`)",
-			    "%sCDN ranges reach the drop policy of %s: %s", e->maybe ? "some " : "",
-			    e->where, sm);
+		doctor_note(c, sev, "rules", subj, fix,
+			    "%sCDN ranges reach the drop policy of %s%s: %s", e->maybe ? "some " : "",
+			    e->where, by, sm);
 	else
-		doctor_note(
-			c, sev, "rules", subj,
-			"remove the CDN addresses from that rule, or accept the CDN sets before "
-			"it (`nft -a list ruleset` shows handles)",
-			"%s %s CDN ranges: %s", txt, e->maybe ? "may drop" : "drops", sm);
+		doctor_note(c, sev, "rules", subj, fix, "%s%s %s CDN ranges: %s", txt, by,
+			    e->maybe ? "may drop" : "drops", sm);
 }
 
 /* The CDN's packets (from, family fam) to port: what drops them, or that they pass. */
@@ -60,7 +59,7 @@ static int cdn_path(struct ctx *c, int fam, uint16_t port, const char *subj,
 			continue;
 		}
 		nproblems++;
-		note_drop(c, subj, &ev.ev[i]);
+		note_drop(c, subj, port, &ev.ev[i]);
 	}
 	if (nproblems == 0 && !fam_none(alive))
 		doctor_note(c, DOCTOR_OK, "rules", subj, NULL,
@@ -142,7 +141,7 @@ static int trace_ip(struct ctx *c, struct nft_model *n, const char *text, const 
 	for (size_t pi = 0; pi < c->n_ports; pi++) {
 		struct eval ev = {.c = c, .n = n, .fam = fam, .port = c->ports[pi]};
 		struct ranges *from = ranges_new(), *alive = NULL;
-		char subj[128], txt[700];
+		char subj[128], txt[700], fix[700];
 		const struct event *drop = NULL, *acc = NULL;
 
 		if (from == NULL || fam_add(from, fam, a->addr, a->addr) < 0) {
@@ -163,13 +162,19 @@ static int trace_ip(struct ctx *c, struct nft_model *n, const char *text, const 
 				acc = &ev.ev[i];
 		}
 		if (drop != NULL) {
+			enum owner own = mgr_owner(c, drop->where);
+
 			event_text(drop, txt, sizeof(txt));
+			if (own == OWNER_ADMIN || own == OWNER_CDNALLOW)
+				snprintf(fix, sizeof(fix), "accept the CDN sets before that rule");
+			else
+				mgr_fix(c, own, drop->kind == EV_POLICY, c->ports[pi], fix,
+					sizeof(fix));
 			doctor_note(c,
 				    !in_cdn       ? DOCTOR_INFO
 				    : drop->maybe ? DOCTOR_WARNING
 						  : DOCTOR_ERROR,
-				    "ip", subj,
-				    in_cdn ? "accept the CDN sets before that rule" : NULL,
+				    "ip", subj, in_cdn ? fix : NULL,
 				    "%s by %s%s", drop->maybe ? "may be dropped" : "dropped", txt,
 				    in_cdn        ? " (it is in the CDN lists)"
 				    : c->have_cdn ? " (not in the CDN lists)"

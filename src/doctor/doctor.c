@@ -111,17 +111,8 @@ static int parse_opts(struct ctx *c, struct cda_error *err)
 {
 	const struct doctor_opts *o = c->o;
 
-	if (o->n_ports > sizeof(c->ports) / sizeof(c->ports[0]))
-		return cda_error_set(err, CDA_EUSAGE, "at most 64 --port options");
-	for (size_t i = 0; i < o->n_ports; i++) {
-		if (o->ports[i] == 0)
-			return cda_error_set(err, CDA_EUSAGE, "--port: 0 is not a port");
-		c->ports[c->n_ports++] = o->ports[i];
-	}
-	if (c->n_ports == 0) {
-		c->ports[c->n_ports++] = 80;
-		c->ports[c->n_ports++] = 443;
-	}
+	if (ports_plan(c, err) < 0)
+		return -1;
 	if (o->n_ips > 0 && (c->ips = calloc(o->n_ips, sizeof(*c->ips))) == NULL)
 		return cda_error_sys(err, CDA_ESYS, "allocating");
 	c->n_ips = o->n_ips; /* ips[] has this many, whatever the checks do */
@@ -170,23 +161,36 @@ struct check {
 };
 
 /*
- * In this order: the ruleset is read and its sets loaded before the lists are compared with
- * our sets; the lists are known before the rules are evaluated for CDN traffic and before the
- * bans are searched for CDN addresses; the bans before --ip is looked up in them.
+ * In this order: the ruleset is read (and who owns which chain known) and its sets loaded
+ * before the lists are compared with our sets; the lists are known before the ports are
+ * settled, the managers are asked and the rules are evaluated for CDN traffic (the fixes
+ * name firewalld's zone), and before the bans are searched for CDN addresses; the bans
+ * before --ip is looked up in them.
  */
 static const struct check checks[] = {
 #ifdef HAVE_NFTABLES
 	{check_nft_load, "reading the ruleset"},
+	{check_mgr_detect, "reading the ruleset"},
 	{check_nft_preload, "reading sets"},
 	{check_lists, "allocating"},
+	{check_ports_idle, "evaluating the ruleset"},
+	{check_ufw, "checking UFW"},
+#else
+	{check_no_nft, "allocating"},
+	{check_mgr_detect, "allocating"},
+	{check_lists, "allocating"},
+	{check_ports_idle, "allocating"},
+#endif
+#ifdef HAVE_FIREWALLD
+	{check_firewalld, "checking firewalld"},
+#endif
+#ifdef HAVE_NFTABLES
+	{check_nftconf, "reading nftables.conf"},
 	{check_rules, "evaluating the ruleset"},
 	{check_sets_use, "evaluating the ruleset"},
 	{check_sets_bans, "evaluating the ruleset"},
 	{check_rules_ips, "evaluating the ruleset"},
 	{check_rules_legacy, "reading legacy tables"},
-#else
-	{check_no_nft, "allocating"},
-	{check_lists, "allocating"},
 #endif
 	{check_bans, "reading ban lists"},
 	{check_bans_ips, "allocating"},

@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: MIT
+/* UFW: is it running, does its default policy refuse the CDN, and what admits the CDN. */
+#include "checks.h"
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/xt_conntrack.h>
+#include <linux/netfilter/xt_state.h>
+
+#include "cda_error.h"
+#include "config.h"
+#include "nft_eval.h"
+#include "nft_model.h"
+#include "origin_lock.h"
+#include "subproc.h"
+
+/*
+ * UFW on iptables-nft keeps its rules in `table ip filter` and `table ip6 filter`: INPUT
+ * (policy drop with `default deny incoming`) jumps to ufw-before-input, which ends with a
+ * jump to the user rules (`ufw allow ...`). A packet nothing accepts there meets the
+ * policy, and no accept in any other table can undo that drop. So the verdict for the CDN
+ * on a port is the evaluator's (every chain, every table), read with UFW's structure in
+ * mind: cdnallow's ufw target (its block in before.rules and its ipsets) admits the CDN,
+ * a rule that only matches established connections cannot, and with nothing else that may
+ * accept a new connection a CDN range that reaches the policy is refused for sure.
+ */
+
+#define NEW_BIT (1u << 3) /* XT_CONNTRACK_STATE_BIT(IP_CT_NEW), XT_STATE_BIT(IP_CT_NEW) */
+
+/* The ufw target that feeds UFW its sets, as far as doctor can see it. */
+struct ours {
+	const char *target;	   /* NULL: no selected ufw target */
+	char set[2][32];	   /* set_v4, set_v6 */
+	struct origin_lock_port p[16]; /* its ports */
+	size_t n_p;
+	bool block[2];     /* our block in before.rules / before6.rules */
+	bool readable[2];  /* the file could be read */
+	long entries[2];   /* members of each ipset; -1: no such set (or not listable) */
+	bool rule[2];      /* an accept on an ipset in ufw-before-input (ufw6-) */
+};
+
+static const char *const fam_tag[2] = {"ip", "ip6"};
+static const uint32_t nfproto[2] = {NFPROTO_IPV4, NFPROTO_IPV6};
+
+/* Whether path holds our block's first line. */
+static bool has_block(const char *path, bool *readable)
+{
+	FILE *fp = fopen(path, "r");
+	char line[512];
+	bool found = false;
+
+	*readable = fp != NULL;
+	if (fp == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), fp) != NULL)
+		found = strcmp(line, "# BEGIN cdnallow\n") == 0;
+	fclose(fp);
+	return found;
+}
+
+/* Members of an ipset (`ipset list -t`), -1 when it does not exist or cannot be listed. */
+static long ipset_entries(const struct ctx *c, const char *name)
+{
+	const char *cmd = c->o->ipset_cmd ? c->o->ipset_cmd : "ipset";
+	char *argv[] = {(char *)cmd, "list", "-t", (char *)name, NULL};
+	struct subproc_out out = {0};
+	struct cda_error e = {0};
+	const char *p;
+	long n = -1;
+
+	if (subproc_run(argv, NULL, 0, &out, &e) < 0)
+		return -1;
+	if (out.status == 0 && (p = strstr(out.out, "Number of entries: ")) != NULL)
+		n = strtol(p + 19, NULL, 10);
+	subproc_out_finish(&out);
+	return n;
+}
+
+/* A rule of chain that accepts what an xt set match (-m set) matches. */
+static bool set_accept(struct nft_model *n, uint32_t family, const char *chain)
+{
+	struct nchain *ch = nft_model_chain(n, family, "filter", chain);
+
+	for (size_t i = 0; ch != NULL && i < ch->n_rules; i++) {
+		struct nftnl_expr_iter *it = nftnl_expr_iter_create(n->rules[ch->rules[i]]);
+		struct nftnl_expr *e;
+		bool set = false, acc = false;
+
+		if (it == NULL)
+			return false;
+		while ((e = nftnl_expr_iter_next(it)) != NULL) {
+			const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+			if (strcmp(name, "match") == 0 &&
+			    strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_MT_NAME), "set") == 0)
+				set = true;
+			else if (strcmp(name, "immediate") == 0 &&
+				 nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG) == NFT_REG_VERDICT &&
+				 (int)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT) == NF_ACCEPT)
+				acc = true;
+		}
+		nftnl_expr_iter_destroy(it);
+		if (set && acc)
+			return true;
+	}
+	return false;
+}
+
+static void ours_read(struct ctx *c, struct ours *w)
+{
+	static const char *const files[2] = {"before.rules", "before6.rules"};
+	static const char *const keys[2] = {"set_v4", "set_v6"};
+	static const char *const defs[2] = {"cdnallow4", "cdnallow6"};
+	static const char *const chains[2] = {"ufw-before-input", "ufw6-before-input"};
+	const struct target_config *tc = NULL;
+
+	memset(w, 0, sizeof(*w));
+	for (size_t i = 0; i < c->cfg->n_targets && tc == NULL; i++)
+		if (strcmp(c->cfg->targets[i].backend, "ufw") == 0 &&
+		    doctor_selected(c->o, c->cfg->targets[i].name))
+			tc = &c->cfg->targets[i];
+	if (tc == NULL)
+		return;
+	w->target = tc->name;
+	if (origin_lock_parse_ports(target_get(tc, "ports") ? target_get(tc, "ports") : "80 443",
+				    true, w->p, 16, &w->n_p) < 0)
+		w->n_p = 0;
+	for (int f = 0; f < 2; f++) {
+		const char *s = target_get(tc, keys[f]);
+		char path[PATH_MAX];
+
+		snprintf(w->set[f], sizeof(w->set[f]), "%s", s ? s : defs[f]);
+		snprintf(path, sizeof(path), "%s/%s", mgr_ufw_dir(c), files[f]);
+		w->block[f] = has_block(path, &w->readable[f]);
+		w->entries[f] = ipset_entries(c, w->set[f]);
+		w->rule[f] = set_accept(c->nft, nfproto[f], chains[f]);
+	}
+}
+
+static bool ours_port(const struct ours *w, uint16_t port)
+{
+	for (size_t i = 0; i < w->n_p; i++)
+		if (port >= w->p[i].lo && port <= w->p[i].hi)
+			return true;
+	return false;
+}
+
+/* What is missing of our wiring for family f, or NULL when it is all in place. */
+static const char *ours_missing(const struct ours *w, int f, char *buf, size_t size)
+{
+	if (w->readable[f] && !w->block[f])
+		snprintf(buf, size, "its block is not in %s", f ? "before6.rules" : "before.rules");
+	else if (w->entries[f] < 0)
+		snprintf(buf, size, "ipset %s does not exist", w->set[f]);
+	else if (w->entries[f] == 0)
+		snprintf(buf, size, "ipset %s is empty", w->set[f]);
+	else if (!w->rule[f])
+		snprintf(buf, size, "its rule is not loaded in %s", f ? "ufw6-before-input"
+								     : "ufw-before-input");
+	else
+		return NULL;
+	return buf;
+}
+
+/* Whether a rule only matches packets of existing connections (-m conntrack/state without
+ * NEW), so that it cannot accept the CDN's first packet. */
+static bool only_established(struct nftnl_rule *r)
+{
+	struct nftnl_expr_iter *it = nftnl_expr_iter_create(r);
+	struct nftnl_expr *e;
+	bool only = false;
+
+	while (it != NULL && (e = nftnl_expr_iter_next(it)) != NULL) {
+		const char *mt;
+		uint32_t len = 0, rev;
+		const uint8_t *info;
+
+		if (strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "match") != 0)
+			continue;
+		mt = nftnl_expr_get_str(e, NFTNL_EXPR_MT_NAME);
+		rev = nftnl_expr_get_u32(e, NFTNL_EXPR_MT_REV);
+		info = nftnl_expr_get(e, NFTNL_EXPR_MT_INFO, &len);
+		if (info == NULL)
+			continue;
+		if (strcmp(mt, "state") == 0 && len >= sizeof(struct xt_state_info)) {
+			struct xt_state_info si;
+
+			memcpy(&si, info, sizeof(si));
+			only |= !(si.statemask & NEW_BIT);
+		} else if (strcmp(mt, "conntrack") == 0 && rev >= 1 &&
+			   len >= sizeof(struct xt_conntrack_mtinfo1)) {
+			uint16_t flags, inv, mask = 0;
+			size_t o = offsetof(struct xt_conntrack_mtinfo1, match_flags);
+
+			memcpy(&flags, info + o, 2);
+			memcpy(&inv, info + o + 2, 2);
+			if (rev == 1)
+				mask = info[offsetof(struct xt_conntrack_mtinfo1, state_mask)];
+			else if (len >= sizeof(struct xt_conntrack_mtinfo2))
+				memcpy(&mask, info + offsetof(struct xt_conntrack_mtinfo2, state_mask),
+				       2);
+			else
+				continue;
+			only |= (flags & XT_CONNTRACK_STATE) && !(inv & XT_CONNTRACK_STATE) &&
+				!(mask & NEW_BIT);
+		}
+	}
+	nftnl_expr_iter_destroy(it);
+	return only;
+}
+
+/* The rule an evaluator's "table F T chain C handle H" text names, or NULL. */
+static struct nftnl_rule *rule_at(struct nft_model *n, const char *where)
+{
+	char fam[16], table[256], chain[256];
+	unsigned long long h;
+
+	if (sscanf(where, "table %15s %255s chain %255s handle %llu", fam, table, chain, &h) != 4)
+		return NULL;
+	for (size_t i = 0; i < n->n_rules; i++) {
+		struct nftnl_rule *r = n->rules[i];
+
+		if (nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE) == h &&
+		    strcmp(nftnl_rule_get_str(r, NFTNL_RULE_TABLE), table) == 0 &&
+		    strcmp(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), chain) == 0 &&
+		    strcmp(nft_model_family(nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY)), fam) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+/* The evaluator's answer for the CDN (from) to port, read the UFW way. */
+struct verdict {
+	struct ranges *refused;       /* by UFW's policy or a UFW rule that drops for sure */
+	const struct event *deny;     /* such a rule, if any */
+	const struct event *doubt;    /* an accept that may admit a new connection */
+	const struct event *admitted; /* the first rule that accepts for sure */
+};
+
+static int read_events(struct ctx *c, int f, const struct eval *ev, struct verdict *v)
+{
+	char policy[64];
+
+	snprintf(policy, sizeof(policy), "table %s filter chain INPUT (policy drop)", fam_tag[f]);
+	for (size_t i = 0; i < ev->n_ev; i++) {
+		const struct event *e = &ev->ev[i];
+		struct nftnl_rule *r;
+
+		if (e->kind == EV_ACCEPT && !e->maybe && v->admitted == NULL)
+			v->admitted = e;
+		if (e->kind == EV_ACCEPT && e->maybe && v->doubt == NULL &&
+		    ((r = rule_at(c->nft, e->where)) == NULL || !only_established(r)))
+			v->doubt = e;
+		if (e->kind == EV_POLICY && strcmp(e->where, policy) == 0 &&
+		    fam_union(&v->refused, e->s) < 0)
+			return -1;
+		if (e->kind == EV_DROP && !e->maybe && mgr_owner(c, e->where) == OWNER_UFW) {
+			if (v->deny == NULL)
+				v->deny = e;
+			if (fam_union(&v->refused, e->s) < 0)
+				return -1;
+		}
+	}
+	/* a sure accept of what still reaches the policy sat behind a jump that may not be
+	 * taken: a doubt too */
+	for (size_t i = 0; i < ev->n_ev && v->doubt == NULL; i++) {
+		const struct event *e = &ev->ev[i];
+		struct ranges *both = NULL;
+
+		if (e->kind != EV_ACCEPT || e->maybe)
+			continue;
+		if (ranges_intersect(e->s, v->refused, &both) < 0)
+			return -1;
+		if (!fam_none(both))
+			v->doubt = e;
+		ranges_free(both);
+	}
+	return 0;
+}
+
+static void note_refused(struct ctx *c, const char *subj, uint16_t port, const struct verdict *v,
+			 const struct ours *w, const char *missing, const char *dflt)
+{
+	char sm[400], fix[800], txt[700] = "";
+
+	fam_samples(v->refused, sm, sizeof(sm));
+	if (missing != NULL)
+		snprintf(fix, sizeof(fix),
+			 "run `cdnallow sync --target %s` (cdnallow's ufw target: %s); until then "
+			 "`ufw allow %u/tcp` opens it to everyone",
+			 w->target, missing, port);
+	else
+		mgr_fix(c, OWNER_UFW, v->deny == NULL, port, fix, sizeof(fix));
+	if (v->deny != NULL)
+		snprintf(txt, sizeof(txt), "a UFW rule drops it (%s: \"%s\")", v->deny->where,
+			 v->deny->desc);
+	else
+		snprintf(txt, sizeof(txt), "UFW's default policy drops it (deny incoming%s%s%s)",
+			 dflt[0] ? ": DEFAULT_INPUT_POLICY=\"" : "", dflt, dflt[0] ? "\"" : "");
+	if (v->doubt != NULL)
+		doctor_note(c, DOCTOR_WARNING, "ufw", subj, fix,
+			    "CDN connections to port %u may be refused: %s unless %s: \"%s\" "
+			    "admits them (not fully understood); CDN ranges: %s",
+			    port, txt, v->doubt->where, v->doubt->desc, sm);
+	else
+		doctor_note(c, DOCTOR_ERROR, "ufw", subj, fix,
+			    "UFW refuses CDN connections to port %u: %s, and %s; CDN ranges "
+			    "refused: %s",
+			    port, txt,
+			    v->admitted != NULL ? "only part of the CDN is accepted before it"
+			    : w->target != NULL ? "cdnallow's ufw target does not admit them"
+						: "no UFW rule accepts them (no cdnallow ufw target)",
+			    sm);
+}
+
+static int ufw_port(struct ctx *c, int f, uint16_t port, const struct ranges *from,
+		    const struct ours *w, const char *dflt)
+{
+	struct eval ev = {.c = c, .n = c->nft, .fam = f ? CDA_AF_INET6 : CDA_AF_INET, .port = port};
+	struct verdict v = {0};
+	struct ranges *alive = NULL;
+	char subj[64], why[128];
+	const char *missing = NULL;
+	int rc = -1;
+
+	snprintf(subj, sizeof(subj), "port %u %s", port, f ? "IPv6" : "IPv4");
+	if (w->target != NULL && ours_port(w, port)) {
+		missing = ours_missing(w, f, why, sizeof(why));
+		if (missing == NULL)
+			return doctor_note(c, DOCTOR_OK, "ufw", subj, NULL,
+					   "UFW admits the CDN through cdnallow's ipset %s (%ld "
+					   "entries, target %s, rule in ufw%s-before-input)",
+					   w->set[f], w->entries[f], w->target, f ? "6" : "");
+	}
+	if ((v.refused = ranges_new()) == NULL || nft_eval_path(&ev, from, &alive) < 0 ||
+	    read_events(c, f, &ev, &v) < 0)
+		goto out;
+	if (!fam_none(v.refused))
+		note_refused(c, subj, port, &v, w, missing, dflt);
+	else if (v.admitted != NULL)
+		doctor_note(c, DOCTOR_OK, "ufw", subj, NULL, "UFW admits the CDN: %s: \"%s\"",
+			    v.admitted->where, v.admitted->desc);
+	rc = 0;
+out:
+	ranges_free(v.refused);
+	ranges_free(alive);
+	nft_eval_finish(&ev);
+	return rc;
+}
+
+/* One family: UFW's chains there, its policy, then each port. */
+static int ufw_family(struct ctx *c, int f, const struct ours *w, const char *dflt)
+{
+	struct nchain *input = nft_model_chain(c->nft, nfproto[f], "filter", "INPUT");
+	struct ranges *from;
+	int rc = 0;
+
+	if (nft_model_chain(c->nft, nfproto[f], "filter", f ? "ufw6-before-input"
+							     : "ufw-before-input") == NULL ||
+	    input == NULL || !c->have_cdn)
+		return 0;
+	if (input->policy == NF_ACCEPT)
+		return doctor_note(c, DOCTOR_OK, "ufw", f ? "IPv6" : "IPv4", NULL,
+				   "UFW allows incoming connections by default (INPUT policy "
+				   "accept)");
+	if ((from = fam_only(c->cdn, f ? CDA_AF_INET6 : CDA_AF_INET)) == NULL)
+		return -1;
+	for (size_t i = 0; i < c->n_ports && !fam_none(from) && rc == 0; i++)
+		rc = ufw_port(c, f, c->ports[i], from, w, dflt);
+	ranges_free(from);
+	return rc;
+}
+
+int check_ufw(struct ctx *c)
+{
+	char path[PATH_MAX], dflt[32] = "";
+	struct ours w;
+
+	if (!c->mgr.ufw) {
+		if (c->mgr.ufw_enabled)
+			doctor_note(c, c->nft == NULL ? DOCTOR_INFO : DOCTOR_WARNING, "ufw", NULL,
+				    c->nft == NULL ? "run it as root" : "`ufw status verbose`",
+				    "%s/ufw.conf says ENABLED=yes but %s", mgr_ufw_dir(c),
+				    c->nft == NULL ? "the ruleset could not be read: UFW not "
+						     "checked"
+						   : "UFW's chains are not in the nftables "
+						     "ruleset (not started, or on "
+						     "iptables-legacy)");
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s",
+		 c->o->ufw_defaults ? c->o->ufw_defaults : "/etc/default/ufw");
+	mgr_conf_value(path, "DEFAULT_INPUT_POLICY", dflt, sizeof(dflt));
+	ours_read(c, &w);
+	for (int f = 0; f < 2; f++)
+		if (ufw_family(c, f, &w, dflt) < 0)
+			return -1;
+	return 0;
+}
