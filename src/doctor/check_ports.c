@@ -139,9 +139,11 @@ static bool same_events(const struct eval *a, const struct eval *b)
 }
 
 /*
- * Whether a rule treats port differently from REF_PORT, a port no origin uses: every
- * address of each family through the chains to both ports, the events compared. 1 yes, 0
- * no, -1 ENOMEM.
+ * Whether a rule treats port differently from REF_PORT, a port no origin uses, for sources
+ * outside the CDN lists: those through the chains to both ports, the events compared. The
+ * CDN's own addresses are left out, so that what cdnallow itself admits on its default
+ * ports (a ufw or firewalld target without `ports =`) is not the admin naming the port.
+ * 1 yes, 0 no, -1 ENOMEM.
  */
 static int rules_mention(struct ctx *c, uint16_t port)
 {
@@ -154,7 +156,8 @@ static int rules_mention(struct ctx *c, uint16_t port)
 		struct ranges *all = ranges_new(), *alive_a = NULL, *alive_b = NULL;
 
 		if (all == NULL || fam_add(all, fams[fi], 0, fam_max(fams[fi])) < 0 ||
-		    nft_eval_path(&a, all, &alive_a) < 0 || nft_eval_path(&b, all, &alive_b) < 0)
+		    fam_minus(&all, c->cdn) < 0 || nft_eval_path(&a, all, &alive_a) < 0 ||
+		    nft_eval_path(&b, all, &alive_b) < 0)
 			rc = -1;
 		else if (!same_events(&a, &b) || !ranges_equal(alive_a, alive_b))
 			rc = 1;

@@ -155,11 +155,35 @@ void mgr_fwd_fix(const char *zone, uint16_t port, char *buf, size_t size)
 		 zone, open);
 }
 
+/* A selected target of backend, or NULL. */
+static const char *target_of(const struct ctx *c, const char *backend)
+{
+	for (size_t i = 0; i < c->cfg->n_targets; i++)
+		if (strcmp(c->cfg->targets[i].backend, backend) == 0 &&
+		    doctor_selected(c->o, c->cfg->targets[i].name))
+			return c->cfg->targets[i].name;
+	return NULL;
+}
+
 void mgr_fix(const struct ctx *c, enum owner o, bool policy, uint16_t port, char *buf,
 	     size_t size)
 {
+	static const char *const backends[] = {[OWNER_UFW] = "ufw",
+					       [OWNER_FIREWALLD] = "firewalld",
+					       [OWNER_CSF] = "csf",
+					       [OWNER_IPTABLES] = "iptables"};
 	const char *zone = c->mgr.fwd_zone[0] != '\0' ? c->mgr.fwd_zone : "ZONE";
+	const char *t = (size_t)o < sizeof(backends) / sizeof(backends[0]) && backends[o]
+				? target_of(c, backends[o])
+				: NULL;
 
+	if (t != NULL) {
+		snprintf(buf, size,
+			 "target %s (backend = %s) is configured to admit the CDN here: run "
+			 "`cdnallow sync --target %s` and check that its `ports =` names %u",
+			 t, backends[o], t, port);
+		return;
+	}
 	switch (o) {
 	case OWNER_UFW:
 		snprintf(buf, size,

@@ -148,21 +148,31 @@ struct run {
 	struct doctor_report r;
 	struct doctor_opts o;
 	struct config cfg;
+	const char *conf; /* NULL: cfg_path */
 };
 
 static void run_doctor(struct run *run)
 {
 	struct cda_error err = {0};
 	char f2b[PATH_MAX + 16], deny[PATH_MAX + 16], temp[PATH_MAX + 16];
+	char ufw[PATH_MAX + 16], ufwd[PATH_MAX + 16], nftc[PATH_MAX + 16];
 
 	snprintf(f2b, sizeof(f2b), "%s/no-fail2ban.sock", work);
 	snprintf(deny, sizeof(deny), "%s/csf.deny", work);
 	snprintf(temp, sizeof(temp), "%s/csf.tempban", work);
+	/* never the host's UFW or nftables.conf (firewalld: DBUS_SYSTEM_BUS_ADDRESS, main()) */
+	snprintf(ufw, sizeof(ufw), "%s/no-ufw", work);
+	snprintf(ufwd, sizeof(ufwd), "%s/no-default-ufw", work);
+	snprintf(nftc, sizeof(nftc), "%s/no-nftables.conf", work);
 	if (run->o.fail2ban_socket == NULL)
 		run->o.fail2ban_socket = f2b;
 	run->o.csf_deny = deny;
 	run->o.csf_tempban = temp;
-	assert_int_equal(config_load(&run->cfg, cfg_path, false, &err), 0);
+	run->o.ufw_dir = ufw;
+	run->o.ufw_defaults = ufwd;
+	if (run->o.nftables_conf == NULL)
+		run->o.nftables_conf = nftc;
+	assert_int_equal(config_load(&run->cfg, run->conf ? run->conf : cfg_path, false, &err), 0);
 	assert_int_equal(doctor_run(&run->o, &run->cfg, &run->r, &err), 0);
 	for (size_t i = 0; i < run->r.n; i++) {
 		const struct doctor_finding *f = &run->r.v[i];
@@ -466,6 +476,156 @@ static void write_file(const char *dir, const char *name, const char *text)
 	fclose(fp);
 }
 
+/* cdnallow's table accepting the CDN on 443 only: no rule says anything about port 80. */
+static char *table_443_only(void)
+{
+	static char buf[12000];
+
+	snprintf(buf, sizeof(buf),
+		 "table inet cdnallow {\n"
+		 " set allow_v4 { type ipv4_addr; flags interval; elements = { %s } }\n"
+		 " set allow_v6 { type ipv6_addr; flags interval; elements = { %s } }\n"
+		 " chain input { type filter hook input priority 0; policy accept;\n"
+		 "  tcp dport 443 ip saddr @allow_v4 accept\n"
+		 "  tcp dport 443 ip6 saddr @allow_v6 accept\n"
+		 "  tcp dport 443 drop\n"
+		 " }\n"
+		 "}\n",
+		 cf_elems4, cf_elems6);
+	return buf;
+}
+
+static void no_finding_about(const struct run *run, const char *subj)
+{
+	for (size_t i = 0; i < run->r.n; i++)
+		if (run->r.v[i].subject != NULL && run->r.v[i].severity != DOCTOR_INFO)
+			assert_null(strstr(run->r.v[i].subject, subj));
+}
+
+/* A healthy 443-only origin (Cloudflare Full/Strict never connects to 80): port 80, which
+ * nothing listens on and no rule mentions, is info, not "error 521". */
+static void idle_default_port_is_info(void **st)
+{
+	struct run run = {0};
+
+	(void)st;
+	close_listeners();
+	listen_on(443);
+	ruleset(table_443_only());
+	run_doctor(&run);
+	assert_null(find(&run, "listen", DOCTOR_ERROR, "port 80", NULL));
+	assert_non_null(find(&run, "listen", DOCTOR_INFO, "nothing listens on port 80",
+			     "no rule mentions it"));
+	assert_int_not_equal(doctor_report_worst(&run.r), DOCTOR_ERROR);
+	assert_non_null(find(&run, "rules", DOCTOR_OK, "CDN connections pass", NULL));
+	no_finding_about(&run, "port 80");
+	run_done(&run);
+}
+
+/* Port 80 is still checked when a rule treats it apart (here: dropped for everyone else). */
+static void default_port_a_rule_mentions_is_checked(void **st)
+{
+	struct run run = {0};
+
+	(void)st;
+	close_listeners();
+	listen_on(443);
+	ruleset(healthy_table());
+	run_doctor(&run);
+	assert_non_null(find(&run, "listen", DOCTOR_ERROR, "nothing listens on port 80", "521"));
+	run_done(&run);
+}
+
+/* The ports the configuration names (lock_ports) plus --port, and not 80/443 by default. */
+static void ports_named_by_the_config_are_checked(void **st)
+{
+	struct run run = {0};
+	char conf[PATH_MAX + 32];
+	static const uint16_t extra[] = {443};
+	FILE *fp;
+
+	(void)st;
+	snprintf(conf, sizeof(conf), "%s/ports.conf", work);
+	fp = fopen(conf, "w");
+	assert_non_null(fp);
+	fprintf(fp,
+		"[cdnallow]\nstate_dir = %s/state\n[source.cloudflare]\nprovider = cloudflare\n"
+		"[target.edge]\nbackend = nftables\nsources = cloudflare\nlock_ports = 8443\n",
+		work);
+	fclose(fp);
+	chmod(conf, 0600);
+	ruleset(healthy_table());
+	run.conf = conf;
+	run.o.ports = extra;
+	run.o.n_ports = 1;
+	run_doctor(&run);
+	assert_non_null(find(&run, "listen", DOCTOR_ERROR, "nothing listens on port 8443", NULL));
+	assert_non_null(find(&run, "listen", DOCTOR_OK, "IPv4 and IPv6", NULL));
+	assert_null(find(&run, "listen", DOCTOR_ERROR, "port 80", NULL));
+	for (size_t i = 0; i < run.r.n; i++)
+		assert_true(run.r.v[i].subject == NULL ||
+			    strncmp(run.r.v[i].subject, "port 80 ", 8) != 0);
+	run_done(&run);
+}
+
+/* /etc/nftables.conf (a scratch copy): `flush ruleset` without our include is a warning that
+ * names the line to add; with the include after the flush it is fine. */
+static void nftables_conf_without_the_include_is_a_warning(void **st)
+{
+	struct run run = {0};
+	char conf[PATH_MAX + 32], text[PATH_MAX + 200], line[PATH_MAX + 32], nft[PATH_MAX + 32];
+	const struct doctor_finding *f;
+	static const char head[] = "#!/usr/sbin/nft -f\n\nflush ruleset\n\ntable inet filter {\n"
+				   "\tchain input {\n\t\ttype filter hook input priority filter;\n"
+				   "\t}\n}\n";
+
+	(void)st;
+	ruleset(healthy_table());
+	snprintf(conf, sizeof(conf), "%s/nftables.conf", work);
+	snprintf(line, sizeof(line), "include \"%s/state/*.nft\"", work);
+	write_file(work, "nftables.conf", head);
+	run.o.nftables_conf = conf;
+	run_doctor(&run);
+	f = find(&run, "nftables.conf", DOCTOR_WARNING, "line 3 flushes the whole ruleset",
+		 "edge.nft");
+	assert_non_null(f);
+	assert_non_null(strstr(f->msg, "50 ms"));
+	assert_non_null(strstr(f->fix, line));
+	assert_non_null(strstr(f->fix, "last line"));
+	run_done(&run);
+
+	/* the include as the last line: no warning */
+	snprintf(text, sizeof(text), "%s%s\n", head, line);
+	write_file(work, "nftables.conf", text);
+	memset(&run, 0, sizeof(run));
+	run.o.nftables_conf = conf;
+	run_doctor(&run);
+	assert_int_equal(doctor_report_count(&run.r, DOCTOR_WARNING), 0);
+	assert_non_null(find(&run, "nftables.conf", DOCTOR_OK, "includes", "line 10"));
+	run_done(&run);
+
+	/* before the flush it restores nothing */
+	snprintf(text, sizeof(text), "%s\n%s", line, head);
+	write_file(work, "nftables.conf", text);
+	memset(&run, 0, sizeof(run));
+	run.o.nftables_conf = conf;
+	run_doctor(&run);
+	assert_non_null(find(&run, "nftables.conf", DOCTOR_WARNING, "before its `flush ruleset`",
+			     NULL));
+	run_done(&run);
+
+	/* the file itself, which no sync has written yet: nft -f would fail */
+	snprintf(nft, sizeof(nft), "%s/state/edge.nft", work);
+	snprintf(text, sizeof(text), "%sinclude \"%s\"\n", head, nft);
+	write_file(work, "nftables.conf", text);
+	memset(&run, 0, sizeof(run));
+	run.o.nftables_conf = conf;
+	run_doctor(&run);
+	assert_non_null(find(&run, "nftables.conf", DOCTOR_WARNING, "which does not exist",
+			     "nftables.service does not start"));
+	run_done(&run);
+}
+
 static void full_conntrack_table_is_an_error(void **st)
 {
 	struct run run = {0};
@@ -743,6 +903,13 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(csf_tempban_on_a_cdn_address_is_listed, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(nothing_listening_is_an_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(idle_default_port_is_info, setup, teardown),
+		cmocka_unit_test_setup_teardown(default_port_a_rule_mentions_is_checked, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(ports_named_by_the_config_are_checked, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(nftables_conf_without_the_include_is_a_warning,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(full_conntrack_table_is_an_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(unused_tls_name_is_diagnosed, setup, teardown),
 		cmocka_unit_test_setup_teardown(self_signed_certificate_is_a_526_cause, setup,
@@ -786,6 +953,13 @@ int main(int argc, char **argv)
 	snprintf(work, sizeof(work), "/tmp/cdnallow-doctor.XXXXXX");
 	if (mkdtemp(work) == NULL)
 		prereq("a temporary directory");
+	/* firewalld is asked on this bus: none, never the host's */
+	{
+		char bus[PATH_MAX + 32];
+
+		snprintf(bus, sizeof(bus), "unix:path=%s/no-system-bus", work);
+		setenv("DBUS_SYSTEM_BUS_ADDRESS", bus, 1);
+	}
 	seed_state();
 	elems_of(CF_V4, cf_elems4, sizeof(cf_elems4));
 	elems_of(CF_V6, cf_elems6, sizeof(cf_elems6));
