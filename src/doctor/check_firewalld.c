@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cda_error.h"
 #include "config.h"
@@ -343,8 +344,11 @@ int check_firewalld(struct ctx *c)
 		goto out;
 	}
 	if (fwd_default_zone(b, &dz, &e) < 0) {
-		doctor_note(c, DOCTOR_INFO, "firewalld", NULL, "run it as root",
-			    "firewalld runs but cannot be asked: %s", e.msg);
+		bool root = geteuid() == 0;
+
+		doctor_note(c, root ? DOCTOR_WARNING : DOCTOR_INFO, "firewalld", NULL,
+			    root ? "`systemctl status firewalld`" : "run it as root",
+			    "firewalld runs but its zones could not be read: %s", e.msg);
 		goto out;
 	}
 	snprintf(c->mgr.fwd_zone, sizeof(c->mgr.fwd_zone), "%s", dz);

@@ -45,6 +45,7 @@ struct ours {
 	bool readable[2];  /* the file could be read */
 	long entries[2];   /* members of each ipset; -1: no such set (or not listable) */
 	bool rule[2];      /* an accept on an ipset in ufw-before-input (ufw6-) */
+	uint64_t handle[2]; /* that rule when it is the only one with our block: ours */
 };
 
 static const char *const fam_tag[2] = {"ip", "ip6"};
@@ -84,18 +85,22 @@ static long ipset_entries(const struct ctx *c, const char *name)
 	return n;
 }
 
-/* A rule of chain that accepts what an xt set match (-m set) matches. */
-static bool set_accept(struct nft_model *n, uint32_t family, const char *chain)
+/* How many rules of chain accept what an xt set match (-m set) matches; *handle gets the
+ * last one's handle. */
+static size_t set_accept(struct nft_model *n, uint32_t family, const char *chain,
+			 uint64_t *handle)
 {
 	struct nchain *ch = nft_model_chain(n, family, "filter", chain);
+	size_t found = 0;
 
+	*handle = 0;
 	for (size_t i = 0; ch != NULL && i < ch->n_rules; i++) {
 		struct nftnl_expr_iter *it = nftnl_expr_iter_create(n->rules[ch->rules[i]]);
 		struct nftnl_expr *e;
 		bool set = false, acc = false;
 
 		if (it == NULL)
-			return false;
+			return found;
 		while ((e = nftnl_expr_iter_next(it)) != NULL) {
 			const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
 
@@ -108,10 +113,12 @@ static bool set_accept(struct nft_model *n, uint32_t family, const char *chain)
 				acc = true;
 		}
 		nftnl_expr_iter_destroy(it);
-		if (set && acc)
-			return true;
+		if (set && acc) {
+			found++;
+			*handle = nftnl_rule_get_u64(n->rules[ch->rules[i]], NFTNL_RULE_HANDLE);
+		}
 	}
-	return false;
+	return found;
 }
 
 static void ours_read(struct ctx *c, struct ours *w)
@@ -136,12 +143,16 @@ static void ours_read(struct ctx *c, struct ours *w)
 	for (int f = 0; f < 2; f++) {
 		const char *s = target_get(tc, keys[f]);
 		char path[PATH_MAX];
+		size_t n;
 
 		snprintf(w->set[f], sizeof(w->set[f]), "%s", s ? s : defs[f]);
 		snprintf(path, sizeof(path), "%s/%s", mgr_ufw_dir(c), files[f]);
 		w->block[f] = has_block(path, &w->readable[f]);
 		w->entries[f] = ipset_entries(c, w->set[f]);
-		w->rule[f] = set_accept(c->nft, nfproto[f], chains[f]);
+		n = set_accept(c->nft, nfproto[f], chains[f], &w->handle[f]);
+		w->rule[f] = n > 0;
+		if (!w->block[f] || n != 1)
+			w->handle[f] = 0;
 	}
 }
 
@@ -245,7 +256,22 @@ struct verdict {
 	const struct event *admitted; /* the first rule that accepts for sure */
 };
 
-static int read_events(struct ctx *c, int f, const struct eval *ev, struct verdict *v)
+/* Whether e is our own rule (see struct ours), whose ipset is missing or empty: then the
+ * rule admits nothing, whatever the evaluator could not tell. */
+static bool ours_empty(const struct ours *w, int f, const struct event *e)
+{
+	char at[96];
+
+	if (w->handle[f] == 0 || w->entries[f] > 0)
+		return false;
+	snprintf(at, sizeof(at), "table %s filter chain ufw%s-before-input handle %llu",
+		 fam_tag[f], f ? "6" : "", (unsigned long long)w->handle[f]);
+	return strncmp(e->where, at, strlen(at)) == 0 &&
+	       (e->where[strlen(at)] == '\0' || e->where[strlen(at)] == ' ');
+}
+
+static int read_events(struct ctx *c, int f, const struct eval *ev, const struct ours *w,
+		       struct verdict *v)
 {
 	char policy[64];
 
@@ -256,7 +282,7 @@ static int read_events(struct ctx *c, int f, const struct eval *ev, struct verdi
 
 		if (e->kind == EV_ACCEPT && !e->maybe && v->admitted == NULL)
 			v->admitted = e;
-		if (e->kind == EV_ACCEPT && e->maybe && v->doubt == NULL &&
+		if (e->kind == EV_ACCEPT && e->maybe && v->doubt == NULL && !ours_empty(w, f, e) &&
 		    ((r = rule_at(c->nft, e->where)) == NULL || !only_established(r)))
 			v->doubt = e;
 		if (e->kind == EV_POLICY && strcmp(e->where, policy) == 0 &&
@@ -341,7 +367,7 @@ static int ufw_port(struct ctx *c, int f, uint16_t port, const struct ranges *fr
 					   w->set[f], w->entries[f], w->target, f ? "6" : "");
 	}
 	if ((v.refused = ranges_new()) == NULL || nft_eval_path(&ev, from, &alive) < 0 ||
-	    read_events(c, f, &ev, &v) < 0)
+	    read_events(c, f, &ev, w, &v) < 0)
 		goto out;
 	if (!fam_none(v.refused))
 		note_refused(c, subj, port, &v, w, missing, dflt);
