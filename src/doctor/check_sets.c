@@ -211,11 +211,19 @@ int check_sets_bans(struct ctx *c)
 			 s->name);
 		if (!fam_none(hit)) {
 			fam_samples(hit, sm, sizeof(sm));
-			snprintf(fix, sizeof(fix),
-				 "nft delete element %s %s %s { ADDRESS }, and stop the tool that "
-				 "feeds it from banning CDN addresses (ban the client IP from "
-				 "CF-Connecting-IP instead)",
-				 nft_model_family(s->family), s->table, s->name);
+			if (strcmp(s->table, "firewalld") == 0) /* firewalld's own ipset */
+				snprintf(fix, sizeof(fix),
+					 "firewall-cmd --permanent --ipset=%s --remove-entry=ADDRESS "
+					 "&& firewall-cmd --reload, and stop the tool that feeds it "
+					 "from banning CDN addresses (ban the client IP from "
+					 "CF-Connecting-IP instead)",
+					 s->name);
+			else
+				snprintf(fix, sizeof(fix),
+					 "nft delete element %s %s %s { ADDRESS }, and stop the tool "
+					 "that feeds it from banning CDN addresses (ban the client IP "
+					 "from CF-Connecting-IP instead)",
+					 nft_model_family(s->family), s->table, s->name);
 			doctor_note(c, DOCTOR_WARNING, "bans", subj, fix,
 				    "ban-style set holds CDN addresses: %s", sm);
 		} else {

@@ -626,6 +626,70 @@ static void nftables_conf_without_the_include_is_a_warning(void **st)
 	run_done(&run);
 }
 
+/* The finding of check whose subject is subj and whose message holds n1 (any severity). */
+static const struct doctor_finding *find_subj(const struct run *run, const char *check,
+					      const char *subj, const char *n1)
+{
+	for (size_t i = 0; i < run->r.n; i++) {
+		const struct doctor_finding *f = &run->r.v[i];
+
+		if (strcmp(f->check, check) == 0 && f->subject != NULL &&
+		    strcmp(f->subject, subj) == 0 && strstr(f->msg, n1) != NULL)
+			return f;
+	}
+	return NULL;
+}
+
+/* iptables-restore of a filter table (real iptables-nft) next to cdnallow's healthy table. */
+static void iptables_filter(const char *rules)
+{
+	char path[PATH_MAX + 16];
+	FILE *fp;
+
+	ruleset(healthy_table());
+	snprintf(path, sizeof(path), "%s/filter.rules", work);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n%s"
+		    "COMMIT\n", rules);
+	fclose(fp);
+	if (sh("iptables-nft-restore %s", path) != 0)
+		prereq("iptables-nft-restore (Debian: iptables)");
+}
+
+/* A drop policy in a table iptables-nft owns gets an iptables fix, in CSF's layout a CSF fix:
+ * never "add an nft rule" to a table a manager rebuilds. */
+static void fixes_are_in_the_managers_words(void **st)
+{
+	struct run run = {0};
+	const struct doctor_finding *f;
+
+	(void)st;
+	iptables_filter("-A INPUT -i lo -j ACCEPT\n");
+	run_doctor(&run);
+	f = find_subj(&run, "rules", "port 443 IPv4", "drop policy of table ip filter chain INPUT");
+	assert_non_null(f);
+	assert_int_equal(f->severity, DOCTOR_ERROR);
+	assert_non_null(strstr(f->fix, "`backend = iptables`"));
+	assert_non_null(strstr(f->fix, "iptables -I INPUT -p tcp --dport 443"));
+	assert_null(strstr(f->fix, "in this chain add"));
+	run_done(&run);
+
+	iptables_filter(":LOCALINPUT - [0:0]\n:DENYIN - [0:0]\n:ALLOWIN - [0:0]\n"
+			"-A INPUT -i lo -j ACCEPT\n-A INPUT -j LOCALINPUT\n-A INPUT -j DENYIN\n"
+			"-A INPUT -j ALLOWIN\n");
+	memset(&run, 0, sizeof(run));
+	run_doctor(&run);
+	f = find_subj(&run, "rules", "port 443 IPv4", "drop policy of table ip filter chain INPUT");
+	assert_non_null(f);
+	assert_non_null(strstr(f->msg, "(CSF's)"));
+	assert_non_null(strstr(f->fix, "`backend = csf`"));
+	assert_non_null(strstr(f->fix, "tcp|in|d=443|s=CIDR"));
+	assert_null(strstr(f->fix, "in this chain add"));
+	run_done(&run);
+	sh("iptables-nft -F; iptables-nft -X; iptables-nft -P INPUT ACCEPT");
+}
+
 static void full_conntrack_table_is_an_error(void **st)
 {
 	struct run run = {0};
@@ -910,6 +974,7 @@ int main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test_setup_teardown(nftables_conf_without_the_include_is_a_warning,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(fixes_are_in_the_managers_words, setup, teardown),
 		cmocka_unit_test_setup_teardown(full_conntrack_table_is_an_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(unused_tls_name_is_diagnosed, setup, teardown),
 		cmocka_unit_test_setup_teardown(self_signed_certificate_is_a_526_cause, setup,
