@@ -14,8 +14,9 @@ struct config;
 /*
  * `cdnallow doctor`: why is the CDN refused at this origin? Read-only checks of the
  * firewall (the kernel's nftables ruleset read over netlink, evaluated for a CDN packet to
- * each origin port), bans on CDN addresses (Fail2Ban, CSF, ipset, nft sets), listening
- * sockets, conntrack headroom and the origin's TLS certificate. Changes nothing anywhere.
+ * each origin port; UFW, firewalld and /etc/nftables.conf, with fixes in each manager's
+ * words), bans on CDN addresses (Fail2Ban, CSF, ipset, nft sets), listening sockets,
+ * conntrack headroom and the origin's TLS certificate. Changes nothing anywhere.
  * Works as non-root too: what needs privileges becomes an info finding saying so.
  */
 
@@ -29,7 +30,7 @@ enum doctor_severity {
 struct doctor_finding {
 	enum doctor_severity severity;
 	char *check;   /* "sets", "freshness", "rules", "bans", "listen", "conntrack", "tls",
-			* "ip", "privileges" */
+			* "ip", "privileges", "ufw", "firewalld", "nftables.conf" */
 	char *subject; /* target, set, port or address it concerns; NULL when general */
 	char *msg;     /* what was found, one line */
 	char *fix;     /* what to do about it; NULL when nothing */
