@@ -18,6 +18,7 @@
 #include "cda_error.h"
 #include "config.h"
 #include "nft_eval.h"
+#include "nft_expr.h"
 #include "nft_model.h"
 #include "origin_lock.h"
 #include "subproc.h"
@@ -270,7 +271,42 @@ static bool ours_empty(const struct ours *w, int f, const struct event *e)
 	       (e->where[strlen(at)] == '\0' || e->where[strlen(at)] == ' ');
 }
 
-static int read_events(struct ctx *c, int f, const struct eval *ev, const struct ours *w,
+/*
+ * With no doubt about what accepts, a drop of a user rule (`ufw deny 443/tcp`) that the
+ * evaluator called "maybe" only because an earlier accept was (UFW's RELATED,ESTABLISHED
+ * one) is certain when its own match is: evaluated again alone, it joins v->refused.
+ */
+static int user_denies(struct ctx *c, int f, struct eval *ev, struct verdict *v)
+{
+	for (size_t i = 0; i < ev->n_ev; i++) {
+		const struct event *e = &ev->ev[i];
+		char fam[16], table[64], chain[64];
+		struct nftnl_rule *r;
+		struct nchain *ch;
+		struct match m = {.verdict = V_NONE};
+		int rc = 0;
+
+		if (e->kind != EV_DROP || !e->maybe ||
+		    sscanf(e->where, "table %15s %63s chain %63s", fam, table, chain) != 3 ||
+		    (strncmp(chain, "ufw-user-", 9) != 0 && strncmp(chain, "ufw6-user-", 10) != 0) ||
+		    (r = rule_at(c->nft, e->where)) == NULL ||
+		    (ch = nft_model_chain(c->nft, nfproto[f], table, chain)) == NULL)
+			continue;
+		if ((m.s = ranges_dup(e->s)) == NULL || nft_expr_match(ev, ch, r, &m) < 0)
+			rc = -1;
+		else if (!m.maybe && !m.none && m.verdict == NF_DROP && !fam_none(m.s)) {
+			if (v->deny == NULL)
+				v->deny = e;
+			rc = fam_union(&v->refused, m.s);
+		}
+		ranges_free(m.s);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int read_events(struct ctx *c, int f, struct eval *ev, const struct ours *w,
 		       struct verdict *v)
 {
 	char policy[64];
@@ -289,12 +325,16 @@ static int read_events(struct ctx *c, int f, const struct eval *ev, const struct
 		    fam_union(&v->refused, e->s) < 0)
 			return -1;
 		if (e->kind == EV_DROP && !e->maybe && mgr_owner(c, e->where) == OWNER_UFW) {
-			if (v->deny == NULL)
+			/* a user rule (`ufw deny`); UFW's own drops (default reject) are its policy */
+			if (v->deny == NULL && (strstr(e->where, " chain ufw-user-") != NULL ||
+						strstr(e->where, " chain ufw6-user-") != NULL))
 				v->deny = e;
 			if (fam_union(&v->refused, e->s) < 0)
 				return -1;
 		}
 	}
+	if (v->doubt == NULL && user_denies(c, f, ev, v) < 0)
+		return -1;
 	/* a sure accept of what still reaches the policy sat behind a jump that may not be
 	 * taken: a doubt too */
 	for (size_t i = 0; i < ev->n_ev && v->doubt == NULL; i++) {
@@ -329,7 +369,8 @@ static void note_refused(struct ctx *c, const char *subj, uint16_t port, const s
 		snprintf(txt, sizeof(txt), "a UFW rule drops it (%s: \"%s\")", v->deny->where,
 			 v->deny->desc);
 	else
-		snprintf(txt, sizeof(txt), "UFW's default policy drops it (deny incoming%s%s%s)",
+		snprintf(txt, sizeof(txt), "UFW's default policy drops it (%s incoming%s%s%s)",
+			 strcmp(dflt, "REJECT") == 0 ? "reject" : "deny",
 			 dflt[0] ? ": DEFAULT_INPUT_POLICY=\"" : "", dflt, dflt[0] ? "\"" : "");
 	if (v->doubt != NULL)
 		doctor_note(c, DOCTOR_WARNING, "ufw", subj, fix,

@@ -113,6 +113,17 @@ check "... whose fix is backend = ufw" fix_has "ERROR   ufw [port 443 IPv4]" \
 check "... or ufw allow 443/tcp" fix_has "ERROR   ufw [port 443 IPv4]" "\`ufw allow 443/tcp\` (opens it to everyone)"
 check "no fix tells a UFW user to add an nft rule" hasnt "in this chain add"
 check "... nor to accept the sets in UFW's table" hasnt "fix: accept the CDN sets before"
+ufw default reject incoming >/dev/null
+doctor "$NFTCONF"
+check "UFW default reject: still an error about UFW's default policy" \
+	has "ERROR   ufw [port 443 IPv4]: UFW refuses CDN connections to port 443: UFW's default policy drops it (reject incoming: DEFAULT_INPUT_POLICY=\"REJECT\")"
+ufw default deny incoming >/dev/null
+ufw deny 443/tcp >/dev/null
+doctor "$NFTCONF"
+check "ufw deny 443/tcp: an error naming the user rule" \
+	has "ERROR   ufw [port 443 IPv4]: UFW refuses CDN connections to port 443: a UFW rule drops it (table ip filter chain ufw-user-input"
+check "... whose fix is ufw's" fix_has "ERROR   ufw [port 443 IPv4]" "\`ufw status numbered\`, \`ufw delete N\`"
+ufw delete deny 443/tcp >/dev/null
 "$CDNALLOW" -c "$NFTCONF" --json doctor >"$WORK/json" 2>/dev/null
 check "JSON: ok false, the ufw finding is an error" python3 -c "
 import json, sys
