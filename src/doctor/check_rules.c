@@ -18,26 +18,55 @@ static void event_text(const struct event *e, char *buf, size_t size)
 		snprintf(buf, size, "%s", e->where);
 }
 
-/* A finding for a rule or policy that drops (or may drop) some of the CDN's packets to port;
- * the fix in the words of the manager that owns the chain. */
-static void note_drop(struct ctx *c, const char *subj, uint16_t port, const struct event *e)
+/* " unless one of these accepts them (not modelled): WHERE, WHERE" for the maybe-accepts before
+ * event i; "" when none. */
+static void unsure_before(const struct eval *ev, size_t i, char *buf, size_t size)
 {
-	enum doctor_severity sev = e->maybe ? DOCTOR_WARNING : DOCTOR_ERROR;
+	size_t off = 0, n = 0;
+
+	buf[0] = '\0';
+	for (size_t j = 0; j < i && off + 1 < size; j++) {
+		const struct event *a = &ev->ev[j];
+		int w;
+
+		if (a->kind != EV_ACCEPT || !a->maybe)
+			continue;
+		w = snprintf(buf + off, size - off, "%s%s: \"%s\"",
+			     n++ ? "; " : " unless one of these rules accepts them (not modelled): ",
+			     a->where, a->desc);
+		off += w > 0 ? (size_t)w : 0;
+	}
+	if (off >= size && size > 4)
+		snprintf(buf + size - 4, 4, "...");
+}
+
+/* A finding for a rule or policy that drops (or may drop) some of the CDN's packets to port;
+ * the fix in the words of the manager that owns the chain. A drop behind unsure rules only
+ * is an error naming them: nothing modelled accepts the CDN before it. */
+static void note_drop(struct ctx *c, const char *subj, uint16_t port, const struct eval *ev,
+		      size_t i)
+{
+	const struct event *e = &ev->ev[i];
+	enum doctor_severity sev = e->maybe && !e->behind ? DOCTOR_WARNING : DOCTOR_ERROR;
+	char unless[900];
 	enum owner own = mgr_owner(c, e->where);
 	char txt[700], sm[400], fix[700], by[32] = "";
 
 	fam_samples(e->s, sm, sizeof(sm));
 	event_text(e, txt, sizeof(txt));
+	unless[0] = '\0';
+	if (e->behind)
+		unsure_before(ev, i, unless, sizeof(unless));
 	mgr_fix(c, own, e->kind == EV_POLICY, port, fix, sizeof(fix));
 	if (own != OWNER_ADMIN && own != OWNER_CDNALLOW)
 		snprintf(by, sizeof(by), " (%s's)", mgr_name(own));
 	if (e->kind == EV_POLICY)
 		doctor_note(c, sev, "rules", subj, fix,
-			    "%sCDN ranges reach the drop policy of %s%s: %s", e->maybe ? "some " : "",
-			    e->where, by, sm);
+			    "%sCDN ranges reach the drop policy of %s%s: %s%s",
+			    e->maybe && !e->behind ? "some " : "", e->where, by, sm, unless);
 	else
-		doctor_note(c, sev, "rules", subj, fix, "%s%s %s CDN ranges: %s", txt, by,
-			    e->maybe ? "may drop" : "drops", sm);
+		doctor_note(c, sev, "rules", subj, fix, "%s%s %s CDN ranges: %s%s", txt, by,
+			    e->maybe && !e->behind ? "may drop" : "drops", sm, unless);
 }
 
 /* The CDN's packets (from, family fam) to port: what drops them, or that they pass. */
@@ -59,7 +88,7 @@ static int cdn_path(struct ctx *c, int fam, uint16_t port, const char *subj,
 			continue;
 		}
 		nproblems++;
-		note_drop(c, subj, port, &ev.ev[i]);
+		note_drop(c, subj, port, &ev, i);
 	}
 	if (nproblems == 0 && !fam_none(alive))
 		doctor_note(c, DOCTOR_OK, "rules", subj, NULL,
@@ -133,6 +162,60 @@ int check_rules(struct ctx *c)
 	return 0;
 }
 
+/* The finding for one traced address (in_cdn: in the CDN lists) from its evaluation. A drop
+ * only a rate or history match makes uncertain does not decide: the connection passes until
+ * the source exceeds it, which the finding says. */
+static void trace_note(struct ctx *c, const struct eval *ev, const char *subj, uint16_t port,
+		       bool in_cdn)
+{
+	const struct event *drop = NULL, *acc = NULL, *rate = NULL;
+	const char *tail = in_cdn || !c->have_cdn ? "" : "; not in the CDN lists";
+	char txt[700], fix[700], unless[900] = "", rtxt[760] = "";
+	size_t di = 0;
+
+	for (size_t i = 0; i < ev->n_ev; i++) {
+		const struct event *e = &ev->ev[i];
+
+		if (e->kind != EV_ACCEPT && e->rate && rate == NULL)
+			rate = e;
+		else if (e->kind != EV_ACCEPT && !e->rate && drop == NULL)
+			drop = e, di = i;
+		if (e->kind == EV_ACCEPT && !e->maybe && acc == NULL)
+			acc = e;
+	}
+	if (rate != NULL) {
+		event_text(rate, txt, sizeof(txt));
+		snprintf(rtxt, sizeof(rtxt), "; a source past its rate is dropped by %s", txt);
+	}
+	if (drop != NULL) {
+		enum owner own = mgr_owner(c, drop->where);
+
+		event_text(drop, txt, sizeof(txt));
+		if (own == OWNER_ADMIN || own == OWNER_CDNALLOW)
+			snprintf(fix, sizeof(fix), "accept the CDN sets before that rule");
+		else
+			mgr_fix(c, own, drop->kind == EV_POLICY, port, fix, sizeof(fix));
+		if (drop->behind)
+			unsure_before(ev, di, unless, sizeof(unless));
+		doctor_note(c,
+			    !in_cdn			  ? DOCTOR_INFO
+			    : drop->maybe && !drop->behind ? DOCTOR_WARNING
+							   : DOCTOR_ERROR,
+			    "ip", subj, in_cdn ? fix : NULL, "%s by %s%s%s",
+			    drop->maybe ? "may be dropped" : "dropped", txt, unless,
+			    in_cdn	  ? " (it is in the CDN lists)"
+			    : c->have_cdn ? " (not in the CDN lists)"
+					  : "");
+	} else if (acc != NULL) {
+		event_text(acc, txt, sizeof(txt));
+		doctor_note(c, DOCTOR_OK, "ip", subj, NULL, "accepted by %s%s%s%s", txt,
+			    acc->ours ? " (cdnallow's set)" : "", rtxt, tail);
+	} else {
+		doctor_note(c, DOCTOR_OK, "ip", subj, NULL,
+			    "no rule decides it: accepted by the chain policies%s%s", rtxt, tail);
+	}
+}
+
 static int trace_ip(struct ctx *c, struct nft_model *n, const char *text, const struct cidr *a)
 {
 	int fam = a->family;
@@ -141,8 +224,7 @@ static int trace_ip(struct ctx *c, struct nft_model *n, const char *text, const 
 	for (size_t pi = 0; pi < c->n_ports; pi++) {
 		struct eval ev = {.c = c, .n = n, .fam = fam, .port = c->ports[pi]};
 		struct ranges *from = ranges_new(), *alive = NULL;
-		char subj[128], txt[700], fix[700];
-		const struct event *drop = NULL, *acc = NULL;
+		char subj[128];
 
 		if (from == NULL || fam_add(from, fam, a->addr, a->addr) < 0) {
 			ranges_free(from);
@@ -155,40 +237,7 @@ static int trace_ip(struct ctx *c, struct nft_model *n, const char *text, const 
 			nft_eval_finish(&ev);
 			return -1;
 		}
-		for (size_t i = 0; i < ev.n_ev; i++) {
-			if (ev.ev[i].kind != EV_ACCEPT && drop == NULL)
-				drop = &ev.ev[i];
-			if (ev.ev[i].kind == EV_ACCEPT && !ev.ev[i].maybe && acc == NULL)
-				acc = &ev.ev[i];
-		}
-		if (drop != NULL) {
-			enum owner own = mgr_owner(c, drop->where);
-
-			event_text(drop, txt, sizeof(txt));
-			if (own == OWNER_ADMIN || own == OWNER_CDNALLOW)
-				snprintf(fix, sizeof(fix), "accept the CDN sets before that rule");
-			else
-				mgr_fix(c, own, drop->kind == EV_POLICY, c->ports[pi], fix,
-					sizeof(fix));
-			doctor_note(c,
-				    !in_cdn       ? DOCTOR_INFO
-				    : drop->maybe ? DOCTOR_WARNING
-						  : DOCTOR_ERROR,
-				    "ip", subj, in_cdn ? fix : NULL,
-				    "%s by %s%s", drop->maybe ? "may be dropped" : "dropped", txt,
-				    in_cdn        ? " (it is in the CDN lists)"
-				    : c->have_cdn ? " (not in the CDN lists)"
-						  : "");
-		} else if (acc != NULL) {
-			event_text(acc, txt, sizeof(txt));
-			doctor_note(c, DOCTOR_OK, "ip", subj, NULL, "accepted by %s%s%s", txt,
-				    acc->ours ? " (cdnallow's set)" : "",
-				    in_cdn || !c->have_cdn ? "" : "; not in the CDN lists");
-		} else {
-			doctor_note(c, DOCTOR_OK, "ip", subj, NULL,
-				    "no rule decides it: accepted by the chain policies%s",
-				    in_cdn || !c->have_cdn ? "" : "; not in the CDN lists");
-		}
+		trace_note(c, &ev, subj, c->ports[pi], in_cdn);
 		ranges_free(from);
 		ranges_free(alive);
 		nft_eval_finish(&ev);

@@ -17,6 +17,8 @@ enum ev_kind { EV_ACCEPT, EV_DROP, EV_POLICY };
 struct event {
 	enum ev_kind kind;
 	bool maybe, ours;
+	bool rate;   /* a drop that only a rate or history match makes uncertain */
+	bool behind; /* certain itself, uncertain only behind earlier maybe-accepts */
 	char where[300]; /* "table inet filter chain input handle 7" */
 	char desc[300];  /* what the rule says, as far as understood */
 	struct ranges *s;
@@ -30,6 +32,7 @@ struct eval {
 	int fam; /* CDA_AF_INET or CDA_AF_INET6 */
 	uint16_t port;
 	bool uncertain; /* a maybe-accept happened earlier in this base chain */
+	bool via_maybe, via_rate; /* in a chain reached by a maybe-jump (by a rate match) */
 	struct ranges *dropped;
 	struct event *ev; /* in the order met */
 	size_t n_ev;

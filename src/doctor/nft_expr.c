@@ -4,7 +4,8 @@
  * P": payload/meta/ct loads become either known bytes (port, protocol, family, ct state NEW)
  * or the source address; cmp, range, bitwise and lookup narrow the set of source addresses
  * that reach the verdict. Anything not modelled (interfaces, marks, xt matches, limits,
- * maps, concatenations) makes the rule "maybe".
+ * maps, concatenations) makes the rule "maybe". iptables-nft's `xt match` blobs are decoded
+ * by nft_xt.c; `-m set` reads the ipsets.
  */
 #include "nft_expr.h"
 
@@ -18,8 +19,10 @@
 #include <linux/netfilter/nf_tables.h>
 
 #include "checks.h"
+#include "ipsets.h"
 #include "nft_eval.h"
 #include "nft_model.h"
+#include "nft_xt.h"
 
 enum reg_kind { R_UNKNOWN = 0, R_KNOWN, R_SADDR, R_IIFNAME, R_IIF, R_FIB };
 
@@ -385,6 +388,9 @@ static void do_payload(struct eval *ev, struct reg *regs, struct nftnl_expr *e)
 		v.dport = true;
 		v.v[0] = (uint8_t)(ev->port >> 8);
 		v.v[1] = (uint8_t)ev->port;
+	} else if (base == NFT_PAYLOAD_TRANSPORT_HEADER && off == 13 && len == 1) {
+		v.kind = R_KNOWN; /* TCP flags: a new connection's first packet is a SYN */
+		v.v[0] = 0x02;
 	}
 	set_reg(regs, e, NFTNL_EXPR_PAYLOAD_DREG, &v);
 }
@@ -487,6 +493,70 @@ static void do_bitwise(struct reg *regs, struct nftnl_expr *e)
 	set_reg(regs, e, NFTNL_EXPR_BITWISE_DREG, &v);
 }
 
+/* The ipset behind an `-m set` match: narrow m->s to its members (or outside them). */
+static int xt_set(struct eval *ev, struct match *m, const struct xt_out *o)
+{
+	const struct ipset_info *s = ipsets_by_index(nft_model_ipsets(ev->n), o->set_index);
+	struct ranges *cond;
+	int rc;
+
+	if (s == NULL || s->broken) {
+		m->maybe = true;
+		nft_expr_dcat(m, "-m set %s--match-set %s src", o->inv ? "! " : "",
+			      s ? s->name : "?");
+		return 0;
+	}
+	nft_expr_dcat(m, "-m set %s--match-set %s src", o->inv ? "! " : "", s->name);
+	if (s->fam != ev->fam) { /* an ipset of the other family matches nothing */
+		m->none = !o->inv;
+		return 0;
+	}
+	if ((cond = fam_only(s->elems, ev->fam)) == NULL)
+		return -1;
+	rc = narrow(m, cond, !o->inv);
+	ranges_free(cond);
+	return rc;
+}
+
+/* An `xt match` expression (iptables-nft's -m NAME), decoded from its blob. */
+static int do_xt(struct eval *ev, struct match *m, struct nftnl_expr *e)
+{
+	struct xt_pkt p = {.fam = ev->fam, .l4 = 6, .dport = ev->port};
+	uint32_t len = 0;
+	const void *info = nftnl_expr_get(e, NFTNL_EXPR_MT_INFO, &len);
+	struct xt_out o;
+
+	nft_xt_match(nftnl_expr_get_str(e, NFTNL_EXPR_MT_NAME),
+		     nftnl_expr_get_u32(e, NFTNL_EXPR_MT_REV), info, len, &p, &o);
+	switch (o.res) {
+	case XT_YES:
+		if (o.desc[0] != '\0')
+			nft_expr_dcat(m, "%s", o.desc);
+		return 0;
+	case XT_NO:
+		m->none = true;
+		return 0;
+	case XT_SRC: {
+		char a[CIDR_STRLEN], b[CIDR_STRLEN];
+		struct cidr ca = {.addr = o.lo, .family = (uint8_t)ev->fam,
+				  .plen = (uint8_t)(alen(ev->fam) * 8)};
+		struct cidr cb = ca;
+
+		cb.addr = o.hi;
+		nft_expr_dcat(m, "%s %s-%s", o.desc, cidr_format(&ca, a), cidr_format(&cb, b));
+		return narrow_iv(m, ev->fam, o.lo, o.hi, !o.inv);
+	}
+	case XT_SET:
+		return xt_set(ev, m, &o);
+	case XT_MAYBE:
+		break;
+	}
+	m->maybe = true;
+	m->rate |= o.rate;
+	nft_expr_dcat(m, "%s", o.desc);
+	return 0;
+}
+
 struct walk {
 	struct eval *ev;
 	struct match *m;
@@ -554,8 +624,7 @@ static int expr_cb(struct nftnl_expr *e, void *data)
 			nft_expr_dcat(m, "-j REJECT");
 		}
 	} else if (strcmp(name, "match") == 0) {
-		m->maybe = true;
-		nft_expr_dcat(m, "-m %s", nftnl_expr_get_str(e, NFTNL_EXPR_MT_NAME));
+		rc = do_xt(w->ev, m, e);
 	} else if (strcmp(name, "counter") == 0 || strcmp(name, "log") == 0 ||
 		   strcmp(name, "last") == 0 || strcmp(name, "dynset") == 0 ||
 		   strcmp(name, "notrack") == 0 || strcmp(name, "objref") == 0) {
@@ -563,6 +632,7 @@ static int expr_cb(struct nftnl_expr *e, void *data)
 	} else {
 		/* limit, quota, connlimit, exthdr, socket, ...: not modelled */
 		m->maybe = true;
+		m->rate |= strcmp(name, "limit") == 0 || strcmp(name, "connlimit") == 0;
 		for (int i = 0; i < NREGS; i++)
 			w->regs[i].kind = R_UNKNOWN;
 		nft_expr_dcat(m, "%s ...", name);

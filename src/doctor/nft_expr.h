@@ -16,6 +16,7 @@ struct ranges;
 struct match {
 	struct ranges *s; /* source addresses that match */
 	bool maybe, ours, none;
+	bool rate; /* maybe because of a rate or history match (limit, recent, ...) */
 	int verdict; /* NF_ACCEPT, NF_DROP, NFT_JUMP, NFT_GOTO, NFT_RETURN, V_NONE */
 	bool reject; /* the drop is a reject (already in desc) */
 	const char *target;

@@ -18,6 +18,7 @@
 #include <linux/netfilter/nfnetlink.h>
 
 #include "checks.h"
+#include "ipsets.h"
 
 #define DUMP_BUF 32768 /* MNL_SOCKET_DUMP_SIZE, which libmnl 1.0.4 lacks */
 
@@ -114,6 +115,16 @@ int nft_model_connect(struct nlconn *c)
 	return 0;
 }
 
+struct ipsets *nft_model_ipsets(struct nft_model *n)
+{
+	if (!n->ipsets_tried) {
+		n->ipsets_tried = true;
+		if (ipsets_load(n->ipset_cmd, &n->ipsets) < 0)
+			n->ipsets = NULL;
+	}
+	return n->ipsets;
+}
+
 void nft_model_free(struct nft_model *n)
 {
 	if (n == NULL)
@@ -131,6 +142,7 @@ void nft_model_free(struct nft_model *n)
 	free(n->rules);
 	free(n->chains);
 	free(n->sets);
+	ipsets_free(n->ipsets);
 	if (n->conn.nl != NULL)
 		mnl_socket_close(n->conn.nl);
 	free(n);

@@ -9,6 +9,7 @@
 
 #include "ranges.h"
 
+struct ipsets;
 struct mnl_socket;
 struct nftnl_chain;
 struct nftnl_rule;
@@ -45,6 +46,9 @@ struct nft_model {
 	size_t n_chains;
 	struct nset *sets;
 	size_t n_sets;
+	struct ipsets *ipsets; /* for `-m set`: read on first use (ipsets_tried) */
+	bool ipsets_tried;
+	const char *ipset_cmd; /* NULL: "ipset" */
 };
 
 /* Read chains, rules and sets (not the sets' elements). 0 ok; -1 with errno (EPERM: not
@@ -58,6 +62,9 @@ int nft_model_connect(struct nlconn *c);
 /* Fetch a set's elements once over n: 0 ok (s->elems filled, or s->broken marked when they
  * cannot be read or modelled), -1 ENOMEM. */
 int nft_model_set_load(struct nlconn *n, struct nset *s);
+
+/* The kernel's ipsets, read once (`ipset save`) on first use; NULL when unreadable. */
+struct ipsets *nft_model_ipsets(struct nft_model *n);
 
 /* Lookups; NULL when absent. */
 struct nchain *nft_model_chain(struct nft_model *n, uint32_t family, const char *table,
