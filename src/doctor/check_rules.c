@@ -4,11 +4,15 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "legacy.h"
 #include "nft_eval.h"
 #include "nft_model.h"
 #include "ranges.h"
+#include "cda_error.h"
+#include "subproc.h"
 
 static void event_text(const struct event *e, char *buf, size_t size)
 {
@@ -166,7 +170,7 @@ int check_rules(struct ctx *c)
  * only a rate or history match makes uncertain does not decide: the connection passes until
  * the source exceeds it, which the finding says. */
 static void trace_note(struct ctx *c, const struct eval *ev, const char *subj, uint16_t port,
-		       bool in_cdn)
+		       bool in_cdn, const struct legacy_verdict *lv)
 {
 	const struct event *drop = NULL, *acc = NULL, *rate = NULL;
 	const char *tail = in_cdn || !c->have_cdn ? "" : "; not in the CDN lists";
@@ -186,6 +190,21 @@ static void trace_note(struct ctx *c, const struct eval *ev, const char *subj, u
 	if (rate != NULL) {
 		event_text(rate, txt, sizeof(txt));
 		snprintf(rtxt, sizeof(rtxt), "; a source past its rate is dropped by %s", txt);
+	}
+	if ((drop == NULL || drop->maybe) && lv != NULL && lv->res != LEGACY_PASS &&
+	    (lv->res == LEGACY_DROP || drop == NULL)) {
+		doctor_note(c,
+			    !in_cdn			  ? DOCTOR_INFO
+			    : lv->res == LEGACY_MAYBE ? DOCTOR_WARNING
+						  : DOCTOR_ERROR,
+			    "ip", subj, in_cdn ? "accept the CDN in iptables-legacy's INPUT chain"
+					       : NULL,
+			    "%s by iptables-legacy: `%s`%s",
+			    lv->res == LEGACY_MAYBE ? "may be dropped" : "dropped", lv->rule,
+			    in_cdn	  ? " (it is in the CDN lists)"
+			    : c->have_cdn ? " (not in the CDN lists)"
+					  : "");
+		return;
 	}
 	if (drop != NULL) {
 		enum owner own = mgr_owner(c, drop->where);
@@ -216,6 +235,55 @@ static void trace_note(struct ctx *c, const struct eval *ev, const char *subj, u
 	}
 }
 
+/* Read iptables-legacy's filter tables once, for the families that have one loaded. */
+static void legacy_read(struct ctx *c)
+{
+	static const char *const names[] = {"ip_tables_names", "ip6_tables_names"};
+	static const char *const cmds[] = {"iptables-legacy-save", "ip6tables-legacy-save"};
+	const char *pn = c->o->proc_net ? c->o->proc_net : "/proc/net";
+
+	c->legacy_tried = true;
+	for (int i = 0; i < 2; i++) {
+		char path[PATH_MAX], line[64];
+		char *argv[] = {(char *)cmds[i], "-t", "filter", NULL};
+		struct subproc_opts o = {.argv = argv, .timeout = 5};
+		struct cda_error e = {0};
+		struct subproc_out r;
+		bool filter = false;
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s/%s", pn, names[i]);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;
+		while (fgets(line, sizeof(line), fp) != NULL)
+			filter |= strcmp(line, "filter\n") == 0;
+		fclose(fp);
+		if (!filter || subproc_exec(&o, &r, &e) < 0)
+			continue;
+		if (r.status == 0) {
+			c->legacy[i] = r.out;
+			r.out = NULL;
+		}
+		subproc_out_finish(&r);
+	}
+}
+
+/* a's fate to port in iptables-legacy's filter table: 1 (*lv filled), 0 none loaded, -1
+ * ENOMEM. */
+static int legacy_trace(struct ctx *c, const struct cidr *a, uint16_t port,
+			struct legacy_verdict *lv)
+{
+	struct legacy_probe p = {.fam = a->family, .addr = a->addr, .port = port};
+	const char *save;
+
+	if (!c->legacy_tried)
+		legacy_read(c);
+	save = c->legacy[a->family == CDA_AF_INET ? 0 : 1];
+	if (save == NULL)
+		return 0;
+	return legacy_eval(save, &p, lv) < 0 ? -1 : 1;
+}
+
 static int trace_ip(struct ctx *c, struct nft_model *n, const char *text, const struct cidr *a)
 {
 	int fam = a->family;
@@ -224,7 +292,9 @@ static int trace_ip(struct ctx *c, struct nft_model *n, const char *text, const 
 	for (size_t pi = 0; pi < c->n_ports; pi++) {
 		struct eval ev = {.c = c, .n = n, .fam = fam, .port = c->ports[pi]};
 		struct ranges *from = ranges_new(), *alive = NULL;
+		struct legacy_verdict lv;
 		char subj[128];
+		int lrc;
 
 		if (from == NULL || fam_add(from, fam, a->addr, a->addr) < 0) {
 			ranges_free(from);
@@ -237,8 +307,15 @@ static int trace_ip(struct ctx *c, struct nft_model *n, const char *text, const 
 			nft_eval_finish(&ev);
 			return -1;
 		}
-		trace_note(c, &ev, subj, c->ports[pi], in_cdn);
+		lrc = legacy_trace(c, a, c->ports[pi], &lv);
+		if (lrc >= 0)
+			trace_note(c, &ev, subj, c->ports[pi], in_cdn, lrc > 0 ? &lv : NULL);
 		ranges_free(from);
+		if (lrc < 0) {
+			ranges_free(alive);
+			nft_eval_finish(&ev);
+			return -1;
+		}
 		ranges_free(alive);
 		nft_eval_finish(&ev);
 	}

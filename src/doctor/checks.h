@@ -80,6 +80,8 @@ struct ctx {
 	size_t n_bans;
 	bool oom;
 	struct nft_model *nft; /* NULL when the ruleset could not be read (or no nftables) */
+	char *legacy[2];       /* iptables-/ip6tables-legacy-save -t filter; NULL: none loaded */
+	bool legacy_tried;
 };
 
 /* doctor.c */

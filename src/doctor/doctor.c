@@ -234,5 +234,7 @@ out:
 	free(c.own);
 	free(c.bans);
 	free(c.ips);
+	free(c.legacy[0]);
+	free(c.legacy[1]);
 	return rc;
 }

@@ -305,6 +305,40 @@ static int do_range(struct eval *ev, struct match *m, struct reg *regs, struct n
 	return 0;
 }
 
+/* A map lookup: a verdict map on a known key (port, protocol, ct state) gives its element's
+ * verdict, or no match; a data map, or a verdict map on the source address, is not
+ * evaluated: maybe, and for a verdict map any verdict (V_UNKNOWN). */
+static int map_lookup(struct eval *ev, struct match *m, const struct reg *r, struct nftnl_expr *e,
+		      struct nset *s, const char *shown)
+{
+	bool vmap = nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_DREG) == NFT_REG_VERDICT;
+
+	nft_expr_dcat(m, "%s @%s", vmap ? "vmap" : "map", shown ? shown : "?");
+	if (vmap && s != NULL && nft_model_set_load(&ev->n->conn, s) < 0)
+		return -1;
+	if (vmap && s != NULL && !s->broken && r != NULL && r->kind == R_KNOWN &&
+	    r->len >= s->klen && s->klen > 0) {
+		cda_u128 k = nft_model_key(r->v, s->klen);
+
+		for (size_t i = 0; i < s->n_vm; i++) {
+			if (k < s->vm[i].lo || k > s->vm[i].hi)
+				continue;
+			m->verdict = s->vm[i].verdict;
+			m->target = s->vm[i].chain[0] ? s->vm[i].chain : NULL;
+			if (m->target != NULL)
+				nft_expr_dcat(m, "(%s %s)",
+					      m->verdict == NFT_GOTO ? "goto" : "jump", m->target);
+			return 0;
+		}
+		m->none = true; /* no element: the rule does not match */
+		return 0;
+	}
+	m->maybe = true;
+	if (vmap)
+		m->verdict = V_UNKNOWN;
+	return 0;
+}
+
 static int do_lookup(struct eval *ev, struct match *m, struct reg *regs, struct nftnl_expr *e,
 		     uint32_t family, const char *table)
 {
@@ -316,11 +350,8 @@ static int do_lookup(struct eval *ev, struct match *m, struct reg *regs, struct 
 	bool anon = s != NULL && (s->flags & NFT_SET_ANONYMOUS);
 	const char *shown = anon ? "{...}" : name;
 
-	if (nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG)) {
-		m->maybe = true; /* a map: its verdicts are not evaluated */
-		nft_expr_dcat(m, "map @%s", name != NULL ? name : "?");
-		return 0;
-	}
+	if (nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG))
+		return map_lookup(ev, m, r, e, s, shown);
 	if (r == NULL || s == NULL || nft_model_set_load(&ev->n->conn, s) < 0) {
 		if (s != NULL && s->elems == NULL && !s->broken)
 			return -1;
@@ -446,6 +477,10 @@ static void do_ct(struct reg *regs, struct nftnl_expr *e)
 	case NFT_CT_DIRECTION:
 		v.kind = R_KNOWN;
 		v.len = 1; /* original */
+		break;
+	case NFT_CT_STATUS:
+		v.kind = R_KNOWN; /* a new, unconfirmed entry to a local address: no NAT bits */
+		v.len = 4;
 		break;
 	default:
 		break;

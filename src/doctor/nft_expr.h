@@ -11,6 +11,7 @@ struct nftnl_rule;
 struct ranges;
 
 #define V_NONE 1000
+#define V_UNKNOWN 1001 /* a verdict not evaluated (a verdict map on the source address) */
 
 /* What one rule does to the packets reaching it. */
 struct match {

@@ -4,6 +4,7 @@
 
 #include <sys/socket.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -138,6 +139,7 @@ void nft_model_free(struct nft_model *n)
 	for (size_t i = 0; i < n->n_sets; i++) {
 		nftnl_set_free(n->sets[i].s);
 		ranges_free(n->sets[i].elems);
+		free(n->sets[i].vm);
 	}
 	free(n->rules);
 	free(n->chains);
@@ -316,6 +318,9 @@ cda_u128 nft_model_key(const uint8_t *k, uint32_t len)
 struct ekey {
 	cda_u128 k;
 	bool end;
+	bool has_v; /* a verdict map element */
+	int verdict;
+	char chain[64];
 };
 
 static int ekey_cmp(const void *a, const void *b)
@@ -357,8 +362,17 @@ static int read_keys(struct nftnl_set *tmp, uint32_t klen, struct ekey **keys, s
 			*keys = v;
 			cap = ncap;
 		}
+		memset(&(*keys)[*n], 0, sizeof(**keys));
 		(*keys)[*n].k = nft_model_key(k, len);
-		(*keys)[(*n)++].end = (fl & NFT_SET_ELEM_INTERVAL_END) != 0;
+		(*keys)[*n].end = (fl & NFT_SET_ELEM_INTERVAL_END) != 0;
+		if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_VERDICT)) {
+			(*keys)[*n].has_v = true;
+			(*keys)[*n].verdict = (int)nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT);
+			if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN))
+				snprintf((*keys)[*n].chain, sizeof((*keys)[*n].chain), "%s",
+					 nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN));
+		}
+		(*n)++;
 	}
 	rc = 0;
 out:
@@ -397,6 +411,29 @@ static int keys_to_ranges(struct nset *s, const struct ekey *keys, size_t nk)
 	return 0;
 }
 
+/* A verdict map's sorted keys into s->vm: each element, or each interval's start up to the
+ * next key. 0, or -1 on ENOMEM. */
+static int keys_to_vmap(struct nset *s, const struct ekey *keys, size_t nk)
+{
+	cda_u128 kmax = s->klen == 16 ? ~(cda_u128)0 : (((cda_u128)1 << (8 * s->klen)) - 1);
+
+	if (nk == 0 || (s->vm = calloc(nk, sizeof(*s->vm))) == NULL)
+		return nk == 0 ? 0 : -1;
+	for (size_t i = 0; i < nk; i++) {
+		struct vmelem *v = &s->vm[s->n_vm];
+
+		if (keys[i].end || !keys[i].has_v)
+			continue;
+		v->lo = v->hi = keys[i].k;
+		if (s->flags & NFT_SET_INTERVAL)
+			v->hi = i + 1 < nk ? keys[i + 1].k - 1 : kmax;
+		v->verdict = keys[i].verdict;
+		snprintf(v->chain, sizeof(v->chain), "%s", keys[i].chain);
+		s->n_vm++;
+	}
+	return 0;
+}
+
 int nft_model_set_load(struct nlconn *n, struct nset *s)
 {
 	struct dump_acc a = {0};
@@ -428,6 +465,10 @@ int nft_model_set_load(struct nlconn *n, struct nset *s)
 	if (nk > 0)
 		qsort(keys, nk, sizeof(*keys), ekey_cmp);
 	if (keys_to_ranges(s, keys, nk) < 0)
+		goto out;
+	if (nftnl_set_is_set(s->s, NFTNL_SET_DATA_TYPE) &&
+	    nftnl_set_get_u32(s->s, NFTNL_SET_DATA_TYPE) == NFT_DATA_VERDICT &&
+	    keys_to_vmap(s, keys, nk) < 0)
 		goto out;
 	ranges_normalize(s->elems);
 	rc = 0;

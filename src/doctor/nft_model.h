@@ -15,8 +15,17 @@ struct nftnl_chain;
 struct nftnl_rule;
 struct nftnl_set;
 
+/* One element of a verdict map: keys lo..hi (as nft_model_key()) map to verdict (chain). */
+struct vmelem {
+	cda_u128 lo, hi;
+	int verdict;
+	char chain[64];
+};
+
 struct nset {
 	struct nftnl_set *s;
+	struct vmelem *vm; /* a verdict map's elements (NFT_DATA_VERDICT), n_vm of them */
+	size_t n_vm;
 	uint32_t family, flags, klen, ktype;
 	const char *table, *name;
 	bool loaded, broken, wanted;
