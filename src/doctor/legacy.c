@@ -127,9 +127,10 @@ enum m_res { M_YES, M_NO, M_MAYBE };
 /* One option and its value at tok[*i]; *i moves past them. */
 static enum m_res opt(const struct legacy_probe *p, char *const *tok, int n, int *i)
 {
-	const char *o = tok[*i], *v = *i + 1 < n ? tok[*i + 1] : "";
+	bool has_v = *i + 1 < n && tok[*i + 1][0] != '-' && strcmp(tok[*i + 1], "!") != 0;
+	const char *o = tok[*i], *v = has_v ? tok[*i + 1] : "";
 
-	*i += 2;
+	*i += has_v ? 2 : 1; /* flags such as --syn or --rcheck have no value */
 	if (strcmp(o, "-s") == 0 || strcmp(o, "--source") == 0)
 		return addr_in(p, v) ? M_YES : M_NO;
 	if (strcmp(o, "-d") == 0 || strcmp(o, "--destination") == 0)
@@ -154,10 +155,8 @@ static enum m_res opt(const struct legacy_probe *p, char *const *tok, int n, int
 		return word_in(v, "UNICAST") ? M_YES : M_NO;
 	if (strcmp(o, "--src-range") == 0)
 		return range_in(p, v) ? M_YES : M_NO;
-	if (strcmp(o, "--syn") == 0) {
-		*i -= 1;
+	if (strcmp(o, "--syn") == 0)
 		return M_YES;
-	}
 	if (strcmp(o, "--tcp-flags") == 0 && *i < n) {
 		unsigned int mask = tcp_flags(v), cmp = tcp_flags(tok[(*i)++]);
 
