@@ -573,12 +573,15 @@ static int do_xt(struct eval *ev, struct match *m, struct nftnl_expr *e)
 		return 0;
 	case XT_SRC: {
 		char a[CIDR_STRLEN], b[CIDR_STRLEN];
-		struct cidr ca = {.addr = o.lo, .family = (uint8_t)ev->fam,
-				  .plen = (uint8_t)(alen(ev->fam) * 8)};
-		struct cidr cb = ca;
 
-		cb.addr = o.hi;
-		nft_expr_dcat(m, "%s %s-%s", o.desc, cidr_format(&ca, a), cidr_format(&cb, b));
+		if (ev->fam == CDA_AF_INET) {
+			ipv4_format((uint32_t)o.lo, a);
+			ipv4_format((uint32_t)o.hi, b);
+		} else {
+			ipv6_format(o.lo, a);
+			ipv6_format(o.hi, b);
+		}
+		nft_expr_dcat(m, "%s %s-%s", o.desc, a, b);
 		return narrow_iv(m, ev->fam, o.lo, o.hi, !o.inv);
 	}
 	case XT_SET:

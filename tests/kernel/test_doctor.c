@@ -640,13 +640,17 @@ static const struct doctor_finding *find_subj(const struct run *run, const char 
 	return NULL;
 }
 
-/* iptables-restore of a filter table (real iptables-nft) next to cdnallow's healthy table. */
-static void iptables_filter(const char *rules)
+/* iptables-restore of a filter table (real iptables-nft), alone (healthy false) or next to
+ * cdnallow's healthy table. */
+static void iptables_filter_in(const char *rules, bool healthy)
 {
 	char path[PATH_MAX + 16];
 	FILE *fp;
 
-	ruleset(healthy_table());
+	if (healthy)
+		ruleset(healthy_table());
+	else
+		sh("nft flush ruleset");
 	snprintf(path, sizeof(path), "%s/filter.rules", work);
 	fp = fopen(path, "w");
 	assert_non_null(fp);
@@ -655,6 +659,11 @@ static void iptables_filter(const char *rules)
 	fclose(fp);
 	if (sh("iptables-nft-restore %s", path) != 0)
 		prereq("iptables-nft-restore (Debian: iptables)");
+}
+
+static void iptables_filter(const char *rules)
+{
+	iptables_filter_in(rules, true);
 }
 
 /* A drop policy in a table iptables-nft owns gets an iptables fix, in CSF's layout a CSF fix:
@@ -686,6 +695,62 @@ static void fixes_are_in_the_managers_words(void **st)
 	assert_non_null(strstr(f->fix, "`backend = csf`"));
 	assert_non_null(strstr(f->fix, "tcp|in|d=443|s=CIDR"));
 	assert_null(strstr(f->fix, "in this chain add"));
+	run_done(&run);
+	sh("iptables-nft -F; iptables-nft -X; iptables-nft -P INPUT ACCEPT");
+}
+
+/* The xt matches real iptables-nft writes (conntrack, state, addrtype, multiport, set,
+ * comment, iprange, recent) are decoded: the traced verdicts are exact, and
+ * `--ctstate INVALID -j DROP` is not a "may drop" for the CDN. */
+static void xt_matches_from_real_iptables_nft(void **st)
+{
+	struct run run = {0};
+	const char *ips[] = {"104.16.9.9", "198.51.100.7", "198.51.100.77"};
+
+	(void)st;
+	if (sh("ipset create cdnt4 hash:net family inet && ipset add cdnt4 104.16.0.0/13") != 0)
+		prereq("ipset (Debian: ipset)");
+	iptables_filter_in("-A INPUT -m conntrack --ctstate INVALID -j DROP\n"
+			"-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT\n"
+			"-A INPUT -m addrtype --dst-type BROADCAST -j DROP\n"
+			"-A INPUT -p tcp -m multiport --dports 80,443 -m set --match-set cdnt4 src "
+			"-m comment --comment \"cdn\" -j ACCEPT\n"
+			"-A INPUT -p tcp --dport 443 -m iprange --src-range "
+			"198.51.100.1-198.51.100.20 -j ACCEPT\n"
+			"-A INPUT -p tcp --dport 22 -m recent --name ssh --update --seconds 60 "
+			"--hitcount 4 -j DROP\n", false);
+	run.o.ips = ips;
+	run.o.n_ips = 3;
+	run_doctor(&run);
+	assert_non_null(find_subj(&run, "ip", "104.16.9.9 to port 443",
+				  "accepted by table ip filter chain INPUT"));
+	assert_non_null(find_subj(&run, "ip", "104.16.9.9 to port 443",
+				  "-m set --match-set cdnt4 src"));
+	assert_non_null(find_subj(&run, "ip", "198.51.100.7 to port 443", "--src-range"));
+	assert_non_null(find_subj(&run, "ip", "198.51.100.77 to port 443",
+				  "dropped by table ip filter chain INPUT (policy drop)"));
+	assert_null(find(&run, "rules", DOCTOR_WARNING, "--ctstate INVALID", NULL));
+	assert_null(find(&run, "rules", DOCTOR_WARNING, "may drop", NULL));
+	assert_null(find(&run, "ip", DOCTOR_WARNING, NULL, NULL));
+	run_done(&run);
+	sh("iptables-nft -F; iptables-nft -X; iptables-nft -P INPUT ACCEPT; ipset destroy cdnt4");
+}
+
+/* A drop policy the CDN reaches with only rules doctor cannot model before it is an error
+ * that names them (here `-m time`, which iptables-nft writes as `meta day`). */
+static void drop_policy_behind_unsure_rules_is_an_error(void **st)
+{
+	struct run run = {0};
+	const struct doctor_finding *f;
+
+	(void)st;
+	iptables_filter_in("-A INPUT -p tcp -m time --weekdays Mon -j ACCEPT\n", false);
+	run_doctor(&run);
+	f = find_subj(&run, "rules", "port 443 IPv4", "drop policy of table ip filter chain INPUT");
+	assert_non_null(f);
+	assert_int_equal(f->severity, DOCTOR_ERROR);
+	assert_non_null(strstr(f->msg, "unless one of these rules accepts them (not modelled)"));
+	assert_non_null(strstr(f->msg, "table ip filter chain INPUT handle"));
 	run_done(&run);
 	sh("iptables-nft -F; iptables-nft -X; iptables-nft -P INPUT ACCEPT");
 }
@@ -975,6 +1040,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(nftables_conf_without_the_include_is_a_warning,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(fixes_are_in_the_managers_words, setup, teardown),
+		cmocka_unit_test_setup_teardown(xt_matches_from_real_iptables_nft, setup, teardown),
+		cmocka_unit_test_setup_teardown(drop_policy_behind_unsure_rules_is_an_error, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(full_conntrack_table_is_an_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(unused_tls_name_is_diagnosed, setup, teardown),
 		cmocka_unit_test_setup_teardown(self_signed_certificate_is_a_526_cause, setup,
