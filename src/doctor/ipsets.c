@@ -44,8 +44,9 @@ static int parse_create(struct ipsets *s, char *rest)
 	s->n++;
 	i->broken = strcmp(type, "hash:ip") != 0 && strcmp(type, "hash:net") != 0 &&
 		    strcmp(type, "bitmap:ip") != 0;
-	for (char *t = strtok_r(NULL, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save)) {
-		if (strcmp(t, "family") == 0 && (t = strtok_r(NULL, " ", &save)) != NULL)
+	for (char *t = strtok_r(NULL, " ", &save), *prev = NULL; t != NULL;
+	     prev = t, t = strtok_r(NULL, " ", &save)) {
+		if (prev != NULL && strcmp(prev, "family") == 0)
 			i->fam = strcmp(t, "inet6") == 0 ? CDA_AF_INET6 : CDA_AF_INET;
 		else if (strcmp(t, "netmask") == 0)
 			i->broken = true; /* members stand for wider networks */

@@ -187,8 +187,8 @@ static void tcpudp_mt(bool tcp, const void *info, size_t len, const struct xt_pk
 		memcpy(t.dpts, u.dpts, sizeof(t.dpts));
 		t.invflags = u.invflags;
 	}
-	invs = tcp ? XT_TCP_INV_SRCPT : XT_UDP_INV_SRCPT;
-	invd = tcp ? XT_TCP_INV_DSTPT : XT_UDP_INV_DSTPT;
+	invs = XT_TCP_INV_SRCPT; /* the same bits as XT_UDP_INV_SRCPT and _DSTPT */
+	invd = XT_TCP_INV_DSTPT;
 	say(o, "-p %s --dport %s%u:%u", tcp ? "tcp" : "udp", (t.invflags & invd) ? "! " : "",
 	    t.dpts[0], t.dpts[1]);
 	if (p->l4 != (tcp ? IPPROTO_TCP : IPPROTO_UDP)) {
