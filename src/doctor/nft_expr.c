@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+/* One nft rule's expressions evaluated for the packets of one probe: which sources match. */
+/* Over 600 lines as one file: one walker, a handler per expression kind, one register model. */
 /*
  * One rule, evaluated symbolically for "a new TCP connection from some CDN address to port
  * P": payload/meta/ct loads become either known bytes (port, protocol, family, ct state NEW)
@@ -339,6 +341,84 @@ static int map_lookup(struct eval *ev, struct match *m, const struct reg *r, str
 	return 0;
 }
 
+/* The fields of a concatenated key in the registers from index at: known bytes, or the
+ * whole source address (at most one). Whether each is modelled. */
+struct field {
+	uint32_t off, len; /* in the key */
+	const struct reg *r;
+};
+
+static bool concat_fields(const struct eval *ev, const struct reg *regs, size_t at,
+			  uint32_t klen, struct field *f, size_t *nf, int *saddr)
+{
+	uint32_t off = 0;
+
+	*nf = 0;
+	*saddr = -1;
+	while (off < klen && *nf < CONCAT_MAX / 4) {
+		const struct reg *r = at + off / 4 < NREGS ? &regs[at + off / 4] : NULL;
+
+		if (r == NULL || r->len == 0 || off + r->len > klen)
+			return false;
+		if (r->kind == R_SADDR) {
+			if (*saddr >= 0 || r->off != 0 || r->len != alen(ev->fam) || r->mbits != 0)
+				return false;
+			*saddr = (int)*nf;
+		} else if (r->kind != R_KNOWN) {
+			return false;
+		}
+		f[(*nf)++] = (struct field){.off = off, .len = r->len, .r = r};
+		off += (r->len + 3) & ~3u; /* each field takes whole 32-bit registers */
+	}
+	return off == klen;
+}
+
+/* A lookup in a set with a concatenated key (`ip saddr . tcp dport @pairs`): the elements
+ * whose known fields hold the packet's values give the source addresses that match. */
+static int concat_lookup(struct eval *ev, struct match *m, const struct reg *regs, size_t at,
+			 const struct nset *s, bool inv, const char *shown)
+{
+	struct field f[CONCAT_MAX / 4];
+	struct ranges *cond = ranges_new();
+	size_t nf = 0;
+	int sa = -1, rc = 0;
+	bool any = false;
+
+	nft_expr_dcat(m, "%s... @%s", inv ? "!= " : "", shown);
+	if (cond == NULL)
+		return -1;
+	if (!concat_fields(ev, regs, at, s->klen, f, &nf, &sa)) {
+		m->maybe = true;
+		goto out;
+	}
+	for (size_t i = 0; i < s->n_cc && rc == 0; i++) {
+		const struct celem *c = &s->cc[i];
+		bool hit = true;
+
+		for (size_t j = 0; j < nf && hit; j++)
+			if ((int)j != sa)
+				hit = memcmp(f[j].r->v, c->key + f[j].off, f[j].len) >= 0 &&
+				      memcmp(f[j].r->v, c->end + f[j].off, f[j].len) <= 0;
+		if (!hit)
+			continue;
+		any = true;
+		if (sa >= 0)
+			rc = fam_add(cond, ev->fam, nft_model_key(c->key + f[sa].off, f[sa].len),
+				     nft_model_key(c->end + f[sa].off, f[sa].len));
+	}
+	if (rc < 0)
+		goto out;
+	if (sa < 0) { /* no source field: the packet's values are in the set, or not */
+		m->none = any == inv;
+		goto out;
+	}
+	ranges_normalize(cond);
+	rc = narrow(m, cond, !inv);
+out:
+	ranges_free(cond);
+	return rc;
+}
+
 static int do_lookup(struct eval *ev, struct match *m, struct reg *regs, struct nftnl_expr *e,
 		     uint32_t family, const char *table)
 {
@@ -363,6 +443,8 @@ static int do_lookup(struct eval *ev, struct match *m, struct reg *regs, struct 
 		nft_expr_dcat(m, "... @%s", shown);
 		return 0;
 	}
+	if (s->ktype >= 64)
+		return concat_lookup(ev, m, regs, (size_t)(r - regs), s, inv, shown);
 	if (r->kind == R_KNOWN && r->len >= s->klen) {
 		bool in = ranges_contains(s->elems, s->klen == 16 ? CDA_AF_INET6 : CDA_AF_INET,
 					  nft_model_key(r->v, s->klen));

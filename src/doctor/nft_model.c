@@ -140,6 +140,7 @@ void nft_model_free(struct nft_model *n)
 		nftnl_set_free(n->sets[i].s);
 		ranges_free(n->sets[i].elems);
 		free(n->sets[i].vm);
+		free(n->sets[i].cc);
 	}
 	free(n->rules);
 	free(n->chains);
@@ -434,8 +435,46 @@ static int keys_to_vmap(struct nset *s, const struct ekey *keys, size_t nk)
 	return 0;
 }
 
+/* A concatenated key's elements of tmp into s->cc (key_end = key without one). 0, or -1 on
+ * ENOMEM. */
+static int read_concat(struct nftnl_set *tmp, struct nset *s)
+{
+	struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(tmp);
+	struct nftnl_set_elem *e;
+	size_t cap = 0;
+	int rc = -1;
+
+	if (it == NULL)
+		return -1;
+	for (e = nftnl_set_elems_iter_next(it); e != NULL; e = nftnl_set_elems_iter_next(it)) {
+		uint32_t len = 0, elen = 0;
+		const uint8_t *k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+		const uint8_t *ke = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END, &elen);
+
+		if (k == NULL || len != s->klen)
+			continue;
+		if (s->n_cc == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct celem *v = reallocarray(s->cc, ncap, sizeof(*v));
+
+			if (v == NULL)
+				goto out;
+			s->cc = v;
+			cap = ncap;
+		}
+		memcpy(s->cc[s->n_cc].key, k, len);
+		memcpy(s->cc[s->n_cc].end, ke != NULL && elen == len ? ke : k, len);
+		s->n_cc++;
+	}
+	rc = 0;
+out:
+	nftnl_set_elems_iter_destroy(it);
+	return rc;
+}
+
 int nft_model_set_load(struct nlconn *n, struct nset *s)
 {
+	bool concat = s->ktype >= 64; /* nft's concatenated types: (type << 6) | next */
 	struct dump_acc a = {0};
 	struct nftnl_set *tmp;
 	struct ekey *keys = NULL;
@@ -445,8 +484,9 @@ int nft_model_set_load(struct nlconn *n, struct nset *s)
 	if (s->loaded)
 		return 0;
 	s->loaded = true;
-	if ((s->klen > 4 && s->klen != 16) || s->klen == 0) {
-		s->broken = true; /* concatenations and odd keys are not modelled */
+	if (s->klen == 0 || (!concat && s->klen > 4 && s->klen != 16) ||
+	    (concat && s->klen > CONCAT_MAX)) {
+		s->broken = true; /* odd keys are not modelled */
 		return 0;
 	}
 	if ((tmp = nftnl_set_alloc()) == NULL)
@@ -458,6 +498,10 @@ int nft_model_set_load(struct nlconn *n, struct nset *s)
 	if (nl_dump(n, NFT_MSG_GETSETELEM, (uint16_t)s->family, tmp, &a) < 0) {
 		s->broken = true;
 		rc = 0;
+		goto out;
+	}
+	if (concat) {
+		rc = read_concat(tmp, s);
 		goto out;
 	}
 	if ((s->elems = ranges_new()) == NULL || read_keys(tmp, s->klen, &keys, &nk) < 0)

@@ -22,8 +22,17 @@ struct vmelem {
 	char chain[64];
 };
 
+#define CONCAT_MAX 64 /* bytes of a concatenated key modelled */
+
+/* One element of a set with a concatenated key: each field between key and key_end. */
+struct celem {
+	uint8_t key[CONCAT_MAX], end[CONCAT_MAX];
+};
+
 struct nset {
 	struct nftnl_set *s;
+	struct celem *cc; /* a concatenated key's elements (ktype >= 64), n_cc of them */
+	size_t n_cc;
 	struct vmelem *vm; /* a verdict map's elements (NFT_DATA_VERDICT), n_vm of them */
 	size_t n_vm;
 	uint32_t family, flags, klen, ktype;
