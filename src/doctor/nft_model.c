@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The ruleset model: libnftnl dumps of chains, rules and sets (never nft text), and lookups. */
+/* Over 600 lines as one file: the dumps, the element decoding and the lookups share one model. */
 #include "nft_model.h"
 
 #include <sys/socket.h>

@@ -755,6 +755,47 @@ static void drop_policy_behind_unsure_rules_is_an_error(void **st)
 	sh("iptables-nft -F; iptables-nft -X; iptables-nft -P INPUT ACCEPT");
 }
 
+/* Verdict maps on the port and ct state, jumps and gotos, and a set with a concatenated key
+ * (as an admin writes them with nft -f): the traces follow them, instead of ignoring the
+ * vmap and calling the drop policy certain (what the truth corpus caught). */
+static void vmaps_concatenations_and_gotos_are_followed(void **st)
+{
+	struct run run = {0};
+	const char *ips[] = {"104.16.9.9", "198.51.100.7", "198.51.100.77"};
+
+	(void)st;
+	ruleset("table inet edge {\n"
+		" set cdn4 { type ipv4_addr; flags interval; elements = { 104.16.0.0/13 } }\n"
+		" set pairs { type ipv4_addr . inet_service; flags interval;\n"
+		"  elements = { 198.51.100.0/28 . 80 } }\n"
+		" map web { type inet_service : verdict; elements = { 80 : jump cdnonly,"
+		" 443 : jump cdnonly } }\n"
+		" chain deny { reject with tcp reset; }\n"
+		" chain cdnonly {\n"
+		"  ip saddr @cdn4 accept\n"
+		"  ip saddr . tcp dport @pairs accept\n"
+		"  goto deny\n"
+		" }\n"
+		" chain input { type filter hook input priority 0; policy drop;\n"
+		"  ct state vmap { established : accept, related : accept, invalid : drop }\n"
+		"  meta l4proto tcp tcp dport vmap @web\n"
+		" }\n"
+		"}\n");
+	run.o.ips = ips;
+	run.o.n_ips = 3;
+	run_doctor(&run);
+	assert_non_null(find_subj(&run, "ip", "104.16.9.9 to port 443", "accepted by table inet "
+				  "edge chain cdnonly"));
+	assert_non_null(find_subj(&run, "ip", "198.51.100.7 to port 80", "@pairs accept"));
+	assert_non_null(find_subj(&run, "ip", "198.51.100.7 to port 443",
+				  "dropped by table inet edge chain deny"));
+	assert_non_null(find_subj(&run, "ip", "198.51.100.77 to port 80",
+				  "dropped by table inet edge chain deny"));
+	assert_null(find(&run, "ip", DOCTOR_WARNING, NULL, NULL));
+	assert_null(find(&run, "ip", DOCTOR_INFO, "may be dropped", NULL));
+	run_done(&run);
+}
+
 static void full_conntrack_table_is_an_error(void **st)
 {
 	struct run run = {0};
@@ -1042,6 +1083,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(fixes_are_in_the_managers_words, setup, teardown),
 		cmocka_unit_test_setup_teardown(xt_matches_from_real_iptables_nft, setup, teardown),
 		cmocka_unit_test_setup_teardown(drop_policy_behind_unsure_rules_is_an_error, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(vmaps_concatenations_and_gotos_are_followed, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(full_conntrack_table_is_an_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(unused_tls_name_is_diagnosed, setup, teardown),
