@@ -70,4 +70,20 @@ printf '10.0.0.0/8\n' >>"$f"
 run restore
 check "cached special-purpose space is refused by restore" has "special-purpose" "$WORK/err"
 check "... which applies nothing" sh -c "! nft list set inet cdnallow allow_v4 | grep -q '10.0.0.0/8'"
+
+# 5. a v4 body cut after its last address ("131.0.72.0" of "131.0.72.0/22", no final
+# newline): Cloudflare publishes prefixes only, so the source fails at that line and its
+# last known good list stands in; the kernel keeps the /22
+cp "$WORK/list.bak" "$f"
+run sync
+check "back to a good cache: sync exits 0" expect_rc 0
+nft list ruleset >"$WORK/good"
+head -c $(($(wc -c <"$CF2021/ips-v4") - 3)) "$CF2021/ips-v4" >"$DOC/ips-v4"
+check "... (the body now ends in a bare 131.0.72.0)" sh -c "tail -c 11 '$DOC/ips-v4' | grep -qx '131.0.72.0'"
+run sync
+check "a body cut after an address falls back (exit 75)" expect_rc 75
+check "... naming the bare address" has '"131.0.72.0" has no prefix length' "$WORK/err"
+check "... with the source, URL and line" has 'source cloudflare (https://[^)]*/ips-v4):15: ' "$WORK/err"
+check "... the /22 is still allowed, the ruleset as it was" \
+	sh -c "nft list ruleset | diff '$WORK/good' - && nft list set inet cdnallow allow_v4 | grep -q '131.0.72.0/22'"
 finish
