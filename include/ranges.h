@@ -113,6 +113,9 @@ struct cidr_list {
 /* Minimal CIDR cover of r (both families, v4 first); r must be sorted and non-overlapping.
  * Appends to out. */
 int ranges_to_cidrs(const struct ranges *r, struct cidr_list *out);
+/* Addresses covered by one family of r (sorted, non-overlapping), as a double: IPv6 counts
+ * reach 2^128. */
+double ranges_addresses(const struct ranges *r, int fam);
 /* Number of prefixes in the minimal cover of one family, without building it. */
 size_t ranges_cidr_count(const struct ranges *r, int fam);
 int cidr_list_push(struct cidr_list *l, const struct cidr *c);

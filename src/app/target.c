@@ -231,11 +231,19 @@ out:
 static int guard(struct target_work *w)
 {
 	struct target_report *tr = w->tr;
+	static const int fams[2] = {CDA_AF_INET, CDA_AF_INET6};
 	struct guard_counts gc = {0};
 	struct guard_policy gp;
+	struct ranges *lost = NULL;
 
-	gc.have[0] = ranges_cidr_count(w->have, CDA_AF_INET);
-	gc.have[1] = ranges_cidr_count(w->have, CDA_AF_INET6);
+	if (ranges_subtract(w->have, w->want, &lost) < 0)
+		return cda_error_sys(&tr->err, CDA_ESYS, "computing the change");
+	for (int f = 0; f < 2; f++) {
+		gc.have[f] = ranges_cidr_count(w->have, fams[f]);
+		gc.have_addrs[f] = ranges_addresses(w->have, fams[f]);
+		gc.lost_addrs[f] = ranges_addresses(lost, fams[f]);
+	}
+	ranges_free(lost);
 	gc.want[0] = tr->v4;
 	gc.want[1] = tr->v6;
 	for (size_t i = 0; i < w->ldel.n; i++)

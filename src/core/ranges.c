@@ -566,6 +566,20 @@ int ranges_to_cidrs(const struct ranges *r, struct cidr_list *out)
 	return 0;
 }
 
+double ranges_addresses(const struct ranges *r, int fam)
+{
+	size_t n = fam == CDA_AF_INET ? r->n4 : r->n6;
+	double sum = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		cda_u128 lo, hi;
+
+		get_item(r, fam, i, &lo, &hi);
+		sum += (double)(hi - lo) + 1.0; /* hi - lo + 1 would wrap for ::/0 */
+	}
+	return sum;
+}
+
 size_t ranges_cidr_count(const struct ranges *r, int fam)
 {
 	size_t n = 0;
