@@ -437,9 +437,8 @@ static void aws_full_file_parses_fast(void **state)
 	expect_ok(&res);
 	assert_true(res.info.entries > 5000);
 	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	/* the figure is for the record; speed is measured by tests/bench, not asserted here */
 	print_message("# aws 2.6 MB parsed in %.1f ms\n", ms);
-	/* Tens of milliseconds normally; the bound leaves room for sanitizers and valgrind. */
-	assert_true(ms < 5000);
 	free(buf);
 	result_done(&res);
 }
@@ -1140,11 +1139,10 @@ static void a_million_line_text_list_parses_in_linear_time(void **state)
 {
 	double small = text_parse_ms(100000), big = text_parse_ms(1000000);
 
+	/* No timed assertion (speed is for tests/bench): a quadratic parse of 1M lines ends in
+	 * the test's timeout; the figures are printed for the record. */
+	(void)state;
 	print_message("# text: 100k lines %.1f ms, 1M lines %.1f ms\n", small, big);
-	assert_true(big < 10000);
-	/* Linear: ten times the lines must not cost much more than ten times the time
-	 * (generous for timer noise on tiny inputs). */
-	assert_true(big < 30 * small + 50);
 }
 
 int main(void)
