@@ -50,6 +50,7 @@ struct ctx {
 	struct ban *bans;
 	size_t n_bans;
 	bool oom;
+	bool ufw; /* UFW is enabled (its advice is given in UFW's words) */
 	struct nft_model *nft; /* NULL when the ruleset could not be read (or no nftables) */
 };
 
@@ -88,6 +89,7 @@ bool check_bans_named(const char *name); /* a name that sounds like a ban list *
 int check_host_listen(struct ctx *c);
 int check_host_conntrack(struct ctx *c);
 int check_tls(struct ctx *c); /* only with o->tls_name */
+int check_ufw(struct ctx *c); /* UFW's policy and rules for the CDN; sets c->ufw */
 
 #ifdef HAVE_NFTABLES
 int check_nft_load(struct ctx *c);    /* fills c->nft, or says why not */

@@ -179,6 +179,7 @@ static const struct check checks[] = {
 	{check_nft_load, "reading the ruleset"},
 	{check_nft_preload, "reading sets"},
 	{check_lists, "allocating"},
+	{check_ufw, "reading UFW's rules"},
 	{check_rules, "evaluating the ruleset"},
 	{check_sets_use, "evaluating the ruleset"},
 	{check_sets_bans, "evaluating the ruleset"},
@@ -187,6 +188,7 @@ static const struct check checks[] = {
 #else
 	{check_no_nft, "allocating"},
 	{check_lists, "allocating"},
+	{check_ufw, "reading UFW's rules"},
 #endif
 	{check_bans, "reading ban lists"},
 	{check_bans_ips, "allocating"},
