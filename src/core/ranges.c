@@ -499,19 +499,37 @@ void cidr_list_finish(struct cidr_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* Largest aligned block starting at lo that fits in [lo, hi]; returns its prefix length. */
+/* Trailing zero bits of v (v != 0) and floor(log2(v)) (v != 0), in constant time. */
+static unsigned int ctz_u128(cda_u128 v)
+{
+	uint64_t low = (uint64_t)v;
+
+	return low != 0 ? (unsigned int)__builtin_ctzll(low)
+			: 64u + (unsigned int)__builtin_ctzll((uint64_t)(v >> 64));
+}
+
+static unsigned int log2_u128(cda_u128 v)
+{
+	uint64_t high = (uint64_t)(v >> 64);
+
+	return high != 0 ? 127u - (unsigned int)__builtin_clzll(high)
+			 : 63u - (unsigned int)__builtin_clzll((uint64_t)v);
+}
+
+/*
+ * Largest aligned block starting at lo that fits in [lo, hi]; returns its prefix length.
+ * Its host bits are the fewer of lo's trailing zeros (alignment) and floor(log2) of the
+ * range's size (fit); a size of 2^128 wraps to 0 and limits nothing.
+ */
 static unsigned int block_plen(int fam, cda_u128 lo, cda_u128 hi)
 {
-	unsigned int bits = fam == CDA_AF_INET ? 32 : 128, host = 0;
+	unsigned int bits = fam == CDA_AF_INET ? 32 : 128, host = bits;
+	cda_u128 size = hi - lo + 1;
 
-	/* grow the block while lo stays aligned and the block stays inside [lo, hi] */
-	while (host < bits) {
-		cda_u128 m = host + 1 >= 128 ? U128_MAX : ((cda_u128)1 << (host + 1)) - 1;
-
-		if ((lo & m) != 0 || (lo | m) > hi)
-			break;
-		host++;
-	}
+	if (lo != 0 && ctz_u128(lo) < host)
+		host = ctz_u128(lo);
+	if (size != 0 && log2_u128(size) < host)
+		host = log2_u128(size);
 	return bits - host;
 }
 
