@@ -302,7 +302,9 @@ static void emit_changes(FILE *out, const struct report_change *v, size_t n, boo
 		if (!first)
 			fputc(',', out);
 		first = false;
-		fprintf(out, "\"%s\"", cidr_format(&v[i].c, buf));
+		fputc('"', out);
+		fputs(cidr_format(&v[i].c, buf), out);
+		fputc('"', out);
 		if (!sources)
 			continue;
 		if (v[i].source != last) {
@@ -313,7 +315,8 @@ static void emit_changes(FILE *out, const struct report_change *v, size_t n, boo
 			json_object_put(j);
 			last = v[i].source;
 		}
-		fprintf(out, ":%s", ls != NULL ? ls : "null");
+		fputc(':', out);
+		fputs(ls != NULL ? ls : "null", out);
 	}
 	free(ls);
 	fputc(sources ? '}' : ']', out);
