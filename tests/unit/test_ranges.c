@@ -299,6 +299,83 @@ static void cover_blocks_are_the_largest_aligned(void **state)
 	}
 }
 
+static int cmp_r6(const void *a, const void *b)
+{
+	const struct range6 *x = a, *y = b;
+
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	return x->hi < y->hi ? -1 : x->hi > y->hi;
+}
+
+/* ranges_sort on IPv6 items, ties on lo included, at sizes around each merge width. */
+static void ipv6_sort_matches_qsort(void **state)
+{
+	static const size_t sizes[] = {2, 3, 15, 16, 17, 31, 33, 100, 1000, 4097, 50000};
+	uint64_t x = 99991ULL;
+
+	(void)state;
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		size_t n = sizes[s];
+		struct range6 *want = calloc(n, sizeof(*want));
+		struct ranges *r = ranges_new();
+
+		assert_non_null(want);
+		assert_non_null(r);
+		for (size_t i = 0; i < n; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			want[i].lo = (cda_u128)(x % 97) << 100 | (x >> 40);
+			want[i].hi = want[i].lo + (x % 5);
+			assert_int_equal(ranges_add6(r, want[i].lo, want[i].hi), 0);
+		}
+		qsort(want, n, sizeof(*want), cmp_r6);
+		ranges_sort(r);
+		assert_int_equal(ranges_count6(r), n);
+		for (size_t i = 0; i < n; i++)
+			assert_true(ranges_v6(r)[i].lo == want[i].lo && ranges_v6(r)[i].hi == want[i].hi);
+		ranges_free(r);
+		free(want);
+	}
+}
+
+/* ranges_already_normal answers what normalize-and-compare answers, on lists near normal. */
+static void already_normal_agrees_with_normalize(void **state)
+{
+	uint64_t x = 4242ULL;
+
+	(void)state;
+	for (int t = 0; t < 20000; t++) {
+		struct ranges *r = ranges_new(), *n;
+		size_t k = 1 + t % 6;
+
+		assert_non_null(r);
+		for (size_t i = 0; i < k; i++) {
+			uint32_t lo, hi;
+
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			lo = (uint32_t)(i * 16 + x % 12);
+			hi = lo + (uint32_t)(x >> 8) % 6;
+			if (t % 7 == 0 && i + 1 == k)
+				hi = UINT32_MAX;
+			if (t % 2)
+				assert_int_equal(ranges_add4(r, lo, hi), 0);
+			else
+				assert_int_equal(ranges_add6(r, (cda_u128)lo << 96, (cda_u128)hi << 96 |
+								(x % 3 == 0 ? ~(cda_u128)0 >> 32 : 0)), 0);
+		}
+		n = ranges_dup(r);
+		assert_non_null(n);
+		ranges_normalize(n);
+		assert_int_equal(ranges_already_normal(r), ranges_equal(n, r));
+		ranges_free(n);
+		ranges_free(r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -313,6 +390,8 @@ int main(void)
 		cmocka_unit_test(large_random_sets_sort_and_round_trip),
 		cmocka_unit_test(ipv6_format_matches_inet_ntop),
 		cmocka_unit_test(cover_blocks_are_the_largest_aligned),
+		cmocka_unit_test(ipv6_sort_matches_qsort),
+		cmocka_unit_test(already_normal_agrees_with_normalize),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
