@@ -295,11 +295,19 @@ static void apply(struct target_work *w)
 	struct backend_input in = {.want = w->want, .srcs = w->now, .n_srcs = w->na};
 	char buf[600];
 
-	if (ranges_diff_items(w->cur, w->want, &del, &add) < 0) {
+	if (ranges_count4(w->cur) == 0 && ranges_count6(w->cur) == 0) {
+		/* an empty target: the delta is want's items, in order; want itself, not a copy */
+		if ((del = ranges_new()) == NULL) {
+			cda_error_sys(err, CDA_ESYS, "computing the delta");
+			goto out;
+		}
+		in.add = w->want;
+	} else if (ranges_diff_items(w->cur, w->want, &del, &add) < 0) {
 		cda_error_sys(err, CDA_ESYS, "computing the delta");
 		goto out;
+	} else {
+		in.add = add;
 	}
-	in.add = add;
 	in.del = del;
 	if (backend_apply(w->be, &in, err) < 0 || backend_verify(w->be, w->want, err) < 0) {
 		tr->status = TGT_FAILED;
