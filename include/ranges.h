@@ -81,6 +81,8 @@ void ranges_sort(struct ranges *r);
 void ranges_normalize(struct ranges *r);
 /* True after ranges_normalize() and no append since. */
 bool ranges_is_normal(const struct ranges *r);
+/* Whether ranges_normalize would leave r as it is (sorted, no overlap, no adjacency): no copy. */
+bool ranges_already_normal(const struct ranges *r);
 
 size_t ranges_count4(const struct ranges *r);
 size_t ranges_count6(const struct ranges *r);
