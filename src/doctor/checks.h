@@ -39,8 +39,10 @@ struct ctx {
 	struct doctor_report *rep;
 	struct cda_error *err;
 	struct state *st; /* NULL when the state dir could not be opened */
-	uint16_t ports[64];
+	uint16_t ports[64]; /* --port, else the targets' ports and lock_ports, else 80 443 */
 	size_t n_ports;
+	bool ports_default; /* nothing named a port: 80 and 443 */
+	bool port_ruled[64]; /* a rule matching the port's dport decided some CDN packets */
 	struct cidr *ips; /* o->ips parsed, n_ips of them */
 	size_t n_ips;
 	struct ranges *cdn; /* union of every selected target's lists (normal) */

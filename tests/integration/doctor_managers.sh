@@ -25,12 +25,29 @@ s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", 443)); s.listen(); time.sleep(600)' >/dev/null 2>&1 &
 LISTENER=$!
 trap 'kill $LISTENER 2>/dev/null; cleanup' EXIT INT TERM
+listening() { grep -q '^ *[0-9]*: 00000000:01BB 00000000:0000 0A' /proc/net/tcp; }
+for i in $(seq 1 100); do listening && break; sleep 0.1; done
+check "a listener on 0.0.0.0:443" listening
 
 # the lists are known (a sync into a file target; UFW is not touched by it)
 cf_config "$CONF"
 sed -i "s#^backend = nftables\$#backend = file\npath = $WORK/allow.txt#" "$CONF"
 run sync
 check "the lists are fetched (sync into a file target)" expect_rc 0
+
+# 0. a 443-only origin and no port named anywhere: port 80 unused is not an error
+run -v doctor
+check "443-only origin, default ports: no listen error" hasnt "^ERROR *listen"
+check "... port 80 unused is info, naming port 443" \
+	has "^info *listen \\[port 80\\]: nothing listens on port 80, but port 443 does"
+# a target that names port 80 (an nftables lock on 80; never synced) makes it an error again
+sed "s#^backend = file\$#backend = nftables#; s#^path = .*#lock_ports = 80#" "$CONF" >"$WORK/lock80.conf"
+chmod 600 "$WORK/lock80.conf"
+check "... (the lock_ports = 80 config loads)" "$CDNALLOW" -c "$WORK/lock80.conf" check
+"$CDNALLOW" -c "$WORK/lock80.conf" -v doctor >"$WORK/out" 2>"$WORK/err"
+check "lock_ports = 80: nothing listening there is an ERROR" \
+	has "^ERROR *listen \\[port 80\\]: nothing listens on port 80"
+check "... and port 443, named nowhere, is not checked" hasnt "listen \\[port 443\\]"
 
 # 1. UFW enabled, default deny incoming, only SSH allowed
 ufw default deny incoming >/dev/null
