@@ -104,6 +104,7 @@ int check_sets_bans(struct ctx *c);    /* ban-style nft sets holding CDN address
 int check_rules(struct ctx *c);        /* CDN traffic to each port through the chains */
 int check_rules_ips(struct ctx *c);    /* each --ip through the chains */
 int check_rules_legacy(struct ctx *c); /* iptables-legacy tables loaded */
+int check_nftconf(struct ctx *c);      /* /etc/nftables.conf flushes without our include */
 #endif
 
 #endif

@@ -224,6 +224,7 @@ static const struct check checks[] = {
 	{check_sets_bans, "evaluating the ruleset"},
 	{check_rules_ips, "evaluating the ruleset"},
 	{check_rules_legacy, "reading legacy tables"},
+	{check_nftconf, "reading /etc/nftables.conf"},
 #else
 	{check_no_nft, "allocating"},
 	{check_lists, "allocating"},

@@ -49,6 +49,30 @@ check "lock_ports = 80: nothing listening there is an ERROR" \
 	has "^ERROR *listen \\[port 80\\]: nothing listens on port 80"
 check "... and port 443, named nowhere, is not checked" hasnt "listen \\[port 443\\]"
 
+# 0b. /etc/nftables.conf (a scratch copy bind-mounted in this private mount namespace only)
+# that flushes the ruleset: with no include of the target's nft_file, a warning naming the
+# line to add; with it last, ok; with it before the flush, a warning
+printf '#!/usr/sbin/nft -f\nflush ruleset\ntable inet filter {\n}\n' >"$WORK/nftables.conf"
+if ! mount --bind "$WORK/nftables.conf" /etc/nftables.conf ||
+	[ "$(stat -c %d:%i /etc/nftables.conf)" != "$(stat -c %d:%i "$WORK/nftables.conf")" ]; then
+	echo "not ok - a scratch /etc/nftables.conf could not be mounted"
+	exit 1
+fi
+doc80() { "$CDNALLOW" -c "$WORK/lock80.conf" -v doctor >"$WORK/out" 2>"$WORK/err"; }
+doc80
+check "nftables.conf flushes, no include: a warning with the line" \
+	has "^WARNING *nftables.conf \\[edge\\]: /etc/nftables.conf:2 flushes the ruleset and does not include cdnallow's file"
+check "... the fix is the include line for the state dir" has "fix: make \`include \"$WORK/state/\\*.nft\"\` the last line"
+echo "include \"$WORK/state/*.nft\"" >>"$WORK/nftables.conf"
+doc80
+check "with the include last: ok, no warning" \
+	has "^ok *nftables.conf \\[edge\\]: /etc/nftables.conf:5 includes $WORK/state/edge.nft after"
+printf 'include "%s/state/*.nft"\nflush ruleset\n' "$WORK" >"$WORK/nftables.conf"
+doc80
+check "with the include before the flush: a warning" \
+	has "^WARNING *nftables.conf \\[edge\\]: /etc/nftables.conf:2 flushes the ruleset, after the line that includes"
+umount /etc/nftables.conf
+
 # 1. UFW enabled, default deny incoming, only SSH allowed
 ufw default deny incoming >/dev/null
 ufw allow 22/tcp >/dev/null
