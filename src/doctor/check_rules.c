@@ -84,6 +84,9 @@ static int cdn_path(struct ctx *c, int fam, uint16_t port, const char *subj,
 		return -1;
 	}
 	for (size_t i = 0; i < ev.n_ev; i++) {
+		if (strstr(ev.ev[i].desc, "dport") != NULL)
+			for (size_t pi = 0; pi < c->n_ports; pi++)
+				c->port_ruled[pi] |= c->ports[pi] == port;
 		if (ev.ev[i].kind == EV_ACCEPT) {
 			ours |= ev.ev[i].ours;
 			continue;

@@ -2,6 +2,7 @@
 /* UFW: enabled? its default incoming policy, and whether its rules let the CDN reach a port. */
 #include "checks.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,12 @@
 
 #define UFW_CONF "/etc/ufw/ufw.conf"
 #define UFW_DEFAULTS "/etc/default/ufw"
+
+/* A manager's file under the --etc override of tests ("" normally). */
+static void etc_path(const struct ctx *c, const char *path, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s%s", c->o->etc_root ? c->o->etc_root : "", path);
+}
 
 /* What UFW's own records say (user.rules "### tuple ###" lines), for one family and port. */
 enum ufw_fate { UFW_NONE, UFW_ALLOW, UFW_LIMIT, UFW_DENY, UFW_PARTLY };
@@ -153,7 +160,7 @@ static const char *ufw_target(const struct ctx *c, uint16_t port)
 
 static void one_port(struct ctx *c, int fam, uint16_t port, const char *policy)
 {
-	const char *rules = fam == CDA_AF_INET ? "/etc/ufw/user.rules" : "/etc/ufw/user6.rules";
+	char rules[PATH_MAX];
 	struct ranges *cdn = fam_only(c->cdn, fam);
 	const char *tgt = ufw_target(c, port);
 	char subj[64], rule[1024] = "";
@@ -164,6 +171,8 @@ static void one_port(struct ctx *c, int fam, uint16_t port, const char *policy)
 		return;
 	}
 	snprintf(subj, sizeof(subj), "port %u %s", port, fam_name(fam));
+	etc_path(c, fam == CDA_AF_INET ? "/etc/ufw/user.rules" : "/etc/ufw/user6.rules", rules,
+		 sizeof(rules));
 	fate = fam_none(cdn) ? UFW_ALLOW : user_rules(rules, fam, port, cdn, rule, sizeof(rule));
 	ranges_free(cdn);
 	if (tgt != NULL && fate != UFW_DENY)
@@ -195,14 +204,16 @@ static void one_port(struct ctx *c, int fam, uint16_t port, const char *policy)
 int check_ufw(struct ctx *c)
 {
 	static const int fams[] = {CDA_AF_INET, CDA_AF_INET6};
-	char enabled[16] = "", policy[16] = "DROP", ipv6[8] = "yes";
+	char enabled[16] = "", policy[16] = "DROP", ipv6[8] = "yes", conf[PATH_MAX], defs[PATH_MAX];
 
-	if (!shell_value(UFW_CONF, "ENABLED", enabled, sizeof(enabled)) ||
+	etc_path(c, UFW_CONF, conf, sizeof(conf));
+	etc_path(c, UFW_DEFAULTS, defs, sizeof(defs));
+	if (!shell_value(conf, "ENABLED", enabled, sizeof(enabled)) ||
 	    strcmp(enabled, "yes") != 0)
 		return 0;
 	c->ufw = true;
-	shell_value(UFW_DEFAULTS, "DEFAULT_INPUT_POLICY", policy, sizeof(policy));
-	shell_value(UFW_DEFAULTS, "IPV6", ipv6, sizeof(ipv6));
+	shell_value(defs, "DEFAULT_INPUT_POLICY", policy, sizeof(policy));
+	shell_value(defs, "IPV6", ipv6, sizeof(ipv6));
 #ifdef HAVE_NFTABLES
 	if (c->nft != NULL && nft_model_chain(c->nft, 2, "filter", "ufw-user-input") == NULL) {
 		doctor_note(c, DOCTOR_WARNING, "ufw", NULL, "`ufw reload` (or `ufw enable`)",

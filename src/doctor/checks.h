@@ -39,8 +39,10 @@ struct ctx {
 	struct doctor_report *rep;
 	struct cda_error *err;
 	struct state *st; /* NULL when the state dir could not be opened */
-	uint16_t ports[64];
+	uint16_t ports[64]; /* --port, else the targets' ports and lock_ports, else 80 443 */
 	size_t n_ports;
+	bool ports_default; /* nothing named a port: 80 and 443 */
+	bool port_ruled[64]; /* a rule matching the port's dport decided some CDN packets */
 	struct cidr *ips; /* o->ips parsed, n_ips of them */
 	size_t n_ips;
 	struct ranges *cdn; /* union of every selected target's lists (normal) */
@@ -102,6 +104,7 @@ int check_sets_bans(struct ctx *c);    /* ban-style nft sets holding CDN address
 int check_rules(struct ctx *c);        /* CDN traffic to each port through the chains */
 int check_rules_ips(struct ctx *c);    /* each --ip through the chains */
 int check_rules_legacy(struct ctx *c); /* iptables-legacy tables loaded */
+int check_nftconf(struct ctx *c);      /* /etc/nftables.conf flushes without our include */
 #endif
 
 #endif

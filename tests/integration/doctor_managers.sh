@@ -25,12 +25,53 @@ s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", 443)); s.listen(); time.sleep(600)' >/dev/null 2>&1 &
 LISTENER=$!
 trap 'kill $LISTENER 2>/dev/null; cleanup' EXIT INT TERM
+listening() { grep -q '^ *[0-9]*: 00000000:01BB 00000000:0000 0A' /proc/net/tcp; }
+for i in $(seq 1 100); do listening && break; sleep 0.1; done
+check "a listener on 0.0.0.0:443" listening
 
 # the lists are known (a sync into a file target; UFW is not touched by it)
 cf_config "$CONF"
 sed -i "s#^backend = nftables\$#backend = file\npath = $WORK/allow.txt#" "$CONF"
 run sync
 check "the lists are fetched (sync into a file target)" expect_rc 0
+
+# 0. a 443-only origin and no port named anywhere: port 80 unused is not an error
+run -v doctor
+check "443-only origin, default ports: no listen error" hasnt "^ERROR *listen"
+check "... port 80 unused is info, naming port 443" \
+	has "^info *listen \\[port 80\\]: nothing listens on port 80, but port 443 does"
+# a target that names port 80 (an nftables lock on 80; never synced) makes it an error again
+sed "s#^backend = file\$#backend = nftables#; s#^path = .*#lock_ports = 80#" "$CONF" >"$WORK/lock80.conf"
+chmod 600 "$WORK/lock80.conf"
+check "... (the lock_ports = 80 config loads)" "$CDNALLOW" -c "$WORK/lock80.conf" check
+"$CDNALLOW" -c "$WORK/lock80.conf" -v doctor >"$WORK/out" 2>"$WORK/err"
+check "lock_ports = 80: nothing listening there is an ERROR" \
+	has "^ERROR *listen \\[port 80\\]: nothing listens on port 80"
+check "... and port 443, named nowhere, is not checked" hasnt "listen \\[port 443\\]"
+
+# 0b. /etc/nftables.conf (a scratch copy bind-mounted in this private mount namespace only)
+# that flushes the ruleset: with no include of the target's nft_file, a warning naming the
+# line to add; with it last, ok; with it before the flush, a warning
+printf '#!/usr/sbin/nft -f\nflush ruleset\ntable inet filter {\n}\n' >"$WORK/nftables.conf"
+if ! mount --bind "$WORK/nftables.conf" /etc/nftables.conf ||
+	[ "$(stat -c %d:%i /etc/nftables.conf)" != "$(stat -c %d:%i "$WORK/nftables.conf")" ]; then
+	echo "not ok - a scratch /etc/nftables.conf could not be mounted"
+	exit 1
+fi
+doc80() { "$CDNALLOW" -c "$WORK/lock80.conf" -v doctor >"$WORK/out" 2>"$WORK/err"; }
+doc80
+check "nftables.conf flushes, no include: a warning with the line" \
+	has "^WARNING *nftables.conf \\[edge\\]: /etc/nftables.conf:2 flushes the ruleset and does not include cdnallow's file"
+check "... the fix is the include line for the state dir" has "fix: make \`include \"$WORK/state/\\*.nft\"\` the last line"
+echo "include \"$WORK/state/*.nft\"" >>"$WORK/nftables.conf"
+doc80
+check "with the include last: ok, no warning" \
+	has "^ok *nftables.conf \\[edge\\]: /etc/nftables.conf:5 includes $WORK/state/edge.nft after"
+printf 'include "%s/state/*.nft"\nflush ruleset\n' "$WORK" >"$WORK/nftables.conf"
+doc80
+check "with the include before the flush: a warning" \
+	has "^WARNING *nftables.conf \\[edge\\]: /etc/nftables.conf:2 flushes the ruleset, after the line that includes"
+umount /etc/nftables.conf
 
 # 1. UFW enabled, default deny incoming, only SSH allowed
 ufw default deny incoming >/dev/null
