@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Sets of address intervals: append, sort, merge, compare, subtract, and their CIDR cover. */
+/* Over 600 lines as one module: the interval set, its set operations and its CIDR cover share
+ * one representation (two sorted arrays) that nothing else may see. */
 #include "ranges.h"
 
 #include <errno.h>
