@@ -111,34 +111,53 @@ static int prepare(const char *ipset, char *const sets[2], char tmp[2][IPSET_MAX
 	return 0;
 }
 
+/* A create line for set name of family f sized for n prefixes (hashsize and maxelem). */
+static void create_line(struct textbuf *b, const char *name, int f, size_t n)
+{
+	size_t hs = 1024, max = 65536;
+
+	while (hs < n && hs < ((size_t)1 << 20))
+		hs <<= 1;
+	if (max < 2 * n)
+		max = 2 * n;
+	textbuf_printf(b, "create %s hash:net family %s hashsize %zu maxelem %zu\n", name,
+		       f ? "inet6" : "inet", hs, max);
+}
+
+static void add_lines(struct textbuf *b, const char *name, int f, const struct cidr_list *cl)
+{
+	for (size_t i = 0; i < cl->n; i++) {
+		char c[CIDR_STRLEN];
+
+		if (cl->v[i].family == family_of(f))
+			textbuf_printf(b, "add %s %s\n", name, cidr_format(&cl->v[i], c));
+	}
+}
+
 /* The restore input: fill both temporaries, create missing live sets, swap, destroy. */
 static void restore_input(char *const sets[2], char tmp[2][IPSET_MAXNAME + 1], const bool exists[2],
 			  const struct cidr_list *cl, struct textbuf *b)
 {
 	for (int f = 0; f < 2; f++) {
-		size_t n = count_fam(cl, family_of(f)), hs = 1024, max = 65536;
-		const char *family = f ? "inet6" : "inet";
+		size_t n = count_fam(cl, family_of(f));
 
-		while (hs < n && hs < ((size_t)1 << 20))
-			hs <<= 1;
-		if (max < 2 * n)
-			max = 2 * n;
-		textbuf_printf(b, "create %s hash:net family %s hashsize %zu maxelem %zu\n", tmp[f],
-			       family, hs, max);
-		for (size_t i = 0; i < cl->n; i++) {
-			char c[CIDR_STRLEN];
-
-			if (cl->v[i].family == family_of(f))
-				textbuf_printf(b, "add %s %s\n", tmp[f], cidr_format(&cl->v[i], c));
-		}
+		create_line(b, tmp[f], f, n);
+		add_lines(b, tmp[f], f, cl);
 		if (!exists[f])
-			textbuf_printf(b, "create %s hash:net family %s hashsize %zu maxelem %zu\n",
-				       sets[f], family, hs, max);
+			create_line(b, sets[f], f, n);
 	}
 	for (int f = 0; f < 2; f++)
 		textbuf_printf(b, "swap %s %s\n", tmp[f], sets[f]);
 	for (int f = 0; f < 2; f++)
 		textbuf_printf(b, "destroy %s\n", tmp[f]);
+}
+
+void ipset_save_text(char *const sets[2], const struct cidr_list *cl, struct textbuf *b)
+{
+	for (int f = 0; f < 2; f++) {
+		create_line(b, sets[f], f, count_fam(cl, family_of(f)));
+		add_lines(b, sets[f], f, cl);
+	}
 }
 
 int ipset_replace(const char *ipset, char *const sets[2], const struct cidr_list *cl,

@@ -8,6 +8,7 @@
 struct cda_error;
 struct cidr_list;
 struct ranges;
+struct textbuf;
 
 #define IPSET_MAXNAME 31        /* IPSET_MAXNAMELEN - 1 */
 #define IPSET_TMP_SUFFIX "-tmp" /* temporary set: live name plus this */
@@ -26,5 +27,11 @@ int ipset_read(const char *ipset, int f, const char *name, struct ranges *cur, b
  */
 int ipset_replace(const char *ipset, char *const sets[2], const struct cidr_list *cl,
 		  struct cda_error *err);
+/*
+ * Append sets[0] and sets[1] holding the prefixes of cl of their family in `ipset save` form
+ * (create lines sized as ipset_replace() sizes them, then add lines): what a boot-time
+ * `ipset -exist restore` needs to recreate them. Pure; check b->oom.
+ */
+void ipset_save_text(char *const sets[2], const struct cidr_list *cl, struct textbuf *b);
 
 #endif

@@ -24,6 +24,9 @@
  *   `iptables-restore --noflush` commit per family (nothing else is flushed).
  * With `ports`, INPUT gets one jump to our chain for those TCP ports (added only when absent);
  * in ipset mode the chain then holds the two match-set rules. The origin lock: iptables_lock.c.
+ * In ipset mode boot_file keeps the sets in `ipset save` form: netfilter-persistent's plugin
+ * (contrib/netfilter-persistent) recreates them from it before rules.v4, which may match
+ * them, is loaded at boot (iptables-restore refuses a whole file naming a missing set).
  */
 
 #define CHAIN_MAXNAME 28 /* XT_EXTENSION_MAXNAMELEN - 1 */
@@ -33,7 +36,7 @@
 static const char *const iptables_keys[] = {
 	"mode",         "chain",         "set_v4",    "set_v6",     "ports",
 	"iptables_cmd", "ip6tables_cmd", "ipset_cmd", "lock_ports", "lock_udp",
-	"lock_forward", "lock_allow",    NULL,
+	"lock_forward", "lock_allow",    "boot_file", NULL,
 };
 
 /* ---- config ---- */
@@ -81,6 +84,8 @@ static void iptables_close(struct backend *be)
 	free(ib->chain);
 	free(ib->ports);
 	free(ib->ipset);
+	free(ib->boot);
+	ranges_free(ib->last);
 	free(ib->lock_tcp);
 	free(ib->lock_udp);
 	free(ib->lock_allow);
@@ -209,7 +214,7 @@ static int iptables_open(struct backend **out, const struct target_config *tc,
 				  "expected up to 15 TCP ports or ranges (80 443 8000:8080)");
 		goto fail;
 	}
-	if (parse_lock(ib, tc, err) < 0)
+	if (parse_lock(ib, tc, err) < 0 || iptables_boot_path(ib, tc, env, err) < 0)
 		goto fail;
 	*out = &ib->base;
 	return 0;
@@ -334,6 +339,10 @@ static int iptables_read(struct backend *be, struct ranges *cur, struct cda_erro
 			return -1;
 	}
 	ranges_normalize(cur);
+	ranges_free(ib->last);
+	ib->last = NULL;
+	if (ib->boot != NULL && (ib->last = ranges_dup(cur)) == NULL)
+		return cda_error_sys(err, CDA_ESYS, "reading %s", ib->chain);
 	ib->lv_known = true;
 	iptables_lock_describe(ib);
 	return 0;
@@ -342,7 +351,7 @@ static int iptables_read(struct backend *be, struct ranges *cur, struct cda_erro
 /* ---- applying ---- */
 
 /* Minimal CIDR cover of want, per family; /0 becomes two /1s (hash:net cannot hold /0). */
-static int want_cidrs(const struct ranges *want, struct cidr_list *out, struct cda_error *err)
+int iptables_want_cidrs(const struct ranges *want, struct cidr_list *out, struct cda_error *err)
 {
 	struct cidr_list all = {0};
 
@@ -440,7 +449,7 @@ static int iptables_apply(struct backend *be, const struct backend_input *in, st
 	bool need_chain = !ib->use_ipset || ib->ports != NULL, sets, removing = false;
 
 	memset(olv, 0, sizeof(olv));
-	if (want_cidrs(in->want, &cl, err) < 0)
+	if (iptables_want_cidrs(in->want, &cl, err) < 0)
 		return -1;
 	/* the lock only with both lists non-empty: never a lock over an empty set */
 	sets = ranges_count4(in->want) > 0 && ranges_count6(in->want) > 0;
@@ -533,6 +542,8 @@ static void iptables_claims(struct backend *be, struct textbuf *out)
 			       ib->lchain[1]);
 	if (ib->use_ipset)
 		textbuf_printf(out, "ipset set %s\nipset set %s\n", ib->set[0], ib->set[1]);
+	if (ib->boot != NULL)
+		textbuf_printf(out, "file %s\n", ib->boot);
 }
 
 const struct backend_ops iptables_backend_ops = {
@@ -545,6 +556,7 @@ const struct backend_ops iptables_backend_ops = {
 	.unlock = iptables_unlock,
 	.drift = iptables_drift,
 	.lock_info = iptables_lock_info,
+	.snapshot = iptables_snapshot,
 	.claims = iptables_claims,
 	.close = iptables_close,
 };
