@@ -18,8 +18,8 @@ static int family_of(int f)
 	return f ? CDA_AF_INET6 : CDA_AF_INET;
 }
 
-int ipset_read(const char *ipset, int f, const char *name, struct ranges *cur, bool *exists,
-	       struct cda_error *err)
+int ipset_read(const char *ipset, unsigned int timeout, int f, const char *name,
+	       struct ranges *cur, bool *exists, struct cda_error *err)
 {
 	char *argv[] = {(char *)ipset, "list", "-o", "save", (char *)name, NULL};
 	char create[64], add[64];
@@ -28,7 +28,7 @@ int ipset_read(const char *ipset, int f, const char *name, struct ranges *cur, b
 	size_t alen;
 
 	*exists = false;
-	if (subproc_run(argv, NULL, 0, &r, err) < 0)
+	if (subproc_run(argv, NULL, 0, timeout, &r, err) < 0)
 		return -1;
 	if (r.status != 0) {
 		int ret = 0;
@@ -83,8 +83,8 @@ static size_t count_fam(const struct cidr_list *l, int fam)
 
 /* Whether each live set exists; a temporary left by an interrupted run is destroyed (it
  * would keep its members under -exist). */
-static int prepare(const char *ipset, char *const sets[2], char tmp[2][IPSET_MAXNAME + 1],
-		   bool exists[2], struct cda_error *err)
+static int prepare(const char *ipset, unsigned int timeout, char *const sets[2],
+		   char tmp[2][IPSET_MAXNAME + 1], bool exists[2], struct cda_error *err)
 {
 	struct subproc_out r;
 
@@ -94,16 +94,16 @@ static int prepare(const char *ipset, char *const sets[2], char tmp[2][IPSET_MAX
 		bool t;
 
 		snprintf(tmp[f], IPSET_MAXNAME + 1, "%s%s", sets[f], IPSET_TMP_SUFFIX);
-		if (ipset_read(ipset, f, sets[f], NULL, &exists[f], err) < 0)
+		if (ipset_read(ipset, timeout, f, sets[f], NULL, &exists[f], err) < 0)
 			return -1;
-		if (ipset_read(ipset, f, tmp[f], NULL, &t, &probe) < 0) {
+		if (ipset_read(ipset, timeout, f, tmp[f], NULL, &t, &probe) < 0) {
 			if (probe.code != CDA_EAPPLY) {
 				*err = probe;
 				return -1;
 			}
 			t = true; /* of another type: let destroy decide */
 		}
-		if (t && subproc_run_ok(dargv, NULL, 0, &r, err) < 0)
+		if (t && subproc_run_ok(dargv, NULL, 0, timeout, &r, err) < 0)
 			return -1;
 		if (t)
 			subproc_out_finish(&r);
@@ -160,8 +160,8 @@ void ipset_save_text(char *const sets[2], const struct cidr_list *cl, struct tex
 	}
 }
 
-int ipset_replace(const char *ipset, char *const sets[2], const struct cidr_list *cl,
-		  struct cda_error *err)
+int ipset_replace(const char *ipset, unsigned int timeout, char *const sets[2],
+		  const struct cidr_list *cl, struct cda_error *err)
 {
 	char *argv[] = {(char *)ipset, "-exist", "restore", NULL};
 	char tmp[2][IPSET_MAXNAME + 1];
@@ -170,7 +170,7 @@ int ipset_replace(const char *ipset, char *const sets[2], const struct cidr_list
 	struct subproc_out r;
 	int ret = -1;
 
-	if (prepare(ipset, sets, tmp, exists, err) < 0)
+	if (prepare(ipset, timeout, sets, tmp, exists, err) < 0)
 		return -1;
 	restore_input(sets, tmp, exists, cl, &b);
 	if (b.oom) {
@@ -178,7 +178,7 @@ int ipset_replace(const char *ipset, char *const sets[2], const struct cidr_list
 		cda_error_sys(err, CDA_ESYS, "building the ipset restore input");
 		goto out;
 	}
-	if (subproc_run_ok(argv, b.p, b.len, &r, err) == 0) {
+	if (subproc_run_ok(argv, b.p, b.len, timeout, &r, err) == 0) {
 		subproc_out_finish(&r);
 		ret = 0;
 	}
@@ -190,7 +190,7 @@ int ipset_replace(const char *ipset, char *const sets[2], const struct cidr_list
 		for (int f = 0; f < 2; f++) {
 			char *dargv[] = {(char *)ipset, "destroy", tmp[f], NULL};
 
-			if (subproc_run(dargv, NULL, 0, &r, &ignored) == 0)
+			if (subproc_run(dargv, NULL, 0, timeout, &r, &ignored) == 0)
 				subproc_out_finish(&r);
 		}
 	}

@@ -36,7 +36,8 @@
 static const char *const iptables_keys[] = {
 	"mode",         "chain",         "set_v4",    "set_v6",     "ports",
 	"iptables_cmd", "ip6tables_cmd", "ipset_cmd", "lock_ports", "lock_udp",
-	"lock_forward", "lock_allow",    "boot_file", NULL,
+	"lock_forward", "lock_allow",    "boot_file",
+	"command_timeout", NULL,
 };
 
 /* ---- config ---- */
@@ -167,6 +168,8 @@ static int iptables_open(struct backend **out, const struct target_config *tc,
 		backend_bad_value(err, tc, "ipset_cmd", "expected a command name or path");
 		goto fail;
 	}
+	if (backend_command_timeout(tc, SUBPROC_TIMEOUT, &ib->cmd_timeout, err) < 0)
+		goto fail;
 	if (mode == NULL)
 		ib->use_ipset = in_path(ib->ipset);
 	else if (strcmp(mode, "ipset") == 0)
@@ -255,7 +258,7 @@ int iptables_read_chain(struct iptables_backend *ib, int f, struct ranges *cur,
 		 ib->set[f]);
 	if (ib->ports != NULL && jump_rule(ib, jump, sizeof(jump)) < 0)
 		return cda_error_set(err, CDA_ESYS, "jump rule too long");
-	if (subproc_run_ok(argv, NULL, 0, &r, err) < 0)
+	if (subproc_run_ok(argv, NULL, 0, ib->cmd_timeout, &r, err) < 0)
 		return -1;
 	pos = r.out;
 	while ((l = textbuf_next_line(&pos)) != NULL) {
@@ -319,7 +322,8 @@ static int iptables_read(struct backend *be, struct ranges *cur, struct cda_erro
 		if (tmp == NULL)
 			return cda_error_sys(err, CDA_ESYS, "reading %s", ib->chain);
 		if (ib->use_ipset) {
-			rc = ipset_read(ib->ipset, f, ib->set[f], tmp, &exists, err);
+			rc = ipset_read(ib->ipset, ib->cmd_timeout, f, ib->set[f], tmp, &exists,
+					err);
 			if (rc == 0)
 				rc = iptables_read_chain(ib, f, NULL, &v, &ib->lv[f], err);
 			/* Without the chain rule or jump the set protects nothing yet. */
@@ -407,7 +411,7 @@ int iptables_restore(struct iptables_backend *ib, int f, bool main, const char *
 		cda_error_sys(err, CDA_ESYS, "building the %s input", ib->restore[f]);
 		goto out;
 	}
-	if (subproc_run_ok(argv, b.p, b.len, &r, err) == 0) {
+	if (subproc_run_ok(argv, b.p, b.len, ib->cmd_timeout, &r, err) == 0) {
 		subproc_out_finish(&r);
 		ret = 0;
 	}
@@ -460,7 +464,8 @@ static int iptables_apply(struct backend *be, const struct backend_input *in, st
 			removing |= olv[f].chain[k] && !iptables_lock_wanted(ib, &olv[f], sets, k);
 	}
 	/* a lock that goes away goes before its set is emptied, a new one after it is filled */
-	if (ib->use_ipset && !removing && ipset_replace(ib->ipset, ib->set, &cl, err) < 0)
+	if (ib->use_ipset && !removing &&
+	    ipset_replace(ib->ipset, ib->cmd_timeout, ib->set, &cl, err) < 0)
 		goto out;
 	for (; done < 2; done++) {
 		struct textbuf rules = {0}, lock = {0};
@@ -492,7 +497,8 @@ static int iptables_apply(struct backend *be, const struct backend_input *in, st
 		}
 		goto out;
 	}
-	if (ib->use_ipset && removing && ipset_replace(ib->ipset, ib->set, &cl, err) < 0)
+	if (ib->use_ipset && removing &&
+	    ipset_replace(ib->ipset, ib->cmd_timeout, ib->set, &cl, err) < 0)
 		goto out;
 	ret = 0;
 out:

@@ -47,6 +47,7 @@ struct iptables_backend {
 	char *ipset;
 	char *boot;	     /* boot_file (ipset mode), NULL: none */
 	struct ranges *last; /* what the last read found (ipset mode), for boot_file */
+	unsigned int cmd_timeout; /* seconds each command may take */
 	/* origin lock */
 	bool lock_on;
 	enum origin_lock_fwd lock_fwd;
