@@ -155,23 +155,17 @@ static void run_doctor(struct run *run)
 {
 	struct cda_error err = {0};
 	char f2b[PATH_MAX + 16], deny[PATH_MAX + 16], temp[PATH_MAX + 16];
-	char ufw[PATH_MAX + 16], ufwd[PATH_MAX + 16], nftc[PATH_MAX + 16];
 
 	snprintf(f2b, sizeof(f2b), "%s/no-fail2ban.sock", work);
 	snprintf(deny, sizeof(deny), "%s/csf.deny", work);
 	snprintf(temp, sizeof(temp), "%s/csf.tempban", work);
-	/* never the host's UFW or nftables.conf (firewalld: DBUS_SYSTEM_BUS_ADDRESS, main()) */
-	snprintf(ufw, sizeof(ufw), "%s/no-ufw", work);
-	snprintf(ufwd, sizeof(ufwd), "%s/no-default-ufw", work);
-	snprintf(nftc, sizeof(nftc), "%s/no-nftables.conf", work);
 	if (run->o.fail2ban_socket == NULL)
 		run->o.fail2ban_socket = f2b;
+	/* the host's /etc/ufw, /etc/default/ufw and /etc/nftables.conf are not ours (firewalld:
+	 * DBUS_SYSTEM_BUS_ADDRESS, main()) */
+	run->o.etc_root = work;
 	run->o.csf_deny = deny;
 	run->o.csf_tempban = temp;
-	run->o.ufw_dir = ufw;
-	run->o.ufw_defaults = ufwd;
-	if (run->o.nftables_conf == NULL)
-		run->o.nftables_conf = nftc;
 	assert_int_equal(config_load(&run->cfg, run->conf ? run->conf : cfg_path, false, &err), 0);
 	assert_int_equal(doctor_run(&run->o, &run->cfg, &run->r, &err), 0);
 	for (size_t i = 0; i < run->r.n; i++) {
@@ -574,6 +568,7 @@ static void nftables_conf_without_the_include_is_a_warning(void **st)
 {
 	struct run run = {0};
 	char conf[PATH_MAX + 32], text[PATH_MAX + 200], line[PATH_MAX + 32], nft[PATH_MAX + 32];
+	char etc[PATH_MAX + 8];
 	const struct doctor_finding *f;
 	static const char head[] = "#!/usr/sbin/nft -f\n\nflush ruleset\n\ntable inet filter {\n"
 				   "\tchain input {\n\t\ttype filter hook input priority filter;\n"
@@ -581,10 +576,11 @@ static void nftables_conf_without_the_include_is_a_warning(void **st)
 
 	(void)st;
 	ruleset(healthy_table());
-	snprintf(conf, sizeof(conf), "%s/nftables.conf", work);
+	snprintf(etc, sizeof(etc), "%s/etc", work);
+	assert_true(mkdir(etc, 0700) == 0 || errno == EEXIST);
+	snprintf(conf, sizeof(conf), "%s/nftables.conf", etc); /* under o.etc_root */
 	snprintf(line, sizeof(line), "include \"%s/state/*.nft\"", work);
-	write_file(work, "nftables.conf", head);
-	run.o.nftables_conf = conf;
+	write_file(etc, "nftables.conf", head);
 	run_doctor(&run);
 	f = find(&run, "nftables.conf", DOCTOR_WARNING, "line 3 flushes the whole ruleset",
 		 "edge.nft");
@@ -596,9 +592,8 @@ static void nftables_conf_without_the_include_is_a_warning(void **st)
 
 	/* the include as the last line: no warning */
 	snprintf(text, sizeof(text), "%s%s\n", head, line);
-	write_file(work, "nftables.conf", text);
+	write_file(etc, "nftables.conf", text);
 	memset(&run, 0, sizeof(run));
-	run.o.nftables_conf = conf;
 	run_doctor(&run);
 	assert_int_equal(doctor_report_count(&run.r, DOCTOR_WARNING), 0);
 	assert_non_null(find(&run, "nftables.conf", DOCTOR_OK, "includes", "line 10"));
@@ -606,9 +601,8 @@ static void nftables_conf_without_the_include_is_a_warning(void **st)
 
 	/* before the flush it restores nothing */
 	snprintf(text, sizeof(text), "%s\n%s", line, head);
-	write_file(work, "nftables.conf", text);
+	write_file(etc, "nftables.conf", text);
 	memset(&run, 0, sizeof(run));
-	run.o.nftables_conf = conf;
 	run_doctor(&run);
 	assert_non_null(find(&run, "nftables.conf", DOCTOR_WARNING, "before its `flush ruleset`",
 			     NULL));
@@ -617,13 +611,13 @@ static void nftables_conf_without_the_include_is_a_warning(void **st)
 	/* the file itself, which no sync has written yet: nft -f would fail */
 	snprintf(nft, sizeof(nft), "%s/state/edge.nft", work);
 	snprintf(text, sizeof(text), "%sinclude \"%s\"\n", head, nft);
-	write_file(work, "nftables.conf", text);
+	write_file(etc, "nftables.conf", text);
 	memset(&run, 0, sizeof(run));
-	run.o.nftables_conf = conf;
 	run_doctor(&run);
 	assert_non_null(find(&run, "nftables.conf", DOCTOR_WARNING, "which does not exist",
 			     "nftables.service does not start"));
 	run_done(&run);
+	assert_int_equal(unlink(conf), 0); /* the other tests run with no nftables.conf */
 }
 
 /* The finding of check whose subject is subj and whose message holds n1 (any severity). */
