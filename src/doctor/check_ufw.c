@@ -457,6 +457,9 @@ static int ufw_family(struct ctx *c, int f, const struct ours *w, const char *df
 							     : "ufw-before-input") == NULL ||
 	    input == NULL || !c->have_cdn)
 		return 0;
+	/* `ufw disable` leaves its chains, emptied, behind an accept policy: nothing of UFW's */
+	if (input->policy == NF_ACCEPT && c->mgr.ufw_disabled)
+		return 0;
 	if (input->policy == NF_ACCEPT)
 		return doctor_note(c, DOCTOR_OK, "ufw", f ? "IPv6" : "IPv4", NULL,
 				   "UFW allows incoming connections by default (INPUT policy "

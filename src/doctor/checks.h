@@ -48,6 +48,7 @@ enum owner {
 struct managers {
 	bool ufw;          /* UFW's chains are in the ruleset */
 	bool ufw_enabled;  /* /etc/ufw/ufw.conf says ENABLED=yes */
+	bool ufw_disabled; /* it says something else (`ufw disable`: ENABLED=no) */
 	bool firewalld;    /* table inet firewalld is in the ruleset */
 	bool csf, docker;  /* their chains are in the ruleset */
 	char fwd_zone[64]; /* firewalld's default zone once check_firewalld asked ("" before) */

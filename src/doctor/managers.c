@@ -263,8 +263,10 @@ int check_mgr_detect(struct ctx *c)
 
 	ufw_dir(c);
 	snprintf(path, sizeof(path), "%s/ufw.conf", c->mgr.ufw_dir);
-	if (mgr_conf_value(path, "ENABLED", v, sizeof(v)))
+	if (mgr_conf_value(path, "ENABLED", v, sizeof(v))) {
 		c->mgr.ufw_enabled = strcasecmp(v, "yes") == 0;
+		c->mgr.ufw_disabled = !c->mgr.ufw_enabled;
+	}
 #ifdef HAVE_NFTABLES
 	detect_chains(c);
 #endif

@@ -271,6 +271,8 @@ check "... whose fix is firewall-cmd" fix_has "ERROR   firewalld [zone public po
 check "... or backend = firewalld" fix_has "ERROR   firewalld [zone public port 443 IPv4]" \
 	"set \`backend = firewalld\` in cdnallow.conf"
 check "no fix tells a firewalld user to add an nft rule" hasnt "in this chain add"
+check "... one finding for the zone: the rules check leaves firewalld's zone chains to it" \
+	rhasnt "^[A-Z]* *rules \\[port 443 IPv[46]\\]:.*(firewalld's)"
 check "... nor to edit firewalld's table" hasnt "fix: remove the CDN addresses from that rule"
 firewall-cmd -q --zone=public --add-service=https
 doctor "$NFTCONF" -v
