@@ -225,7 +225,8 @@ static void report_renders(const struct run *run, bool ok)
 	free(buf);
 }
 
-static char *healthy_table(void)
+/* cdnallow's table, its sets holding the CDN lists, its input chain holding rules. */
+static char *cdnallow_table(const char *rules)
 {
 	static char buf[12000];
 
@@ -234,15 +235,20 @@ static char *healthy_table(void)
 		 " set allow_v4 { type ipv4_addr; flags interval; elements = { %s } }\n"
 		 " set allow_v6 { type ipv6_addr; flags interval; elements = { %s } }\n"
 		 " chain input { type filter hook input priority 0; policy accept;\n"
-		 "  iif lo accept\n"
-		 "  ct state established,related accept\n"
-		 "  tcp dport { 80, 443 } ip saddr @allow_v4 accept\n"
-		 "  tcp dport { 80, 443 } ip6 saddr @allow_v6 accept\n"
-		 "  tcp dport { 80, 443 } drop\n"
+		 "%s"
 		 " }\n"
 		 "}\n",
-		 cf_elems4, cf_elems6);
+		 cf_elems4, cf_elems6, rules);
 	return buf;
+}
+
+static char *healthy_table(void)
+{
+	return cdnallow_table("  iif lo accept\n"
+			      "  ct state established,related accept\n"
+			      "  tcp dport { 80, 443 } ip saddr @allow_v4 accept\n"
+			      "  tcp dport { 80, 443 } ip6 saddr @allow_v6 accept\n"
+			      "  tcp dport { 80, 443 } drop\n");
 }
 
 static void healthy_origin_gets_a_clean_report(void **st)
@@ -444,15 +450,21 @@ static void csf_tempban_on_a_cdn_address_is_listed(void **st)
 	run_done(&run);
 }
 
+/* doctor over ruleset text rs with a listener on port only. */
+static void run_listening(struct run *run, uint16_t port, const char *rs)
+{
+	close_listeners();
+	listen_on(port);
+	ruleset(rs);
+	run_doctor(run);
+}
+
 static void nothing_listening_is_an_error(void **st)
 {
 	struct run run = {0};
 
 	(void)st;
-	close_listeners();
-	listen_on(80);
-	ruleset(healthy_table());
-	run_doctor(&run);
+	run_listening(&run, 80, healthy_table());
 	assert_non_null(find(&run, "listen", DOCTOR_ERROR, "nothing listens on port 443", "521"));
 	assert_null(find(&run, "listen", DOCTOR_ERROR, "port 80", NULL));
 	run_done(&run);
@@ -473,20 +485,9 @@ static void write_file(const char *dir, const char *name, const char *text)
 /* cdnallow's table accepting the CDN on 443 only: no rule says anything about port 80. */
 static char *table_443_only(void)
 {
-	static char buf[12000];
-
-	snprintf(buf, sizeof(buf),
-		 "table inet cdnallow {\n"
-		 " set allow_v4 { type ipv4_addr; flags interval; elements = { %s } }\n"
-		 " set allow_v6 { type ipv6_addr; flags interval; elements = { %s } }\n"
-		 " chain input { type filter hook input priority 0; policy accept;\n"
-		 "  tcp dport 443 ip saddr @allow_v4 accept\n"
-		 "  tcp dport 443 ip6 saddr @allow_v6 accept\n"
-		 "  tcp dport 443 drop\n"
-		 " }\n"
-		 "}\n",
-		 cf_elems4, cf_elems6);
-	return buf;
+	return cdnallow_table("  tcp dport 443 ip saddr @allow_v4 accept\n"
+			      "  tcp dport 443 ip6 saddr @allow_v6 accept\n"
+			      "  tcp dport 443 drop\n");
 }
 
 static void no_finding_about(const struct run *run, const char *subj)
@@ -503,10 +504,7 @@ static void idle_default_port_is_info(void **st)
 	struct run run = {0};
 
 	(void)st;
-	close_listeners();
-	listen_on(443);
-	ruleset(table_443_only());
-	run_doctor(&run);
+	run_listening(&run, 443, table_443_only());
 	assert_null(find(&run, "listen", DOCTOR_ERROR, "port 80", NULL));
 	assert_non_null(find(&run, "listen", DOCTOR_INFO, "nothing listens on port 80",
 			     "no rule mentions it"));
@@ -522,10 +520,7 @@ static void default_port_a_rule_mentions_is_checked(void **st)
 	struct run run = {0};
 
 	(void)st;
-	close_listeners();
-	listen_on(443);
-	ruleset(healthy_table());
-	run_doctor(&run);
+	run_listening(&run, 443, healthy_table());
 	assert_non_null(find(&run, "listen", DOCTOR_ERROR, "nothing listens on port 80", "521"));
 	run_done(&run);
 }
@@ -534,19 +529,16 @@ static void default_port_a_rule_mentions_is_checked(void **st)
 static void ports_named_by_the_config_are_checked(void **st)
 {
 	struct run run = {0};
-	char conf[PATH_MAX + 32];
+	char conf[PATH_MAX + 32], text[PATH_MAX + 200];
 	static const uint16_t extra[] = {443};
-	FILE *fp;
 
 	(void)st;
 	snprintf(conf, sizeof(conf), "%s/ports.conf", work);
-	fp = fopen(conf, "w");
-	assert_non_null(fp);
-	fprintf(fp,
-		"[cdnallow]\nstate_dir = %s/state\n[source.cloudflare]\nprovider = cloudflare\n"
-		"[target.edge]\nbackend = nftables\nsources = cloudflare\nlock_ports = 8443\n",
-		work);
-	fclose(fp);
+	snprintf(text, sizeof(text),
+		 "[cdnallow]\nstate_dir = %s/state\n[source.cloudflare]\nprovider = cloudflare\n"
+		 "[target.edge]\nbackend = nftables\nsources = cloudflare\nlock_ports = 8443\n",
+		 work);
+	write_file(work, "ports.conf", text);
 	chmod(conf, 0600);
 	ruleset(healthy_table());
 	run.conf = conf;
