@@ -64,9 +64,9 @@ struct doctor_opts {
 	const char *csf_deny;        /* "/etc/csf/csf.deny" */
 	const char *csf_tempban;     /* "/var/lib/csf/csf.tempban" */
 	const char *ipset_cmd;       /* "ipset" */
-	const char *ufw_dir;         /* "/etc/ufw" (a ufw target's ufw_dir wins) */
-	const char *ufw_defaults;    /* "/etc/default/ufw" */
-	const char *nftables_conf;   /* "/etc/nftables.conf" */
+	/* prefix of the managers' files (/etc/ufw, /etc/default/ufw, /etc/nftables.conf;
+	 * a ufw target's ufw_dir wins): "" */
+	const char *etc_root;
 };
 
 /*

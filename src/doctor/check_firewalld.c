@@ -357,6 +357,7 @@ int check_firewalld(struct ctx *c)
 		rc = check_zone(c, b, w.zone, "zone of target", &w);
 	if (rc == 0)
 		rc = check_zones(c, b, &w);
+	c->mgr.fwd_judged = rc == 0;
 out:
 	free(dz);
 	fwd_disconnect(b);

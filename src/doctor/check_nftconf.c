@@ -115,7 +115,7 @@ static void include_line(const struct ctx *c, const char *file, char *buf, size_
 static void judge(struct ctx *c, const char *conf, const char *target, const char *file)
 {
 	struct conf_scan s = {0};
-	char inc[PATH_MAX + 16], fix[PATH_MAX + 300];
+	char inc[PATH_MAX + 16], fix[2 * PATH_MAX + 300];
 
 	if (!scan(conf, file, 0, &s) || s.flush == 0)
 		return; /* no file, or nothing in it empties our sets */
@@ -152,7 +152,9 @@ static void judge(struct ctx *c, const char *conf, const char *target, const cha
 
 int check_nftconf(struct ctx *c)
 {
-	const char *conf = c->o->nftables_conf ? c->o->nftables_conf : "/etc/nftables.conf";
+	char conf[PATH_MAX];
+
+	mgr_etc_path(c, "/etc/nftables.conf", conf, sizeof(conf));
 
 	if (access(conf, F_OK) != 0)
 		return 0;

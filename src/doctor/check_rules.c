@@ -87,11 +87,19 @@ static int cdn_path(struct ctx *c, int fam, uint16_t port, const char *subj,
 		return -1;
 	}
 	for (size_t i = 0; i < ev.n_ev; i++) {
+		enum owner own = mgr_owner(c, ev.ev[i].where);
+
 		if (ev.ev[i].kind == EV_ACCEPT) {
 			ours |= ev.ev[i].ours;
 			continue;
 		}
 		nproblems++;
+		/* check_ufw or check_firewalld said it in the manager's words; firewalld's
+		 * rich rules that drop (its _deny chains) are not part of what it judged */
+		if ((own == OWNER_UFW && c->mgr.ufw_judged[fam == CDA_AF_INET6]) ||
+		    (own == OWNER_FIREWALLD && c->mgr.fwd_judged &&
+		     strstr(ev.ev[i].where, "_deny handle ") == NULL))
+			continue;
 		note_drop(c, subj, port, &ev, i);
 	}
 	if (nproblems == 0 && !fam_none(alive))

@@ -20,7 +20,6 @@
 #include "nft_eval.h"
 #include "nft_expr.h"
 #include "nft_model.h"
-#include "origin_lock.h"
 #include "subproc.h"
 
 /*
@@ -40,8 +39,6 @@
 struct ours {
 	const char *target;	   /* NULL: no selected ufw target */
 	char set[2][32];	   /* set_v4, set_v6 */
-	struct origin_lock_port p[16]; /* its ports */
-	size_t n_p;
 	bool block[2];     /* our block in before.rules / before6.rules */
 	bool readable[2];  /* the file could be read */
 	long entries[2];   /* members of each ipset; -1: no such set (or not listable) */
@@ -78,7 +75,7 @@ static long ipset_entries(const struct ctx *c, const char *name)
 	const char *p;
 	long n = -1;
 
-	if (subproc_run(argv, NULL, 0, &out, &e) < 0)
+	if (subproc_run(argv, NULL, 0, 0, &out, &e) < 0)
 		return -1;
 	if (out.status == 0 && (p = strstr(out.out, "Number of entries: ")) != NULL)
 		n = strtol(p + 19, NULL, 10);
@@ -128,26 +125,19 @@ static void ours_read(struct ctx *c, struct ours *w)
 	static const char *const keys[2] = {"set_v4", "set_v6"};
 	static const char *const defs[2] = {"cdnallow4", "cdnallow6"};
 	static const char *const chains[2] = {"ufw-before-input", "ufw6-before-input"};
-	const struct target_config *tc = NULL;
+	const struct target_config *tc = ufw_target(c, 0);
 
 	memset(w, 0, sizeof(*w));
-	for (size_t i = 0; i < c->cfg->n_targets && tc == NULL; i++)
-		if (strcmp(c->cfg->targets[i].backend, "ufw") == 0 &&
-		    doctor_selected(c->o, c->cfg->targets[i].name))
-			tc = &c->cfg->targets[i];
 	if (tc == NULL)
 		return;
 	w->target = tc->name;
-	if (origin_lock_parse_ports(target_get(tc, "ports") ? target_get(tc, "ports") : "80 443",
-				    true, w->p, 16, &w->n_p) < 0)
-		w->n_p = 0;
 	for (int f = 0; f < 2; f++) {
 		const char *s = target_get(tc, keys[f]);
-		char path[PATH_MAX];
+		char path[PATH_MAX + 16];
 		size_t n;
 
 		snprintf(w->set[f], sizeof(w->set[f]), "%s", s ? s : defs[f]);
-		snprintf(path, sizeof(path), "%s/%s", mgr_ufw_dir(c), files[f]);
+		snprintf(path, sizeof(path), "%s/%s", c->mgr.ufw_dir, files[f]);
 		w->block[f] = has_block(path, &w->readable[f]);
 		w->entries[f] = ipset_entries(c, w->set[f]);
 		n = set_accept(c->nft, nfproto[f], chains[f], &w->handle[f]);
@@ -155,14 +145,6 @@ static void ours_read(struct ctx *c, struct ours *w)
 		if (!w->block[f] || n != 1)
 			w->handle[f] = 0;
 	}
-}
-
-static bool ours_port(const struct ours *w, uint16_t port)
-{
-	for (size_t i = 0; i < w->n_p; i++)
-		if (port >= w->p[i].lo && port <= w->p[i].hi)
-			return true;
-	return false;
 }
 
 /* What is missing of our wiring for family f, or NULL when it is all in place. */
@@ -255,7 +237,18 @@ struct verdict {
 	const struct event *deny;     /* such a rule, if any */
 	const struct event *doubt;    /* an accept that may admit a new connection */
 	const struct event *admitted; /* the first rule that accepts for sure */
+	const struct event *limited;  /* a reject of UFW's rate limit (`ufw limit`) */
+	enum ufw_fate rec;            /* what UFW's records say (user.rules) */
+	char rule[512];               /* the record's words */
 };
+
+/* A rule of UFW's rate-limit chain: it rejects past 6 connections in 30 s from one source,
+ * which the evaluator cannot tell from a drop; not a refusal of the CDN as such. */
+static bool limit_chain(const char *where)
+{
+	return strstr(where, " chain ufw-user-limit ") != NULL ||
+	       strstr(where, " chain ufw6-user-limit ") != NULL;
+}
 
 /* Whether e is our own rule (see struct ours), whose ipset is missing or empty: then the
  * rule admits nothing, whatever the evaluator could not tell. */
@@ -286,7 +279,7 @@ static int user_denies(struct ctx *c, int f, struct eval *ev, struct verdict *v)
 		struct match m = {.verdict = V_NONE};
 		int rc = 0;
 
-		if (e->kind != EV_DROP || !e->maybe ||
+		if (e->kind != EV_DROP || !e->maybe || limit_chain(e->where) ||
 		    sscanf(e->where, "table %15s %63s chain %63s", fam, table, chain) != 3 ||
 		    (strncmp(chain, "ufw-user-", 9) != 0 && strncmp(chain, "ufw6-user-", 10) != 0) ||
 		    (r = rule_at(c->nft, e->where)) == NULL ||
@@ -316,6 +309,11 @@ static int read_events(struct ctx *c, int f, struct eval *ev, const struct ours 
 		const struct event *e = &ev->ev[i];
 		struct nftnl_rule *r;
 
+		if (limit_chain(e->where)) {
+			if (e->kind == EV_DROP && v->limited == NULL)
+				v->limited = e;
+			continue;
+		}
 		if (e->kind == EV_ACCEPT && !e->maybe && v->admitted == NULL)
 			v->admitted = e;
 		if (e->kind == EV_ACCEPT && e->maybe && v->doubt == NULL && !ours_empty(w, f, e) &&
@@ -355,7 +353,7 @@ static int read_events(struct ctx *c, int f, struct eval *ev, const struct ours 
 static void note_refused(struct ctx *c, const char *subj, uint16_t port, const struct verdict *v,
 			 const struct ours *w, const char *missing, const char *dflt)
 {
-	char sm[400], fix[800], txt[700] = "";
+	char sm[400], fix[800], txt[1400] = "";
 
 	fam_samples(v->refused, sm, sizeof(sm));
 	if (missing != NULL)
@@ -366,8 +364,9 @@ static void note_refused(struct ctx *c, const char *subj, uint16_t port, const s
 	else
 		mgr_fix(c, OWNER_UFW, v->deny == NULL, port, fix, sizeof(fix));
 	if (v->deny != NULL)
-		snprintf(txt, sizeof(txt), "a UFW rule drops it (%s: \"%s\")", v->deny->where,
-			 v->deny->desc);
+		snprintf(txt, sizeof(txt), "a UFW rule drops it (%s: \"%s\"%s%s%s)", v->deny->where,
+			 v->deny->desc, v->rec == UFW_DENY ? "; UFW rule `" : "",
+			 v->rec == UFW_DENY ? v->rule : "", v->rec == UFW_DENY ? "`" : "");
 	else
 		snprintf(txt, sizeof(txt), "UFW's default policy drops it (%s incoming%s%s%s)",
 			 strcmp(dflt, "REJECT") == 0 ? "reject" : "deny",
@@ -388,18 +387,33 @@ static void note_refused(struct ctx *c, const char *subj, uint16_t port, const s
 			    sm);
 }
 
+/* Only UFW's rate limit may refuse the CDN: a warning, in the words of its record. */
+static void note_limited(struct ctx *c, const char *subj, const struct verdict *v)
+{
+	char what[700];
+
+	if (v->rec == UFW_LIMIT)
+		snprintf(what, sizeof(what), "rule `%s`", v->rule);
+	else
+		snprintf(what, sizeof(what), "%s: \"%s\"", v->limited->where, v->limited->desc);
+	doctor_note(c, DOCTOR_WARNING, "ufw", subj, UFW_LIMIT_FIX, "UFW allows it%s (%s)%s",
+		    v->rec == UFW_LIMIT && ufw_record_anyone(v->rule) ? " to everyone" : "", what,
+		    UFW_LIMIT_WHY);
+}
+
 static int ufw_port(struct ctx *c, int f, uint16_t port, const struct ranges *from,
 		    const struct ours *w, const char *dflt)
 {
 	struct eval ev = {.c = c, .n = c->nft, .fam = f ? CDA_AF_INET6 : CDA_AF_INET, .port = port};
 	struct verdict v = {0};
 	struct ranges *alive = NULL;
-	char subj[64], why[128];
+	char subj[64], why[256];
 	const char *missing = NULL;
+	bool readable;
 	int rc = -1;
 
 	snprintf(subj, sizeof(subj), "port %u %s", port, f ? "IPv6" : "IPv4");
-	if (w->target != NULL && ours_port(w, port)) {
+	if (w->target != NULL && ufw_target(c, port) != NULL) {
 		missing = ours_missing(w, f, why, sizeof(why));
 		if (missing == NULL)
 			return doctor_note(c, DOCTOR_OK, "ufw", subj, NULL,
@@ -410,12 +424,21 @@ static int ufw_port(struct ctx *c, int f, uint16_t port, const struct ranges *fr
 	if ((v.refused = ranges_new()) == NULL || nft_eval_path(&ev, from, &alive) < 0 ||
 	    read_events(c, f, &ev, w, &v) < 0)
 		goto out;
+	v.rec = ufw_record(c, ev.fam, port, from, v.rule, sizeof(v.rule), &readable);
 	if (!fam_none(v.refused))
 		note_refused(c, subj, port, &v, w, missing, dflt);
-	else if (v.admitted != NULL)
-		doctor_note(c, DOCTOR_OK, "ufw", subj, NULL, "UFW admits the CDN: %s: \"%s\"",
-			    v.admitted->where, v.admitted->desc);
-	rc = 0;
+	else if (v.limited != NULL || v.rec == UFW_LIMIT)
+		note_limited(c, subj, &v);
+	else if (v.admitted != NULL) {
+		if (v.rec == UFW_ALLOW)
+			snprintf(why, sizeof(why), "; UFW allows it%s (rule `%.80s`)",
+				 ufw_record_anyone(v.rule) ? " to everyone" : "", v.rule);
+		else
+			why[0] = '\0';
+		doctor_note(c, DOCTOR_OK, "ufw", subj, NULL, "UFW admits the CDN: %s: \"%s\"%s",
+			    v.admitted->where, v.admitted->desc, why);
+	}
+	rc = c->oom ? -1 : 0;
 out:
 	ranges_free(v.refused);
 	ranges_free(alive);
@@ -434,12 +457,16 @@ static int ufw_family(struct ctx *c, int f, const struct ours *w, const char *df
 							     : "ufw-before-input") == NULL ||
 	    input == NULL || !c->have_cdn)
 		return 0;
+	/* `ufw disable` leaves its chains, emptied, behind an accept policy: nothing of UFW's */
+	if (input->policy == NF_ACCEPT && c->mgr.ufw_disabled)
+		return 0;
 	if (input->policy == NF_ACCEPT)
 		return doctor_note(c, DOCTOR_OK, "ufw", f ? "IPv6" : "IPv4", NULL,
 				   "UFW allows incoming connections by default (INPUT policy "
 				   "accept)");
 	if ((from = fam_only(c->cdn, f ? CDA_AF_INET6 : CDA_AF_INET)) == NULL)
 		return -1;
+	c->mgr.ufw_judged[f] = true;
 	for (size_t i = 0; i < c->n_ports && !fam_none(from) && rc == 0; i++)
 		rc = ufw_port(c, f, c->ports[i], from, w, dflt);
 	ranges_free(from);
@@ -448,26 +475,25 @@ static int ufw_family(struct ctx *c, int f, const struct ours *w, const char *df
 
 int check_ufw(struct ctx *c)
 {
-	char path[PATH_MAX], dflt[32] = "";
+	char dflt[32] = "";
 	struct ours w;
+	bool ipv6;
 
 	if (!c->mgr.ufw) {
+		if (c->mgr.ufw_enabled && c->nft == NULL)
+			return ufw_files_verdict(c);
 		if (c->mgr.ufw_enabled)
-			doctor_note(c, c->nft == NULL ? DOCTOR_INFO : DOCTOR_WARNING, "ufw", NULL,
-				    c->nft == NULL ? "run it as root" : "`ufw status verbose`",
-				    "%s/ufw.conf says ENABLED=yes but %s", mgr_ufw_dir(c),
-				    c->nft == NULL ? "the ruleset could not be read: UFW not "
-						     "checked"
-						   : "UFW's chains are not in the nftables "
-						     "ruleset (not started, or on "
-						     "iptables-legacy)");
+			doctor_note(c, DOCTOR_WARNING, "ufw", NULL,
+				    "`ufw reload` (or `ufw enable`); `ufw status verbose` shows "
+				    "what UFW thinks",
+				    "%s/ufw.conf says ENABLED=yes but UFW's chains are not in the "
+				    "nftables ruleset (not started, or on iptables-legacy)",
+				    c->mgr.ufw_dir);
 		return 0;
 	}
-	snprintf(path, sizeof(path), "%s",
-		 c->o->ufw_defaults ? c->o->ufw_defaults : "/etc/default/ufw");
-	mgr_conf_value(path, "DEFAULT_INPUT_POLICY", dflt, sizeof(dflt));
+	ufw_defaults(c, dflt, sizeof(dflt), &ipv6);
 	ours_read(c, &w);
-	for (int f = 0; f < 2; f++)
+	for (int f = 0; f < (ipv6 ? 2 : 1); f++)
 		if (ufw_family(c, f, &w, dflt) < 0)
 			return -1;
 	return 0;

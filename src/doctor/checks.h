@@ -3,6 +3,7 @@
 #ifndef CDNALLOW_DOCTOR_CHECKS_H
 #define CDNALLOW_DOCTOR_CHECKS_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,9 +48,14 @@ enum owner {
 struct managers {
 	bool ufw;          /* UFW's chains are in the ruleset */
 	bool ufw_enabled;  /* /etc/ufw/ufw.conf says ENABLED=yes */
+	bool ufw_disabled; /* it says something else (`ufw disable`: ENABLED=no) */
 	bool firewalld;    /* table inet firewalld is in the ruleset */
 	bool csf, docker;  /* their chains are in the ruleset */
 	char fwd_zone[64]; /* firewalld's default zone once check_firewalld asked ("" before) */
+	char ufw_dir[PATH_MAX]; /* a ufw target's ufw_dir, else /etc/ufw (under etc_root) */
+	/* check_ufw (IPv4, IPv6) and check_firewalld judged the ports: the drops in those
+	 * managers' chains are theirs to report (one finding per cause), not the rules check's */
+	bool ufw_judged[2], fwd_judged;
 };
 
 /* A port's listening sockets, as /proc/net/tcp{,6} show them. */
@@ -64,7 +70,7 @@ struct ctx {
 	struct doctor_report *rep;
 	struct cda_error *err;
 	struct state *st; /* NULL when the state dir could not be opened */
-	uint16_t ports[64];
+	uint16_t ports[64]; /* --port and the targets' ports and lock_ports, else 80 443 */
 	size_t n_ports;
 	bool ports_default; /* nothing named a port: 80 and 443 */
 	uint16_t idle[2];   /* default ports nobody serves or mentions: out of ports[] */
@@ -111,12 +117,33 @@ void mgr_fwd_fix(const char *zone, uint16_t port, char *buf, size_t size);
 /* KEY=value (quotes stripped, the last one wins) from a shell-style file such as
  * /etc/ufw/ufw.conf; false when the file or the key is missing. */
 bool mgr_conf_value(const char *path, const char *key, char *out, size_t size);
-/* UFW's directory: a selected ufw target's ufw_dir, else c->o->ufw_dir, else /etc/ufw. */
-const char *mgr_ufw_dir(const struct ctx *c);
+/* A manager's file such as "/etc/nftables.conf" under c->o->etc_root (tests), into buf. */
+void mgr_etc_path(const struct ctx *c, const char *path, char *buf, size_t size);
 /* The fix for CDN packets to port that a rule (policy false) or a chain's drop policy of
  * owner o drops; written into buf. */
 void mgr_fix(const struct ctx *c, enum owner o, bool policy, uint16_t port, char *buf,
 	     size_t size);
+
+/* ufw_records.c: UFW's own files */
+/* What UFW's records (user.rules "### tuple ###" lines) say for one family and port. */
+enum ufw_fate { UFW_NONE, UFW_ALLOW, UFW_LIMIT, UFW_DENY, UFW_PARTLY };
+#define UFW_LIMIT_FIX                                                                           \
+	"`ufw delete limit ...` and use `backend = ufw`, which accepts the CDN lists without a " \
+	"rate limit"
+#define UFW_LIMIT_WHY                                                                            \
+	": rate-limited, a CDN edge opens many connections and is refused past 6 in 30 s"
+/* The first of UFW's incoming rules (first match wins) that takes the CDN's (cdn: one
+ * family) TCP packets to port; rule gets its words ("" when none). *readable: the file
+ * (c->mgr.ufw_dir/user.rules or user6.rules) could be read. Sets c->oom on ENOMEM. */
+enum ufw_fate ufw_record(struct ctx *c, int fam, uint16_t port, const struct ranges *cdn,
+			 char *rule, size_t size, bool *readable);
+bool ufw_record_anyone(const char *rule); /* the rule's source is anywhere */
+/* A selected target with backend = ufw whose ports include port (0: any port), or NULL. */
+const struct target_config *ufw_target(const struct ctx *c, uint16_t port);
+/* DEFAULT_INPUT_POLICY (left as is when unset) and IPV6=yes from /etc/default/ufw. */
+void ufw_defaults(const struct ctx *c, char *policy, size_t psize, bool *ipv6);
+/* UFW judged from its files alone (the ruleset could not be read). -1 on ENOMEM. */
+int ufw_files_verdict(struct ctx *c);
 
 /* fam.c: address families and struct ranges */
 bool fam_none(const struct ranges *r); /* no address of either family */
@@ -161,6 +188,7 @@ int check_sets_bans(struct ctx *c);    /* ban-style nft sets holding CDN address
 int check_rules(struct ctx *c);        /* CDN traffic to each port through the chains */
 int check_rules_ips(struct ctx *c);    /* each --ip through the chains */
 int check_rules_legacy(struct ctx *c); /* iptables-legacy tables loaded */
+int check_nftconf(struct ctx *c);      /* /etc/nftables.conf flushes without our include */
 #endif
 
 #endif

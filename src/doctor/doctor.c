@@ -180,6 +180,7 @@ static const struct check checks[] = {
 	{check_mgr_detect, "allocating"},
 	{check_lists, "allocating"},
 	{check_ports_idle, "allocating"},
+	{check_ufw, "reading UFW's rules"},
 #endif
 #ifdef HAVE_FIREWALLD
 	{check_firewalld, "checking firewalld"},

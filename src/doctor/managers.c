@@ -236,25 +236,37 @@ void mgr_fix(const struct ctx *c, enum owner o, bool policy, uint16_t port, char
 			 "it (`nft -a list ruleset` shows handles)");
 }
 
-const char *mgr_ufw_dir(const struct ctx *c)
+void mgr_etc_path(const struct ctx *c, const char *path, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s%s", c->o->etc_root ? c->o->etc_root : "", path);
+}
+
+/* UFW's directory: a selected ufw target's ufw_dir, else /etc/ufw (under etc_root). */
+static void ufw_dir(struct ctx *c)
 {
 	for (size_t i = 0; i < c->cfg->n_targets; i++) {
 		const struct target_config *tc = &c->cfg->targets[i];
 		const char *d = target_get(tc, "ufw_dir");
 
-		if (strcmp(tc->backend, "ufw") == 0 && doctor_selected(c->o, tc->name) && d != NULL)
-			return d;
+		if (strcmp(tc->backend, "ufw") == 0 && doctor_selected(c->o, tc->name) &&
+		    d != NULL) {
+			snprintf(c->mgr.ufw_dir, sizeof(c->mgr.ufw_dir), "%s", d);
+			return;
+		}
 	}
-	return c->o->ufw_dir ? c->o->ufw_dir : "/etc/ufw";
+	mgr_etc_path(c, "/etc/ufw", c->mgr.ufw_dir, sizeof(c->mgr.ufw_dir));
 }
 
 int check_mgr_detect(struct ctx *c)
 {
-	char path[PATH_MAX], v[64];
+	char path[PATH_MAX + 16], v[64];
 
-	snprintf(path, sizeof(path), "%s/ufw.conf", mgr_ufw_dir(c));
-	if (mgr_conf_value(path, "ENABLED", v, sizeof(v)))
+	ufw_dir(c);
+	snprintf(path, sizeof(path), "%s/ufw.conf", c->mgr.ufw_dir);
+	if (mgr_conf_value(path, "ENABLED", v, sizeof(v))) {
 		c->mgr.ufw_enabled = strcasecmp(v, "yes") == 0;
+		c->mgr.ufw_disabled = !c->mgr.ufw_enabled;
+	}
 #ifdef HAVE_NFTABLES
 	detect_chains(c);
 #endif

@@ -82,7 +82,8 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 static int nl_dump(struct nlconn *n, int type, uint16_t family, struct nftnl_set *filter,
 		   struct dump_acc *a)
 {
-	char *buf = malloc(DUMP_BUF);
+	/* zeroed: the request's padding and unset header fields go to the kernel as they are */
+	char *buf = calloc(1, DUMP_BUF);
 	struct nlmsghdr *nlh;
 	uint32_t seq = ++n->seq;
 	int ret;

@@ -85,6 +85,7 @@ static const struct catalog_entry entries[] = {
 		.broadest_v4 = 8,
 		.broadest_v6 = 20,
 		.keys = none,
+		.prefixes_only = true,
 	},
 	{
 		.name = "cloudflare-api",
@@ -101,6 +102,7 @@ static const struct catalog_entry entries[] = {
 		.token_name = "etag",
 		.keys = cloudflare_api_keys,
 		.accept = JSON_ACCEPT,
+		.prefixes_only = true,
 	},
 	{
 		.name = "aws-cloudfront",
@@ -118,6 +120,7 @@ static const struct catalog_entry entries[] = {
 		.token_name = "syncToken",
 		.keys = aws_keys,
 		.accept = JSON_ACCEPT,
+		.prefixes_only = true,
 	},
 	{
 		.name = "fastly",
@@ -132,6 +135,7 @@ static const struct catalog_entry entries[] = {
 		.broadest_v6 = 20,
 		.keys = none,
 		.accept = JSON_ACCEPT,
+		.prefixes_only = true,
 	},
 	{
 		.name = "bunny",
@@ -163,6 +167,7 @@ static const struct catalog_entry entries[] = {
 		.broadest_v6 = 20,
 		.keys = none,
 		.accept = JSON_ACCEPT,
+		.prefixes_only = true,
 	},
 	{
 		.name = "imperva",
@@ -178,6 +183,7 @@ static const struct catalog_entry entries[] = {
 		.broadest_v6 = 20,
 		.keys = none,
 		.accept = JSON_ACCEPT,
+		.prefixes_only = true,
 	},
 	{
 		.name = "cdn77",
@@ -193,6 +199,7 @@ static const struct catalog_entry entries[] = {
 		.token_name = "updated_at",
 		.keys = none,
 		.accept = JSON_ACCEPT,
+		.prefixes_only = true,
 	},
 	{
 		.name = "github",
@@ -208,6 +215,7 @@ static const struct catalog_entry entries[] = {
 		.broadest_v6 = 20,
 		.keys = github_keys,
 		.accept = JSON_ACCEPT,
+		.prefixes_only = true,
 	},
 	{
 		.name = "google",
@@ -223,6 +231,7 @@ static const struct catalog_entry entries[] = {
 		.token_name = "syncToken",
 		.keys = none,
 		.accept = JSON_ACCEPT,
+		.prefixes_only = true,
 	},
 	{
 		.name = "azure-frontdoor",
@@ -240,6 +249,7 @@ static const struct catalog_entry entries[] = {
 		.token_name = "changeNumber",
 		.keys = azure_keys,
 		.accept = JSON_ACCEPT,
+		.prefixes_only = true,
 	},
 	{
 		.name = "akamai",
@@ -255,6 +265,7 @@ static const struct catalog_entry entries[] = {
 		.broadest_v4 = 8,
 		.broadest_v6 = 20,
 		.keys = none,
+		.prefixes_only = true,
 	},
 	{
 		.name = "oracle",
@@ -272,6 +283,7 @@ static const struct catalog_entry entries[] = {
 		.token_name = "last_updated_timestamp",
 		.keys = oracle_keys,
 		.accept = JSON_ACCEPT,
+		.prefixes_only = true,
 	},
 	{
 		.name = "text",

@@ -155,23 +155,17 @@ static void run_doctor(struct run *run)
 {
 	struct cda_error err = {0};
 	char f2b[PATH_MAX + 16], deny[PATH_MAX + 16], temp[PATH_MAX + 16];
-	char ufw[PATH_MAX + 16], ufwd[PATH_MAX + 16], nftc[PATH_MAX + 16];
 
 	snprintf(f2b, sizeof(f2b), "%s/no-fail2ban.sock", work);
 	snprintf(deny, sizeof(deny), "%s/csf.deny", work);
 	snprintf(temp, sizeof(temp), "%s/csf.tempban", work);
-	/* never the host's UFW or nftables.conf (firewalld: DBUS_SYSTEM_BUS_ADDRESS, main()) */
-	snprintf(ufw, sizeof(ufw), "%s/no-ufw", work);
-	snprintf(ufwd, sizeof(ufwd), "%s/no-default-ufw", work);
-	snprintf(nftc, sizeof(nftc), "%s/no-nftables.conf", work);
 	if (run->o.fail2ban_socket == NULL)
 		run->o.fail2ban_socket = f2b;
+	/* the host's /etc/ufw, /etc/default/ufw and /etc/nftables.conf are not ours (firewalld:
+	 * DBUS_SYSTEM_BUS_ADDRESS, main()) */
+	run->o.etc_root = work;
 	run->o.csf_deny = deny;
 	run->o.csf_tempban = temp;
-	run->o.ufw_dir = ufw;
-	run->o.ufw_defaults = ufwd;
-	if (run->o.nftables_conf == NULL)
-		run->o.nftables_conf = nftc;
 	assert_int_equal(config_load(&run->cfg, run->conf ? run->conf : cfg_path, false, &err), 0);
 	assert_int_equal(doctor_run(&run->o, &run->cfg, &run->r, &err), 0);
 	for (size_t i = 0; i < run->r.n; i++) {
@@ -231,7 +225,8 @@ static void report_renders(const struct run *run, bool ok)
 	free(buf);
 }
 
-static char *healthy_table(void)
+/* cdnallow's table, its sets holding the CDN lists, its input chain holding rules. */
+static char *cdnallow_table(const char *rules)
 {
 	static char buf[12000];
 
@@ -240,15 +235,20 @@ static char *healthy_table(void)
 		 " set allow_v4 { type ipv4_addr; flags interval; elements = { %s } }\n"
 		 " set allow_v6 { type ipv6_addr; flags interval; elements = { %s } }\n"
 		 " chain input { type filter hook input priority 0; policy accept;\n"
-		 "  iif lo accept\n"
-		 "  ct state established,related accept\n"
-		 "  tcp dport { 80, 443 } ip saddr @allow_v4 accept\n"
-		 "  tcp dport { 80, 443 } ip6 saddr @allow_v6 accept\n"
-		 "  tcp dport { 80, 443 } drop\n"
+		 "%s"
 		 " }\n"
 		 "}\n",
-		 cf_elems4, cf_elems6);
+		 cf_elems4, cf_elems6, rules);
 	return buf;
+}
+
+static char *healthy_table(void)
+{
+	return cdnallow_table("  iif lo accept\n"
+			      "  ct state established,related accept\n"
+			      "  tcp dport { 80, 443 } ip saddr @allow_v4 accept\n"
+			      "  tcp dport { 80, 443 } ip6 saddr @allow_v6 accept\n"
+			      "  tcp dport { 80, 443 } drop\n");
 }
 
 static void healthy_origin_gets_a_clean_report(void **st)
@@ -450,15 +450,21 @@ static void csf_tempban_on_a_cdn_address_is_listed(void **st)
 	run_done(&run);
 }
 
+/* doctor over ruleset text rs with a listener on port only. */
+static void run_listening(struct run *run, uint16_t port, const char *rs)
+{
+	close_listeners();
+	listen_on(port);
+	ruleset(rs);
+	run_doctor(run);
+}
+
 static void nothing_listening_is_an_error(void **st)
 {
 	struct run run = {0};
 
 	(void)st;
-	close_listeners();
-	listen_on(80);
-	ruleset(healthy_table());
-	run_doctor(&run);
+	run_listening(&run, 80, healthy_table());
 	assert_non_null(find(&run, "listen", DOCTOR_ERROR, "nothing listens on port 443", "521"));
 	assert_null(find(&run, "listen", DOCTOR_ERROR, "port 80", NULL));
 	run_done(&run);
@@ -479,20 +485,9 @@ static void write_file(const char *dir, const char *name, const char *text)
 /* cdnallow's table accepting the CDN on 443 only: no rule says anything about port 80. */
 static char *table_443_only(void)
 {
-	static char buf[12000];
-
-	snprintf(buf, sizeof(buf),
-		 "table inet cdnallow {\n"
-		 " set allow_v4 { type ipv4_addr; flags interval; elements = { %s } }\n"
-		 " set allow_v6 { type ipv6_addr; flags interval; elements = { %s } }\n"
-		 " chain input { type filter hook input priority 0; policy accept;\n"
-		 "  tcp dport 443 ip saddr @allow_v4 accept\n"
-		 "  tcp dport 443 ip6 saddr @allow_v6 accept\n"
-		 "  tcp dport 443 drop\n"
-		 " }\n"
-		 "}\n",
-		 cf_elems4, cf_elems6);
-	return buf;
+	return cdnallow_table("  tcp dport 443 ip saddr @allow_v4 accept\n"
+			      "  tcp dport 443 ip6 saddr @allow_v6 accept\n"
+			      "  tcp dport 443 drop\n");
 }
 
 static void no_finding_about(const struct run *run, const char *subj)
@@ -509,10 +504,7 @@ static void idle_default_port_is_info(void **st)
 	struct run run = {0};
 
 	(void)st;
-	close_listeners();
-	listen_on(443);
-	ruleset(table_443_only());
-	run_doctor(&run);
+	run_listening(&run, 443, table_443_only());
 	assert_null(find(&run, "listen", DOCTOR_ERROR, "port 80", NULL));
 	assert_non_null(find(&run, "listen", DOCTOR_INFO, "nothing listens on port 80",
 			     "no rule mentions it"));
@@ -528,10 +520,7 @@ static void default_port_a_rule_mentions_is_checked(void **st)
 	struct run run = {0};
 
 	(void)st;
-	close_listeners();
-	listen_on(443);
-	ruleset(healthy_table());
-	run_doctor(&run);
+	run_listening(&run, 443, healthy_table());
 	assert_non_null(find(&run, "listen", DOCTOR_ERROR, "nothing listens on port 80", "521"));
 	run_done(&run);
 }
@@ -540,19 +529,16 @@ static void default_port_a_rule_mentions_is_checked(void **st)
 static void ports_named_by_the_config_are_checked(void **st)
 {
 	struct run run = {0};
-	char conf[PATH_MAX + 32];
+	char conf[PATH_MAX + 32], text[PATH_MAX + 200];
 	static const uint16_t extra[] = {443};
-	FILE *fp;
 
 	(void)st;
 	snprintf(conf, sizeof(conf), "%s/ports.conf", work);
-	fp = fopen(conf, "w");
-	assert_non_null(fp);
-	fprintf(fp,
-		"[cdnallow]\nstate_dir = %s/state\n[source.cloudflare]\nprovider = cloudflare\n"
-		"[target.edge]\nbackend = nftables\nsources = cloudflare\nlock_ports = 8443\n",
-		work);
-	fclose(fp);
+	snprintf(text, sizeof(text),
+		 "[cdnallow]\nstate_dir = %s/state\n[source.cloudflare]\nprovider = cloudflare\n"
+		 "[target.edge]\nbackend = nftables\nsources = cloudflare\nlock_ports = 8443\n",
+		 work);
+	write_file(work, "ports.conf", text);
 	chmod(conf, 0600);
 	ruleset(healthy_table());
 	run.conf = conf;
@@ -574,6 +560,7 @@ static void nftables_conf_without_the_include_is_a_warning(void **st)
 {
 	struct run run = {0};
 	char conf[PATH_MAX + 32], text[PATH_MAX + 200], line[PATH_MAX + 32], nft[PATH_MAX + 32];
+	char etc[PATH_MAX + 8];
 	const struct doctor_finding *f;
 	static const char head[] = "#!/usr/sbin/nft -f\n\nflush ruleset\n\ntable inet filter {\n"
 				   "\tchain input {\n\t\ttype filter hook input priority filter;\n"
@@ -581,10 +568,11 @@ static void nftables_conf_without_the_include_is_a_warning(void **st)
 
 	(void)st;
 	ruleset(healthy_table());
-	snprintf(conf, sizeof(conf), "%s/nftables.conf", work);
+	snprintf(etc, sizeof(etc), "%s/etc", work);
+	assert_true(mkdir(etc, 0700) == 0 || errno == EEXIST);
+	snprintf(conf, sizeof(conf), "%s/nftables.conf", etc); /* under o.etc_root */
 	snprintf(line, sizeof(line), "include \"%s/state/*.nft\"", work);
-	write_file(work, "nftables.conf", head);
-	run.o.nftables_conf = conf;
+	write_file(etc, "nftables.conf", head);
 	run_doctor(&run);
 	f = find(&run, "nftables.conf", DOCTOR_WARNING, "line 3 flushes the whole ruleset",
 		 "edge.nft");
@@ -596,9 +584,8 @@ static void nftables_conf_without_the_include_is_a_warning(void **st)
 
 	/* the include as the last line: no warning */
 	snprintf(text, sizeof(text), "%s%s\n", head, line);
-	write_file(work, "nftables.conf", text);
+	write_file(etc, "nftables.conf", text);
 	memset(&run, 0, sizeof(run));
-	run.o.nftables_conf = conf;
 	run_doctor(&run);
 	assert_int_equal(doctor_report_count(&run.r, DOCTOR_WARNING), 0);
 	assert_non_null(find(&run, "nftables.conf", DOCTOR_OK, "includes", "line 10"));
@@ -606,9 +593,8 @@ static void nftables_conf_without_the_include_is_a_warning(void **st)
 
 	/* before the flush it restores nothing */
 	snprintf(text, sizeof(text), "%s\n%s", line, head);
-	write_file(work, "nftables.conf", text);
+	write_file(etc, "nftables.conf", text);
 	memset(&run, 0, sizeof(run));
-	run.o.nftables_conf = conf;
 	run_doctor(&run);
 	assert_non_null(find(&run, "nftables.conf", DOCTOR_WARNING, "before its `flush ruleset`",
 			     NULL));
@@ -617,13 +603,13 @@ static void nftables_conf_without_the_include_is_a_warning(void **st)
 	/* the file itself, which no sync has written yet: nft -f would fail */
 	snprintf(nft, sizeof(nft), "%s/state/edge.nft", work);
 	snprintf(text, sizeof(text), "%sinclude \"%s\"\n", head, nft);
-	write_file(work, "nftables.conf", text);
+	write_file(etc, "nftables.conf", text);
 	memset(&run, 0, sizeof(run));
-	run.o.nftables_conf = conf;
 	run_doctor(&run);
 	assert_non_null(find(&run, "nftables.conf", DOCTOR_WARNING, "which does not exist",
 			     "nftables.service does not start"));
 	run_done(&run);
+	assert_int_equal(unlink(conf), 0); /* the other tests run with no nftables.conf */
 }
 
 /* The finding of check whose subject is subj and whose message holds n1 (any severity). */
