@@ -83,6 +83,8 @@ import json, sys
 name, work, res = sys.argv[1], sys.argv[2], sys.argv[3]
 d = json.load(open("%s/doctor.%s.json" % (work, name)))
 ip = {f["subject"]: f["message"] for f in d["findings"] if f["check"] == "ip"}
+with open(res + ".seconds", "a") as out:
+    out.write("%s\t%.3f\n" % (name, d["seconds"]))
 with open(res, "a") as out:
     for src in ("104.16.0.10", "2400:cb00::10", "45.0.0.10", "2a01:4f8::10"):
         for port in (80, 443):
@@ -305,6 +307,7 @@ measure firewalld-source-zone
 python3 - "$RES" >"$WORK/table" <<'PY'
 import sys
 rows = [l.rstrip("\n").split("\t", 5) for l in open(sys.argv[1])]
+secs = dict(l.split() for l in open(sys.argv[1] + ".seconds"))
 sets = []
 for r in rows:
     if r[0] not in sets:
@@ -312,11 +315,12 @@ for r in rows:
 agree = [r for r in rows if r[3] == r[4]]
 unsure = [r for r in rows if r[4] in ("unsure", "none")]
 wrong = [r for r in rows if r[4] not in ("unsure", "none") and r[3] != r[4]]
-print("# %-26s %6s %6s %6s %6s" % ("ruleset", "probes", "agree", "wrong", "unsure"))
+print("# %-26s %6s %6s %6s %6s %9s" % ("ruleset", "probes", "agree", "wrong", "unsure",
+      "doctor s"))
 for s in sets:
     rs = [r for r in rows if r[0] == s]
-    print("# %-26s %6d %6d %6d %6d" % (s, len(rs), sum(r[3] == r[4] for r in rs),
-          sum(r in wrong for r in rs), sum(r in unsure for r in rs)))
+    print("# %-26s %6d %6d %6d %6d %9s" % (s, len(rs), sum(r[3] == r[4] for r in rs),
+          sum(r in wrong for r in rs), sum(r in unsure for r in rs), secs.get(s, "?")))
 print("# %-26s %6d %6d %6d %6d" % ("total (%d rulesets)" % len(sets), len(rows), len(agree),
       len(wrong), len(unsure)))
 share = 100.0 * len(unsure) / max(len(rows), 1)
@@ -325,12 +329,16 @@ for r in wrong:
     print("# WRONG %s %s port %s: fate %s, doctor %s: %s" % (r[0], r[1], r[2], r[3], r[4], r[5]))
 for r in unsure:
     print("# UNSURE %s %s port %s: fate %s: %s" % (r[0], r[1], r[2], r[3], r[5]))
+print("# doctor's longest run: %.3f s" % max(float(v) for v in secs.values()))
 print("WRONG=%d" % len(wrong))
+print("UNSURE=%d" % len(unsure))
 print("PROBES=%d" % len(rows))
 PY
 grep '^#' "$WORK/table"
 n=$(sed -n 's/^PROBES=//p' "$WORK/table")
 w=$(sed -n 's/^WRONG=//p' "$WORK/table")
 check "every ruleset was measured (19 rulesets x 8 probes)" test "$n" = 152
+u=$(sed -n 's/^UNSURE=//p' "$WORK/table")
 check "doctor's verdict agrees with the packet's fate: no wrong verdict" test "$w" = 0
+check "doctor is unsure on at most 5% of the probes" test $((u * 100)) -le $((n * 5))
 finish
