@@ -15,7 +15,7 @@
 if [ "${CDNALLOW_IN_NETNS:-}" != 1 ]; then
 	[ "$(id -u)" = 0 ] || prereq_missing "root (for namespaces)"
 	for p in unshare nft ufw ipset iptables-restore ip6tables-restore firewalld firewall-cmd \
-		dbus-daemon python3; do
+		dbus-daemon python3 setpriv; do
 		command -v "$p" >/dev/null || prereq_missing "$p (Debian: ufw, ipset, firewalld)"
 	done
 	[ -x /lib/ufw/ufw-init ] && [ -s /usr/share/ufw/before.init ] ||
@@ -66,6 +66,12 @@ rhasnt() { ! grep -q -e "$1" "$WORK/out" || { echo "'$1' in:"; sed "s/^/# /" "$W
 # fix_of PREFIX: the fix line under the first finding line starting with PREFIX
 fix_of() { awk -v p="$1" 'f { print; exit } index($0, p) == 1 { f = 1 }' "$WORK/out"; }
 fix_has() { fix_of "$1" | grep -qF -- "$2" || { cat "$WORK/out"; return 1; }; }
+# doctor_nocap CONF: doctor -v --port 443 as root without CAP_NET_ADMIN (the ruleset unreadable)
+doctor_nocap() {
+	setpriv --bounding-set=-net_admin "$CDNALLOW" -c "$1" -v doctor --port 443 \
+		>"$WORK/out" 2>"$WORK/err"
+	echo $? >"$WORK/rc"
+}
 
 # The origin: a web server on 443 only (IPv4), nothing on 80, no port in any config.
 mkdir -p "$WORK/www"
@@ -154,6 +160,10 @@ check "... the fix is in UFW's words (backend = ufw)" rhas "backend = ufw"
 check "... never an nft rule for UFW's tables" hasnt "tcp dport { 80, 443 } ip saddr @SET accept"
 check "... one finding for UFW's policy: the rules check leaves UFW's chains to it" \
 	rhasnt "^[A-Z]* *rules \\[port 443 IPv[46]\\]:.*(UFW's)"
+doctor_nocap "$NFTCONF"
+check "ruleset unreadable: UFW's files give the verdict, an ERROR" \
+	rhas "^ERROR *ufw \\[port 443 IPv4\\]: UFW refuses the CDN: default DROP incoming, and no UFW rule allows the port"
+check "... (the ruleset was not read)" rhas "^info *privileges: the nftables ruleset cannot be read"
 doctor "$NFTCONF"
 check "UFW default deny: doctor exits 1" rc_is 1
 check "... an error naming UFW and its policy" \
@@ -193,6 +203,9 @@ check "... UFW admits the CDN through the user rule" \
 	has "ok      ufw [port 443 IPv4]: UFW admits the CDN: table ip filter chain ufw-user-input"
 check "ufw allow 443/tcp: no UFW error" rhasnt "^ERROR *ufw"
 check "... UFW allows it, with the rule" rhas "UFW allows it to everyone (rule \`allow tcp 443 0.0.0.0/0"
+doctor_nocap "$NFTCONF"
+check "ruleset unreadable: UFW's files name the allow rule (ok)" \
+	rhas "^ok *ufw \\[port 443 IPv4\\]: UFW allows it to everyone (rule \`allow tcp 443 0.0.0.0/0"
 ufw delete allow 443/tcp >/dev/null
 # ufw limit 443/tcp: a warning (a CDN edge opens many connections)
 ufw limit 443/tcp >/dev/null
