@@ -39,6 +39,30 @@ static void add_named(struct ctx *c, const char *v)
 			add_port(c, p[i].lo);
 }
 
+/* The single UDP ports of the selected targets' lock_udp. */
+static void udp_plan(struct ctx *c)
+{
+	for (size_t i = 0; i < c->cfg->n_targets; i++) {
+		const struct target_config *tc = &c->cfg->targets[i];
+		const char *v = target_get(tc, "lock_udp");
+		struct origin_lock_port p[32];
+		size_t n = 0;
+
+		if (!doctor_selected(c->o, tc->name) || v == NULL ||
+		    origin_lock_parse_ports(v, true, p, 32, &n) < 0)
+			continue;
+		for (size_t k = 0; k < n; k++) {
+			bool dup = false;
+
+			for (size_t j = 0; j < c->n_udp; j++)
+				dup |= c->udp_ports[j] == p[k].lo;
+			if (p[k].lo == p[k].hi && !dup &&
+			    c->n_udp < sizeof(c->udp_ports) / sizeof(c->udp_ports[0]))
+				c->udp_ports[c->n_udp++] = p[k].lo;
+		}
+	}
+}
+
 int ports_plan(struct ctx *c, struct cda_error *err)
 {
 	const struct doctor_opts *o = c->o;
@@ -58,6 +82,7 @@ int ports_plan(struct ctx *c, struct cda_error *err)
 		add_named(c, target_get(tc, "lock_ports"));
 		add_named(c, target_get(tc, "ports"));
 	}
+	udp_plan(c);
 	if (c->n_ports == 0) {
 		c->ports_default = true;
 		c->ports[c->n_ports++] = 80;

@@ -61,7 +61,11 @@ static void note_drop(struct ctx *c, const char *subj, uint16_t port, const stru
 	unless[0] = '\0';
 	if (e->behind)
 		unsure_before(ev, i, unless, sizeof(unless));
-	mgr_fix(c, own, e->kind == EV_POLICY, port, fix, sizeof(fix));
+	if (ev->l4 == 17) /* the managers' fixes are for TCP ports */
+		snprintf(fix, sizeof(fix), "accept the CDN on UDP port %u before that %s", port,
+			 e->kind == EV_POLICY ? "policy" : "rule");
+	else
+		mgr_fix(c, own, e->kind == EV_POLICY, port, fix, sizeof(fix));
 	if (own != OWNER_ADMIN && own != OWNER_CDNALLOW)
 		snprintf(by, sizeof(by), " (%s's)", mgr_name(own));
 	if (e->kind == EV_POLICY)
@@ -74,10 +78,10 @@ static void note_drop(struct ctx *c, const char *subj, uint16_t port, const stru
 }
 
 /* The CDN's packets (from, family fam) to port: what drops them, or that they pass. */
-static int cdn_path(struct ctx *c, int fam, uint16_t port, const char *subj,
+static int cdn_path(struct ctx *c, int fam, uint16_t port, uint8_t l4, const char *subj,
 		    const struct ranges *from)
 {
-	struct eval ev = {.c = c, .n = c->nft, .fam = fam, .port = port};
+	struct eval ev = {.c = c, .n = c->nft, .fam = fam, .port = port, .l4 = l4};
 	struct ranges *alive = NULL;
 	size_t nproblems = 0;
 	bool ours = false;
@@ -112,10 +116,10 @@ static int cdn_path(struct ctx *c, int fam, uint16_t port, const char *subj,
 }
 
 /* Everyone else's packets to port: is the origin locked to the CDN? */
-static int lock_path(struct ctx *c, int fam, uint16_t port, const char *subj,
+static int lock_path(struct ctx *c, int fam, uint16_t port, uint8_t l4, const char *subj,
 		     const struct ranges *from)
 {
-	struct eval ev = {.c = c, .n = c->nft, .fam = fam, .port = port};
+	struct eval ev = {.c = c, .n = c->nft, .fam = fam, .port = port, .l4 = l4};
 	struct ranges *all = ranges_new(), *rest = NULL, *alive = NULL;
 	int rc = -1;
 
@@ -152,7 +156,10 @@ int check_rules(struct ctx *c)
 			    "for CDN traffic");
 		return 0;
 	}
-	for (size_t pi = 0; pi < c->n_ports; pi++) {
+	for (size_t pi = 0; pi < c->n_ports + c->n_udp; pi++) {
+		bool udp = pi >= c->n_ports;
+		uint16_t port = udp ? c->udp_ports[pi - c->n_ports] : c->ports[pi];
+
 		for (int fi = 0; fi < 2; fi++) {
 			struct ranges *from = fam_only(c->cdn, fams[fi]);
 			char subj[64];
@@ -160,11 +167,11 @@ int check_rules(struct ctx *c)
 
 			if (from == NULL)
 				return -1;
-			snprintf(subj, sizeof(subj), "port %u %s", c->ports[pi],
+			snprintf(subj, sizeof(subj), "port %u%s %s", port, udp ? "/udp" : "",
 				 fam_name(fams[fi]));
 			if (!fam_none(from) &&
-			    (cdn_path(c, fams[fi], c->ports[pi], subj, from) < 0 ||
-			     lock_path(c, fams[fi], c->ports[pi], subj, from) < 0))
+			    (cdn_path(c, fams[fi], port, udp ? 17 : 6, subj, from) < 0 ||
+			     lock_path(c, fams[fi], port, udp ? 17 : 6, subj, from) < 0))
 				rc = -1;
 			ranges_free(from);
 			if (rc < 0)
@@ -218,7 +225,7 @@ static void trace_note(struct ctx *c, const struct eval *ev, const char *subj, u
 		enum owner own = mgr_owner(c, drop->where);
 
 		event_text(drop, txt, sizeof(txt));
-		if (own == OWNER_ADMIN || own == OWNER_CDNALLOW)
+		if (own == OWNER_ADMIN || own == OWNER_CDNALLOW || ev->l4 == 17)
 			snprintf(fix, sizeof(fix), "accept the CDN sets before that rule");
 		else
 			mgr_fix(c, own, drop->kind == EV_POLICY, port, fix, sizeof(fix));
@@ -276,12 +283,12 @@ static void legacy_read(struct ctx *c)
 	}
 }
 
-/* a's fate to port in iptables-legacy's filter table: 1 (*lv filled), 0 none loaded, -1
+/* a's fate to port (protocol l4) in iptables-legacy's filter table: 1 (*lv filled), 0 none loaded, -1
  * ENOMEM. */
-static int legacy_trace(struct ctx *c, const struct cidr *a, uint16_t port,
+static int legacy_trace(struct ctx *c, const struct cidr *a, uint16_t port, uint8_t l4,
 			struct legacy_verdict *lv)
 {
-	struct legacy_probe p = {.fam = a->family, .addr = a->addr, .port = port};
+	struct legacy_probe p = {.fam = a->family, .addr = a->addr, .port = port, .l4 = l4};
 	const char *save;
 
 	if (!c->legacy_tried)
@@ -297,8 +304,10 @@ static int trace_ip(struct ctx *c, struct nft_model *n, const char *text, const 
 	int fam = a->family;
 	bool in_cdn = c->have_cdn && ranges_contains(c->cdn, fam, a->addr);
 
-	for (size_t pi = 0; pi < c->n_ports; pi++) {
-		struct eval ev = {.c = c, .n = n, .fam = fam, .port = c->ports[pi]};
+	for (size_t pi = 0; pi < c->n_ports + c->n_udp; pi++) {
+		bool udp = pi >= c->n_ports;
+		uint16_t port = udp ? c->udp_ports[pi - c->n_ports] : c->ports[pi];
+		struct eval ev = {.c = c, .n = n, .fam = fam, .port = port, .l4 = udp ? 17 : 6};
 		struct ranges *from = ranges_new(), *alive = NULL;
 		struct legacy_verdict lv;
 		char subj[128];
@@ -309,15 +318,15 @@ static int trace_ip(struct ctx *c, struct nft_model *n, const char *text, const 
 			return -1;
 		}
 		ranges_normalize(from);
-		snprintf(subj, sizeof(subj), "%s to port %u", text, c->ports[pi]);
+		snprintf(subj, sizeof(subj), "%s to port %u%s", text, port, udp ? "/udp" : "");
 		if (nft_eval_path(&ev, from, &alive) < 0) {
 			ranges_free(from);
 			nft_eval_finish(&ev);
 			return -1;
 		}
-		lrc = legacy_trace(c, a, c->ports[pi], &lv);
+		lrc = legacy_trace(c, a, port, ev.l4, &lv);
 		if (lrc >= 0)
-			trace_note(c, &ev, subj, c->ports[pi], in_cdn, lrc > 0 ? &lv : NULL);
+			trace_note(c, &ev, subj, port, in_cdn, lrc > 0 ? &lv : NULL);
 		ranges_free(from);
 		if (lrc < 0) {
 			ranges_free(alive);

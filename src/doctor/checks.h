@@ -72,6 +72,8 @@ struct ctx {
 	struct state *st; /* NULL when the state dir could not be opened */
 	uint16_t ports[64]; /* --port and the targets' ports and lock_ports, else 80 443 */
 	size_t n_ports;
+	uint16_t udp_ports[32]; /* the selected targets' lock_udp: evaluated through the chains */
+	size_t n_udp;
 	bool ports_default; /* nothing named a port: 80 and 443 */
 	uint16_t idle[2];   /* default ports nobody serves or mentions: out of ports[] */
 	size_t n_idle;

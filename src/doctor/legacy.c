@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * iptables-legacy's filter table (`iptables-legacy-save -t filter` text) evaluated for one
- * new TCP connection from one address to one port: INPUT's rules in order, user chains
+ * new TCP or UDP connection from one address to one port: INPUT's rules in order, user chains
  * followed. The common options are understood (-s, -p, -i lo, --dport, --dports, --state,
  * --ctstate, --syn, --tcp-flags, --src-range, addrtype, comment); any other makes the rule
  * "maybe", which makes what it could decide unsure.
@@ -135,10 +135,14 @@ static enum m_res opt(const struct legacy_probe *p, char *const *tok, int n, int
 		return addr_in(p, v) ? M_YES : M_NO;
 	if (strcmp(o, "-d") == 0 || strcmp(o, "--destination") == 0)
 		return strcmp(v, "0.0.0.0/0") == 0 || strcmp(v, "::/0") == 0 ? M_YES : M_MAYBE;
-	if (strcmp(o, "-p") == 0 || strcmp(o, "--protocol") == 0)
-		return strcmp(v, "tcp") == 0 || strcmp(v, "6") == 0 || strcmp(v, "all") == 0
+	if (strcmp(o, "-p") == 0 || strcmp(o, "--protocol") == 0) {
+		bool udp = p->l4 == 17;
+
+		return strcmp(v, udp ? "udp" : "tcp") == 0 || strcmp(v, udp ? "17" : "6") == 0 ||
+			       strcmp(v, "all") == 0
 			       ? M_YES
 			       : M_NO;
+	}
 	if (strcmp(o, "-i") == 0 || strcmp(o, "--in-interface") == 0)
 		return strcmp(v, "lo") == 0 ? M_NO : strcmp(v, "+") == 0 ? M_YES : M_MAYBE;
 	if (strcmp(o, "-m") == 0 || strcmp(o, "--comment") == 0)

@@ -7,11 +7,12 @@
 
 #include "ranges.h"
 
-/* A new TCP connection from addr (family fam) to port. */
+/* A new connection from addr (family fam) to port, TCP (l4 0 or 6) or UDP (17). */
 struct legacy_probe {
 	int fam;
 	cda_u128 addr;
 	uint16_t port;
+	uint8_t l4;
 };
 
 enum legacy_res { LEGACY_PASS, LEGACY_DROP, LEGACY_MAYBE };

@@ -24,13 +24,14 @@ struct event {
 	struct ranges *s;
 };
 
-/* One evaluation; zero it, set c, n, fam and port, run nft_eval_path(), then
+/* One evaluation; zero it, set c, n, fam, port (and l4 for UDP), run nft_eval_path(), then
  * nft_eval_finish(). */
 struct eval {
 	struct ctx *c; /* which sets are ours */
 	struct nft_model *n;
 	int fam; /* CDA_AF_INET or CDA_AF_INET6 */
 	uint16_t port;
+	uint8_t l4; /* IPPROTO_UDP, or TCP (IPPROTO_TCP or 0) */
 	bool uncertain; /* a maybe-accept happened earlier in this base chain */
 	bool via_maybe, via_rate; /* in a chain reached by a maybe-jump (by a rate match) */
 	struct ranges *dropped;

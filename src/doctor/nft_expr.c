@@ -80,6 +80,12 @@ static void set_reg(struct reg *regs, struct nftnl_expr *e, uint16_t attr, const
 		*r = *v;
 }
 
+/* The probe's transport protocol: UDP, or TCP. */
+static uint8_t l4_of(const struct eval *ev)
+{
+	return ev->l4 == 17 ? 17 : 6;
+}
+
 static uint32_t alen(int fam)
 {
 	return fam == CDA_AF_INET ? 4 : 16;
@@ -244,7 +250,7 @@ static int do_cmp(struct eval *ev, struct match *m, struct reg *regs, struct nft
 	switch (r->kind) {
 	case R_KNOWN:
 		if (r->dport && len == 2)
-			nft_expr_dcat(m, "tcp dport %s%u",
+			nft_expr_dcat(m, "%s dport %s%u", l4_of(ev) == 17 ? "udp" : "tcp",
 				      op == NFT_CMP_EQ    ? ""
 				      : op == NFT_CMP_NEQ ? "!= "
 							  : "~",
@@ -450,7 +456,8 @@ static int do_lookup(struct eval *ev, struct match *m, struct reg *regs, struct 
 					  nft_model_key(r->v, s->klen));
 
 		if (s->klen == 2)
-			nft_expr_dcat(m, "tcp dport %s%s%s", inv ? "!= " : "", anon ? "" : "@",
+			nft_expr_dcat(m, "%s dport %s%s%s", l4_of(ev) == 17 ? "udp" : "tcp",
+				      inv ? "!= " : "", anon ? "" : "@",
 				      shown);
 		if (in == inv)
 			m->none = true;
@@ -494,14 +501,15 @@ static void do_payload(struct eval *ev, struct reg *regs, struct nftnl_expr *e)
 			v.off = off - so;
 		} else if (off == po && len == 1) {
 			v.kind = R_KNOWN;
-			v.v[0] = 6; /* TCP */
+			v.v[0] = l4_of(ev);
 		}
 	} else if (base == NFT_PAYLOAD_TRANSPORT_HEADER && off == 2 && len == 2) {
 		v.kind = R_KNOWN;
 		v.dport = true;
 		v.v[0] = (uint8_t)(ev->port >> 8);
 		v.v[1] = (uint8_t)ev->port;
-	} else if (base == NFT_PAYLOAD_TRANSPORT_HEADER && off == 13 && len == 1) {
+	} else if (base == NFT_PAYLOAD_TRANSPORT_HEADER && off == 13 && len == 1 &&
+		   l4_of(ev) == 6) {
 		v.kind = R_KNOWN; /* TCP flags: a new connection's first packet is a SYN */
 		v.v[0] = 0x02;
 	}
@@ -523,7 +531,7 @@ static void do_meta(struct eval *ev, struct reg *regs, struct nftnl_expr *e)
 	case NFT_META_L4PROTO:
 		v.kind = R_KNOWN;
 		v.len = 1;
-		v.v[0] = 6;
+		v.v[0] = l4_of(ev);
 		break;
 	case NFT_META_PROTOCOL:
 		v.kind = R_KNOWN;
@@ -638,7 +646,7 @@ static int xt_set(struct eval *ev, struct match *m, const struct xt_out *o)
 /* An `xt match` expression (iptables-nft's -m NAME), decoded from its blob. */
 static int do_xt(struct eval *ev, struct match *m, struct nftnl_expr *e)
 {
-	struct xt_pkt p = {.fam = ev->fam, .l4 = 6, .dport = ev->port};
+	struct xt_pkt p = {.fam = ev->fam, .l4 = l4_of(ev), .dport = ev->port};
 	uint32_t len = 0;
 	const void *info = nftnl_expr_get(e, NFTNL_EXPR_MT_INFO, &len);
 	struct xt_out o;
