@@ -4,9 +4,10 @@
 # makes it (ufw, firewalld with its own dbus-daemon, iptables-nft, iptables-legacy, nft -f,
 # cdnallow's own origin lock), loaded in turn into an "origin" namespace joined by veth to a
 # CDN client (104.16.0.10, 2400:cb00::10) and a non-CDN client (45.0.0.10, 2a01:4f8::10).
-# For every ruleset and probe (each client, IPv4 and IPv6, TCP ports 80 and 443) the packet's
-# fate is measured by a real connection and compared with doctor's `--ip` trace for it. The
-# agreement table is printed; any wrong verdict fails the test. Everything runs in private
+# For every ruleset and probe (each client, IPv4 and IPv6, TCP ports 80 and 443, and UDP 443
+# where cdnallow's lock covers it) the packet's fate is measured by a real connection and
+# compared with doctor's `--ip` trace for it. The agreement table is printed; any wrong
+# verdict fails the test, and so does an unsure share over 5%. Everything runs in private
 # mount, network and pid namespaces with scratch /run, /etc/ufw, /etc/default/ufw and
 # /etc/firewalld: the host's firewall and files are never touched.
 . "$CDNALLOW_SRC/tests/integration/lib.sh"
@@ -43,7 +44,7 @@ https_start "$DOC"
 CONF="$WORK/plain.conf"
 LOCK="$WORK/lock.conf"
 cf_config "$CONF"
-cf_config "$LOCK" "lock_ports = 80 443"
+cf_config "$LOCK" "lock_ports = 80 443" "lock_udp = 443"
 "$CDNALLOW" -c "$CONF" fetch >"$WORK/fetch.out" 2>&1 || { cat "$WORK/fetch.out"; prereq_missing "a first fetch"; }
 traffic_topology
 O="$ORIGIN"
@@ -51,6 +52,33 @@ serve "$O" 80
 serve "$O" 443
 wait_port "$CIN" 104.16.0.1 443 || prereq_missing "the origin's web server"
 wait_port "$CIN" 104.16.0.1 80 || prereq_missing "the origin's web server on 80"
+# UDP 443 (HTTP/3's port): an echo server; a probe passes when its datagram comes back
+ip netns exec "$O" python3 -c '
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", 443))
+while True:
+    d, a = s.recvfrom(64)
+    s.sendto(d, a)
+' >/dev/null 2>&1 </dev/null &
+bg_add $!
+udp_probe() { # NS HOST: "ok" when the datagram to HOST:443/udp comes back
+	nsx "$1" python3 -c '
+import socket, sys
+h = sys.argv[1]
+s = socket.socket(socket.AF_INET6 if ":" in h else socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1.5)
+s.sendto(b"probe", (h, 443))
+try:
+    print("ok" if s.recv(64) == b"probe" else "error")
+except OSError:
+    print("timeout")
+' "$2"
+}
+i=0
+until [ "$(udp_probe "$CIN" 104.16.0.1)" = ok ] || [ $i -ge 20 ]; do sleep 0.1; i=$((i + 1)); done
+[ "$(udp_probe "$CIN" 104.16.0.1)" = ok ] || prereq_missing "the origin's UDP echo server"
 
 # Probes: "SRC-NS SRC DST" for each client and family; each goes to ports 80 and 443.
 PROBES="$CIN 104.16.0.10 104.16.0.1
@@ -60,37 +88,44 @@ $COUT 2a01:4f8::10 2a01:4f8::1"
 RES="$WORK/results"
 : >"$RES"
 
-# measure NAME: each probe's fate by a real connection, doctor's trace for the same source
-# and port, one line per probe in RES: NAME SRC PORT FATE VERDICT MESSAGE
+# measure NAME [udp]: each probe's fate by a real connection (TCP 80 and 443, and UDP 443
+# with udp: where cdnallow's lock covers it, doctor then reads the lock's config), doctor's
+# trace for the same source and port, one line per probe in RES:
+# NAME SRC PORT FATE VERDICT MESSAGE
 measure() {
 	_name=$1
+	_udp=${2:-}
+	_conf=$CONF
+	[ -n "$_udp" ] && _conf=$LOCK
 	_pids=""
 	echo "$PROBES" | while read -r _ns _src _dst; do
 		for _p in 80 443; do
 			nsx "$_ns" python3 "$PROBE" once "$_dst" "$_p" 1.5 \
 				>"$WORK/fate.$_src.$_p" 2>&1 </dev/null &
 		done
+		[ -n "$_udp" ] && udp_probe "$_ns" "$_dst" >"$WORK/fate.$_src.443u" 2>&1 &
 		wait
 	done &
 	_pids=$!
 	_ips=$(echo "$PROBES" | while read -r _ns _src _dst; do printf ' --ip %s' "$_src"; done)
 	# shellcheck disable=SC2086
-	nsx "$O" "$CDNALLOW" -c "$CONF" --json doctor $_ips --port 80 --port 443 \
+	nsx "$O" "$CDNALLOW" -c "$_conf" --json doctor $_ips --port 80 --port 443 \
 		>"$WORK/doctor.$_name.json" 2>"$WORK/doctor.$_name.err"
 	wait $_pids
-	python3 - "$_name" "$WORK" "$RES" <<'PY'
+	python3 - "$_name" "$WORK" "$RES" "$_udp" <<'PY'
 import json, sys
-name, work, res = sys.argv[1], sys.argv[2], sys.argv[3]
+name, work, res, udp = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 d = json.load(open("%s/doctor.%s.json" % (work, name)))
 ip = {f["subject"]: f["message"] for f in d["findings"] if f["check"] == "ip"}
 with open(res + ".seconds", "a") as out:
     out.write("%s\t%.3f\n" % (name, d["seconds"]))
 with open(res, "a") as out:
     for src in ("104.16.0.10", "2400:cb00::10", "45.0.0.10", "2a01:4f8::10"):
-        for port in (80, 443):
-            fate = open("%s/fate.%s.%d" % (work, src, port)).read().strip()
+        for port in ["80", "443"] + (["443/udp"] if udp else []):
+            f = port.replace("/udp", "u")
+            fate = open("%s/fate.%s.%s" % (work, src, f)).read().strip()
             fate = "pass" if fate == "ok" else "drop"
-            msg = ip.get("%s to port %d" % (src, port), "(no trace)")
+            msg = ip.get("%s to port %s" % (src, port), "(no trace)")
             if msg.startswith("dropped by"):
                 v = "drop"
             elif msg.startswith("may be dropped"):
@@ -99,7 +134,7 @@ with open(res, "a") as out:
                 v = "pass"
             else:
                 v = "none"
-            out.write("%s\t%s\t%d\t%s\t%s\t%s\n" % (name, src, port, fate, v, msg))
+            out.write("%s\t%s\t%s\t%s\t%s\t%s\n" % (name, src, port, fate, v, msg))
 PY
 }
 
@@ -167,7 +202,7 @@ measure iptables-nft-matches
 reset
 nsx "$O" iptables-nft -A INPUT -m conntrack --ctstate NEW -p tcp -m multiport --dports 80,443 -j ACCEPT
 nsx "$O" "$CDNALLOW" -c "$LOCK" restore >"$WORK/restore.out" 2>&1 || cat "$WORK/restore.out"
-measure iptables-nft-plus-lock
+measure iptables-nft-plus-lock udp
 
 # --- iptables-legacy -----------------------------------------------------------------------
 reset
@@ -268,10 +303,10 @@ table inet edge {
 NFT
 measure nft-maps-vmaps-concat
 nsx "$O" "$CDNALLOW" -c "$LOCK" restore >"$WORK/restore.out" 2>&1 || cat "$WORK/restore.out"
-measure nft-maps-plus-lock
+measure nft-maps-plus-lock udp
 reset
 nsx "$O" "$CDNALLOW" -c "$LOCK" restore >"$WORK/restore.out" 2>&1 || cat "$WORK/restore.out"
-measure cdnallow-lock-only
+measure cdnallow-lock-only udp
 
 # --- firewalld (its own system bus, scratch /etc/firewalld) ----------------------------------
 reset
@@ -337,7 +372,8 @@ PY
 grep '^#' "$WORK/table"
 n=$(sed -n 's/^PROBES=//p' "$WORK/table")
 w=$(sed -n 's/^WRONG=//p' "$WORK/table")
-check "every ruleset was measured (19 rulesets x 8 probes)" test "$n" = 152
+check "every probe was measured (19 rulesets x 8 TCP probes, 3 locks x 4 UDP probes)" \
+	test "$n" = 164
 u=$(sed -n 's/^UNSURE=//p' "$WORK/table")
 check "doctor's verdict agrees with the packet's fate: no wrong verdict" test "$w" = 0
 check "doctor is unsure on at most 5% of the probes" test $((u * 100)) -le $((n * 5))
