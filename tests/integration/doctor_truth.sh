@@ -364,6 +364,8 @@ for r in wrong:
     print("# WRONG %s %s port %s: fate %s, doctor %s: %s" % (r[0], r[1], r[2], r[3], r[4], r[5]))
 for r in unsure:
     print("# UNSURE %s %s port %s: fate %s: %s" % (r[0], r[1], r[2], r[3], r[5]))
+print("# measured fates: %d pass, %d drop" % (sum(r[3] == "pass" for r in rows),
+      sum(r[3] == "drop" for r in rows)))
 print("# doctor's longest run: %.3f s" % max(float(v) for v in secs.values()))
 print("WRONG=%d" % len(wrong))
 print("UNSURE=%d" % len(unsure))

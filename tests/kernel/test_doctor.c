@@ -782,6 +782,44 @@ static void vmaps_concatenations_and_gotos_are_followed(void **st)
 	run_done(&run);
 }
 
+/* lock_udp's ports are evaluated as UDP: the trace of a CDN and a non-CDN address to
+ * 443/udp follows the udp rules, not the tcp ones. */
+static void lock_udp_ports_are_traced_as_udp(void **st)
+{
+	struct run run = {0};
+	char conf[PATH_MAX + 32], text[PATH_MAX + 200];
+	const char *ips[] = {"104.16.9.9", "198.51.100.7"};
+
+	(void)st;
+	snprintf(conf, sizeof(conf), "%s/udp.conf", work);
+	snprintf(text, sizeof(text),
+		 "[cdnallow]\nstate_dir = %s/state\n[source.cloudflare]\nprovider = cloudflare\n"
+		 "[target.edge]\nbackend = nftables\nsources = cloudflare\nlock_ports = 443\n"
+		 "lock_udp = 443\n",
+		 work);
+	write_file(work, "udp.conf", text);
+	chmod(conf, 0600);
+	ruleset("table inet t {\n"
+		" set cdn4 { type ipv4_addr; flags interval; elements = { 104.16.0.0/13 } }\n"
+		" chain input { type filter hook input priority 0; policy accept;\n"
+		"  tcp dport 443 accept\n"
+		"  udp dport 443 ip saddr @cdn4 accept\n"
+		"  meta l4proto udp udp dport 443 drop\n"
+		" }\n"
+		"}\n");
+	run.conf = conf;
+	run.o.ips = ips;
+	run.o.n_ips = 2;
+	run_doctor(&run);
+	assert_non_null(find_subj(&run, "ip", "104.16.9.9 to port 443/udp",
+				  "accepted by table inet t chain input"));
+	assert_non_null(find_subj(&run, "ip", "104.16.9.9 to port 443/udp", "udp dport 443"));
+	assert_non_null(find_subj(&run, "ip", "198.51.100.7 to port 443/udp",
+				  "dropped by table inet t chain input"));
+	assert_non_null(find_subj(&run, "ip", "198.51.100.7 to port 443", "tcp dport 443 accept"));
+	run_done(&run);
+}
+
 static void full_conntrack_table_is_an_error(void **st)
 {
 	struct run run = {0};
@@ -1072,6 +1110,7 @@ int main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test_setup_teardown(vmaps_concatenations_and_gotos_are_followed, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(lock_udp_ports_are_traced_as_udp, setup, teardown),
 		cmocka_unit_test_setup_teardown(full_conntrack_table_is_an_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(unused_tls_name_is_diagnosed, setup, teardown),
 		cmocka_unit_test_setup_teardown(self_signed_certificate_is_a_526_cause, setup,
