@@ -33,7 +33,7 @@ static void unsure_before(const struct eval *ev, size_t i, char *buf, size_t siz
 		const struct event *a = &ev->ev[j];
 		int w;
 
-		if (a->kind != EV_ACCEPT || !a->maybe)
+		if (!a->maybe || (a->kind != EV_ACCEPT && !a->unknown))
 			continue;
 		w = snprintf(buf + off, size - off, "%s%s: \"%s\"",
 			     n++ ? "; " : " unless one of these rules accepts them (not modelled): ",

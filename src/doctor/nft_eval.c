@@ -138,11 +138,16 @@ static int take_verdict(struct eval *ev, struct nchain *ch, struct nftnl_rule *r
 		return 0;
 	}
 	case V_UNKNOWN: /* any verdict: it may drop, and may accept what comes later */
+	{
+		struct event *e;
+
 		nft_expr_dcat(m, "(verdict not evaluated)");
-		if (push_event(ev, EV_DROP, true, false, where, m->desc, m->s) == NULL)
+		if ((e = push_event(ev, EV_DROP, true, false, where, m->desc, m->s)) == NULL)
 			return -1;
+		e->unknown = true;
 		ev->uncertain = true;
 		return 0;
+	}
 	case NFT_JUMP:
 	case NFT_GOTO:
 		return follow(ev, ch, m, cur, out, depth);

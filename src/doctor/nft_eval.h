@@ -19,6 +19,7 @@ struct event {
 	bool maybe, ours;
 	bool rate;   /* a drop that only a rate or history match makes uncertain */
 	bool behind; /* certain itself, uncertain only behind earlier maybe-accepts */
+	bool unknown; /* a verdict not evaluated (V_UNKNOWN): it may accept as well */
 	char where[300]; /* "table inet filter chain input handle 7" */
 	char desc[300];  /* what the rule says, as far as understood */
 	struct ranges *s;
