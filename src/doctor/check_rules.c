@@ -189,7 +189,7 @@ static void trace_note(struct ctx *c, const struct eval *ev, const char *subj, u
 {
 	const struct event *drop = NULL, *acc = NULL, *rate = NULL;
 	const char *tail = in_cdn || !c->have_cdn ? "" : "; not in the CDN lists";
-	char txt[700], fix[700], unless[900] = "", rtxt[760] = "";
+	char txt[700], fix[700], unless[900] = "", rtxt[760] = "", ltxt[340] = "";
 	size_t di = 0;
 
 	for (size_t i = 0; i < ev->n_ev; i++) {
@@ -206,6 +206,8 @@ static void trace_note(struct ctx *c, const struct eval *ev, const char *subj, u
 		event_text(rate, txt, sizeof(txt));
 		snprintf(rtxt, sizeof(rtxt), "; a source past its rate is dropped by %s", txt);
 	}
+	if (lv != NULL && lv->res == LEGACY_PASS && lv->rule[0] != '\0')
+		snprintf(ltxt, sizeof(ltxt), "; iptables-legacy accepts it: `%s`", lv->rule);
 	if ((drop == NULL || drop->maybe) && lv != NULL && lv->res != LEGACY_PASS &&
 	    (lv->res == LEGACY_DROP || drop == NULL)) {
 		doctor_note(c,
@@ -242,11 +244,12 @@ static void trace_note(struct ctx *c, const struct eval *ev, const char *subj, u
 					  : "");
 	} else if (acc != NULL) {
 		event_text(acc, txt, sizeof(txt));
-		doctor_note(c, DOCTOR_OK, "ip", subj, NULL, "accepted by %s%s%s%s", txt,
-			    acc->ours ? " (cdnallow's set)" : "", rtxt, tail);
+		doctor_note(c, DOCTOR_OK, "ip", subj, NULL, "accepted by %s%s%s%s%s", txt,
+			    acc->ours ? " (cdnallow's set)" : "", rtxt, ltxt, tail);
 	} else {
 		doctor_note(c, DOCTOR_OK, "ip", subj, NULL,
-			    "no rule decides it: accepted by the chain policies%s%s", rtxt, tail);
+			    "no rule decides it: accepted by the chain policies%s%s%s", rtxt, ltxt,
+			    tail);
 	}
 }
 
