@@ -12,6 +12,7 @@ for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing="$missing $p"
 done
+# doctor_truth.sh loads the nftables package's /usr/share/doc/nftables/examples/workstation.nft.
 # netfilter-persistent and iptables-persistent cannot be installed beside ufw (ufw Breaks
 # them: installing either removes ufw, and the other way round). Their .debs are kept here
 # instead; tests/integration/netfilter_persistent.sh extracts them and overlays their files

@@ -14,8 +14,9 @@ struct config;
 /*
  * `cdnallow doctor`: why is the CDN refused at this origin? Read-only checks of the
  * firewall (the kernel's nftables ruleset read over netlink, evaluated for a CDN packet to
- * each origin port), bans on CDN addresses (Fail2Ban, CSF, ipset, nft sets), listening
- * sockets, conntrack headroom and the origin's TLS certificate. Changes nothing anywhere.
+ * each origin port; UFW, firewalld and /etc/nftables.conf, with fixes in each manager's
+ * words), bans on CDN addresses (Fail2Ban, CSF, ipset, nft sets), listening sockets,
+ * conntrack headroom and the origin's TLS certificate. Changes nothing anywhere.
  * Works as non-root too: what needs privileges becomes an info finding saying so.
  */
 
@@ -29,7 +30,7 @@ enum doctor_severity {
 struct doctor_finding {
 	enum doctor_severity severity;
 	char *check;   /* "sets", "freshness", "rules", "bans", "listen", "conntrack", "tls",
-			* "ip", "privileges" */
+			* "ip", "privileges", "ufw", "firewalld", "nftables.conf" */
 	char *subject; /* target, set, port or address it concerns; NULL when general */
 	char *msg;     /* what was found, one line */
 	char *fix;     /* what to do about it; NULL when nothing */
@@ -44,7 +45,9 @@ struct doctor_report {
 };
 
 struct doctor_opts {
-	const uint16_t *ports; /* origin ports; NULL/0: 80 and 443 */
+	/* origin ports, checked with those the selected targets name (lock_ports, ports);
+	 * 80 and 443 when none is named anywhere */
+	const uint16_t *ports;
 	size_t n_ports;
 	const char *const *ips; /* --ip: addresses to trace through the ruleset */
 	size_t n_ips;
@@ -61,7 +64,9 @@ struct doctor_opts {
 	const char *csf_deny;        /* "/etc/csf/csf.deny" */
 	const char *csf_tempban;     /* "/var/lib/csf/csf.tempban" */
 	const char *ipset_cmd;       /* "ipset" */
-	const char *etc_root; /* prefix of the managers' files (/etc/ufw, /etc/nftables.conf): "" */
+	/* prefix of the managers' files (/etc/ufw, /etc/default/ufw, /etc/nftables.conf;
+	 * a ufw target's ufw_dir wins): "" */
+	const char *etc_root;
 };
 
 /*

@@ -268,7 +268,7 @@ int check_bans(struct ctx *c)
 		else
 			snprintf(fix, sizeof(fix),
 				 "csf -dr %s (or csf -tr), and put the CDN ranges into csf.ignore "
-				 "(a cdnallow csf target)",
+				 "(a cdnallow target with `backend = csf` and `lfd_ignore = yes`)",
 				 cb);
 		doctor_note(c, ips ? DOCTOR_WARNING : DOCTOR_ERROR, "bans", b->where, fix,
 			    "%s, a CDN address, is banned in %s", cb, b->where);

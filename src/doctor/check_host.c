@@ -5,101 +5,38 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
-struct listener {
-	bool v4_any, v4_lo, v6_any, v6_lo;
-};
-
-static void scan_tcp(const char *path, bool v6, const uint16_t *ports, size_t np,
-		     struct listener *l, bool *readable)
+/* A default port left out (check_ports_idle): fine unless the CDN is meant to use it. */
+static void note_idle(struct ctx *c, uint16_t port)
 {
-	FILE *fp = fopen(path, "r");
-	char line[512];
+	char subj[32];
 
-	if (fp == NULL)
-		return;
-	*readable = true;
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		char addr[64];
-		unsigned int port, st;
-
-		if (sscanf(line, " %*u: %63[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", addr, &port,
-			   &st) != 3 ||
-		    st != 0x0A)
-			continue;
-		for (size_t i = 0; i < np; i++) {
-			bool lo;
-
-			if (port != ports[i])
-				continue;
-			if (!v6)
-				lo = strncasecmp(addr + 6, "7F", 2) == 0; /* 127/8, little endian */
-			else
-				lo = strcasecmp(addr, "00000000000000000000000001000000") == 0;
-			if (v6 && strncasecmp(addr, "0000000000000000FFFF0000", 24) == 0) {
-				/* v4-mapped: counts as IPv4 */
-				lo = strncasecmp(addr + 30, "7F", 2) == 0;
-				if (lo)
-					l[i].v4_lo = true;
-				else
-					l[i].v4_any = true;
-				continue;
-			}
-			if (v6) {
-				if (lo)
-					l[i].v6_lo = true;
-				else
-					l[i].v6_any = true;
-			} else {
-				if (lo)
-					l[i].v4_lo = true;
-				else
-					l[i].v4_any = true;
-			}
-		}
-	}
-	fclose(fp);
-}
-
-/* Of the two default ports, i has no socket at all (not even on loopback) and no rule that
- * decides CDN packets names it, while the other one serves: a 443-only (or 80-only) origin,
- * not a refusal. */
-static bool unused_default(const struct ctx *c, const struct listener *l, size_t i)
-{
-	const struct listener *o = &l[1 - i];
-
-	return c->ports_default && c->n_ports == 2 && !c->port_ruled[i] && !l[i].v4_any &&
-	       !l[i].v6_any && !l[i].v4_lo && !l[i].v6_lo && (o->v4_any || o->v6_any);
+	snprintf(subj, sizeof(subj), "port %u", port);
+	doctor_note(c, DOCTOR_INFO, "listen", subj,
+		    "if the CDN should reach this port too, start a listener on it (or name it: "
+		    "`--port`, or `ports =` in the target)",
+		    "nothing listens on port %u and no rule mentions it, while port %u serves: "
+		    "not checked further (fine when the CDN connects only to %u, e.g. "
+		    "Cloudflare's SSL/TLS mode Full or Full (strict); in Flexible mode it "
+		    "connects to port 80 and gets error 521)",
+		    port, port == 80 ? 443 : 80, port == 80 ? 443 : 80);
 }
 
 int check_host_listen(struct ctx *c)
 {
-	const char *pn = c->o->proc_net ? c->o->proc_net : "/proc/net";
-	struct listener l[64] = {0};
-	char p4[PATH_MAX], p6[PATH_MAX], subj[32];
-	bool readable = false;
+	struct listener l[64];
+	char p4[PATH_MAX], subj[32];
 
-	snprintf(p4, sizeof(p4), "%s/tcp", pn);
-	snprintf(p6, sizeof(p6), "%s/tcp6", pn);
-	scan_tcp(p4, false, c->ports, c->n_ports, l, &readable);
-	scan_tcp(p6, true, c->ports, c->n_ports, l, &readable);
-	if (!readable) {
+	if (!ports_listeners(c, c->ports, c->n_ports, l, p4, sizeof(p4))) {
 		doctor_note(c, DOCTOR_INFO, "listen", NULL, NULL, "cannot read %s: not checked",
 			    p4);
 		return 0;
 	}
+	for (size_t i = 0; i < c->n_idle; i++)
+		note_idle(c, c->idle[i]);
 	for (size_t i = 0; i < c->n_ports; i++) {
 		snprintf(subj, sizeof(subj), "port %u", c->ports[i]);
-		if (unused_default(c, l, i)) {
-			doctor_note(c, DOCTOR_INFO, "listen", subj,
-				    "name the origin ports (`--port`, or `ports`/`lock_ports` in a "
-				    "target) to check exactly those",
-				    "nothing listens on port %u, but port %u does: fine when the CDN "
-				    "connects only there (Cloudflare's Full and Strict SSL modes use "
-				    "443 only)",
-				    c->ports[i], c->ports[1 - i]);
-		} else if (!l[i].v4_any && !l[i].v6_any) {
+		if (!l[i].v4_any && !l[i].v6_any) {
 			doctor_note(
 				c, DOCTOR_ERROR, "listen", subj,
 				"start the web server, or make it listen on this port "

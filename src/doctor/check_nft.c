@@ -193,6 +193,7 @@ int check_nft_load(struct ctx *c)
 		return 0;
 	}
 	c->rep->privileged = true;
+	n->ipset_cmd = c->o->ipset_cmd;
 	c->nft = n;
 	return 0;
 }

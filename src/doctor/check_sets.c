@@ -132,6 +132,22 @@ int check_sets_target(struct ctx *c, const struct target_config *tc, const struc
 	return 0;
 }
 
+/* How to put an unused set of ours to work, in the words of the host's firewall manager. */
+static const char *unused_fix(const struct ctx *c)
+{
+	if (c->mgr.ufw)
+		return "UFW's drop is final whatever another table accepts: set `backend = ufw` "
+		       "in cdnallow.conf (see cdnallow.conf(5)), which puts the lists in UFW's "
+		       "own before rules";
+	if (c->mgr.firewalld)
+		return "firewalld's zone decides what comes in: set `backend = firewalld` in "
+		       "cdnallow.conf (see cdnallow.conf(5)), which admits the lists with a rich "
+		       "rule in the zone";
+	return "reference it from the table that holds your input policy, e.g. "
+	       "`tcp dport { 80, 443 } ip saddr @allow_v4 accept` before any drop "
+	       "(an accept in another table does not override a drop)";
+}
+
 int check_sets_use(struct ctx *c)
 {
 	struct nft_model *n = c->nft;
@@ -151,10 +167,7 @@ int check_sets_use(struct ctx *c)
 		nft_model_set_refs(n, o->nfproto, o->table, o->name, &used, &in_drop);
 		if (!used)
 			doctor_note(
-				c, DOCTOR_WARNING, "rules", subj,
-				"reference it from the table that holds your input policy, e.g. "
-				"`tcp dport { 80, 443 } ip saddr @allow_v4 accept` before any drop "
-				"(an accept in another table does not override a drop)",
+				c, DOCTOR_WARNING, "rules", subj, unused_fix(c),
 				"no rule on the prerouting or input hook uses this set: cdnallow "
 				"keeps "
 				"it current but it allows nothing");
@@ -198,11 +211,19 @@ int check_sets_bans(struct ctx *c)
 			 s->name);
 		if (!fam_none(hit)) {
 			fam_samples(hit, sm, sizeof(sm));
-			snprintf(fix, sizeof(fix),
-				 "nft delete element %s %s %s { ADDRESS }, and stop the tool that "
-				 "feeds it from banning CDN addresses (ban the client IP from "
-				 "CF-Connecting-IP instead)",
-				 nft_model_family(s->family), s->table, s->name);
+			if (strcmp(s->table, "firewalld") == 0) /* firewalld's own ipset */
+				snprintf(fix, sizeof(fix),
+					 "firewall-cmd --permanent --ipset=%s --remove-entry=ADDRESS "
+					 "&& firewall-cmd --reload, and stop the tool that feeds it "
+					 "from banning CDN addresses (ban the client IP from "
+					 "CF-Connecting-IP instead)",
+					 s->name);
+			else
+				snprintf(fix, sizeof(fix),
+					 "nft delete element %s %s %s { ADDRESS }, and stop the tool "
+					 "that feeds it from banning CDN addresses (ban the client IP "
+					 "from CF-Connecting-IP instead)",
+					 nft_model_family(s->family), s->table, s->name);
 			doctor_note(c, DOCTOR_WARNING, "bans", subj, fix,
 				    "ban-style set holds CDN addresses: %s", sm);
 		} else {

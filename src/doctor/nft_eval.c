@@ -45,14 +45,15 @@ static void rule_where(struct nftnl_rule *r, char *buf, size_t size)
 		 comment ? " (comment \"" : "", comment ? comment : "", comment ? "\")" : "");
 }
 
-static int push_event(struct eval *ev, enum ev_kind k, bool maybe, bool ours, const char *where,
-		      const char *desc, const struct ranges *s)
+/* Append an event; NULL on ENOMEM. */
+static struct event *push_event(struct eval *ev, enum ev_kind k, bool maybe, bool ours,
+				const char *where, const char *desc, const struct ranges *s)
 {
 	struct event *v = reallocarray(ev->ev, ev->n_ev + 1, sizeof(*v));
 	struct event *e;
 
 	if (v == NULL)
-		return -1;
+		return NULL;
 	ev->ev = v;
 	e = &v[ev->n_ev];
 	memset(e, 0, sizeof(*e));
@@ -62,9 +63,9 @@ static int push_event(struct eval *ev, enum ev_kind k, bool maybe, bool ours, co
 	snprintf(e->where, sizeof(e->where), "%s", where);
 	snprintf(e->desc, sizeof(e->desc), "%s", desc);
 	if ((e->s = ranges_dup(s)) == NULL)
-		return -1;
+		return NULL;
 	ev->n_ev++;
-	return 0;
+	return e;
 }
 
 static int eval_chain(struct eval *ev, struct nchain *ch, const struct ranges *in,
@@ -78,14 +79,23 @@ static int follow(struct eval *ev, struct nchain *ch, struct match *m, struct ra
 		m->target ? nft_model_chain(ev->n, ch->family, ch->table, m->target) : NULL;
 	struct ranges *back = NULL;
 	int rc = 0;
+	bool vm = ev->via_maybe, vr = ev->via_rate;
 
 	if (to == NULL || depth >= MAX_DEPTH)
 		return 0;
-	if (eval_chain(ev, to, m->s, &back, depth + 1) < 0)
+	/* what a maybe-jump's chain decides is maybe too */
+	ev->via_maybe |= m->maybe;
+	ev->via_rate |= m->maybe && m->rate;
+	rc = eval_chain(ev, to, m->s, &back, depth + 1);
+	ev->via_maybe = vm;
+	ev->via_rate = vr;
+	if (rc < 0)
 		return -1;
-	if (m->maybe)
-		ev->uncertain = true;
-	else if (fam_minus(cur, m->s) < 0 ||
+	if (m->maybe) {
+		/* a goto's packets may leave by the caller's caller, past this chain's drops */
+		if (m->verdict == NFT_GOTO)
+			ev->uncertain = true;
+	} else if (fam_minus(cur, m->s) < 0 ||
 		 fam_union(m->verdict == NFT_JUMP ? cur : out, back) < 0)
 		rc = -1;
 	ranges_free(back);
@@ -96,29 +106,48 @@ static int follow(struct eval *ev, struct nchain *ch, struct match *m, struct ra
 static int take_verdict(struct eval *ev, struct nchain *ch, struct nftnl_rule *r, struct match *m,
 			struct ranges **cur, struct ranges **out, int depth)
 {
-	bool maybe = m->maybe;
+	bool maybe = m->maybe || ev->via_maybe;
 	char where[300];
+
+	m->rate |= ev->via_rate;
 
 	rule_where(r, where, sizeof(where));
 	switch (m->verdict) {
 	case NF_ACCEPT:
 		nft_expr_dcat(m, "accept");
-		if (push_event(ev, EV_ACCEPT, maybe, m->ours, where, m->desc, m->s) < 0)
+		if (push_event(ev, EV_ACCEPT, maybe, m->ours, where, m->desc, m->s) == NULL)
 			return -1;
 		if (maybe)
 			ev->uncertain = true;
 		else if (fam_minus(cur, m->s) < 0)
 			return -1;
 		return 0;
-	case NF_DROP:
+	case NF_DROP: {
+		struct event *e;
+
 		if (!m->reject)
 			nft_expr_dcat(m, "drop");
-		maybe |= ev->uncertain;
-		if (push_event(ev, EV_DROP, maybe, false, where, m->desc, m->s) < 0)
+		e = push_event(ev, EV_DROP, maybe || ev->uncertain, false, where, m->desc, m->s);
+		if (e == NULL)
 			return -1;
+		e->rate = maybe && m->rate;
+		e->behind = !maybe && ev->uncertain;
+		maybe = e->maybe;
 		if (!maybe && (fam_minus(cur, m->s) < 0 || fam_union(&ev->dropped, m->s) < 0))
 			return -1;
 		return 0;
+	}
+	case V_UNKNOWN: /* any verdict: it may drop, and may accept what comes later */
+	{
+		struct event *e;
+
+		nft_expr_dcat(m, "(verdict not evaluated)");
+		if ((e = push_event(ev, EV_DROP, true, false, where, m->desc, m->s)) == NULL)
+			return -1;
+		e->unknown = true;
+		ev->uncertain = true;
+		return 0;
+	}
 	case NFT_JUMP:
 	case NFT_GOTO:
 		return follow(ev, ch, m, cur, out, depth);
@@ -222,9 +251,12 @@ int nft_eval_path(struct eval *ev, const struct ranges *from, struct ranges **al
 			snprintf(where, sizeof(where), "table %s %s chain %s (policy drop)",
 				 nft_model_family(bases[i]->family), bases[i]->table,
 				 bases[i]->name);
-			if (push_event(ev, EV_POLICY, ev->uncertain, false, where, "policy drop",
-				       ft) < 0 ||
-			    (!ev->uncertain && fam_union(&ev->dropped, ft) < 0)) {
+			struct event *e = push_event(ev, EV_POLICY, ev->uncertain, false, where,
+						     "policy drop", ft);
+
+			if (e != NULL)
+				e->behind = ev->uncertain;
+			if (e == NULL || (!ev->uncertain && fam_union(&ev->dropped, ft) < 0)) {
 				ranges_free(ft);
 				goto out;
 			}

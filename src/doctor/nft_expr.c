@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
+/* One nft rule's expressions evaluated for the packets of one probe: which sources match. */
+/* Over 600 lines as one file: one walker, a handler per expression kind, one register model. */
 /*
  * One rule, evaluated symbolically for "a new TCP connection from some CDN address to port
  * P": payload/meta/ct loads become either known bytes (port, protocol, family, ct state NEW)
  * or the source address; cmp, range, bitwise and lookup narrow the set of source addresses
  * that reach the verdict. Anything not modelled (interfaces, marks, xt matches, limits,
- * maps, concatenations) makes the rule "maybe".
+ * maps, concatenations) makes the rule "maybe". iptables-nft's `xt match` blobs are decoded
+ * by nft_xt.c; `-m set` reads the ipsets.
  */
 #include "nft_expr.h"
 
@@ -18,8 +21,10 @@
 #include <linux/netfilter/nf_tables.h>
 
 #include "checks.h"
+#include "ipsets.h"
 #include "nft_eval.h"
 #include "nft_model.h"
+#include "nft_xt.h"
 
 enum reg_kind { R_UNKNOWN = 0, R_KNOWN, R_SADDR, R_IIFNAME, R_IIF, R_FIB };
 
@@ -73,6 +78,12 @@ static void set_reg(struct reg *regs, struct nftnl_expr *e, uint16_t attr, const
 
 	if (r != NULL)
 		*r = *v;
+}
+
+/* The probe's transport protocol: UDP, or TCP. */
+static uint8_t l4_of(const struct eval *ev)
+{
+	return ev->l4 == 17 ? 17 : 6;
 }
 
 static uint32_t alen(int fam)
@@ -239,7 +250,7 @@ static int do_cmp(struct eval *ev, struct match *m, struct reg *regs, struct nft
 	switch (r->kind) {
 	case R_KNOWN:
 		if (r->dport && len == 2)
-			nft_expr_dcat(m, "tcp dport %s%u",
+			nft_expr_dcat(m, "%s dport %s%u", l4_of(ev) == 17 ? "udp" : "tcp",
 				      op == NFT_CMP_EQ    ? ""
 				      : op == NFT_CMP_NEQ ? "!= "
 							  : "~",
@@ -302,6 +313,118 @@ static int do_range(struct eval *ev, struct match *m, struct reg *regs, struct n
 	return 0;
 }
 
+/* A map lookup: a verdict map on a known key (port, protocol, ct state) gives its element's
+ * verdict, or no match; a data map, or a verdict map on the source address, is not
+ * evaluated: maybe, and for a verdict map any verdict (V_UNKNOWN). */
+static int map_lookup(struct eval *ev, struct match *m, const struct reg *r, struct nftnl_expr *e,
+		      struct nset *s, const char *shown)
+{
+	bool vmap = nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_DREG) == NFT_REG_VERDICT;
+
+	nft_expr_dcat(m, "%s @%s", vmap ? "vmap" : "map", shown ? shown : "?");
+	if (vmap && s != NULL && nft_model_set_load(&ev->n->conn, s) < 0)
+		return -1;
+	if (vmap && s != NULL && !s->broken && r != NULL && r->kind == R_KNOWN &&
+	    r->len >= s->klen && s->klen > 0) {
+		cda_u128 k = nft_model_key(r->v, s->klen);
+
+		for (size_t i = 0; i < s->n_vm; i++) {
+			if (k < s->vm[i].lo || k > s->vm[i].hi)
+				continue;
+			m->verdict = s->vm[i].verdict;
+			m->target = s->vm[i].chain[0] ? s->vm[i].chain : NULL;
+			if (m->target != NULL)
+				nft_expr_dcat(m, "(%s %s)",
+					      m->verdict == NFT_GOTO ? "goto" : "jump", m->target);
+			return 0;
+		}
+		m->none = true; /* no element: the rule does not match */
+		return 0;
+	}
+	m->maybe = true;
+	if (vmap)
+		m->verdict = V_UNKNOWN;
+	return 0;
+}
+
+/* The fields of a concatenated key in the registers from index at: known bytes, or the
+ * whole source address (at most one). Whether each is modelled. */
+struct field {
+	uint32_t off, len; /* in the key */
+	const struct reg *r;
+};
+
+static bool concat_fields(const struct eval *ev, const struct reg *regs, size_t at,
+			  uint32_t klen, struct field *f, size_t *nf, int *saddr)
+{
+	uint32_t off = 0;
+
+	*nf = 0;
+	*saddr = -1;
+	while (off < klen && *nf < CONCAT_MAX / 4) {
+		const struct reg *r = at + off / 4 < NREGS ? &regs[at + off / 4] : NULL;
+
+		if (r == NULL || r->len == 0 || off + r->len > klen)
+			return false;
+		if (r->kind == R_SADDR) {
+			if (*saddr >= 0 || r->off != 0 || r->len != alen(ev->fam) || r->mbits != 0)
+				return false;
+			*saddr = (int)*nf;
+		} else if (r->kind != R_KNOWN) {
+			return false;
+		}
+		f[(*nf)++] = (struct field){.off = off, .len = r->len, .r = r};
+		off += (r->len + 3) & ~3u; /* each field takes whole 32-bit registers */
+	}
+	return off == klen;
+}
+
+/* A lookup in a set with a concatenated key (`ip saddr . tcp dport @pairs`): the elements
+ * whose known fields hold the packet's values give the source addresses that match. */
+static int concat_lookup(struct eval *ev, struct match *m, const struct reg *regs, size_t at,
+			 const struct nset *s, bool inv, const char *shown)
+{
+	struct field f[CONCAT_MAX / 4];
+	struct ranges *cond = ranges_new();
+	size_t nf = 0;
+	int sa = -1, rc = 0;
+	bool any = false;
+
+	nft_expr_dcat(m, "%s... @%s", inv ? "!= " : "", shown);
+	if (cond == NULL)
+		return -1;
+	if (!concat_fields(ev, regs, at, s->klen, f, &nf, &sa)) {
+		m->maybe = true;
+		goto out;
+	}
+	for (size_t i = 0; i < s->n_cc && rc == 0; i++) {
+		const struct celem *c = &s->cc[i];
+		bool hit = true;
+
+		for (size_t j = 0; j < nf && hit; j++)
+			if ((int)j != sa)
+				hit = memcmp(f[j].r->v, c->key + f[j].off, f[j].len) >= 0 &&
+				      memcmp(f[j].r->v, c->end + f[j].off, f[j].len) <= 0;
+		if (!hit)
+			continue;
+		any = true;
+		if (sa >= 0)
+			rc = fam_add(cond, ev->fam, nft_model_key(c->key + f[sa].off, f[sa].len),
+				     nft_model_key(c->end + f[sa].off, f[sa].len));
+	}
+	if (rc < 0)
+		goto out;
+	if (sa < 0) { /* no source field: the packet's values are in the set, or not */
+		m->none = any == inv;
+		goto out;
+	}
+	ranges_normalize(cond);
+	rc = narrow(m, cond, !inv);
+out:
+	ranges_free(cond);
+	return rc;
+}
+
 static int do_lookup(struct eval *ev, struct match *m, struct reg *regs, struct nftnl_expr *e,
 		     uint32_t family, const char *table)
 {
@@ -313,11 +436,8 @@ static int do_lookup(struct eval *ev, struct match *m, struct reg *regs, struct 
 	bool anon = s != NULL && (s->flags & NFT_SET_ANONYMOUS);
 	const char *shown = anon ? "{...}" : name;
 
-	if (nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG)) {
-		m->maybe = true; /* a map: its verdicts are not evaluated */
-		nft_expr_dcat(m, "map @%s", name != NULL ? name : "?");
-		return 0;
-	}
+	if (nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG))
+		return map_lookup(ev, m, r, e, s, shown);
 	if (r == NULL || s == NULL || nft_model_set_load(&ev->n->conn, s) < 0) {
 		if (s != NULL && s->elems == NULL && !s->broken)
 			return -1;
@@ -329,12 +449,15 @@ static int do_lookup(struct eval *ev, struct match *m, struct reg *regs, struct 
 		nft_expr_dcat(m, "... @%s", shown);
 		return 0;
 	}
+	if (s->ktype >= 64)
+		return concat_lookup(ev, m, regs, (size_t)(r - regs), s, inv, shown);
 	if (r->kind == R_KNOWN && r->len >= s->klen) {
 		bool in = ranges_contains(s->elems, s->klen == 16 ? CDA_AF_INET6 : CDA_AF_INET,
 					  nft_model_key(r->v, s->klen));
 
 		if (s->klen == 2)
-			nft_expr_dcat(m, "tcp dport %s%s%s", inv ? "!= " : "", anon ? "" : "@",
+			nft_expr_dcat(m, "%s dport %s%s%s", l4_of(ev) == 17 ? "udp" : "tcp",
+				      inv ? "!= " : "", anon ? "" : "@",
 				      shown);
 		if (in == inv)
 			m->none = true;
@@ -378,13 +501,17 @@ static void do_payload(struct eval *ev, struct reg *regs, struct nftnl_expr *e)
 			v.off = off - so;
 		} else if (off == po && len == 1) {
 			v.kind = R_KNOWN;
-			v.v[0] = 6; /* TCP */
+			v.v[0] = l4_of(ev);
 		}
 	} else if (base == NFT_PAYLOAD_TRANSPORT_HEADER && off == 2 && len == 2) {
 		v.kind = R_KNOWN;
 		v.dport = true;
 		v.v[0] = (uint8_t)(ev->port >> 8);
 		v.v[1] = (uint8_t)ev->port;
+	} else if (base == NFT_PAYLOAD_TRANSPORT_HEADER && off == 13 && len == 1 &&
+		   l4_of(ev) == 6) {
+		v.kind = R_KNOWN; /* TCP flags: a new connection's first packet is a SYN */
+		v.v[0] = 0x02;
 	}
 	set_reg(regs, e, NFTNL_EXPR_PAYLOAD_DREG, &v);
 }
@@ -404,7 +531,7 @@ static void do_meta(struct eval *ev, struct reg *regs, struct nftnl_expr *e)
 	case NFT_META_L4PROTO:
 		v.kind = R_KNOWN;
 		v.len = 1;
-		v.v[0] = 6;
+		v.v[0] = l4_of(ev);
 		break;
 	case NFT_META_PROTOCOL:
 		v.kind = R_KNOWN;
@@ -440,6 +567,10 @@ static void do_ct(struct reg *regs, struct nftnl_expr *e)
 	case NFT_CT_DIRECTION:
 		v.kind = R_KNOWN;
 		v.len = 1; /* original */
+		break;
+	case NFT_CT_STATUS:
+		v.kind = R_KNOWN; /* a new, unconfirmed entry to a local address: no NAT bits */
+		v.len = 4;
 		break;
 	default:
 		break;
@@ -485,6 +616,73 @@ static void do_bitwise(struct reg *regs, struct nftnl_expr *e)
 		}
 	}
 	set_reg(regs, e, NFTNL_EXPR_BITWISE_DREG, &v);
+}
+
+/* The ipset behind an `-m set` match: narrow m->s to its members (or outside them). */
+static int xt_set(struct eval *ev, struct match *m, const struct xt_out *o)
+{
+	const struct ipset_info *s = ipsets_by_index(nft_model_ipsets(ev->n), o->set_index);
+	struct ranges *cond;
+	int rc;
+
+	if (s == NULL || s->broken) {
+		m->maybe = true;
+		nft_expr_dcat(m, "-m set %s--match-set %s src", o->inv ? "! " : "",
+			      s ? s->name : "?");
+		return 0;
+	}
+	nft_expr_dcat(m, "-m set %s--match-set %s src", o->inv ? "! " : "", s->name);
+	if (s->fam != ev->fam) { /* an ipset of the other family matches nothing */
+		m->none = !o->inv;
+		return 0;
+	}
+	if ((cond = fam_only(s->elems, ev->fam)) == NULL)
+		return -1;
+	rc = narrow(m, cond, !o->inv);
+	ranges_free(cond);
+	return rc;
+}
+
+/* An `xt match` expression (iptables-nft's -m NAME), decoded from its blob. */
+static int do_xt(struct eval *ev, struct match *m, struct nftnl_expr *e)
+{
+	struct xt_pkt p = {.fam = ev->fam, .l4 = l4_of(ev), .dport = ev->port};
+	uint32_t len = 0;
+	const void *info = nftnl_expr_get(e, NFTNL_EXPR_MT_INFO, &len);
+	struct xt_out o;
+
+	nft_xt_match(nftnl_expr_get_str(e, NFTNL_EXPR_MT_NAME),
+		     nftnl_expr_get_u32(e, NFTNL_EXPR_MT_REV), info, len, &p, &o);
+	switch (o.res) {
+	case XT_YES:
+		if (o.desc[0] != '\0')
+			nft_expr_dcat(m, "%s", o.desc);
+		return 0;
+	case XT_NO:
+		m->none = true;
+		return 0;
+	case XT_SRC: {
+		char a[CIDR_STRLEN], b[CIDR_STRLEN];
+
+		if (ev->fam == CDA_AF_INET) {
+			ipv4_format((uint32_t)o.lo, a);
+			ipv4_format((uint32_t)o.hi, b);
+		} else {
+			ipv6_format(o.lo, a);
+			ipv6_format(o.hi, b);
+		}
+		nft_expr_dcat(m, "%s %s-%s", o.desc, a, b);
+		return narrow_iv(m, ev->fam, o.lo, o.hi, !o.inv);
+	}
+	case XT_SET:
+		return xt_set(ev, m, &o);
+	case XT_MAYBE:
+		break;
+	}
+	m->maybe = true;
+	m->rate |= o.rate;
+	nft_expr_dcat(m, "%s", o.desc);
+	return 0;
 }
 
 struct walk {
@@ -554,8 +752,7 @@ static int expr_cb(struct nftnl_expr *e, void *data)
 			nft_expr_dcat(m, "-j REJECT");
 		}
 	} else if (strcmp(name, "match") == 0) {
-		m->maybe = true;
-		nft_expr_dcat(m, "-m %s", nftnl_expr_get_str(e, NFTNL_EXPR_MT_NAME));
+		rc = do_xt(w->ev, m, e);
 	} else if (strcmp(name, "counter") == 0 || strcmp(name, "log") == 0 ||
 		   strcmp(name, "last") == 0 || strcmp(name, "dynset") == 0 ||
 		   strcmp(name, "notrack") == 0 || strcmp(name, "objref") == 0) {
@@ -563,6 +760,7 @@ static int expr_cb(struct nftnl_expr *e, void *data)
 	} else {
 		/* limit, quota, connlimit, exthdr, socket, ...: not modelled */
 		m->maybe = true;
+		m->rate |= strcmp(name, "limit") == 0 || strcmp(name, "connlimit") == 0;
 		for (int i = 0; i < NREGS; i++)
 			w->regs[i].kind = R_UNKNOWN;
 		nft_expr_dcat(m, "%s ...", name);

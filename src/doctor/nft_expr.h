@@ -11,11 +11,13 @@ struct nftnl_rule;
 struct ranges;
 
 #define V_NONE 1000
+#define V_UNKNOWN 1001 /* a verdict not evaluated (a verdict map on the source address) */
 
 /* What one rule does to the packets reaching it. */
 struct match {
 	struct ranges *s; /* source addresses that match */
 	bool maybe, ours, none;
+	bool rate; /* maybe because of a rate or history match (limit, recent, ...) */
 	int verdict; /* NF_ACCEPT, NF_DROP, NFT_JUMP, NFT_GOTO, NFT_RETURN, V_NONE */
 	bool reject; /* the drop is a reject (already in desc) */
 	const char *target;

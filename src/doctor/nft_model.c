@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /* The ruleset model: libnftnl dumps of chains, rules and sets (never nft text), and lookups. */
+/* Over 600 lines as one file: the dumps, the element decoding and the lookups share one model. */
 #include "nft_model.h"
 
 #include <sys/socket.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,6 +20,7 @@
 #include <linux/netfilter/nfnetlink.h>
 
 #include "checks.h"
+#include "ipsets.h"
 
 #define DUMP_BUF 32768 /* MNL_SOCKET_DUMP_SIZE, which libmnl 1.0.4 lacks */
 
@@ -79,7 +82,8 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 static int nl_dump(struct nlconn *n, int type, uint16_t family, struct nftnl_set *filter,
 		   struct dump_acc *a)
 {
-	char *buf = malloc(DUMP_BUF);
+	/* zeroed: the request's padding and unset header fields go to the kernel as they are */
+	char *buf = calloc(1, DUMP_BUF);
 	struct nlmsghdr *nlh;
 	uint32_t seq = ++n->seq;
 	int ret;
@@ -114,6 +118,16 @@ int nft_model_connect(struct nlconn *c)
 	return 0;
 }
 
+struct ipsets *nft_model_ipsets(struct nft_model *n)
+{
+	if (!n->ipsets_tried) {
+		n->ipsets_tried = true;
+		if (ipsets_load(n->ipset_cmd, &n->ipsets) < 0)
+			n->ipsets = NULL;
+	}
+	return n->ipsets;
+}
+
 void nft_model_free(struct nft_model *n)
 {
 	if (n == NULL)
@@ -127,10 +141,13 @@ void nft_model_free(struct nft_model *n)
 	for (size_t i = 0; i < n->n_sets; i++) {
 		nftnl_set_free(n->sets[i].s);
 		ranges_free(n->sets[i].elems);
+		free(n->sets[i].vm);
+		free(n->sets[i].cc);
 	}
 	free(n->rules);
 	free(n->chains);
 	free(n->sets);
+	ipsets_free(n->ipsets);
 	if (n->conn.nl != NULL)
 		mnl_socket_close(n->conn.nl);
 	free(n);
@@ -304,6 +321,9 @@ cda_u128 nft_model_key(const uint8_t *k, uint32_t len)
 struct ekey {
 	cda_u128 k;
 	bool end;
+	bool has_v; /* a verdict map element */
+	int verdict;
+	char chain[64];
 };
 
 static int ekey_cmp(const void *a, const void *b)
@@ -345,8 +365,17 @@ static int read_keys(struct nftnl_set *tmp, uint32_t klen, struct ekey **keys, s
 			*keys = v;
 			cap = ncap;
 		}
+		memset(&(*keys)[*n], 0, sizeof(**keys));
 		(*keys)[*n].k = nft_model_key(k, len);
-		(*keys)[(*n)++].end = (fl & NFT_SET_ELEM_INTERVAL_END) != 0;
+		(*keys)[*n].end = (fl & NFT_SET_ELEM_INTERVAL_END) != 0;
+		if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_VERDICT)) {
+			(*keys)[*n].has_v = true;
+			(*keys)[*n].verdict = (int)nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT);
+			if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN))
+				snprintf((*keys)[*n].chain, sizeof((*keys)[*n].chain), "%s",
+					 nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN));
+		}
+		(*n)++;
 	}
 	rc = 0;
 out:
@@ -385,8 +414,69 @@ static int keys_to_ranges(struct nset *s, const struct ekey *keys, size_t nk)
 	return 0;
 }
 
+/* A verdict map's sorted keys into s->vm: each element, or each interval's start up to the
+ * next key. 0, or -1 on ENOMEM. */
+static int keys_to_vmap(struct nset *s, const struct ekey *keys, size_t nk)
+{
+	cda_u128 kmax = s->klen == 16 ? ~(cda_u128)0 : (((cda_u128)1 << (8 * s->klen)) - 1);
+
+	if (nk == 0 || (s->vm = calloc(nk, sizeof(*s->vm))) == NULL)
+		return nk == 0 ? 0 : -1;
+	for (size_t i = 0; i < nk; i++) {
+		struct vmelem *v = &s->vm[s->n_vm];
+
+		if (keys[i].end || !keys[i].has_v)
+			continue;
+		v->lo = v->hi = keys[i].k;
+		if (s->flags & NFT_SET_INTERVAL)
+			v->hi = i + 1 < nk ? keys[i + 1].k - 1 : kmax;
+		v->verdict = keys[i].verdict;
+		snprintf(v->chain, sizeof(v->chain), "%s", keys[i].chain);
+		s->n_vm++;
+	}
+	return 0;
+}
+
+/* A concatenated key's elements of tmp into s->cc (key_end = key without one). 0, or -1 on
+ * ENOMEM. */
+static int read_concat(struct nftnl_set *tmp, struct nset *s)
+{
+	struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(tmp);
+	struct nftnl_set_elem *e;
+	size_t cap = 0;
+	int rc = -1;
+
+	if (it == NULL)
+		return -1;
+	for (e = nftnl_set_elems_iter_next(it); e != NULL; e = nftnl_set_elems_iter_next(it)) {
+		uint32_t len = 0, elen = 0;
+		const uint8_t *k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+		const uint8_t *ke = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END, &elen);
+
+		if (k == NULL || len != s->klen)
+			continue;
+		if (s->n_cc == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct celem *v = reallocarray(s->cc, ncap, sizeof(*v));
+
+			if (v == NULL)
+				goto out;
+			s->cc = v;
+			cap = ncap;
+		}
+		memcpy(s->cc[s->n_cc].key, k, len);
+		memcpy(s->cc[s->n_cc].end, ke != NULL && elen == len ? ke : k, len);
+		s->n_cc++;
+	}
+	rc = 0;
+out:
+	nftnl_set_elems_iter_destroy(it);
+	return rc;
+}
+
 int nft_model_set_load(struct nlconn *n, struct nset *s)
 {
+	bool concat = s->ktype >= 64; /* nft's concatenated types: (type << 6) | next */
 	struct dump_acc a = {0};
 	struct nftnl_set *tmp;
 	struct ekey *keys = NULL;
@@ -396,8 +486,9 @@ int nft_model_set_load(struct nlconn *n, struct nset *s)
 	if (s->loaded)
 		return 0;
 	s->loaded = true;
-	if ((s->klen > 4 && s->klen != 16) || s->klen == 0) {
-		s->broken = true; /* concatenations and odd keys are not modelled */
+	if (s->klen == 0 || (!concat && s->klen > 4 && s->klen != 16) ||
+	    (concat && s->klen > CONCAT_MAX)) {
+		s->broken = true; /* odd keys are not modelled */
 		return 0;
 	}
 	if ((tmp = nftnl_set_alloc()) == NULL)
@@ -411,11 +502,19 @@ int nft_model_set_load(struct nlconn *n, struct nset *s)
 		rc = 0;
 		goto out;
 	}
+	if (concat) {
+		rc = read_concat(tmp, s);
+		goto out;
+	}
 	if ((s->elems = ranges_new()) == NULL || read_keys(tmp, s->klen, &keys, &nk) < 0)
 		goto out;
 	if (nk > 0)
 		qsort(keys, nk, sizeof(*keys), ekey_cmp);
 	if (keys_to_ranges(s, keys, nk) < 0)
+		goto out;
+	if (nftnl_set_is_set(s->s, NFTNL_SET_DATA_TYPE) &&
+	    nftnl_set_get_u32(s->s, NFTNL_SET_DATA_TYPE) == NFT_DATA_VERDICT &&
+	    keys_to_vmap(s, keys, nk) < 0)
 		goto out;
 	ranges_normalize(s->elems);
 	rc = 0;

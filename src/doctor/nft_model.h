@@ -9,13 +9,32 @@
 
 #include "ranges.h"
 
+struct ipsets;
 struct mnl_socket;
 struct nftnl_chain;
 struct nftnl_rule;
 struct nftnl_set;
 
+/* One element of a verdict map: keys lo..hi (as nft_model_key()) map to verdict (chain). */
+struct vmelem {
+	cda_u128 lo, hi;
+	int verdict;
+	char chain[64];
+};
+
+#define CONCAT_MAX 64 /* bytes of a concatenated key modelled */
+
+/* One element of a set with a concatenated key: each field between key and key_end. */
+struct celem {
+	uint8_t key[CONCAT_MAX], end[CONCAT_MAX];
+};
+
 struct nset {
 	struct nftnl_set *s;
+	struct celem *cc; /* a concatenated key's elements (ktype >= 64), n_cc of them */
+	size_t n_cc;
+	struct vmelem *vm; /* a verdict map's elements (NFT_DATA_VERDICT), n_vm of them */
+	size_t n_vm;
 	uint32_t family, flags, klen, ktype;
 	const char *table, *name;
 	bool loaded, broken, wanted;
@@ -45,6 +64,9 @@ struct nft_model {
 	size_t n_chains;
 	struct nset *sets;
 	size_t n_sets;
+	struct ipsets *ipsets; /* for `-m set`: read on first use (ipsets_tried) */
+	bool ipsets_tried;
+	const char *ipset_cmd; /* NULL: "ipset" */
 };
 
 /* Read chains, rules and sets (not the sets' elements). 0 ok; -1 with errno (EPERM: not
@@ -58,6 +80,9 @@ int nft_model_connect(struct nlconn *c);
 /* Fetch a set's elements once over n: 0 ok (s->elems filled, or s->broken marked when they
  * cannot be read or modelled), -1 ENOMEM. */
 int nft_model_set_load(struct nlconn *n, struct nset *s);
+
+/* The kernel's ipsets, read once (`ipset save`) on first use; NULL when unreadable. */
+struct ipsets *nft_model_ipsets(struct nft_model *n);
 
 /* Lookups; NULL when absent. */
 struct nchain *nft_model_chain(struct nft_model *n, uint32_t family, const char *table,

@@ -3,7 +3,7 @@
 # The real binary under valgrind (memcheck, leaks included) through the main commands, on the
 # real kernel and a real HTTPS server inside a private network namespace: first sync,
 # no-change sync, forced change, refusal, diff, show, check, fetch, restore, a failing source
-# with and without its last known good list, --json. Each run must exit with its documented
+# with and without its last known good list, --json, doctor. Each run must exit with its documented
 # status and valgrind must report no error and no definite or indirect leak.
 # (Registered only in builds without sanitizers: valgrind cannot run an ASan binary.)
 . "$CDNALLOW_SRC/tests/integration/lib.sh"
@@ -68,6 +68,25 @@ rm -f "$DOC/ips-v4.fault"
 nft delete table inet cdnallow
 vg "restore (no network)" 0 -c "$CONF" restore
 check "restore put the sets back" sh -c "nft list set inet cdnallow allow_v4 | grep -q 131.0.72.0/22"
+# doctor: an admin table whose rule looks up a set of its own, which the prefetch thread
+# dumps on its own netlink socket (its request once went out with uninitialised bytes)
+printf '%s\n' 'table inet admin {' \
+	'set blocklist { type ipv4_addr; flags interval; elements = { 198.51.100.0/24 }; }' \
+	'chain input { type filter hook input priority -10; policy accept; ip saddr @blocklist drop; }' \
+	'}' >"$WORK/admin.nft"
+check "an admin table with a set its rule looks up" nft -f "$WORK/admin.nft"
+python3 -c 'import socket,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 443)); s.listen(); time.sleep(120)' >/dev/null 2>&1 &
+LISTENER=$!
+i=0
+until grep -q '^ *[0-9]*: 00000000:01BB 00000000:0000 0A' /proc/net/tcp || [ $i -ge 100 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+vg "doctor (an admin set dumped by the prefetch thread)" 0 -c "$CONF" doctor --port 443
+kill $LISTENER 2>/dev/null
+nft delete table inet admin
 vg "unknown target" 64 -c "$CONF" --target nope sync
 echo "sorce = x" >>"$CONF"
 vg "configuration error" 78 -c "$CONF" sync

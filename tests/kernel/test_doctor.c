@@ -148,6 +148,7 @@ struct run {
 	struct doctor_report r;
 	struct doctor_opts o;
 	struct config cfg;
+	const char *conf; /* NULL: cfg_path */
 };
 
 static void run_doctor(struct run *run)
@@ -160,10 +161,12 @@ static void run_doctor(struct run *run)
 	snprintf(temp, sizeof(temp), "%s/csf.tempban", work);
 	if (run->o.fail2ban_socket == NULL)
 		run->o.fail2ban_socket = f2b;
-	run->o.etc_root = work; /* the host's /etc/ufw and /etc/nftables.conf are not ours */
+	/* the host's /etc/ufw, /etc/default/ufw and /etc/nftables.conf are not ours (firewalld:
+	 * DBUS_SYSTEM_BUS_ADDRESS, main()) */
+	run->o.etc_root = work;
 	run->o.csf_deny = deny;
 	run->o.csf_tempban = temp;
-	assert_int_equal(config_load(&run->cfg, cfg_path, false, &err), 0);
+	assert_int_equal(config_load(&run->cfg, run->conf ? run->conf : cfg_path, false, &err), 0);
 	assert_int_equal(doctor_run(&run->o, &run->cfg, &run->r, &err), 0);
 	for (size_t i = 0; i < run->r.n; i++) {
 		const struct doctor_finding *f = &run->r.v[i];
@@ -222,7 +225,8 @@ static void report_renders(const struct run *run, bool ok)
 	free(buf);
 }
 
-static char *healthy_table(void)
+/* cdnallow's table, its sets holding the CDN lists, its input chain holding rules. */
+static char *cdnallow_table(const char *rules)
 {
 	static char buf[12000];
 
@@ -231,15 +235,20 @@ static char *healthy_table(void)
 		 " set allow_v4 { type ipv4_addr; flags interval; elements = { %s } }\n"
 		 " set allow_v6 { type ipv6_addr; flags interval; elements = { %s } }\n"
 		 " chain input { type filter hook input priority 0; policy accept;\n"
-		 "  iif lo accept\n"
-		 "  ct state established,related accept\n"
-		 "  tcp dport { 80, 443 } ip saddr @allow_v4 accept\n"
-		 "  tcp dport { 80, 443 } ip6 saddr @allow_v6 accept\n"
-		 "  tcp dport { 80, 443 } drop\n"
+		 "%s"
 		 " }\n"
 		 "}\n",
-		 cf_elems4, cf_elems6);
+		 cf_elems4, cf_elems6, rules);
 	return buf;
+}
+
+static char *healthy_table(void)
+{
+	return cdnallow_table("  iif lo accept\n"
+			      "  ct state established,related accept\n"
+			      "  tcp dport { 80, 443 } ip saddr @allow_v4 accept\n"
+			      "  tcp dport { 80, 443 } ip6 saddr @allow_v6 accept\n"
+			      "  tcp dport { 80, 443 } drop\n");
 }
 
 static void healthy_origin_gets_a_clean_report(void **st)
@@ -441,15 +450,21 @@ static void csf_tempban_on_a_cdn_address_is_listed(void **st)
 	run_done(&run);
 }
 
+/* doctor over ruleset text rs with a listener on port only. */
+static void run_listening(struct run *run, uint16_t port, const char *rs)
+{
+	close_listeners();
+	listen_on(port);
+	ruleset(rs);
+	run_doctor(run);
+}
+
 static void nothing_listening_is_an_error(void **st)
 {
 	struct run run = {0};
 
 	(void)st;
-	close_listeners();
-	listen_on(80);
-	ruleset(healthy_table());
-	run_doctor(&run);
+	run_listening(&run, 80, healthy_table());
 	assert_non_null(find(&run, "listen", DOCTOR_ERROR, "nothing listens on port 443", "521"));
 	assert_null(find(&run, "listen", DOCTOR_ERROR, "port 80", NULL));
 	run_done(&run);
@@ -465,6 +480,344 @@ static void write_file(const char *dir, const char *name, const char *text)
 	assert_non_null(fp);
 	fputs(text, fp);
 	fclose(fp);
+}
+
+/* cdnallow's table accepting the CDN on 443 only: no rule says anything about port 80. */
+static char *table_443_only(void)
+{
+	return cdnallow_table("  tcp dport 443 ip saddr @allow_v4 accept\n"
+			      "  tcp dport 443 ip6 saddr @allow_v6 accept\n"
+			      "  tcp dport 443 drop\n");
+}
+
+static void no_finding_about(const struct run *run, const char *subj)
+{
+	for (size_t i = 0; i < run->r.n; i++)
+		if (run->r.v[i].subject != NULL && run->r.v[i].severity != DOCTOR_INFO)
+			assert_null(strstr(run->r.v[i].subject, subj));
+}
+
+/* A healthy 443-only origin (Cloudflare Full/Strict never connects to 80): port 80, which
+ * nothing listens on and no rule mentions, is info, not "error 521". */
+static void idle_default_port_is_info(void **st)
+{
+	struct run run = {0};
+
+	(void)st;
+	run_listening(&run, 443, table_443_only());
+	assert_null(find(&run, "listen", DOCTOR_ERROR, "port 80", NULL));
+	assert_non_null(find(&run, "listen", DOCTOR_INFO, "nothing listens on port 80",
+			     "no rule mentions it"));
+	assert_int_not_equal(doctor_report_worst(&run.r), DOCTOR_ERROR);
+	assert_non_null(find(&run, "rules", DOCTOR_OK, "CDN connections pass", NULL));
+	no_finding_about(&run, "port 80");
+	run_done(&run);
+}
+
+/* Port 80 is still checked when a rule treats it apart (here: dropped for everyone else). */
+static void default_port_a_rule_mentions_is_checked(void **st)
+{
+	struct run run = {0};
+
+	(void)st;
+	run_listening(&run, 443, healthy_table());
+	assert_non_null(find(&run, "listen", DOCTOR_ERROR, "nothing listens on port 80", "521"));
+	run_done(&run);
+}
+
+/* The ports the configuration names (lock_ports) plus --port, and not 80/443 by default. */
+static void ports_named_by_the_config_are_checked(void **st)
+{
+	struct run run = {0};
+	char conf[PATH_MAX + 32], text[PATH_MAX + 200];
+	static const uint16_t extra[] = {443};
+
+	(void)st;
+	snprintf(conf, sizeof(conf), "%s/ports.conf", work);
+	snprintf(text, sizeof(text),
+		 "[cdnallow]\nstate_dir = %s/state\n[source.cloudflare]\nprovider = cloudflare\n"
+		 "[target.edge]\nbackend = nftables\nsources = cloudflare\nlock_ports = 8443\n",
+		 work);
+	write_file(work, "ports.conf", text);
+	chmod(conf, 0600);
+	ruleset(healthy_table());
+	run.conf = conf;
+	run.o.ports = extra;
+	run.o.n_ports = 1;
+	run_doctor(&run);
+	assert_non_null(find(&run, "listen", DOCTOR_ERROR, "nothing listens on port 8443", NULL));
+	assert_non_null(find(&run, "listen", DOCTOR_OK, "IPv4 and IPv6", NULL));
+	assert_null(find(&run, "listen", DOCTOR_ERROR, "port 80", NULL));
+	for (size_t i = 0; i < run.r.n; i++)
+		assert_true(run.r.v[i].subject == NULL ||
+			    strncmp(run.r.v[i].subject, "port 80 ", 8) != 0);
+	run_done(&run);
+}
+
+/* /etc/nftables.conf (a scratch copy): `flush ruleset` without our include is a warning that
+ * names the line to add; with the include after the flush it is fine. */
+static void nftables_conf_without_the_include_is_a_warning(void **st)
+{
+	struct run run = {0};
+	char conf[PATH_MAX + 32], text[PATH_MAX + 200], line[PATH_MAX + 32], nft[PATH_MAX + 32];
+	char etc[PATH_MAX + 8];
+	const struct doctor_finding *f;
+	static const char head[] = "#!/usr/sbin/nft -f\n\nflush ruleset\n\ntable inet filter {\n"
+				   "\tchain input {\n\t\ttype filter hook input priority filter;\n"
+				   "\t}\n}\n";
+
+	(void)st;
+	ruleset(healthy_table());
+	snprintf(etc, sizeof(etc), "%s/etc", work);
+	assert_true(mkdir(etc, 0700) == 0 || errno == EEXIST);
+	snprintf(conf, sizeof(conf), "%s/nftables.conf", etc); /* under o.etc_root */
+	snprintf(line, sizeof(line), "include \"%s/state/*.nft\"", work);
+	write_file(etc, "nftables.conf", head);
+	run_doctor(&run);
+	f = find(&run, "nftables.conf", DOCTOR_WARNING, "line 3 flushes the whole ruleset",
+		 "edge.nft");
+	assert_non_null(f);
+	assert_non_null(strstr(f->msg, "50 ms"));
+	assert_non_null(strstr(f->fix, line));
+	assert_non_null(strstr(f->fix, "last line"));
+	run_done(&run);
+
+	/* the include as the last line: no warning */
+	snprintf(text, sizeof(text), "%s%s\n", head, line);
+	write_file(etc, "nftables.conf", text);
+	memset(&run, 0, sizeof(run));
+	run_doctor(&run);
+	assert_int_equal(doctor_report_count(&run.r, DOCTOR_WARNING), 0);
+	assert_non_null(find(&run, "nftables.conf", DOCTOR_OK, "includes", "line 10"));
+	run_done(&run);
+
+	/* before the flush it restores nothing */
+	snprintf(text, sizeof(text), "%s\n%s", line, head);
+	write_file(etc, "nftables.conf", text);
+	memset(&run, 0, sizeof(run));
+	run_doctor(&run);
+	assert_non_null(find(&run, "nftables.conf", DOCTOR_WARNING, "before its `flush ruleset`",
+			     NULL));
+	run_done(&run);
+
+	/* the file itself, which no sync has written yet: nft -f would fail */
+	snprintf(nft, sizeof(nft), "%s/state/edge.nft", work);
+	snprintf(text, sizeof(text), "%sinclude \"%s\"\n", head, nft);
+	write_file(etc, "nftables.conf", text);
+	memset(&run, 0, sizeof(run));
+	run_doctor(&run);
+	assert_non_null(find(&run, "nftables.conf", DOCTOR_WARNING, "which does not exist",
+			     "nftables.service does not start"));
+	run_done(&run);
+	assert_int_equal(unlink(conf), 0); /* the other tests run with no nftables.conf */
+}
+
+/* The finding of check whose subject is subj and whose message holds n1 (any severity). */
+static const struct doctor_finding *find_subj(const struct run *run, const char *check,
+					      const char *subj, const char *n1)
+{
+	for (size_t i = 0; i < run->r.n; i++) {
+		const struct doctor_finding *f = &run->r.v[i];
+
+		if (strcmp(f->check, check) == 0 && f->subject != NULL &&
+		    strcmp(f->subject, subj) == 0 && strstr(f->msg, n1) != NULL)
+			return f;
+	}
+	return NULL;
+}
+
+/* iptables-restore of a filter table (real iptables-nft), alone (healthy false) or next to
+ * cdnallow's healthy table. */
+static void iptables_filter_in(const char *rules, bool healthy)
+{
+	char path[PATH_MAX + 16];
+	FILE *fp;
+
+	if (healthy)
+		ruleset(healthy_table());
+	else
+		sh("nft flush ruleset");
+	snprintf(path, sizeof(path), "%s/filter.rules", work);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n%s"
+		    "COMMIT\n", rules);
+	fclose(fp);
+	if (sh("iptables-nft-restore %s", path) != 0)
+		prereq("iptables-nft-restore (Debian: iptables)");
+}
+
+static void iptables_filter(const char *rules)
+{
+	iptables_filter_in(rules, true);
+}
+
+/* A drop policy in a table iptables-nft owns gets an iptables fix, in CSF's layout a CSF fix:
+ * never "add an nft rule" to a table a manager rebuilds. */
+static void fixes_are_in_the_managers_words(void **st)
+{
+	struct run run = {0};
+	const struct doctor_finding *f;
+
+	(void)st;
+	iptables_filter("-A INPUT -i lo -j ACCEPT\n");
+	run_doctor(&run);
+	f = find_subj(&run, "rules", "port 443 IPv4", "drop policy of table ip filter chain INPUT");
+	assert_non_null(f);
+	assert_int_equal(f->severity, DOCTOR_ERROR);
+	assert_non_null(strstr(f->fix, "`backend = iptables`"));
+	assert_non_null(strstr(f->fix, "iptables -I INPUT -p tcp --dport 443"));
+	assert_null(strstr(f->fix, "in this chain add"));
+	run_done(&run);
+
+	iptables_filter(":LOCALINPUT - [0:0]\n:DENYIN - [0:0]\n:ALLOWIN - [0:0]\n"
+			"-A INPUT -i lo -j ACCEPT\n-A INPUT -j LOCALINPUT\n-A INPUT -j DENYIN\n"
+			"-A INPUT -j ALLOWIN\n");
+	memset(&run, 0, sizeof(run));
+	run_doctor(&run);
+	f = find_subj(&run, "rules", "port 443 IPv4", "drop policy of table ip filter chain INPUT");
+	assert_non_null(f);
+	assert_non_null(strstr(f->msg, "(CSF's)"));
+	assert_non_null(strstr(f->fix, "`backend = csf`"));
+	assert_non_null(strstr(f->fix, "tcp|in|d=443|s=CIDR"));
+	assert_null(strstr(f->fix, "in this chain add"));
+	run_done(&run);
+	sh("iptables-nft -F; iptables-nft -X; iptables-nft -P INPUT ACCEPT");
+}
+
+/* The xt matches real iptables-nft writes (conntrack, state, addrtype, multiport, set,
+ * comment, iprange, recent) are decoded: the traced verdicts are exact, and
+ * `--ctstate INVALID -j DROP` is not a "may drop" for the CDN. */
+static void xt_matches_from_real_iptables_nft(void **st)
+{
+	struct run run = {0};
+	const char *ips[] = {"104.16.9.9", "198.51.100.7", "198.51.100.77"};
+
+	(void)st;
+	if (sh("ipset create cdnt4 hash:net family inet && ipset add cdnt4 104.16.0.0/13") != 0)
+		prereq("ipset (Debian: ipset)");
+	iptables_filter_in("-A INPUT -m conntrack --ctstate INVALID -j DROP\n"
+			"-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT\n"
+			"-A INPUT -m addrtype --dst-type BROADCAST -j DROP\n"
+			"-A INPUT -p tcp -m multiport --dports 80,443 -m set --match-set cdnt4 src "
+			"-m comment --comment \"cdn\" -j ACCEPT\n"
+			"-A INPUT -p tcp --dport 443 -m iprange --src-range "
+			"198.51.100.1-198.51.100.20 -j ACCEPT\n"
+			"-A INPUT -p tcp --dport 22 -m recent --name ssh --update --seconds 60 "
+			"--hitcount 4 -j DROP\n", false);
+	run.o.ips = ips;
+	run.o.n_ips = 3;
+	run_doctor(&run);
+	assert_non_null(find_subj(&run, "ip", "104.16.9.9 to port 443",
+				  "accepted by table ip filter chain INPUT"));
+	assert_non_null(find_subj(&run, "ip", "104.16.9.9 to port 443",
+				  "-m set --match-set cdnt4 src"));
+	assert_non_null(find_subj(&run, "ip", "198.51.100.7 to port 443", "--src-range"));
+	assert_non_null(find_subj(&run, "ip", "198.51.100.77 to port 443",
+				  "dropped by table ip filter chain INPUT (policy drop)"));
+	assert_null(find(&run, "rules", DOCTOR_WARNING, "--ctstate INVALID", NULL));
+	assert_null(find(&run, "rules", DOCTOR_WARNING, "may drop", NULL));
+	assert_null(find(&run, "ip", DOCTOR_WARNING, NULL, NULL));
+	run_done(&run);
+	sh("iptables-nft -F; iptables-nft -X; iptables-nft -P INPUT ACCEPT; ipset destroy cdnt4");
+}
+
+/* A drop policy the CDN reaches with only rules doctor cannot model before it is an error
+ * that names them (here `-m time`, which iptables-nft writes as `meta day`). */
+static void drop_policy_behind_unsure_rules_is_an_error(void **st)
+{
+	struct run run = {0};
+	const struct doctor_finding *f;
+
+	(void)st;
+	iptables_filter_in("-A INPUT -p tcp -m time --weekdays Mon -j ACCEPT\n", false);
+	run_doctor(&run);
+	f = find_subj(&run, "rules", "port 443 IPv4", "drop policy of table ip filter chain INPUT");
+	assert_non_null(f);
+	assert_int_equal(f->severity, DOCTOR_ERROR);
+	assert_non_null(strstr(f->msg, "unless one of these rules accepts them (not modelled)"));
+	assert_non_null(strstr(f->msg, "table ip filter chain INPUT handle"));
+	run_done(&run);
+	sh("iptables-nft -F; iptables-nft -X; iptables-nft -P INPUT ACCEPT");
+}
+
+/* Verdict maps on the port and ct state, jumps and gotos, and a set with a concatenated key
+ * (as an admin writes them with nft -f): the traces follow them, instead of ignoring the
+ * vmap and calling the drop policy certain (what the truth corpus caught). */
+static void vmaps_concatenations_and_gotos_are_followed(void **st)
+{
+	struct run run = {0};
+	const char *ips[] = {"104.16.9.9", "198.51.100.7", "198.51.100.77"};
+
+	(void)st;
+	ruleset("table inet edge {\n"
+		" set cdn4 { type ipv4_addr; flags interval; elements = { 104.16.0.0/13 } }\n"
+		" set pairs { type ipv4_addr . inet_service; flags interval;\n"
+		"  elements = { 198.51.100.0/28 . 80 } }\n"
+		" map web { type inet_service : verdict; elements = { 80 : jump cdnonly,"
+		" 443 : jump cdnonly } }\n"
+		" chain deny { reject with tcp reset; }\n"
+		" chain cdnonly {\n"
+		"  ip saddr @cdn4 accept\n"
+		"  ip saddr . tcp dport @pairs accept\n"
+		"  goto deny\n"
+		" }\n"
+		" chain input { type filter hook input priority 0; policy drop;\n"
+		"  ct state vmap { established : accept, related : accept, invalid : drop }\n"
+		"  meta l4proto tcp tcp dport vmap @web\n"
+		" }\n"
+		"}\n");
+	run.o.ips = ips;
+	run.o.n_ips = 3;
+	run_doctor(&run);
+	assert_non_null(find_subj(&run, "ip", "104.16.9.9 to port 443", "accepted by table inet "
+				  "edge chain cdnonly"));
+	assert_non_null(find_subj(&run, "ip", "198.51.100.7 to port 80", "@pairs accept"));
+	assert_non_null(find_subj(&run, "ip", "198.51.100.7 to port 443",
+				  "dropped by table inet edge chain deny"));
+	assert_non_null(find_subj(&run, "ip", "198.51.100.77 to port 80",
+				  "dropped by table inet edge chain deny"));
+	assert_null(find(&run, "ip", DOCTOR_WARNING, NULL, NULL));
+	assert_null(find(&run, "ip", DOCTOR_INFO, "may be dropped", NULL));
+	run_done(&run);
+}
+
+/* lock_udp's ports are evaluated as UDP: the trace of a CDN and a non-CDN address to
+ * 443/udp follows the udp rules, not the tcp ones. */
+static void lock_udp_ports_are_traced_as_udp(void **st)
+{
+	struct run run = {0};
+	char conf[PATH_MAX + 32], text[PATH_MAX + 200];
+	const char *ips[] = {"104.16.9.9", "198.51.100.7"};
+
+	(void)st;
+	snprintf(conf, sizeof(conf), "%s/udp.conf", work);
+	snprintf(text, sizeof(text),
+		 "[cdnallow]\nstate_dir = %s/state\n[source.cloudflare]\nprovider = cloudflare\n"
+		 "[target.edge]\nbackend = nftables\nsources = cloudflare\nlock_ports = 443\n"
+		 "lock_udp = 443\n",
+		 work);
+	write_file(work, "udp.conf", text);
+	chmod(conf, 0600);
+	ruleset("table inet t {\n"
+		" set cdn4 { type ipv4_addr; flags interval; elements = { 104.16.0.0/13 } }\n"
+		" chain input { type filter hook input priority 0; policy accept;\n"
+		"  tcp dport 443 accept\n"
+		"  udp dport 443 ip saddr @cdn4 accept\n"
+		"  meta l4proto udp udp dport 443 drop\n"
+		" }\n"
+		"}\n");
+	run.conf = conf;
+	run.o.ips = ips;
+	run.o.n_ips = 2;
+	run_doctor(&run);
+	assert_non_null(find_subj(&run, "ip", "104.16.9.9 to port 443/udp",
+				  "accepted by table inet t chain input"));
+	assert_non_null(find_subj(&run, "ip", "104.16.9.9 to port 443/udp", "udp dport 443"));
+	assert_non_null(find_subj(&run, "ip", "198.51.100.7 to port 443/udp",
+				  "dropped by table inet t chain input"));
+	assert_non_null(find_subj(&run, "ip", "198.51.100.7 to port 443", "tcp dport 443 accept"));
+	run_done(&run);
 }
 
 static void full_conntrack_table_is_an_error(void **st)
@@ -744,6 +1097,20 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(csf_tempban_on_a_cdn_address_is_listed, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(nothing_listening_is_an_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(idle_default_port_is_info, setup, teardown),
+		cmocka_unit_test_setup_teardown(default_port_a_rule_mentions_is_checked, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(ports_named_by_the_config_are_checked, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(nftables_conf_without_the_include_is_a_warning,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(fixes_are_in_the_managers_words, setup, teardown),
+		cmocka_unit_test_setup_teardown(xt_matches_from_real_iptables_nft, setup, teardown),
+		cmocka_unit_test_setup_teardown(drop_policy_behind_unsure_rules_is_an_error, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(vmaps_concatenations_and_gotos_are_followed, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(lock_udp_ports_are_traced_as_udp, setup, teardown),
 		cmocka_unit_test_setup_teardown(full_conntrack_table_is_an_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(unused_tls_name_is_diagnosed, setup, teardown),
 		cmocka_unit_test_setup_teardown(self_signed_certificate_is_a_526_cause, setup,
@@ -787,6 +1154,13 @@ int main(int argc, char **argv)
 	snprintf(work, sizeof(work), "/tmp/cdnallow-doctor.XXXXXX");
 	if (mkdtemp(work) == NULL)
 		prereq("a temporary directory");
+	/* firewalld is asked on this bus: none, never the host's */
+	{
+		char bus[PATH_MAX + 32];
+
+		snprintf(bus, sizeof(bus), "unix:path=%s/no-system-bus", work);
+		setenv("DBUS_SYSTEM_BUS_ADDRESS", bus, 1);
+	}
 	seed_state();
 	elems_of(CF_V4, cf_elems4, sizeof(cf_elems4));
 	elems_of(CF_V6, cf_elems6, sizeof(cf_elems6));

@@ -11,6 +11,7 @@
 #include <systemd/sd-bus.h>
 
 #include "cda_error.h"
+#include "fwd_call.h"
 #include "fwd_entries.h"
 
 /*
@@ -19,8 +20,6 @@
  * config.getIPSetByName / getZoneByName name. Every message has auto-start off: a stopped
  * firewalld is an error, never something a sync starts.
  */
-#define FWD_NAME "org.fedoraproject.FirewallD1"
-#define FWD_PATH "/org/fedoraproject/FirewallD1"
 #define FWD_CONFIG_PATH FWD_PATH "/config"
 #define IF_MAIN FWD_NAME
 #define IF_ZONE FWD_NAME ".zone"
@@ -96,10 +95,11 @@ static int bus_fail(struct fwd_bus *b, const char *what, int r, const sd_bus_err
 	return cda_error_sys(err, CDA_EAPPLY, "firewalld: %s", what);
 }
 
-static int new_call(struct fwd_bus *b, const char *path, const char *iface, const char *member,
-		    sd_bus_message **m, struct cda_error *err)
+int fwd_call_new(struct fwd_bus *b, const char *dest, const char *path, const char *iface,
+		 const char *member, sd_bus_message **m, struct cda_error *err)
 {
-	int r = sd_bus_message_new_method_call(b->bus, m, FWD_NAME, path, iface, member);
+	int r = sd_bus_message_new_method_call(b->bus, m, dest ? dest : FWD_NAME, path, iface,
+					       member);
 
 	if (r >= 0)
 		r = sd_bus_message_set_auto_start(*m, 0);
@@ -111,13 +111,19 @@ static int new_call(struct fwd_bus *b, const char *path, const char *iface, cons
 	return 0;
 }
 
+static int new_call(struct fwd_bus *b, const char *path, const char *iface, const char *member,
+		    sd_bus_message **m, struct cda_error *err)
+{
+	return fwd_call_new(b, NULL, path, iface, member, m, err);
+}
+
 /*
  * Send m (consumed) and wait for the answer. absent: a firewalld error code meaning "no such
  * object" (INVALID_IPSET, INVALID_ZONE), for which 1 is returned without an error; NULL
  * when every error is one.
  */
-static int call(struct fwd_bus *b, sd_bus_message *m, sd_bus_message **reply, const char *what,
-		const char *absent, struct cda_error *err)
+int fwd_call_send(struct fwd_bus *b, sd_bus_message *m, sd_bus_message **reply, const char *what,
+		  const char *absent, struct cda_error *err)
 {
 	sd_bus_error e = SD_BUS_ERROR_NULL;
 	int r = sd_bus_call(b->bus, m, (uint64_t)b->timeout_s * 1000000u, &e, reply);
@@ -130,10 +136,21 @@ static int call(struct fwd_bus *b, sd_bus_message *m, sd_bus_message **reply, co
 	return ret;
 }
 
-static int bad_answer(const char *what, int r, struct cda_error *err)
+static int call(struct fwd_bus *b, sd_bus_message *m, sd_bus_message **reply, const char *what,
+		const char *absent, struct cda_error *err)
+{
+	return fwd_call_send(b, m, reply, what, absent, err);
+}
+
+int fwd_call_bad_answer(const char *what, int r, struct cda_error *err)
 {
 	errno = -r;
 	return cda_error_sys(err, CDA_EAPPLY, "firewalld: unexpected answer to %s", what);
+}
+
+static int bad_answer(const char *what, int r, struct cda_error *err)
+{
+	return fwd_call_bad_answer(what, r, err);
 }
 
 /* A call with one optional string argument and no answer worth reading. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* firewalld's D-Bus API (org.fedoraproject.FirewallD1) over sd-bus: the calls the firewalld
- * backend makes, each bounded by a timeout. Private to src/backend/firewalld/. */
+ * backend makes, and the read-only ones doctor makes, each bounded by a timeout. */
 #ifndef CDNALLOW_FWD_DBUS_H
 #define CDNALLOW_FWD_DBUS_H
 
@@ -67,5 +67,29 @@ int fwd_rich_remove(struct fwd_bus *b, enum fwd_scope s, const char *zone, const
 
 /* Reload the permanent configuration into the runtime (firewall-cmd --reload). */
 int fwd_reload(struct fwd_bus *b, struct cda_error *err);
+
+/* ---- read-only queries (fwd_query.c), for doctor ---- */
+
+/* Whether firewalld holds its name on the bus (NameHasOwner). */
+int fwd_running(struct fwd_bus *b, bool *running, struct cda_error *err);
+
+/* What a runtime zone admits (getZoneSettings2); every vector non-NULL after a 0. */
+struct fwd_zone {
+	char target[32];   /* "default", "ACCEPT", "DROP", "%%REJECT%%" */
+	char **services;   /* "https" */
+	char **ports;      /* "443/tcp", "8000-8080/tcp" */
+	char **rich_rules; /* as --list-rich-rules shows them */
+	char **interfaces;
+	char **sources;    /* "192.0.2.0/24", "ipset:NAME" */
+};
+/* 0, or 1 when firewalld has no such zone. */
+int fwd_zone_get(struct fwd_bus *b, const char *zone, struct fwd_zone *z, struct cda_error *err);
+void fwd_zone_free(struct fwd_zone *z); /* frees the vectors, zeroes; idempotent */
+/* Zones bound to an interface or a source (getActiveZones): a vector of names. */
+int fwd_active_zones(struct fwd_bus *b, char ***zones, struct cda_error *err);
+/* A runtime service's ports ("443/tcp") and the services it includes
+ * (getServiceSettings2): 0, or 1 when firewalld has no such service. */
+int fwd_service_ports(struct fwd_bus *b, const char *service, char ***ports, char ***includes,
+		      struct cda_error *err);
 
 #endif
