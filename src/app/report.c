@@ -85,11 +85,22 @@ static int print_changes(FILE *out, char sign, const struct report_changes *ch)
 	ranges_cover_begin(&it, ch->r);
 	while (ranges_cover_next(&it, &c)) {
 		const char *source = source_of(ch, &c);
+		size_t len = strlen(cidr_format(&c, buf));
 
-		if (source != NULL)
-			fprintf(out, "  %c %-43s (%s)\n", sign, cidr_format(&c, buf), source);
-		else
-			fprintf(out, "  %c %s\n", sign, cidr_format(&c, buf));
+		/* "  + %-43s (source)": by hand, a 1M-prefix diff is printed per line */
+		fputc(' ', out);
+		fputc(' ', out);
+		fputc(sign, out);
+		fputc(' ', out);
+		fwrite(buf, 1, len, out);
+		if (source != NULL) {
+			for (; len < 43; len++)
+				fputc(' ', out);
+			fputs(" (", out);
+			fputs(source, out);
+			fputc(')', out);
+		}
+		fputc('\n', out);
 	}
 	return 0;
 }
