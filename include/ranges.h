@@ -64,6 +64,12 @@ struct ranges;
 struct ranges *ranges_new(void);
 void ranges_free(struct ranges *r); /* NULL-safe */
 struct ranges *ranges_dup(const struct ranges *r); /* NULL on ENOMEM */
+/*
+ * Another holder of r, without a copy: each holder calls ranges_free() once and the last one
+ * frees it. A shared ranges (ranges_shared) must not be changed: ranges_dup() it first.
+ */
+struct ranges *ranges_ref(const struct ranges *r);
+bool ranges_shared(const struct ranges *r);
 void ranges_clear(struct ranges *r);
 /* Make room for n more items per family (avoids reallocs on a known-size load). */
 int ranges_reserve(struct ranges *r, size_t n4, size_t n6);
@@ -115,6 +121,16 @@ struct cidr_list {
 /* Minimal CIDR cover of r (both families, v4 first); r must be sorted and non-overlapping.
  * Appends to out. */
 int ranges_to_cidrs(const struct ranges *r, struct cidr_list *out);
+/* The same cover one prefix at a time, nothing allocated: begin, then next until false.
+ * r must stay unchanged meanwhile. */
+struct cidr_iter {
+	const struct ranges *r;
+	size_t i;      /* item: IPv4 ones first, then IPv6 */
+	cda_u128 lo;   /* where the next block of item i starts, when mid */
+	bool mid;
+};
+void ranges_cover_begin(struct cidr_iter *it, const struct ranges *r);
+bool ranges_cover_next(struct cidr_iter *it, struct cidr *c);
 /* Addresses covered by one family of r (sorted, non-overlapping), as a double: IPv6 counts
  * reach 2^128. */
 double ranges_addresses(const struct ranges *r, int fam);

@@ -40,10 +40,22 @@ struct source_report {
 	struct cda_error err;	     /* the failure, for FALLBACK/FAILED */
 };
 
-/* One added/removed prefix with the source it comes from (NULL when unknown). */
-struct report_change {
-	struct cidr c;
-	const char *source;
+/* A source's list, to tell which source a changed prefix comes from. */
+struct report_source {
+	const char *name;
+	struct ranges *list; /* a holder of the list (ranges_ref), freed by report_finish */
+};
+
+/*
+ * The added or removed prefixes: the minimal CIDR cover of r, in its order, each with the
+ * first of srcs whose list holds it (none: no source). Held as intervals and formatted only
+ * when printed: a 1M-prefix change costs its intervals (often the target's list itself,
+ * shared), not 48 bytes a prefix.
+ */
+struct report_changes {
+	struct ranges *r; /* NULL: none */
+	struct report_source *srcs;
+	size_t n_srcs;
 };
 
 /* A range withdrawn upstream but still allowed until a time (keep_withdrawn). */
@@ -56,8 +68,8 @@ struct target_report {
 	const char *name;
 	const char *backend;
 	enum target_status status;
-	struct report_change *added, *removed;
-	size_t n_added, n_removed;
+	struct report_changes added, removed;
+	size_t n_added, n_removed; /* prefixes in each */
 	struct report_pending *pending; /* withdrawn upstream, removal pending */
 	size_t n_pending;
 	size_t v4, v6;	/* prefixes the target holds after the run (or would) */
@@ -111,5 +123,7 @@ void report_note(struct run_report *r, int prio, const char *fmt, ...) CDA_PRINT
  * removed, pending) and the notes; not the names, which are borrowed. Idempotent.
  */
 void report_finish(struct run_report *r);
+/* Drops what one report_changes holds (its intervals, the sources' lists); zeroes it. */
+void report_changes_finish(struct report_changes *ch);
 
 #endif

@@ -64,16 +64,43 @@ static const char *source_words(enum source_status s)
 	return "?";
 }
 
-static int print_changes(FILE *out, char sign, const struct report_change *v, size_t n)
+/* The first source whose list holds c (NULL: none), as backend_source_of tells it. */
+static const char *source_of(const struct report_changes *ch, const struct cidr *c)
+{
+	for (size_t i = 0; i < ch->n_srcs; i++)
+		if (ch->srcs[i].list != NULL &&
+		    ranges_contains(ch->srcs[i].list, c->family, c->addr))
+			return ch->srcs[i].name;
+	return NULL;
+}
+
+static int print_changes(FILE *out, char sign, const struct report_changes *ch)
 {
 	char buf[CIDR_STRLEN];
+	struct cidr_iter it;
+	struct cidr c;
 
-	for (size_t i = 0; i < n; i++) {
-		if (v[i].source != NULL)
-			fprintf(out, "  %c %-43s (%s)\n", sign, cidr_format(&v[i].c, buf),
-				v[i].source);
-		else
-			fprintf(out, "  %c %s\n", sign, cidr_format(&v[i].c, buf));
+	if (ch->r == NULL)
+		return 0;
+	ranges_cover_begin(&it, ch->r);
+	while (ranges_cover_next(&it, &c)) {
+		const char *source = source_of(ch, &c);
+		size_t len = strlen(cidr_format(&c, buf));
+
+		/* "  + %-43s (source)": by hand, a 1M-prefix diff is printed per line */
+		fputc(' ', out);
+		fputc(' ', out);
+		fputc(sign, out);
+		fputc(' ', out);
+		fwrite(buf, 1, len, out);
+		if (source != NULL) {
+			for (; len < 43; len++)
+				fputc(' ', out);
+			fputs(" (", out);
+			fputs(source, out);
+			fputc(')', out);
+		}
+		fputc('\n', out);
 	}
 	return 0;
 }
@@ -138,8 +165,8 @@ int report_human(FILE *out, const struct run_report *r, bool verbose)
 		if (t->drift)
 			fprintf(out, "  %s %s as configured\n", backend_drift_what(t->backend),
 				t->status == TGT_CHANGED ? "put back" : "not");
-		print_changes(out, '-', t->removed, t->n_removed);
-		print_changes(out, '+', t->added, t->n_added);
+		print_changes(out, '-', &t->removed);
+		print_changes(out, '+', &t->added);
 		for (size_t k = 0; k < t->n_pending; k++) {
 			struct tm tm;
 			char when[32] = "?";
@@ -289,31 +316,37 @@ static void emit_key(FILE *out, const char *key, json_object *v)
  * The added or removed list and its sources, streamed: a 1M-prefix change is written as it
  * is formatted, never held as a JSON tree. A CIDR's text needs no escaping.
  */
-static void emit_changes(FILE *out, const struct report_change *v, size_t n, bool sources)
+static void emit_changes(FILE *out, const struct report_changes *ch, bool sources)
 {
 	const char *last = NULL;
 	char buf[CIDR_STRLEN], *ls = NULL;
+	struct cidr_iter it;
+	struct cidr c;
 	bool first = true;
 
 	fputc(sources ? '{' : '[', out);
-	for (size_t i = 0; i < n; i++) {
-		if (sources && v[i].source == NULL)
+	if (ch->r != NULL)
+		ranges_cover_begin(&it, ch->r);
+	while (ch->r != NULL && ranges_cover_next(&it, &c)) {
+		const char *source = sources ? source_of(ch, &c) : NULL;
+
+		if (sources && source == NULL)
 			continue;
 		if (!first)
 			fputc(',', out);
 		first = false;
 		fputc('"', out);
-		fputs(cidr_format(&v[i].c, buf), out);
+		fputs(cidr_format(&c, buf), out);
 		fputc('"', out);
 		if (!sources)
 			continue;
-		if (v[i].source != last) {
-			json_object *j = jstr(v[i].source);
+		if (source != last) {
+			json_object *j = jstr(source);
 
 			free(ls);
 			ls = j != NULL ? strdup(json_object_to_json_string_ext(j, JFLAGS)) : NULL;
 			json_object_put(j);
-			last = v[i].source;
+			last = source;
 		}
 		fputc(':', out);
 		fputs(ls != NULL ? ls : "null", out);
@@ -330,13 +363,13 @@ static void emit_target(FILE *out, const struct target_report *t)
 	emit_key(out, "backend", jstr(t->backend));
 	emit_key(out, "status", jstr(report_target_status_name(t->status)));
 	fputs(",\"added\":", out);
-	emit_changes(out, t->added, t->n_added, false);
+	emit_changes(out, &t->added, false);
 	fputs(",\"removed\":", out);
-	emit_changes(out, t->removed, t->n_removed, false);
+	emit_changes(out, &t->removed, false);
 	fputs(",\"sources_of\":{\"added\":", out);
-	emit_changes(out, t->added, t->n_added, true);
+	emit_changes(out, &t->added, true);
 	fputs(",\"removed\":", out);
-	emit_changes(out, t->removed, t->n_removed, true);
+	emit_changes(out, &t->removed, true);
 	fputc('}', out);
 	emit_key(out, "pending_removal", pending_json(t));
 	emit_key(out, "v4", json_object_new_int64((int64_t)t->v4));
@@ -506,17 +539,24 @@ void report_note(struct run_report *r, int prio, const char *fmt, ...)
 	r->notes[r->n_notes++].msg = msg;
 }
 
+void report_changes_finish(struct report_changes *ch)
+{
+	ranges_free(ch->r);
+	for (size_t i = 0; i < ch->n_srcs; i++)
+		ranges_free(ch->srcs[i].list);
+	free(ch->srcs);
+	memset(ch, 0, sizeof(*ch));
+}
+
 void report_finish(struct run_report *r)
 {
 	for (size_t i = 0; i < r->n_sources; i++)
 		cidr_list_finish(&r->sources[i].dropped);
 	for (size_t i = 0; i < r->n_targets; i++) {
-		free(r->targets[i].added);
-		free(r->targets[i].removed);
+		report_changes_finish(&r->targets[i].added);
+		report_changes_finish(&r->targets[i].removed);
 		free(r->targets[i].pending);
 		r->targets[i].pending = NULL;
-		r->targets[i].added = NULL;
-		r->targets[i].removed = NULL;
 	}
 	free(r->sources);
 	free(r->targets);

@@ -18,33 +18,28 @@
 #include "state.h"
 
 /*
- * The report's changes from l, which it takes: its array is grown in place (mremap for a big
- * one) and each prefix moved up from the last, so a 1M-prefix change is never held twice.
+ * The report's changes: the cover of r, which it takes; the sources' lists are held with it
+ * (no copy) so that each prefix's source is told only when the report is printed.
  */
-static int changes_from(struct cidr_list *l, const struct source_attr *srcs, size_t n,
-			struct report_change **out, size_t *count)
+static int changes_of(struct ranges *r, const struct source_attr *srcs, size_t n,
+		      struct report_changes *out, size_t *count)
 {
-	struct report_change *v;
-
-	*out = NULL;
-	*count = 0;
-	if (l->n == 0) {
-		cidr_list_finish(l);
+	memset(out, 0, sizeof(*out));
+	*count = ranges_cidr_count(r, CDA_AF_INET) + ranges_cidr_count(r, CDA_AF_INET6);
+	if (*count == 0) {
+		ranges_free(r);
 		return 0;
 	}
-	v = reallocarray(l->v, l->n, sizeof(*v));
-	if (v == NULL)
+	out->r = r;
+	if (n == 0)
+		return 0;
+	if ((out->srcs = calloc(n, sizeof(*out->srcs))) == NULL)
 		return -1;
-	for (size_t i = l->n; i-- > 0;) {
-		struct cidr c;
-
-		memcpy(&c, (char *)v + i * sizeof(struct cidr), sizeof(c));
-		v[i].c = c;
-		v[i].source = backend_source_of(srcs, n, &c);
+	for (size_t i = 0; i < n; i++) {
+		out->srcs[i].name = srcs[i].name;
+		out->srcs[i].list = srcs[i].list != NULL ? ranges_ref(srcs[i].list) : NULL;
 	}
-	*out = v;
-	*count = l->n;
-	memset(l, 0, sizeof(*l));
+	out->n_srcs = n;
 	return 0;
 }
 
@@ -139,7 +134,8 @@ struct target_work {
 	char wkey[160];
 };
 
-/* Want: the union of the target's sources' lists; skipped when one has no list. */
+/* Want: the union of the target's sources' lists (a lone normal list itself, not a copy);
+ * skipped when one has no list. */
 static int want_of(struct target_work *w, const struct source_run *srs, size_t n_srs)
 {
 	const struct target_config *tc = w->tc;
@@ -147,9 +143,8 @@ static int want_of(struct target_work *w, const struct source_run *srs, size_t n
 
 	w->now = calloc(tc->n_sources, sizeof(*w->now));
 	w->before = calloc(tc->n_sources, sizeof(*w->before));
-	w->want = ranges_new();
 	w->cur = ranges_new();
-	if (w->now == NULL || w->before == NULL || w->want == NULL || w->cur == NULL)
+	if (w->now == NULL || w->before == NULL || w->cur == NULL)
 		return cda_error_sys(err, CDA_ESYS, "allocating");
 	for (size_t i = 0; i < tc->n_sources; i++) {
 		for (size_t j = 0; j < n_srs; j++) {
@@ -163,8 +158,6 @@ static int want_of(struct target_work *w, const struct source_run *srs, size_t n
 				return cda_error_set(err, c, "source %s has no usable list",
 						     srs[j].sc->name);
 			}
-			if (ranges_add_all(w->want, srs[j].list) < 0)
-				return cda_error_sys(err, CDA_ESYS, "allocating");
 			w->now[w->na].name = srs[j].sc->name;
 			w->now[w->na].list = srs[j].list;
 			w->before[w->na].name = srs[j].sc->name;
@@ -172,6 +165,15 @@ static int want_of(struct target_work *w, const struct source_run *srs, size_t n
 			w->na++;
 		}
 	}
+	if (w->na == 1 && ranges_is_normal(w->now[0].list)) {
+		w->want = ranges_ref(w->now[0].list);
+		return 0;
+	}
+	if ((w->want = ranges_new()) == NULL)
+		return cda_error_sys(err, CDA_ESYS, "allocating");
+	for (size_t i = 0; i < w->na; i++)
+		if (ranges_add_all(w->want, w->now[i].list) < 0)
+			return cda_error_sys(err, CDA_ESYS, "allocating");
 	ranges_normalize(w->want);
 	return 0;
 }
@@ -193,6 +195,15 @@ static int read_target(struct target_work *w)
 		return cda_error_sys(err, CDA_ESYS, "allocating");
 	ranges_normalize(w->have);
 	snprintf(w->wkey, sizeof(w->wkey), "target-%s", w->tc->name);
+	if (w->cfg->keep_withdrawn > 0 && w->st != NULL && ranges_shared(w->want)) {
+		/* keep_withdrawn adds to want: a list of its own, not the source's */
+		struct ranges *own = ranges_dup(w->want);
+
+		if (own == NULL)
+			return cda_error_sys(err, CDA_ESYS, "allocating");
+		ranges_free(w->want);
+		w->want = own;
+	}
 	if (w->cfg->keep_withdrawn > 0 && w->st != NULL &&
 	    keep_withdrawn(w->cfg, w->st, w->wkey, w->have, w->want, &w->keep, w->tr, err) < 0)
 		return -1;
@@ -200,65 +211,93 @@ static int read_target(struct target_work *w)
 }
 
 /*
- * The prefixes only in lw (add) and only in lh (del); when one side is empty the other list
- * is moved, not copied (a full apply of 1M prefixes held the list twice). lh and lw are
- * emptied either way.
+ * The prefixes only in want (*add) and only in have (*del), as intervals whose cover they are,
+ * from the intervals that differ (oh, ow: taken). When one side is empty the other is the
+ * answer as it is (a full apply of 1M prefixes is not turned into prefixes at all).
+ * Otherwise the covers are diffed prefix by prefix: what is left of a cover, merged again,
+ * has that same cover (a run of blocks of a minimal cover is the minimal cover of its span).
  */
-static int prefix_diff(struct cidr_list *lh, struct cidr_list *lw, struct cidr_list *add,
-		       struct cidr_list *del)
+static int prefix_diff(struct ranges *oh, struct ranges *ow, struct ranges **add,
+		       struct ranges **del)
 {
-	int rc = 0;
+	struct cidr_list lh = {0}, lw = {0}, ladd = {0}, ldel = {0};
+	int rc = -1;
 
-	if (lh->n == 0 || lw->n == 0) {
-		*add = *lw;
-		*del = *lh;
-		memset(lw, 0, sizeof(*lw));
-		memset(lh, 0, sizeof(*lh));
+	*add = *del = NULL;
+	if ((ranges_count4(oh) == 0 && ranges_count6(oh) == 0) ||
+	    (ranges_count4(ow) == 0 && ranges_count6(ow) == 0)) {
+		*add = ow;
+		*del = oh;
 		return 0;
 	}
-	rc = cidr_list_diff(lh, lw, add, del);
-	cidr_list_finish(lh);
-	cidr_list_finish(lw);
+	if (ranges_to_cidrs(oh, &lh) < 0 || ranges_to_cidrs(ow, &lw) < 0 ||
+	    cidr_list_diff(&lh, &lw, &ladd, &ldel) < 0 || (*add = ranges_new()) == NULL ||
+	    (*del = ranges_new()) == NULL)
+		goto out;
+	for (size_t i = 0; i < ladd.n; i++)
+		if (ranges_add_cidr(*add, &ladd.v[i]) < 0)
+			goto out;
+	for (size_t i = 0; i < ldel.n; i++)
+		if (ranges_add_cidr(*del, &ldel.v[i]) < 0)
+			goto out;
+	ranges_normalize(*add);
+	ranges_normalize(*del);
+	rc = 0;
+out:
+	if (rc < 0) {
+		ranges_free(*add);
+		ranges_free(*del);
+		*add = *del = NULL;
+	}
+	ranges_free(oh);
+	ranges_free(ow);
+	cidr_list_finish(&lh);
+	cidr_list_finish(&lw);
+	cidr_list_finish(&ladd);
+	cidr_list_finish(&ldel);
 	return rc;
+}
+
+static bool ranges_empty(const struct ranges *r)
+{
+	return ranges_count4(r) == 0 && ranges_count6(r) == 0;
 }
 
 /* Diff: the prefixes to add and remove, with their sources; the lock and its drift. */
 static int diff(struct target_work *w)
 {
 	struct target_report *tr = w->tr;
-	struct ranges *only_have = NULL, *only_want = NULL;
-	struct cidr_list lh = {0}, lw = {0}, ladd = {0}, ldel = {0};
-	int rc = -1;
+	struct ranges *only_have = NULL, *only_want = NULL, *add = NULL, *del = NULL;
 
 	/*
 	 * The prefix diff needs only the intervals that differ: identical intervals have
 	 * identical covers, and the others' addresses are disjoint from them. So a 1-range
-	 * change in a 1M set covers two intervals, not two million.
+	 * change in a 1M set covers two intervals, not two million. An empty side: the other
+	 * differs whole, and is held, not copied.
 	 */
-	if (ranges_diff_items(w->have, w->want, &only_have, &only_want) < 0 ||
-	    ranges_to_cidrs(only_have, &lh) < 0 || ranges_to_cidrs(only_want, &lw) < 0 ||
-	    prefix_diff(&lh, &lw, &ladd, &ldel) < 0 ||
-	    changes_from(&ladd, w->now, w->na, &tr->added, &tr->n_added) < 0 ||
-	    changes_from(&ldel, w->before, w->na, &tr->removed, &tr->n_removed) < 0) {
-		cda_error_sys(&tr->err, CDA_ESYS, "computing the diff");
-		goto out;
+	if (ranges_empty(w->have) || ranges_empty(w->want)) {
+		only_have = ranges_ref(w->have);
+		only_want = ranges_ref(w->want);
+	} else if (ranges_diff_items(w->have, w->want, &only_have, &only_want) < 0) {
+		goto nomem;
 	}
+	if (prefix_diff(only_have, only_want, &add, &del) < 0)
+		goto nomem;
+	if (changes_of(add, w->now, w->na, &tr->added, &tr->n_added) < 0) {
+		ranges_free(del);
+		goto nomem;
+	}
+	if (changes_of(del, w->before, w->na, &tr->removed, &tr->n_removed) < 0)
+		goto nomem;
 	tr->v4 = ranges_cidr_count(w->want, CDA_AF_INET);
 	tr->v6 = ranges_cidr_count(w->want, CDA_AF_INET6);
 	if (backend_drift(w->be, &tr->drift, &tr->err) < 0)
-		goto out;
+		return -1;
 	if (backend_lock_info(w->be) != NULL)
 		snprintf(tr->lock, sizeof(tr->lock), "%s", backend_lock_info(w->be));
-	rc = 0;
-out:
-	/* the report holds the diff from here on: no second copy while the change applies */
-	cidr_list_finish(&ladd);
-	cidr_list_finish(&ldel);
-	cidr_list_finish(&lh);
-	cidr_list_finish(&lw);
-	ranges_free(only_have);
-	ranges_free(only_want);
-	return rc;
+	return 0;
+nomem:
+	return cda_error_sys(&tr->err, CDA_ESYS, "computing the diff");
 }
 
 /* Guard: the change against the target's policy; refused, it keeps what it holds. */
@@ -280,8 +319,8 @@ static int guard(struct target_work *w)
 	ranges_free(lost);
 	gc.want[0] = tr->v4;
 	gc.want[1] = tr->v6;
-	for (size_t i = 0; i < tr->n_removed; i++)
-		gc.removed[tr->removed[i].c.family == CDA_AF_INET ? 0 : 1]++;
+	for (int f = 0; f < 2 && tr->removed.r != NULL; f++)
+		gc.removed[f] = ranges_cidr_count(tr->removed.r, fams[f]);
 	guard_policy_for(w->tc, w->ro->force, &gp);
 	if (guard_check_change(&gc, &gp, &tr->err) < 0) {
 		tr->status = TGT_REFUSED;

@@ -134,40 +134,59 @@ int guard_check_merged(const struct ranges *r, const struct catalog_entry *ce,
 				ranges_cidr_count(r, CDA_AF_INET6), ce, err);
 }
 
+/* The first special-purpose prefix r holds into *first: 1, 0 none, -1 out of memory. No copy
+ * of r when it is normal (a 1M-range list was copied to be checked). */
+static int first_special(const struct ranges *r, struct cidr *first)
+{
+	struct ranges *copy = NULL, *sp = NULL, *hit = NULL;
+	struct cidr_list dropped = {0};
+	struct cidr_iter it;
+	int rc = -1;
+
+	if (!ranges_is_normal(r)) {
+		if ((copy = ranges_dup(r)) == NULL || guard_drop_special(copy, &dropped) < 0)
+			goto out;
+		rc = dropped.n != 0;
+		if (rc)
+			*first = dropped.v[0];
+		goto out;
+	}
+	if ((sp = special_ranges()) == NULL || ranges_intersect(r, sp, &hit) < 0)
+		goto out;
+	ranges_cover_begin(&it, hit);
+	rc = ranges_cover_next(&it, first) ? 1 : 0;
+out:
+	cidr_list_finish(&dropped);
+	ranges_free(copy);
+	ranges_free(sp);
+	ranges_free(hit);
+	return rc;
+}
+
 int guard_check_cached(const struct ranges *r, unsigned int broadest_v4,
 		       unsigned int broadest_v6, const struct catalog_entry *ce,
 		       struct cda_error *err)
 {
-	struct ranges *copy = ranges_dup(r);
-	struct cidr_list dropped = {0}, all = {0};
 	char buf[CIDR_STRLEN];
-	int rc = -1;
+	struct cidr_iter it;
+	struct cidr c;
+	int sp;
 
-	if (copy == NULL || guard_drop_special(copy, &dropped) < 0 ||
-	    ranges_to_cidrs(r, &all) < 0) {
-		cda_error_sys(err, CDA_ESYS, "checking a cached list");
-		goto out;
-	}
-	for (size_t i = 0; i < all.n; i++) {
-		unsigned int bound = all.v[i].family == CDA_AF_INET ? broadest_v4 : broadest_v6;
+	/* the cover one prefix at a time: a 1M-prefix list is not held as 32-byte prefixes */
+	ranges_cover_begin(&it, r);
+	while (ranges_cover_next(&it, &c)) {
+		unsigned int bound = c.family == CDA_AF_INET ? broadest_v4 : broadest_v6;
 
-		if (bound != 0 && all.v[i].plen < bound) {
-			cda_error_set(err, CDA_EDATA, "%s is broader than /%u, the broadest prefix "
-				      "allowed now", cidr_format(&all.v[i], buf), bound);
-			goto out;
-		}
+		if (bound != 0 && c.plen < bound)
+			return cda_error_set(err, CDA_EDATA, "%s is broader than /%u, the broadest "
+					     "prefix allowed now", cidr_format(&c, buf), bound);
 	}
-	if (dropped.n != 0) {
-		cda_error_set(err, CDA_EDATA, "it holds special-purpose space (%s)",
-			      cidr_format(&dropped.v[0], buf));
-		goto out;
-	}
-	rc = guard_check_merged(r, ce, err);
-out:
-	cidr_list_finish(&all);
-	cidr_list_finish(&dropped);
-	ranges_free(copy);
-	return rc;
+	if ((sp = first_special(r, &c)) < 0)
+		return cda_error_sys(err, CDA_ESYS, "checking a cached list");
+	if (sp > 0)
+		return cda_error_set(err, CDA_EDATA, "it holds special-purpose space (%s)",
+				     cidr_format(&c, buf));
+	return guard_check_merged(r, ce, err);
 }
 
 int guard_check_change(const struct guard_counts *c, const struct guard_policy *p,

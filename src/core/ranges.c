@@ -14,6 +14,7 @@ struct ranges {
 	struct range6 *v6;
 	size_t n6, cap6;
 	bool normal;
+	size_t refs; /* holders besides the first (ranges_ref) */
 };
 
 #define U128_MAX (~(cda_u128)0)
@@ -31,9 +32,26 @@ void ranges_free(struct ranges *r)
 {
 	if (r == NULL)
 		return;
+	if (r->refs > 0) {
+		r->refs--;
+		return;
+	}
 	free(r->v4);
 	free(r->v6);
 	free(r);
+}
+
+struct ranges *ranges_ref(const struct ranges *r)
+{
+	struct ranges *m = (struct ranges *)r; /* only the count changes: the items stay as they are */
+
+	m->refs++;
+	return m;
+}
+
+bool ranges_shared(const struct ranges *r)
+{
+	return r->refs > 0;
 }
 
 struct ranges *ranges_dup(const struct ranges *r)
@@ -664,6 +682,33 @@ double ranges_addresses(const struct ranges *r, int fam)
 		sum += (double)(hi - lo) + 1.0; /* hi - lo + 1 would wrap for ::/0 */
 	}
 	return sum;
+}
+
+void ranges_cover_begin(struct cidr_iter *it, const struct ranges *r)
+{
+	memset(it, 0, sizeof(*it));
+	it->r = r;
+}
+
+bool ranges_cover_next(struct cidr_iter *it, struct cidr *c)
+{
+	const struct ranges *r = it->r;
+	int fam = it->i < r->n4 ? CDA_AF_INET : CDA_AF_INET6;
+	size_t k = fam == CDA_AF_INET ? it->i : it->i - r->n4;
+	cda_u128 lo, hi, end;
+
+	if (it->i >= r->n4 + r->n6)
+		return false;
+	get_item(r, fam, k, &lo, &hi);
+	if (it->mid)
+		lo = it->lo;
+	*c = block_at(fam, lo, hi, &end);
+	/* the next block of this item, or the next item */
+	it->mid = end < hi;
+	it->lo = end + 1;
+	if (!it->mid)
+		it->i++;
+	return true;
 }
 
 size_t ranges_cidr_count(const struct ranges *r, int fam)

@@ -376,6 +376,117 @@ static void already_normal_agrees_with_normalize(void **state)
 	}
 }
 
+/* ranges_cover_next walks exactly the prefixes ranges_to_cidrs lists, both families, ends of
+ * the address space included. */
+static void cover_iterator_matches_to_cidrs(void **state)
+{
+	uint64_t x = 777ULL;
+
+	(void)state;
+	for (int t = 0; t < 5000; t++) {
+		struct ranges *r = ranges_new();
+		struct cidr_list l = {0};
+		struct cidr_iter it;
+		struct cidr c;
+		size_t k = 0;
+
+		assert_non_null(r);
+		for (size_t i = 0; i < (size_t)(t % 5); i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			uint32_t lo = (uint32_t)x, hi = lo + (uint32_t)(x >> 40) % 100000;
+			cda_u128 lo6 = (cda_u128)x << 64 | (x >> 3);
+
+			assert_int_equal(ranges_add4(r, lo, hi < lo ? UINT32_MAX : hi), 0);
+			assert_int_equal(ranges_add6(r, lo6, lo6 + (x % 1000000)), 0);
+		}
+		if (t % 11 == 0) {
+			assert_int_equal(ranges_add4(r, 0, UINT32_MAX - (uint32_t)(t % 3)), 0);
+			assert_int_equal(ranges_add6(r, 1, ~(cda_u128)0), 0);
+		}
+		ranges_normalize(r);
+		assert_int_equal(ranges_to_cidrs(r, &l), 0);
+		ranges_cover_begin(&it, r);
+		while (ranges_cover_next(&it, &c)) {
+			assert_true(k < l.n);
+			assert_int_equal(cidr_cmp(&c, &l.v[k]), 0);
+			k++;
+		}
+		assert_int_equal(k, l.n);
+		assert_false(ranges_cover_next(&it, &c));
+		cidr_list_finish(&l);
+		ranges_free(r);
+	}
+}
+
+/* A shared list lives until its last holder lets go; each holder sees the same items. */
+static void a_shared_list_is_freed_by_its_last_holder(void **state)
+{
+	static const char *const a[] = {"10.0.0.0/8", "2001:db8::/32", NULL};
+	struct ranges *r = from(a), *h1, *h2;
+
+	(void)state;
+	ranges_normalize(r);
+	assert_false(ranges_shared(r));
+	h1 = ranges_ref(r);
+	h2 = ranges_ref(r);
+	assert_ptr_equal(h1, r);
+	assert_true(ranges_shared(r));
+	ranges_free(r);
+	ranges_free(h1);
+	assert_false(ranges_shared(h2));
+	assert_string_equal(cover_str(h2), "10.0.0.0/8 2001:db8::/32");
+	ranges_free(h2); /* the last: valgrind and ASan see it freed once */
+}
+
+/*
+ * What the report keeps of a prefix diff: the prefixes left of a minimal cover, merged back
+ * into intervals, have that same cover (a run of blocks of a minimal cover is the minimal
+ * cover of its span), so the report can hold intervals and print the same prefixes.
+ */
+static void what_is_left_of_a_cover_is_the_cover_of_its_merge(void **state)
+{
+	uint64_t x = 31337ULL;
+
+	(void)state;
+	for (int t = 0; t < 3000; t++) {
+		struct ranges *r = ranges_new(), *m = ranges_new();
+		struct cidr_list l = {0}, left = {0}, back = {0};
+
+		assert_non_null(r);
+		assert_non_null(m);
+		for (size_t i = 0; i < 3; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			assert_int_equal(ranges_add4(r, (uint32_t)x & 0xffffff,
+						     ((uint32_t)x & 0xffffff) + (uint32_t)(x >> 44) % 70000), 0);
+		}
+		ranges_normalize(r);
+		assert_int_equal(ranges_to_cidrs(r, &l), 0);
+		for (size_t k = 0; k < l.n; k++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			if (x % 3 != 0) {
+				assert_int_equal(cidr_list_push(&left, &l.v[k]), 0);
+				assert_int_equal(ranges_add_cidr(m, &l.v[k]), 0);
+			}
+		}
+		ranges_normalize(m);
+		assert_int_equal(ranges_to_cidrs(m, &back), 0);
+		assert_int_equal(back.n, left.n);
+		for (size_t k = 0; k < left.n; k++)
+			assert_int_equal(cidr_cmp(&back.v[k], &left.v[k]), 0);
+		cidr_list_finish(&l);
+		cidr_list_finish(&left);
+		cidr_list_finish(&back);
+		ranges_free(r);
+		ranges_free(m);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +503,9 @@ int main(void)
 		cmocka_unit_test(cover_blocks_are_the_largest_aligned),
 		cmocka_unit_test(ipv6_sort_matches_qsort),
 		cmocka_unit_test(already_normal_agrees_with_normalize),
+		cmocka_unit_test(cover_iterator_matches_to_cidrs),
+		cmocka_unit_test(a_shared_list_is_freed_by_its_last_holder),
+		cmocka_unit_test(what_is_left_of_a_cover_is_the_cover_of_its_merge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,12 +27,37 @@ static struct cidr cidr_of(const char *s)
 struct fixture {
 	struct source_report src;
 	struct target_report tgt;
-	struct report_change add, rem;
+	struct report_source add_src;
 	struct run_report run;
 };
 
+/* The fixture's lists, dropped by the next fill() and at the end (the report borrows them). */
+static struct ranges *held[3];
+
+static int drop_held(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		ranges_free(held[i]);
+		held[i] = NULL;
+	}
+	return 0;
+}
+
+static struct ranges *list_of(size_t slot, const char *s)
+{
+	struct cidr c = cidr_of(s);
+
+	held[slot] = ranges_new();
+	assert_non_null(held[slot]);
+	assert_int_equal(ranges_add_cidr(held[slot], &c), 0);
+	ranges_normalize(held[slot]);
+	return held[slot];
+}
+
 static void fill(struct fixture *f)
 {
+	drop_held(NULL);
 	memset(f, 0, sizeof(*f));
 	f->src.name = "cf";
 	f->src.provider = "cloudflare";
@@ -41,15 +66,16 @@ static void fill(struct fixture *f)
 	f->src.v6 = 7;
 	cda_error_set(&f->src.err, CDA_EFETCH, "HTTP 500");
 	cda_error_at(&f->src.err, "source cf (https://x/ips-v4)", 0);
-	f->add.c = cidr_of("104.16.0.0/13");
-	f->add.source = "cf";
-	f->rem.c = cidr_of("2400:cb00::/32");
+	f->add_src.name = "cf";
+	f->add_src.list = list_of(0, "104.16.0.0/12");
 	f->tgt.name = "edge";
 	f->tgt.backend = "nftables";
 	f->tgt.status = TGT_CHANGED;
-	f->tgt.added = &f->add;
+	f->tgt.added.r = list_of(1, "104.16.0.0/13");
+	f->tgt.added.srcs = &f->add_src;
+	f->tgt.added.n_srcs = 1;
 	f->tgt.n_added = 1;
-	f->tgt.removed = &f->rem;
+	f->tgt.removed.r = list_of(2, "2400:cb00::/32");
 	f->tgt.n_removed = 1;
 	f->tgt.v4 = 15;
 	f->tgt.v6 = 6;
@@ -235,5 +261,5 @@ int main(void)
 		cmocka_unit_test(every_status_has_a_name),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, drop_held);
 }

@@ -99,7 +99,8 @@ int nft_nl_refused(struct nft_backend *nb, const struct nft_batch *b, const stru
 int nft_read_objects(struct nft_backend *nb, struct cda_error *err);
 
 /* nft_read.c */
-/* A sorted copy of r with only the synced families; NULL when out of memory. */
+/* r with only the synced families, sorted: r itself (ranges_ref) when it is normal and has no
+ * other family, else a copy; NULL when out of memory. */
 struct ranges *nft_only_synced(const struct nft_backend *nb, const struct ranges *r);
 /* What the kernel holds now, with its genid (nb->last, nb->genid, and the lock chains).
  * use_cache: take the state cache when its genid is the current one (no dump). */

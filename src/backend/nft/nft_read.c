@@ -94,6 +94,12 @@ struct ranges *nft_only_synced(const struct nft_backend *nb, const struct ranges
 		return NULL;
 	if (r == NULL)
 		return o;
+	/* want's families all have a set here: want itself, held, not copied */
+	if (ranges_is_normal(r) && (nft_has_set(nb, 0) || ranges_count4(r) == 0) &&
+	    (nft_has_set(nb, 1) || ranges_count6(r) == 0)) {
+		ranges_free(o);
+		return ranges_ref(r);
+	}
 	if ((nft_has_set(nb, 0) && ranges_reserve(o, ranges_count4(r), 0) < 0) ||
 	    (nft_has_set(nb, 1) && ranges_reserve(o, 0, ranges_count6(r)) < 0))
 		goto fail;
