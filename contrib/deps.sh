@@ -12,12 +12,17 @@ for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+# netfilter-persistent and iptables-persistent cannot be installed beside ufw (ufw Breaks
+# them: installing either removes ufw, and the other way round). Their .debs are kept here
+# instead; tests/integration/netfilter_persistent.sh extracts them and overlays their files
+# inside its own mount namespace. Nothing of them is installed or run on the host.
+debs=${CDNALLOW_TEST_CACHE:-/var/cache/cdnallow-test}/debs
+nfp_debs() { ls "$debs"/netfilter-persistent_*.deb "$debs"/iptables-persistent_*.deb >/dev/null 2>&1; }
+[ -z "$missing" ] && nfp_debs && exit 0
 if [ "$(id -u)" != 0 ]; then
-	echo "deps: missing Debian packages:$missing (run as root to install them)" >&2
+	echo "deps: missing Debian packages:$missing or the netfilter-persistent .debs in $debs (run as root)" >&2
 	exit 1
 fi
-echo "deps: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # fail2ban, nginx and firewalld must not start services on the host during the install (ufw's
@@ -27,5 +32,14 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 	chmod 755 /usr/sbin/policy-rc.d
 	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
-# shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+if [ -n "$missing" ]; then
+	echo "deps: installing$missing" >&2
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+if ! nfp_debs; then
+	echo "deps: downloading netfilter-persistent and iptables-persistent to $debs" >&2
+	mkdir -p "$debs"
+	(cd "$debs" && apt-get download -qq netfilter-persistent iptables-persistent 2>/dev/null)
+	nfp_debs
+fi

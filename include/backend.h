@@ -125,6 +125,13 @@ int backend_verify_cover(struct backend *be, const struct ranges *want, const ch
 			 const char *mismatch, const char *origin, struct cda_error *err);
 /* Whether s can name a command to run (a name or a path): not empty, no blank or newline. */
 bool backend_command_ok(const char *s);
+/*
+ * The target's command_timeout (a duration of 1 s to SUBPROC_TIMEOUT_MAX) into *secs, def
+ * when it is not set: how long each command the backend runs may take before its process
+ * group is killed and the apply fails. CDA_ECONFIG at the key's line when out of bounds.
+ */
+int backend_command_timeout(const struct target_config *tc, unsigned int def,
+			    unsigned int *secs, struct cda_error *err);
 
 extern const struct backend_ops null_backend_ops;
 extern const struct backend_ops nft_backend_ops;

@@ -36,6 +36,8 @@ struct catalog_entry {
 	const char *token_name;	 /* provider's change token ("etag", "syncToken", ...) or NULL */
 	const char *const *keys; /* extra [source.*] keys it accepts (NULL-terminated) */
 	const char *accept;	 /* Accept header to send, or NULL */
+	bool prefixes_only;	 /* publishes prefixes only: a bare address (no /len) is a
+				    damaged body (cut after an address) and rejects the source */
 };
 
 const struct catalog_entry *catalog_find(const char *name); /* NULL: unknown */

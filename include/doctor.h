@@ -61,6 +61,7 @@ struct doctor_opts {
 	const char *csf_deny;        /* "/etc/csf/csf.deny" */
 	const char *csf_tempban;     /* "/var/lib/csf/csf.tempban" */
 	const char *ipset_cmd;       /* "ipset" */
+	const char *etc_root; /* prefix of the managers' files (/etc/ufw, /etc/nftables.conf): "" */
 };
 
 /*

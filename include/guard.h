@@ -17,17 +17,20 @@ struct target_config;
 
 /* Safety policy for one target. */
 struct guard_policy {
-	double max_shrink; /* 0..1: share of a family's entries one change may remove */
+	double max_shrink; /* 0..1: share of a family's entries, and of its addresses, one
+			      change may remove */
 	bool force;	   /* --force: skip the shrink and empty-family guards only */
 	bool locked;	   /* the target has an origin lock: emptying a family is refused
 			      even with --force (the lock would refuse everyone) */
 };
 
-/* Entry (CIDR) counts of one change, per family: [0] IPv4, [1] IPv6. */
+/* What one change does, per family: [0] IPv4, [1] IPv6. */
 struct guard_counts {
-	size_t have[2];	   /* entries the target holds now */
+	size_t have[2];	   /* entries (CIDRs) the target holds now */
 	size_t want[2];	   /* entries it would hold */
 	size_t removed[2]; /* entries of have not in want */
+	double have_addrs[2]; /* addresses the target holds now */
+	double lost_addrs[2]; /* of those, addresses it would no longer hold */
 };
 
 /*
@@ -73,8 +76,10 @@ int guard_drop_special(struct ranges *r, struct cidr_list *dropped);
 
 /*
  * The change guards: refuse (-1, CDA_EGUARD, message with the figures) when a family that
- * has entries would become empty, or when more than max_shrink of a family's entries
- * would be removed; both skipped with force. A first run (have empty) always passes.
+ * has entries would become empty, or when more than max_shrink of a family's entries, or
+ * of the addresses it covers, would be removed (a /12 split into a /13 and a /14 removes
+ * one entry of fifteen but a quarter of the /12); all skipped with force. A first run
+ * (have empty) always passes.
  */
 int guard_check_change(const struct guard_counts *c, const struct guard_policy *p,
 		       struct cda_error *err);

@@ -3,6 +3,7 @@
 #ifndef CDNALLOW_PARSE_H
 #define CDNALLOW_PARSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "catalog.h"
@@ -20,6 +21,7 @@ struct parse_opts {
 	const char *where;    /* FMT_JSON_SELECT: "service=CLOUDFRONT" (optional) */
 	unsigned int broadest_v4; /* shorter prefixes reject the payload; 0 = no bound */
 	unsigned int broadest_v6;
+	bool prefixes_only; /* a bare address (no /len) rejects the payload (catalog_entry) */
 };
 
 /* What the parser saw besides the ranges. */

@@ -81,6 +81,8 @@ void ranges_sort(struct ranges *r);
 void ranges_normalize(struct ranges *r);
 /* True after ranges_normalize() and no append since. */
 bool ranges_is_normal(const struct ranges *r);
+/* Whether ranges_normalize would leave r as it is (sorted, no overlap, no adjacency): no copy. */
+bool ranges_already_normal(const struct ranges *r);
 
 size_t ranges_count4(const struct ranges *r);
 size_t ranges_count6(const struct ranges *r);
@@ -113,6 +115,9 @@ struct cidr_list {
 /* Minimal CIDR cover of r (both families, v4 first); r must be sorted and non-overlapping.
  * Appends to out. */
 int ranges_to_cidrs(const struct ranges *r, struct cidr_list *out);
+/* Addresses covered by one family of r (sorted, non-overlapping), as a double: IPv6 counts
+ * reach 2^128. */
+double ranges_addresses(const struct ranges *r, int fam);
 /* Number of prefixes in the minimal cover of one family, without building it. */
 size_t ranges_cidr_count(const struct ranges *r, int fam);
 int cidr_list_push(struct cidr_list *l, const struct cidr *c);

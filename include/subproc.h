@@ -16,7 +16,8 @@ struct subproc_out {
 
 /* Where a command's program is looked up first, and the only PATH the command sees. */
 #define SUBPROC_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define SUBPROC_TIMEOUT 60 /* seconds, when subproc_opts.timeout is 0 */
+#define SUBPROC_TIMEOUT 60	    /* seconds, when subproc_opts.timeout is 0 */
+#define SUBPROC_TIMEOUT_MAX 3600 /* the most a target's command_timeout may say */
 
 /* How to run a command: zero-initialise, then set argv and what else is needed. */
 struct subproc_opts {
@@ -49,14 +50,15 @@ struct subproc_opts {
  */
 int subproc_exec(const struct subproc_opts *o, struct subproc_out *out, struct cda_error *err);
 
-/* subproc_exec() of argv with in[0..in_len) on stdin (NULL: /dev/null), default timeout. */
-int subproc_run(char *const argv[], const char *in, size_t in_len, struct subproc_out *out,
-		struct cda_error *err);
+/* subproc_exec() of argv with in[0..in_len) on stdin (NULL: /dev/null) and timeout seconds
+ * (0: SUBPROC_TIMEOUT). */
+int subproc_run(char *const argv[], const char *in, size_t in_len, unsigned int timeout,
+		struct subproc_out *out, struct cda_error *err);
 
 /* subproc_run() that also requires exit status 0: otherwise subproc_fail()'s error, *out
  * finished, -1. */
-int subproc_run_ok(char *const argv[], const char *in, size_t in_len, struct subproc_out *out,
-		   struct cda_error *err);
+int subproc_run_ok(char *const argv[], const char *in, size_t in_len, unsigned int timeout,
+		   struct subproc_out *out, struct cda_error *err);
 
 /*
  * CDA_EAPPLY "`ARGV...` failed (exit N): TEXT": the command's words (cut at 95 bytes), then

@@ -228,21 +228,6 @@ static json_object *error_json(const struct cda_error *e)
 	return o;
 }
 
-static json_object *changes_json(const struct report_change *v, size_t n, json_object **src)
-{
-	json_object *a = json_object_new_array_ext((int)n);
-	char buf[CIDR_STRLEN];
-
-	*src = json_object_new_object();
-	for (size_t i = 0; i < n; i++) {
-		cidr_format(&v[i].c, buf);
-		json_object_array_add(a, jstr(buf));
-		if (v[i].source != NULL)
-			json_object_object_add(*src, buf, jstr(v[i].source));
-	}
-	return a;
-}
-
 static json_object *source_json(const struct source_report *s)
 {
 	json_object *o = json_object_new_object(), *d = json_object_new_array();
@@ -285,58 +270,111 @@ static json_object *pending_json(const struct target_report *t)
 	return pend;
 }
 
-static json_object *target_json(const struct target_report *t)
-{
-	json_object *o = json_object_new_object(), *sa, *sr, *by;
+#define JFLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
-	json_object_object_add(o, "name", jstr(t->name));
-	json_object_object_add(o, "backend", jstr(t->backend));
-	json_object_object_add(o, "status",
-			       jstr(report_target_status_name(t->status)));
-	json_object_object_add(o, "added", changes_json(t->added, t->n_added, &sa));
-	json_object_object_add(o, "removed", changes_json(t->removed, t->n_removed, &sr));
-	by = json_object_new_object();
-	json_object_object_add(by, "added", sa);
-	json_object_object_add(by, "removed", sr);
-	json_object_object_add(o, "sources_of", by);
-	json_object_object_add(o, "pending_removal", pending_json(t));
-	json_object_object_add(o, "v4", json_object_new_int64((int64_t)t->v4));
-	json_object_object_add(o, "v6", json_object_new_int64((int64_t)t->v6));
-	json_object_object_add(o, "lock",
-			       t->lock[0] != '\0' ? jstr(t->lock) : NULL);
-	json_object_object_add(o, "lock_drift", json_object_new_boolean(t->drift));
-	json_object_object_add(o, "elem_msgs", json_object_new_int64((int64_t)t->elem_msgs));
+/* Print one small value as json-c prints it (the same escapes and numbers), then drop it. */
+static void emit(FILE *out, json_object *v)
+{
+	fputs(v != NULL ? json_object_to_json_string_ext(v, JFLAGS) : "null", out);
+	json_object_put(v);
+}
+
+static void emit_key(FILE *out, const char *key, json_object *v)
+{
+	fprintf(out, ",\"%s\":", key);
+	emit(out, v);
+}
+
+/*
+ * The added or removed list and its sources, streamed: a 1M-prefix change is written as it
+ * is formatted, never held as a JSON tree. A CIDR's text needs no escaping.
+ */
+static void emit_changes(FILE *out, const struct report_change *v, size_t n, bool sources)
+{
+	const char *last = NULL;
+	char buf[CIDR_STRLEN], *ls = NULL;
+	bool first = true;
+
+	fputc(sources ? '{' : '[', out);
+	for (size_t i = 0; i < n; i++) {
+		if (sources && v[i].source == NULL)
+			continue;
+		if (!first)
+			fputc(',', out);
+		first = false;
+		fputc('"', out);
+		fputs(cidr_format(&v[i].c, buf), out);
+		fputc('"', out);
+		if (!sources)
+			continue;
+		if (v[i].source != last) {
+			json_object *j = jstr(v[i].source);
+
+			free(ls);
+			ls = j != NULL ? strdup(json_object_to_json_string_ext(j, JFLAGS)) : NULL;
+			json_object_put(j);
+			last = v[i].source;
+		}
+		fputc(':', out);
+		fputs(ls != NULL ? ls : "null", out);
+	}
+	free(ls);
+	fputc(sources ? '}' : ']', out);
+}
+
+/* One target, in the order (and so the text) the JSON tree used to print it in. */
+static void emit_target(FILE *out, const struct target_report *t)
+{
+	fputs("{\"name\":", out);
+	emit(out, jstr(t->name));
+	emit_key(out, "backend", jstr(t->backend));
+	emit_key(out, "status", jstr(report_target_status_name(t->status)));
+	fputs(",\"added\":", out);
+	emit_changes(out, t->added, t->n_added, false);
+	fputs(",\"removed\":", out);
+	emit_changes(out, t->removed, t->n_removed, false);
+	fputs(",\"sources_of\":{\"added\":", out);
+	emit_changes(out, t->added, t->n_added, true);
+	fputs(",\"removed\":", out);
+	emit_changes(out, t->removed, t->n_removed, true);
+	fputc('}', out);
+	emit_key(out, "pending_removal", pending_json(t));
+	emit_key(out, "v4", json_object_new_int64((int64_t)t->v4));
+	emit_key(out, "v6", json_object_new_int64((int64_t)t->v6));
+	emit_key(out, "lock", t->lock[0] != '\0' ? jstr(t->lock) : NULL);
+	emit_key(out, "lock_drift", json_object_new_boolean(t->drift));
+	emit_key(out, "elem_msgs", json_object_new_int64((int64_t)t->elem_msgs));
 	if (t->status == TGT_REFUSED || t->status == TGT_FAILED || t->status == TGT_SKIPPED ||
 	    t->err.code != CDA_OK)
-		json_object_object_add(o, "error", error_json(&t->err));
-	return o;
+		emit_key(out, "error", error_json(&t->err));
+	fputc('}', out);
 }
 
 int report_json(FILE *out, const struct run_report *r)
 {
-	json_object *doc = json_object_new_object(), *srcs, *tgts;
-	int rc;
-
-	json_object_object_add(doc, "command", jstr(r->command));
-	json_object_object_add(doc, "dry_run", json_object_new_boolean(r->dry_run));
-	json_object_object_add(doc, "changed", json_object_new_boolean(r->changed));
-	json_object_object_add(doc, "started", json_object_new_int64((int64_t)r->started));
-	json_object_object_add(doc, "seconds", json_object_new_double(r->seconds));
-	srcs = json_object_new_array();
-	for (size_t i = 0; i < r->n_sources; i++)
-		json_object_array_add(srcs, source_json(&r->sources[i]));
-	json_object_object_add(doc, "sources", srcs);
-	tgts = json_object_new_array();
-	for (size_t i = 0; i < r->n_targets; i++)
-		json_object_array_add(tgts, target_json(&r->targets[i]));
-	json_object_object_add(doc, "targets", tgts);
+	fputs("{\"command\":", out);
+	emit(out, jstr(r->command));
+	emit_key(out, "dry_run", json_object_new_boolean(r->dry_run));
+	emit_key(out, "changed", json_object_new_boolean(r->changed));
+	emit_key(out, "started", json_object_new_int64((int64_t)r->started));
+	emit_key(out, "seconds", json_object_new_double(r->seconds));
+	fputs(",\"sources\":[", out);
+	for (size_t i = 0; i < r->n_sources; i++) {
+		if (i > 0)
+			fputc(',', out);
+		emit(out, source_json(&r->sources[i]));
+	}
+	fputs("],\"targets\":[", out);
+	for (size_t i = 0; i < r->n_targets; i++) {
+		if (i > 0)
+			fputc(',', out);
+		emit_target(out, &r->targets[i]);
+	}
+	fputc(']', out);
 	if (r->state_err.code != CDA_OK)
-		json_object_object_add(doc, "state_error", error_json(&r->state_err));
-	rc = fprintf(out, "%s\n",
-		     json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
-								 JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(doc);
-	return rc < 0 || ferror(out) ? -1 : 0;
+		emit_key(out, "state_error", error_json(&r->state_err));
+	fputs("}\n", out);
+	return fflush(out) != 0 || ferror(out) ? -1 : 0;
 }
 
 int report_check_json(FILE *out, const char *config, size_t n_sources, size_t n_targets,

@@ -17,25 +17,34 @@
 #include "run.h"
 #include "state.h"
 
-static int changes_from(const struct cidr_list *l, const struct source_attr *srcs, size_t n,
+/*
+ * The report's changes from l, which it takes: its array is grown in place (mremap for a big
+ * one) and each prefix moved up from the last, so a 1M-prefix change is never held twice.
+ */
+static int changes_from(struct cidr_list *l, const struct source_attr *srcs, size_t n,
 			struct report_change **out, size_t *count)
 {
-	struct report_change *v = NULL;
+	struct report_change *v;
 
+	*out = NULL;
 	*count = 0;
 	if (l->n == 0) {
-		*out = NULL;
+		cidr_list_finish(l);
 		return 0;
 	}
-	v = calloc(l->n, sizeof(*v));
+	v = reallocarray(l->v, l->n, sizeof(*v));
 	if (v == NULL)
 		return -1;
-	for (size_t i = 0; i < l->n; i++) {
-		v[i].c = l->v[i];
-		v[i].source = backend_source_of(srcs, n, &l->v[i]);
+	for (size_t i = l->n; i-- > 0;) {
+		struct cidr c;
+
+		memcpy(&c, (char *)v + i * sizeof(struct cidr), sizeof(c));
+		v[i].c = c;
+		v[i].source = backend_source_of(srcs, n, &c);
 	}
 	*out = v;
 	*count = l->n;
+	memset(l, 0, sizeof(*l));
 	return 0;
 }
 
@@ -126,7 +135,6 @@ struct target_work {
 	struct ranges *have;		     /* cur, normal */
 	struct source_attr *now, *before;    /* per source: its list, its last good list */
 	size_t na;
-	struct cidr_list ladd, ldel;	     /* the prefix diff */
 	struct withdrawn_list keep;	     /* withdrawn ranges still allowed */
 	char wkey[160];
 };
@@ -191,12 +199,35 @@ static int read_target(struct target_work *w)
 	return 0;
 }
 
+/*
+ * The prefixes only in lw (add) and only in lh (del); when one side is empty the other list
+ * is moved, not copied (a full apply of 1M prefixes held the list twice). lh and lw are
+ * emptied either way.
+ */
+static int prefix_diff(struct cidr_list *lh, struct cidr_list *lw, struct cidr_list *add,
+		       struct cidr_list *del)
+{
+	int rc = 0;
+
+	if (lh->n == 0 || lw->n == 0) {
+		*add = *lw;
+		*del = *lh;
+		memset(lw, 0, sizeof(*lw));
+		memset(lh, 0, sizeof(*lh));
+		return 0;
+	}
+	rc = cidr_list_diff(lh, lw, add, del);
+	cidr_list_finish(lh);
+	cidr_list_finish(lw);
+	return rc;
+}
+
 /* Diff: the prefixes to add and remove, with their sources; the lock and its drift. */
 static int diff(struct target_work *w)
 {
 	struct target_report *tr = w->tr;
 	struct ranges *only_have = NULL, *only_want = NULL;
-	struct cidr_list lh = {0}, lw = {0};
+	struct cidr_list lh = {0}, lw = {0}, ladd = {0}, ldel = {0};
 	int rc = -1;
 
 	/*
@@ -206,9 +237,9 @@ static int diff(struct target_work *w)
 	 */
 	if (ranges_diff_items(w->have, w->want, &only_have, &only_want) < 0 ||
 	    ranges_to_cidrs(only_have, &lh) < 0 || ranges_to_cidrs(only_want, &lw) < 0 ||
-	    cidr_list_diff(&lh, &lw, &w->ladd, &w->ldel) < 0 ||
-	    changes_from(&w->ladd, w->now, w->na, &tr->added, &tr->n_added) < 0 ||
-	    changes_from(&w->ldel, w->before, w->na, &tr->removed, &tr->n_removed) < 0) {
+	    prefix_diff(&lh, &lw, &ladd, &ldel) < 0 ||
+	    changes_from(&ladd, w->now, w->na, &tr->added, &tr->n_added) < 0 ||
+	    changes_from(&ldel, w->before, w->na, &tr->removed, &tr->n_removed) < 0) {
 		cda_error_sys(&tr->err, CDA_ESYS, "computing the diff");
 		goto out;
 	}
@@ -220,6 +251,9 @@ static int diff(struct target_work *w)
 		snprintf(tr->lock, sizeof(tr->lock), "%s", backend_lock_info(w->be));
 	rc = 0;
 out:
+	/* the report holds the diff from here on: no second copy while the change applies */
+	cidr_list_finish(&ladd);
+	cidr_list_finish(&ldel);
 	cidr_list_finish(&lh);
 	cidr_list_finish(&lw);
 	ranges_free(only_have);
@@ -231,15 +265,23 @@ out:
 static int guard(struct target_work *w)
 {
 	struct target_report *tr = w->tr;
+	static const int fams[2] = {CDA_AF_INET, CDA_AF_INET6};
 	struct guard_counts gc = {0};
 	struct guard_policy gp;
+	struct ranges *lost = NULL;
 
-	gc.have[0] = ranges_cidr_count(w->have, CDA_AF_INET);
-	gc.have[1] = ranges_cidr_count(w->have, CDA_AF_INET6);
+	if (ranges_subtract(w->have, w->want, &lost) < 0)
+		return cda_error_sys(&tr->err, CDA_ESYS, "computing the change");
+	for (int f = 0; f < 2; f++) {
+		gc.have[f] = ranges_cidr_count(w->have, fams[f]);
+		gc.have_addrs[f] = ranges_addresses(w->have, fams[f]);
+		gc.lost_addrs[f] = ranges_addresses(lost, fams[f]);
+	}
+	ranges_free(lost);
 	gc.want[0] = tr->v4;
 	gc.want[1] = tr->v6;
-	for (size_t i = 0; i < w->ldel.n; i++)
-		gc.removed[w->ldel.v[i].family == CDA_AF_INET ? 0 : 1]++;
+	for (size_t i = 0; i < tr->n_removed; i++)
+		gc.removed[tr->removed[i].c.family == CDA_AF_INET ? 0 : 1]++;
 	guard_policy_for(w->tc, w->ro->force, &gp);
 	if (guard_check_change(&gc, &gp, &tr->err) < 0) {
 		tr->status = TGT_REFUSED;
@@ -261,11 +303,19 @@ static void apply(struct target_work *w)
 	struct backend_input in = {.want = w->want, .srcs = w->now, .n_srcs = w->na};
 	char buf[600];
 
-	if (ranges_diff_items(w->cur, w->want, &del, &add) < 0) {
+	if (ranges_count4(w->cur) == 0 && ranges_count6(w->cur) == 0) {
+		/* an empty target: the delta is want's items, in order; want itself, not a copy */
+		if ((del = ranges_new()) == NULL) {
+			cda_error_sys(err, CDA_ESYS, "computing the delta");
+			goto out;
+		}
+		in.add = w->want;
+	} else if (ranges_diff_items(w->cur, w->want, &del, &add) < 0) {
 		cda_error_sys(err, CDA_ESYS, "computing the delta");
 		goto out;
+	} else {
+		in.add = add;
 	}
-	in.add = add;
 	in.del = del;
 	if (backend_apply(w->be, &in, err) < 0 || backend_verify(w->be, w->want, err) < 0) {
 		tr->status = TGT_FAILED;
@@ -354,8 +404,6 @@ static void finish(struct target_work *w)
 	ranges_free(w->want);
 	ranges_free(w->cur);
 	ranges_free(w->have);
-	cidr_list_finish(&w->ladd);
-	cidr_list_finish(&w->ldel);
 	free(w->now);
 	free(w->before);
 }
@@ -374,7 +422,7 @@ void target_run(const struct run_opts *ro, const struct config *cfg,
 	tr->status = TGT_FAILED;
 	if (want_of(&w, srs, n_srs) < 0 || read_target(&w) < 0 || diff(&w) < 0)
 		goto out;
-	if (w.ladd.n == 0 && w.ldel.n == 0 && !tr->drift) {
+	if (tr->n_added == 0 && tr->n_removed == 0 && !tr->drift) {
 		tr->status = TGT_UNCHANGED;
 		cda_error_clear(&tr->err);
 	} else if (guard(&w) == 0) {

@@ -8,6 +8,7 @@
 #include "cda_error.h"
 #include "config.h"
 #include "ranges.h"
+#include "subproc.h"
 
 static const struct backend_ops *const registry[] = {
 #ifdef HAVE_NFTABLES
@@ -79,6 +80,19 @@ int backend_bad_value(struct cda_error *err, const struct target_config *tc, con
 bool backend_command_ok(const char *s)
 {
 	return s[0] != '\0' && strpbrk(s, " \t\n") == NULL;
+}
+
+int backend_command_timeout(const struct target_config *tc, unsigned int def,
+			    unsigned int *secs, struct cda_error *err)
+{
+	const char *v = target_get(tc, "command_timeout");
+	long n = def;
+
+	if (v != NULL && (config_parse_duration(v, &n) < 0 || n < 1 || n > SUBPROC_TIMEOUT_MAX))
+		return backend_bad_value(err, tc, "command_timeout",
+					 "a duration of 1s..1h (\"60\", \"90s\", \"10m\")");
+	*secs = (unsigned int)n;
+	return 0;
 }
 
 int backend_open(const struct backend_ops *ops, struct backend **out,

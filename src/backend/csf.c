@@ -48,7 +48,7 @@
 
 static const char *const csf_keys[] = {
 	"allow_file", "ignore_file", "csf_allow",  "csf_ignore", "csf",
-	"reload",     "ports",       "lfd_ignore", NULL,
+	"reload",     "ports",       "lfd_ignore", "command_timeout", NULL,
 };
 
 #define MAX_PORTS 15
@@ -62,6 +62,7 @@ struct csf_backend {
 	char *own[2];                    /* our allow and ignore files */
 	char *csf_file[2];               /* csf.allow, csf.ignore */
 	char **reload;                   /* argv */
+	unsigned int cmd_timeout;        /* seconds the reload may take */
 	size_t n_ports;                  /* 0: every port (bare lines) */
 	char port[MAX_PORTS][PORT_TEXT]; /* as csf writes them: "443", "2052_2053" */
 	bool lfd_ignore;
@@ -178,7 +179,8 @@ static int csf_open(struct backend **out, const struct target_config *tc,
 		goto fail;
 	}
 	if (open_paths(cb, tc, err) < 0 || open_scope(cb, tc, err) < 0 ||
-	    open_reload(cb, tc, err) < 0)
+	    open_reload(cb, tc, err) < 0 ||
+	    backend_command_timeout(tc, SUBPROC_TIMEOUT, &cb->cmd_timeout, err) < 0)
 		goto fail;
 	*out = &cb->base;
 	return 0;
@@ -502,7 +504,7 @@ static int csf_apply(struct backend *be, const struct backend_input *in, struct 
 		if (p[i].need_inc && !p[i].inc &&
 		    add_include(cb->csf_file[i], p[i].csf, p[i].csf_len, cb->own[i], err) < 0)
 			goto undo;
-	if (subproc_run_ok(cb->reload, NULL, 0, &r, err) < 0) {
+	if (subproc_run_ok(cb->reload, NULL, 0, cb->cmd_timeout, &r, err) < 0) {
 		size_t n = strlen(err->msg);
 
 		snprintf(err->msg + n, sizeof(err->msg) - n, "; our lists were put back");

@@ -24,10 +24,12 @@
  * set), so a failure is simply tried again by the next run, with the old token.
  */
 
-#define EXEC_TIMEOUT 300      /* seconds */
-#define EXEC_TIMEOUT_MAX 3600 /* an hour: cdnallow holds its run lock meanwhile */
+#define EXEC_TIMEOUT 300 /* seconds; at most SUBPROC_TIMEOUT_MAX, an hour: cdnallow holds
+			    its run lock meanwhile */
 
-static const char *const exec_keys[] = {"command", "read_command", "timeout", NULL};
+/* timeout is command_timeout's older name, still taken (one of the two) */
+static const char *const exec_keys[] = {"command", "read_command", "command_timeout", "timeout",
+					NULL};
 
 struct exec_backend {
 	struct backend base;
@@ -100,12 +102,19 @@ static int exec_open(struct backend **out, const struct target_config *tc,
 	eb->state = env->state;
 	eb->dry_run = env->dry_run;
 	eb->restore = env->restore;
+	if (to != NULL && target_get(tc, "command_timeout") != NULL) {
+		backend_bad_value(err, tc, "timeout",
+				  "the older name of command_timeout: set one of the two");
+		goto fail;
+	}
 	if (to != NULL && (config_parse_duration(to, &secs) < 0 || secs < 1 ||
-			   secs > EXEC_TIMEOUT_MAX)) {
+			   secs > SUBPROC_TIMEOUT_MAX)) {
 		backend_bad_value(err, tc, "timeout", "a duration of 1s..1h (\"300\", \"90s\", \"10m\")");
 		goto fail;
 	}
 	eb->timeout = (unsigned int)secs;
+	if (to == NULL && backend_command_timeout(tc, EXEC_TIMEOUT, &eb->timeout, err) < 0)
+		goto fail;
 	if (argv_of(tc, "command", &eb->cmd, err) < 0 ||
 	    argv_of(tc, "read_command", &eb->read_cmd, err) < 0)
 		goto fail;

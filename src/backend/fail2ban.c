@@ -47,7 +47,7 @@ static const char *const web_words[] = {
 };
 
 static const char *const fail2ban_keys[] = {
-	"jails", "client", "socket", "conf_dir", "dropin", NULL,
+	"jails", "client", "socket", "conf_dir", "dropin", "command_timeout", NULL,
 };
 
 #define ADD_CHUNK 256 /* prefixes per addignoreip call */
@@ -56,6 +56,7 @@ struct fail2ban_backend {
 	struct backend base;
 	char *name;
 	char *client;
+	unsigned int cmd_timeout; /* seconds each client call may take */
 	char *socket;	/* NULL: the client's default */
 	char *conf_dir;
 	char *dropin;
@@ -116,6 +117,8 @@ static int fail2ban_open(struct backend **out, const struct target_config *tc,
 		backend_bad_value(err, tc, "client", "expected a command name or path");
 		goto fail;
 	}
+	if (backend_command_timeout(tc, SUBPROC_TIMEOUT, &fb->cmd_timeout, err) < 0)
+		goto fail;
 	if (sock != NULL && sock[0] != '/') {
 		backend_bad_value(err, tc, "socket", "expected an absolute path");
 		goto fail;
@@ -189,7 +192,7 @@ static int client(struct fail2ban_backend *fb, const char *const *args, size_t n
 	for (size_t i = 0; i < n; i++)
 		argv[k++] = (char *)args[i];
 	argv[k] = NULL;
-	ret = subproc_run_ok(argv, NULL, 0, r, err);
+	ret = subproc_run_ok(argv, NULL, 0, fb->cmd_timeout, r, err);
 	free(argv);
 	return ret;
 }

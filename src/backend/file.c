@@ -34,7 +34,7 @@
  */
 
 static const char *const file_keys[] = {
-	"path", "line", "header", "footer", "mode", "check", "reload", NULL,
+	"path", "line", "header", "footer", "mode", "check", "reload", "command_timeout", NULL,
 };
 
 struct file_backend {
@@ -46,6 +46,7 @@ struct file_backend {
 	bool mode_set; /* else an existing file keeps its mode (a new one: 0644) */
 	char *check;   /* command lines, NULL: none */
 	char *reload;
+	unsigned int cmd_timeout; /* seconds each may take */
 };
 
 static struct file_backend *file_from_base(struct backend *be)
@@ -260,7 +261,8 @@ static int file_open(struct backend **out, const struct target_config *tc,
 		goto fail;
 	}
 	if (check_cmd(tc, "check", &fb->check, err) < 0 ||
-	    check_cmd(tc, "reload", &fb->reload, err) < 0)
+	    check_cmd(tc, "reload", &fb->reload, err) < 0 ||
+	    backend_command_timeout(tc, SUBPROC_TIMEOUT, &fb->cmd_timeout, err) < 0)
 		goto fail;
 	*out = &fb->base;
 	return 0;
@@ -372,8 +374,8 @@ static int render(struct file_backend *fb, const struct backend_input *in, struc
 }
 
 /* Run a configured command ({path} replaced); CDA_EAPPLY with what/its stderr on failure. */
-static int run_config_cmd(const char *cmdline, const char *path, const char *what,
-			  struct cda_error *err)
+static int run_config_cmd(const struct file_backend *fb, const char *cmdline, const char *path,
+			  const char *what, struct cda_error *err)
 {
 	char **argv = subproc_split(cmdline, path);
 	struct subproc_out r;
@@ -381,7 +383,7 @@ static int run_config_cmd(const char *cmdline, const char *path, const char *wha
 
 	if (argv == NULL)
 		return cda_error_sys(err, CDA_ESYS, "running the %s command", what);
-	if (subproc_run_ok(argv, NULL, 0, &r, err) < 0) {
+	if (subproc_run_ok(argv, NULL, 0, fb->cmd_timeout, &r, err) < 0) {
 		subproc_free_argv(argv);
 		n = strlen(err->msg);
 		snprintf(err->msg + n, sizeof(err->msg) - n, " (%s)", what);
@@ -433,7 +435,8 @@ static int file_apply(struct backend *be, const struct backend_input *in, struct
 		atomicfile_abort(&af);
 		goto fail;
 	}
-	if (pre_check && run_config_cmd(fb->check, af.tmp_path, "check, old file kept", err) < 0) {
+	if (pre_check &&
+	    run_config_cmd(fb, fb->check, af.tmp_path, "check, old file kept", err) < 0) {
 		atomicfile_abort(&af);
 		goto fail;
 	}
@@ -442,12 +445,12 @@ static int file_apply(struct backend *be, const struct backend_input *in, struct
 		goto fail;
 	}
 	if (fb->check != NULL && !pre_check &&
-	    run_config_cmd(fb->check, fb->path, "check, old file put back", err) < 0) {
+	    run_config_cmd(fb, fb->check, fb->path, "check, old file put back", err) < 0) {
 		atomicfile_put_back(&prev);
 		goto fail;
 	}
 	if (fb->reload != NULL &&
-	    run_config_cmd(fb->reload, fb->path, "reload, old file put back", err) < 0) {
+	    run_config_cmd(fb, fb->reload, fb->path, "reload, old file put back", err) < 0) {
 		atomicfile_put_back(&prev);
 		goto fail;
 	}

@@ -18,8 +18,8 @@ static int family_of(int f)
 	return f ? CDA_AF_INET6 : CDA_AF_INET;
 }
 
-int ipset_read(const char *ipset, int f, const char *name, struct ranges *cur, bool *exists,
-	       struct cda_error *err)
+int ipset_read(const char *ipset, unsigned int timeout, int f, const char *name,
+	       struct ranges *cur, bool *exists, struct cda_error *err)
 {
 	char *argv[] = {(char *)ipset, "list", "-o", "save", (char *)name, NULL};
 	char create[64], add[64];
@@ -28,7 +28,7 @@ int ipset_read(const char *ipset, int f, const char *name, struct ranges *cur, b
 	size_t alen;
 
 	*exists = false;
-	if (subproc_run(argv, NULL, 0, &r, err) < 0)
+	if (subproc_run(argv, NULL, 0, timeout, &r, err) < 0)
 		return -1;
 	if (r.status != 0) {
 		int ret = 0;
@@ -83,8 +83,8 @@ static size_t count_fam(const struct cidr_list *l, int fam)
 
 /* Whether each live set exists; a temporary left by an interrupted run is destroyed (it
  * would keep its members under -exist). */
-static int prepare(const char *ipset, char *const sets[2], char tmp[2][IPSET_MAXNAME + 1],
-		   bool exists[2], struct cda_error *err)
+static int prepare(const char *ipset, unsigned int timeout, char *const sets[2],
+		   char tmp[2][IPSET_MAXNAME + 1], bool exists[2], struct cda_error *err)
 {
 	struct subproc_out r;
 
@@ -94,16 +94,16 @@ static int prepare(const char *ipset, char *const sets[2], char tmp[2][IPSET_MAX
 		bool t;
 
 		snprintf(tmp[f], IPSET_MAXNAME + 1, "%s%s", sets[f], IPSET_TMP_SUFFIX);
-		if (ipset_read(ipset, f, sets[f], NULL, &exists[f], err) < 0)
+		if (ipset_read(ipset, timeout, f, sets[f], NULL, &exists[f], err) < 0)
 			return -1;
-		if (ipset_read(ipset, f, tmp[f], NULL, &t, &probe) < 0) {
+		if (ipset_read(ipset, timeout, f, tmp[f], NULL, &t, &probe) < 0) {
 			if (probe.code != CDA_EAPPLY) {
 				*err = probe;
 				return -1;
 			}
 			t = true; /* of another type: let destroy decide */
 		}
-		if (t && subproc_run_ok(dargv, NULL, 0, &r, err) < 0)
+		if (t && subproc_run_ok(dargv, NULL, 0, timeout, &r, err) < 0)
 			return -1;
 		if (t)
 			subproc_out_finish(&r);
@@ -111,29 +111,40 @@ static int prepare(const char *ipset, char *const sets[2], char tmp[2][IPSET_MAX
 	return 0;
 }
 
+/* A create line for set name of family f sized for n prefixes (hashsize and maxelem). */
+static void create_line(struct textbuf *b, const char *name, int f, size_t n)
+{
+	size_t hs = 1024, max = 65536;
+
+	while (hs < n && hs < ((size_t)1 << 20))
+		hs <<= 1;
+	if (max < 2 * n)
+		max = 2 * n;
+	textbuf_printf(b, "create %s hash:net family %s hashsize %zu maxelem %zu\n", name,
+		       f ? "inet6" : "inet", hs, max);
+}
+
+static void add_lines(struct textbuf *b, const char *name, int f, const struct cidr_list *cl)
+{
+	for (size_t i = 0; i < cl->n; i++) {
+		char c[CIDR_STRLEN];
+
+		if (cl->v[i].family == family_of(f))
+			textbuf_printf(b, "add %s %s\n", name, cidr_format(&cl->v[i], c));
+	}
+}
+
 /* The restore input: fill both temporaries, create missing live sets, swap, destroy. */
 static void restore_input(char *const sets[2], char tmp[2][IPSET_MAXNAME + 1], const bool exists[2],
 			  const struct cidr_list *cl, struct textbuf *b)
 {
 	for (int f = 0; f < 2; f++) {
-		size_t n = count_fam(cl, family_of(f)), hs = 1024, max = 65536;
-		const char *family = f ? "inet6" : "inet";
+		size_t n = count_fam(cl, family_of(f));
 
-		while (hs < n && hs < ((size_t)1 << 20))
-			hs <<= 1;
-		if (max < 2 * n)
-			max = 2 * n;
-		textbuf_printf(b, "create %s hash:net family %s hashsize %zu maxelem %zu\n", tmp[f],
-			       family, hs, max);
-		for (size_t i = 0; i < cl->n; i++) {
-			char c[CIDR_STRLEN];
-
-			if (cl->v[i].family == family_of(f))
-				textbuf_printf(b, "add %s %s\n", tmp[f], cidr_format(&cl->v[i], c));
-		}
+		create_line(b, tmp[f], f, n);
+		add_lines(b, tmp[f], f, cl);
 		if (!exists[f])
-			textbuf_printf(b, "create %s hash:net family %s hashsize %zu maxelem %zu\n",
-				       sets[f], family, hs, max);
+			create_line(b, sets[f], f, n);
 	}
 	for (int f = 0; f < 2; f++)
 		textbuf_printf(b, "swap %s %s\n", tmp[f], sets[f]);
@@ -141,8 +152,16 @@ static void restore_input(char *const sets[2], char tmp[2][IPSET_MAXNAME + 1], c
 		textbuf_printf(b, "destroy %s\n", tmp[f]);
 }
 
-int ipset_replace(const char *ipset, char *const sets[2], const struct cidr_list *cl,
-		  struct cda_error *err)
+void ipset_save_text(char *const sets[2], const struct cidr_list *cl, struct textbuf *b)
+{
+	for (int f = 0; f < 2; f++) {
+		create_line(b, sets[f], f, count_fam(cl, family_of(f)));
+		add_lines(b, sets[f], f, cl);
+	}
+}
+
+int ipset_replace(const char *ipset, unsigned int timeout, char *const sets[2],
+		  const struct cidr_list *cl, struct cda_error *err)
 {
 	char *argv[] = {(char *)ipset, "-exist", "restore", NULL};
 	char tmp[2][IPSET_MAXNAME + 1];
@@ -151,7 +170,7 @@ int ipset_replace(const char *ipset, char *const sets[2], const struct cidr_list
 	struct subproc_out r;
 	int ret = -1;
 
-	if (prepare(ipset, sets, tmp, exists, err) < 0)
+	if (prepare(ipset, timeout, sets, tmp, exists, err) < 0)
 		return -1;
 	restore_input(sets, tmp, exists, cl, &b);
 	if (b.oom) {
@@ -159,7 +178,7 @@ int ipset_replace(const char *ipset, char *const sets[2], const struct cidr_list
 		cda_error_sys(err, CDA_ESYS, "building the ipset restore input");
 		goto out;
 	}
-	if (subproc_run_ok(argv, b.p, b.len, &r, err) == 0) {
+	if (subproc_run_ok(argv, b.p, b.len, timeout, &r, err) == 0) {
 		subproc_out_finish(&r);
 		ret = 0;
 	}
@@ -171,7 +190,7 @@ int ipset_replace(const char *ipset, char *const sets[2], const struct cidr_list
 		for (int f = 0; f < 2; f++) {
 			char *dargv[] = {(char *)ipset, "destroy", tmp[f], NULL};
 
-			if (subproc_run(dargv, NULL, 0, &r, &ignored) == 0)
+			if (subproc_run(dargv, NULL, 0, timeout, &r, &ignored) == 0)
 				subproc_out_finish(&r);
 		}
 	}

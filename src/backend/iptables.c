@@ -24,6 +24,9 @@
  *   `iptables-restore --noflush` commit per family (nothing else is flushed).
  * With `ports`, INPUT gets one jump to our chain for those TCP ports (added only when absent);
  * in ipset mode the chain then holds the two match-set rules. The origin lock: iptables_lock.c.
+ * In ipset mode boot_file keeps the sets in `ipset save` form: netfilter-persistent's plugin
+ * (contrib/netfilter-persistent) recreates them from it before rules.v4, which may match
+ * them, is loaded at boot (iptables-restore refuses a whole file naming a missing set).
  */
 
 #define CHAIN_MAXNAME 28 /* XT_EXTENSION_MAXNAMELEN - 1 */
@@ -33,7 +36,8 @@
 static const char *const iptables_keys[] = {
 	"mode",         "chain",         "set_v4",    "set_v6",     "ports",
 	"iptables_cmd", "ip6tables_cmd", "ipset_cmd", "lock_ports", "lock_udp",
-	"lock_forward", "lock_allow",    NULL,
+	"lock_forward", "lock_allow",    "boot_file",
+	"command_timeout", NULL,
 };
 
 /* ---- config ---- */
@@ -81,6 +85,8 @@ static void iptables_close(struct backend *be)
 	free(ib->chain);
 	free(ib->ports);
 	free(ib->ipset);
+	free(ib->boot);
+	ranges_free(ib->last);
 	free(ib->lock_tcp);
 	free(ib->lock_udp);
 	free(ib->lock_allow);
@@ -162,6 +168,8 @@ static int iptables_open(struct backend **out, const struct target_config *tc,
 		backend_bad_value(err, tc, "ipset_cmd", "expected a command name or path");
 		goto fail;
 	}
+	if (backend_command_timeout(tc, SUBPROC_TIMEOUT, &ib->cmd_timeout, err) < 0)
+		goto fail;
 	if (mode == NULL)
 		ib->use_ipset = in_path(ib->ipset);
 	else if (strcmp(mode, "ipset") == 0)
@@ -209,7 +217,7 @@ static int iptables_open(struct backend **out, const struct target_config *tc,
 				  "expected up to 15 TCP ports or ranges (80 443 8000:8080)");
 		goto fail;
 	}
-	if (parse_lock(ib, tc, err) < 0)
+	if (parse_lock(ib, tc, err) < 0 || iptables_boot_path(ib, tc, env, err) < 0)
 		goto fail;
 	*out = &ib->base;
 	return 0;
@@ -250,7 +258,7 @@ int iptables_read_chain(struct iptables_backend *ib, int f, struct ranges *cur,
 		 ib->set[f]);
 	if (ib->ports != NULL && jump_rule(ib, jump, sizeof(jump)) < 0)
 		return cda_error_set(err, CDA_ESYS, "jump rule too long");
-	if (subproc_run_ok(argv, NULL, 0, &r, err) < 0)
+	if (subproc_run_ok(argv, NULL, 0, ib->cmd_timeout, &r, err) < 0)
 		return -1;
 	pos = r.out;
 	while ((l = textbuf_next_line(&pos)) != NULL) {
@@ -314,7 +322,8 @@ static int iptables_read(struct backend *be, struct ranges *cur, struct cda_erro
 		if (tmp == NULL)
 			return cda_error_sys(err, CDA_ESYS, "reading %s", ib->chain);
 		if (ib->use_ipset) {
-			rc = ipset_read(ib->ipset, f, ib->set[f], tmp, &exists, err);
+			rc = ipset_read(ib->ipset, ib->cmd_timeout, f, ib->set[f], tmp, &exists,
+					err);
 			if (rc == 0)
 				rc = iptables_read_chain(ib, f, NULL, &v, &ib->lv[f], err);
 			/* Without the chain rule or jump the set protects nothing yet. */
@@ -334,6 +343,10 @@ static int iptables_read(struct backend *be, struct ranges *cur, struct cda_erro
 			return -1;
 	}
 	ranges_normalize(cur);
+	ranges_free(ib->last);
+	ib->last = NULL;
+	if (ib->boot != NULL && (ib->last = ranges_dup(cur)) == NULL)
+		return cda_error_sys(err, CDA_ESYS, "reading %s", ib->chain);
 	ib->lv_known = true;
 	iptables_lock_describe(ib);
 	return 0;
@@ -342,7 +355,7 @@ static int iptables_read(struct backend *be, struct ranges *cur, struct cda_erro
 /* ---- applying ---- */
 
 /* Minimal CIDR cover of want, per family; /0 becomes two /1s (hash:net cannot hold /0). */
-static int want_cidrs(const struct ranges *want, struct cidr_list *out, struct cda_error *err)
+int iptables_want_cidrs(const struct ranges *want, struct cidr_list *out, struct cda_error *err)
 {
 	struct cidr_list all = {0};
 
@@ -398,7 +411,7 @@ int iptables_restore(struct iptables_backend *ib, int f, bool main, const char *
 		cda_error_sys(err, CDA_ESYS, "building the %s input", ib->restore[f]);
 		goto out;
 	}
-	if (subproc_run_ok(argv, b.p, b.len, &r, err) == 0) {
+	if (subproc_run_ok(argv, b.p, b.len, ib->cmd_timeout, &r, err) == 0) {
 		subproc_out_finish(&r);
 		ret = 0;
 	}
@@ -440,7 +453,7 @@ static int iptables_apply(struct backend *be, const struct backend_input *in, st
 	bool need_chain = !ib->use_ipset || ib->ports != NULL, sets, removing = false;
 
 	memset(olv, 0, sizeof(olv));
-	if (want_cidrs(in->want, &cl, err) < 0)
+	if (iptables_want_cidrs(in->want, &cl, err) < 0)
 		return -1;
 	/* the lock only with both lists non-empty: never a lock over an empty set */
 	sets = ranges_count4(in->want) > 0 && ranges_count6(in->want) > 0;
@@ -451,7 +464,8 @@ static int iptables_apply(struct backend *be, const struct backend_input *in, st
 			removing |= olv[f].chain[k] && !iptables_lock_wanted(ib, &olv[f], sets, k);
 	}
 	/* a lock that goes away goes before its set is emptied, a new one after it is filled */
-	if (ib->use_ipset && !removing && ipset_replace(ib->ipset, ib->set, &cl, err) < 0)
+	if (ib->use_ipset && !removing &&
+	    ipset_replace(ib->ipset, ib->cmd_timeout, ib->set, &cl, err) < 0)
 		goto out;
 	for (; done < 2; done++) {
 		struct textbuf rules = {0}, lock = {0};
@@ -483,7 +497,8 @@ static int iptables_apply(struct backend *be, const struct backend_input *in, st
 		}
 		goto out;
 	}
-	if (ib->use_ipset && removing && ipset_replace(ib->ipset, ib->set, &cl, err) < 0)
+	if (ib->use_ipset && removing &&
+	    ipset_replace(ib->ipset, ib->cmd_timeout, ib->set, &cl, err) < 0)
 		goto out;
 	ret = 0;
 out:
@@ -533,6 +548,8 @@ static void iptables_claims(struct backend *be, struct textbuf *out)
 			       ib->lchain[1]);
 	if (ib->use_ipset)
 		textbuf_printf(out, "ipset set %s\nipset set %s\n", ib->set[0], ib->set[1]);
+	if (ib->boot != NULL)
+		textbuf_printf(out, "file %s\n", ib->boot);
 }
 
 const struct backend_ops iptables_backend_ops = {
@@ -545,6 +562,7 @@ const struct backend_ops iptables_backend_ops = {
 	.unlock = iptables_unlock,
 	.drift = iptables_drift,
 	.lock_info = iptables_lock_info,
+	.snapshot = iptables_snapshot,
 	.claims = iptables_claims,
 	.close = iptables_close,
 };

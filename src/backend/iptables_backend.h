@@ -13,6 +13,7 @@
 #include "textbuf.h"
 
 struct cda_error;
+struct cidr_list;
 struct target_config;
 
 /* The lock as iptables-save shows it for one family. [k]: 0 CHAIN-LOCK, 1 CHAIN-LOCKFWD. */
@@ -44,6 +45,9 @@ struct iptables_backend {
 	char *restore[2]; /* <ipt>-restore */
 	char *save[2];    /* <ipt>-save */
 	char *ipset;
+	char *boot;	     /* boot_file (ipset mode), NULL: none */
+	struct ranges *last; /* what the last read found (ipset mode), for boot_file */
+	unsigned int cmd_timeout; /* seconds each command may take */
 	/* origin lock */
 	bool lock_on;
 	enum origin_lock_fwd lock_fwd;
@@ -78,6 +82,16 @@ int iptables_read_chain(struct iptables_backend *ib, int f, struct ranges *cur,
  * the jump added or deleted, and the lock's lines. */
 int iptables_restore(struct iptables_backend *ib, int f, bool main, const char *rules,
 		     bool add_jump, bool del_jump, const char *lock, struct cda_error *err);
+
+/* Minimal CIDR cover of want, per family; /0 becomes two /1s (hash:net cannot hold /0). */
+int iptables_want_cidrs(const struct ranges *want, struct cidr_list *out, struct cda_error *err);
+
+/* iptables_boot.c */
+/* ib->boot from boot_file (ipset mode only; default STATE_DIR/iptables-TARGET.ipset). */
+int iptables_boot_path(struct iptables_backend *ib, const struct target_config *tc,
+		       const struct backend_env *env, struct cda_error *err);
+/* The snapshot op: boot_file from the last read, when it differs. */
+int iptables_snapshot(struct backend *be, bool *written, struct cda_error *err);
 
 /* iptables_lock.c */
 /* Whether chain k belongs in family f's table, given whether both sets are non-empty. */

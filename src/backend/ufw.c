@@ -38,7 +38,7 @@
 
 static const char *const ufw_keys[] = {
 	"ufw_dir",  "set_v4",	 "set_v6",	 "ports",	 "boot_file",
-	"ufw_lock", "ipset_cmd", "iptables_cmd", "ip6tables_cmd", NULL,
+	"ufw_lock", "ipset_cmd", "iptables_cmd", "ip6tables_cmd", "command_timeout", NULL,
 };
 
 static struct ufw_backend *ufw_from_base(struct backend *be)
@@ -165,7 +165,8 @@ static int ufw_open(struct backend **out, const struct target_config *tc,
 		cda_error_sys(err, CDA_ESYS, "allocating the ufw backend");
 		goto fail;
 	}
-	if (open_paths(ub, tc, env, err) < 0 || open_cmds(ub, tc, err) < 0)
+	if (open_paths(ub, tc, env, err) < 0 || open_cmds(ub, tc, err) < 0 ||
+	    backend_command_timeout(tc, SUBPROC_TIMEOUT, &ub->cmd_timeout, err) < 0)
 		goto fail;
 	for (int f = 0; f < 2; f++) {
 		const char *s = target_get(tc, keys[f]);
@@ -221,7 +222,8 @@ static int ufw_read(struct backend *be, struct ranges *cur, struct cda_error *er
 	if (ufw_plan_load(ub, &plan, err) < 0)
 		goto out;
 	for (int f = 0; f < 2; f++)
-		if (ipset_read(ub->ipset, f, ub->set[f], tmp[f], &exists[f], err) < 0) {
+		if (ipset_read(ub->ipset, ub->cmd_timeout, f, ub->set[f], tmp[f], &exists[f],
+			       err) < 0) {
 			ufw_fail(err, NULL);
 			goto out;
 		}
@@ -277,7 +279,8 @@ static int ufw_apply(struct backend *be, const struct backend_input *in, struct 
 	if (ufw_plan_load(ub, &plan, err) < 0 || ufw_check_rules(ub, &plan, true, err) < 0)
 		goto out;
 	for (int f = 0; f < 2; f++) {
-		if (ipset_read(ub->ipset, f, ub->set[f], NULL, &existed[f], err) < 0) {
+		if (ipset_read(ub->ipset, ub->cmd_timeout, f, ub->set[f], NULL, &existed[f],
+			       err) < 0) {
 			ufw_fail(err, NULL);
 			goto out;
 		}
@@ -287,7 +290,7 @@ static int ufw_apply(struct backend *be, const struct backend_input *in, struct 
 		cda_error_sys(err, CDA_ESYS, "allocating the ufw backend");
 		goto out;
 	}
-	if (ipset_replace(ub->ipset, sets, &cl, err) < 0) {
+	if (ipset_replace(ub->ipset, ub->cmd_timeout, sets, &cl, err) < 0) {
 		ufw_fail(err, NULL);
 		goto out;
 	}

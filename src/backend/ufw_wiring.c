@@ -167,7 +167,7 @@ int ufw_sets_save(const struct ufw_backend *ub, const bool exists[2], struct tex
 
 		if (!exists[f])
 			continue;
-		if (subproc_run_ok(argv, NULL, 0, &r, err) < 0)
+		if (subproc_run_ok(argv, NULL, 0, ub->cmd_timeout, &r, err) < 0)
 			return ufw_fail(err, NULL);
 		textbuf_add(b, r.out, r.out_len);
 		subproc_out_finish(&r);
@@ -218,7 +218,7 @@ int ufw_live_read(const struct ufw_backend *ub, int f, const struct ufw_file *ol
 		free(mine.p);
 		return cda_error_sys(err, CDA_ESYS, "UFW: reading %s", ub->save[f]);
 	}
-	if (subproc_run_ok(argv, NULL, 0, &r, err) < 0) {
+	if (subproc_run_ok(argv, NULL, 0, ub->cmd_timeout, &r, err) < 0) {
 		free(want.p);
 		free(mine.p);
 		return ufw_fail(err, NULL);
@@ -302,7 +302,7 @@ static int test_rules(const struct ufw_backend *ub, int f, const struct textbuf 
 		free(in.p);
 		return cda_error_sys(err, CDA_ESYS, "UFW: checking %s", ub->path[f]);
 	}
-	if (subproc_run(argv, in.p, in.len, &r, err) < 0) {
+	if (subproc_run(argv, in.p, in.len, ub->cmd_timeout, &r, err) < 0) {
 		free(in.p);
 		return ufw_fail(err, NULL);
 	}
@@ -408,7 +408,7 @@ static int restore_noflush(const struct ufw_backend *ub, int f, const struct tex
 		errno = ENOMEM;
 		return cda_error_sys(err, CDA_ESYS, "UFW: building the %s input", ub->restore[f]);
 	}
-	if (subproc_run_ok(argv, b->p, b->len, &r, err) < 0)
+	if (subproc_run_ok(argv, b->p, b->len, ub->cmd_timeout, &r, err) < 0)
 		return ufw_fail(err, NULL);
 	subproc_out_finish(&r);
 	return 0;
@@ -480,7 +480,7 @@ void ufw_undo(const struct ufw_backend *ub, struct ufw_plan *p, const bool *crea
 	for (int f = 0; created != NULL && f < 2; f++) {
 		char *argv[] = {ub->ipset, "destroy", ub->set[f], NULL};
 
-		if (created[f] && subproc_run(argv, NULL, 0, &r, &ignored) == 0)
+		if (created[f] && subproc_run(argv, NULL, 0, ub->cmd_timeout, &r, &ignored) == 0)
 			subproc_out_finish(&r);
 	}
 }

@@ -21,6 +21,7 @@ struct ufw_backend {
 	char *ports; /* "80,443" */
 	char *ipset;
 	char *ipt[2], *restore[2], *save[2];
+	unsigned int cmd_timeout; /* seconds each command may take */
 };
 
 /* One of UFW's files: as it is, without our block, and as we want it. */

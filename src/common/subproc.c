@@ -362,18 +362,18 @@ int subproc_exec(const struct subproc_opts *o, struct subproc_out *out, struct c
 	return -1;
 }
 
-int subproc_run(char *const argv[], const char *in, size_t in_len, struct subproc_out *out,
-		struct cda_error *err)
+int subproc_run(char *const argv[], const char *in, size_t in_len, unsigned int timeout,
+		struct subproc_out *out, struct cda_error *err)
 {
-	struct subproc_opts o = {.argv = argv, .in = in, .in_len = in_len};
+	struct subproc_opts o = {.argv = argv, .in = in, .in_len = in_len, .timeout = timeout};
 
 	return subproc_exec(&o, out, err);
 }
 
-int subproc_run_ok(char *const argv[], const char *in, size_t in_len, struct subproc_out *out,
-		   struct cda_error *err)
+int subproc_run_ok(char *const argv[], const char *in, size_t in_len, unsigned int timeout,
+		   struct subproc_out *out, struct cda_error *err)
 {
-	if (subproc_run(argv, in, in_len, out, err) < 0)
+	if (subproc_run(argv, in, in_len, timeout, out, err) < 0)
 		return -1;
 	if (out->status != 0) {
 		subproc_fail(argv, out, err);

@@ -28,6 +28,7 @@ void config_parse_opts(const struct source_config *sc, const struct catalog_entr
 
 	memset(po, 0, sizeof(*po));
 	po->format = ce->format;
+	po->prefixes_only = ce->prefixes_only;
 	for (size_t i = 0; i < sizeof(word_keys) / sizeof(word_keys[0]); i++)
 		if (po->services == NULL)
 			po->services = source_get(sc, word_keys[i]);

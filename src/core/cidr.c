@@ -157,17 +157,54 @@ size_t ipv4_format(uint32_t a, char *buf)
 	return (size_t)(p - buf);
 }
 
+/* The same text as inet_ntop (RFC 5952) without its sprintf per group. */
 size_t ipv6_format(cda_u128 a, char *buf)
 {
-	unsigned char b[16];
+	static const char hex[] = "0123456789abcdef";
+	unsigned int w[8], best = 8, best_len = 0;
+	char *p = buf;
 
-	for (int i = 0; i < 16; i++)
-		b[i] = (unsigned char)(a >> (8 * (15 - i)));
-	if (inet_ntop(AF_INET6, b, buf, INET6_ADDRSTRLEN) == NULL) {
-		buf[0] = '\0';
-		return 0;
+	for (int i = 0; i < 8; i++)
+		w[i] = (unsigned int)(a >> (16 * (7 - i))) & 0xffffu;
+	/* five leading zero groups: inet_ntop may print an embedded IPv4 address; let it */
+	if ((w[0] | w[1] | w[2] | w[3] | w[4]) == 0) {
+		unsigned char b[16];
+
+		for (int i = 0; i < 16; i++)
+			b[i] = (unsigned char)(a >> (8 * (15 - i)));
+		if (inet_ntop(AF_INET6, b, buf, INET6_ADDRSTRLEN) == NULL) {
+			buf[0] = '\0';
+			return 0;
+		}
+		return strlen(buf);
 	}
-	return strlen(buf);
+	/* the first longest run of two or more zero groups becomes "::" */
+	for (unsigned int i = 0; i < 8;) {
+		unsigned int j = i;
+
+		while (j < 8 && w[j] == 0)
+			j++;
+		if (j - i > best_len && j - i >= 2) {
+			best = i;
+			best_len = j - i;
+		}
+		i = j > i ? j : i + 1;
+	}
+	for (unsigned int i = 0; i < 8; i++) {
+		if (i == best) {
+			*p++ = ':';
+			*p++ = ':';
+			i += best_len - 1;
+			continue;
+		}
+		if (i != 0 && i != best + best_len)
+			*p++ = ':';
+		for (int sh = 12; sh >= 0; sh -= 4)
+			if ((w[i] >> sh) != 0 || sh == 0)
+				*p++ = hex[(w[i] >> sh) & 15u];
+	}
+	*p = '\0';
+	return (size_t)(p - buf);
 }
 
 char *cidr_format(const struct cidr *c, char *buf)

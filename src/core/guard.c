@@ -201,6 +201,13 @@ int guard_check_change(const struct guard_counts *c, const struct guard_policy *
 					     c->removed[f], c->have[f], fam[f],
 					     100.0 * (double)c->removed[f] / (double)c->have[f],
 					     100.0 * p->max_shrink);
+		if (c->lost_addrs[f] > p->max_shrink * c->have_addrs[f] * (1 + 1e-12))
+			return cda_error_set(err, CDA_EGUARD,
+					     "refusing to remove %.4g of %.4g %s addresses (%.0f%%, "
+					     "max_shrink is %.0f%%); use --force to apply",
+					     c->lost_addrs[f], c->have_addrs[f], fam[f],
+					     100.0 * c->lost_addrs[f] / c->have_addrs[f],
+					     100.0 * p->max_shrink);
 	}
 	return 0;
 }

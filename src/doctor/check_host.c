@@ -62,6 +62,17 @@ static void scan_tcp(const char *path, bool v6, const uint16_t *ports, size_t np
 	fclose(fp);
 }
 
+/* Of the two default ports, i has no socket at all (not even on loopback) and no rule that
+ * decides CDN packets names it, while the other one serves: a 443-only (or 80-only) origin,
+ * not a refusal. */
+static bool unused_default(const struct ctx *c, const struct listener *l, size_t i)
+{
+	const struct listener *o = &l[1 - i];
+
+	return c->ports_default && c->n_ports == 2 && !c->port_ruled[i] && !l[i].v4_any &&
+	       !l[i].v6_any && !l[i].v4_lo && !l[i].v6_lo && (o->v4_any || o->v6_any);
+}
+
 int check_host_listen(struct ctx *c)
 {
 	const char *pn = c->o->proc_net ? c->o->proc_net : "/proc/net";
@@ -80,7 +91,15 @@ int check_host_listen(struct ctx *c)
 	}
 	for (size_t i = 0; i < c->n_ports; i++) {
 		snprintf(subj, sizeof(subj), "port %u", c->ports[i]);
-		if (!l[i].v4_any && !l[i].v6_any) {
+		if (unused_default(c, l, i)) {
+			doctor_note(c, DOCTOR_INFO, "listen", subj,
+				    "name the origin ports (`--port`, or `ports`/`lock_ports` in a "
+				    "target) to check exactly those",
+				    "nothing listens on port %u, but port %u does: fine when the CDN "
+				    "connects only there (Cloudflare's Full and Strict SSL modes use "
+				    "443 only)",
+				    c->ports[i], c->ports[1 - i]);
+		} else if (!l[i].v4_any && !l[i].v6_any) {
 			doctor_note(
 				c, DOCTOR_ERROR, "listen", subj,
 				"start the web server, or make it listen on this port "

@@ -18,6 +18,33 @@ static void event_text(const struct event *e, char *buf, size_t size)
 		snprintf(buf, size, "%s", e->where);
 }
 
+/*
+ * A drop in a table a firewall manager owns: the fix in that manager's words (an nft rule
+ * added to its table would be gone at its next reload). True when the finding was made.
+ */
+static bool manager_fix(struct ctx *c, const struct event *e, enum doctor_severity sev,
+			const char *subj, const char *sm, const char *txt)
+{
+	bool ufw = c->ufw && (strstr(e->where, " filter chain ufw") != NULL ||
+			      strstr(e->where, " filter chain INPUT") != NULL);
+	bool fwd = strstr(e->where, "table inet firewalld ") != NULL;
+
+	if (!ufw && !fwd)
+		return false;
+	doctor_note(c, sev, "rules", subj,
+		    ufw ? "UFW owns that chain: add a target with `backend = ufw` (cdnallow.conf(5)), "
+			  "or `ufw allow PORT/tcp` to open the port to everyone"
+			: "firewalld owns that table: add a target with `backend = firewalld` "
+			  "(cdnallow.conf(5)), or `firewall-cmd --permanent --add-service=https` "
+			  "then `firewall-cmd --reload` to open the port to everyone",
+		    "%s %s CDN ranges: %s", txt,
+		    e->kind == EV_POLICY ? (e->maybe ? "may be reached by" : "is reached by")
+		    : e->maybe	       ? "may drop"
+				       : "drops",
+		    sm);
+	return true;
+}
+
 /* A finding for a rule or policy that drops (or may drop) some of the CDN's packets. */
 static void note_drop(struct ctx *c, const char *subj, const struct event *e)
 {
@@ -26,6 +53,8 @@ static void note_drop(struct ctx *c, const char *subj, const struct event *e)
 
 	fam_samples(e->s, sm, sizeof(sm));
 	event_text(e, txt, sizeof(txt));
+	if (manager_fix(c, e, sev, subj, sm, txt))
+		return;
 	if (e->kind == EV_POLICY)
 		doctor_note(c, sev, "rules", subj,
 			    "accept the CDN sets before the policy applies: in this chain add "
@@ -55,6 +84,9 @@ static int cdn_path(struct ctx *c, int fam, uint16_t port, const char *subj,
 		return -1;
 	}
 	for (size_t i = 0; i < ev.n_ev; i++) {
+		if (strstr(ev.ev[i].desc, "dport") != NULL)
+			for (size_t pi = 0; pi < c->n_ports; pi++)
+				c->port_ruled[pi] |= c->ports[pi] == port;
 		if (ev.ev[i].kind == EV_ACCEPT) {
 			ours |= ev.ev[i].ours;
 			continue;

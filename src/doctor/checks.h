@@ -39,8 +39,10 @@ struct ctx {
 	struct doctor_report *rep;
 	struct cda_error *err;
 	struct state *st; /* NULL when the state dir could not be opened */
-	uint16_t ports[64];
+	uint16_t ports[64]; /* --port, else the targets' ports and lock_ports, else 80 443 */
 	size_t n_ports;
+	bool ports_default; /* nothing named a port: 80 and 443 */
+	bool port_ruled[64]; /* a rule matching the port's dport decided some CDN packets */
 	struct cidr *ips; /* o->ips parsed, n_ips of them */
 	size_t n_ips;
 	struct ranges *cdn; /* union of every selected target's lists (normal) */
@@ -50,6 +52,7 @@ struct ctx {
 	struct ban *bans;
 	size_t n_bans;
 	bool oom;
+	bool ufw; /* UFW is enabled (its advice is given in UFW's words) */
 	struct nft_model *nft; /* NULL when the ruleset could not be read (or no nftables) */
 };
 
@@ -88,6 +91,7 @@ bool check_bans_named(const char *name); /* a name that sounds like a ban list *
 int check_host_listen(struct ctx *c);
 int check_host_conntrack(struct ctx *c);
 int check_tls(struct ctx *c); /* only with o->tls_name */
+int check_ufw(struct ctx *c); /* UFW's policy and rules for the CDN; sets c->ufw */
 
 #ifdef HAVE_NFTABLES
 int check_nft_load(struct ctx *c);    /* fills c->nft, or says why not */
@@ -100,6 +104,7 @@ int check_sets_bans(struct ctx *c);    /* ban-style nft sets holding CDN address
 int check_rules(struct ctx *c);        /* CDN traffic to each port through the chains */
 int check_rules_ips(struct ctx *c);    /* each --ip through the chains */
 int check_rules_legacy(struct ctx *c); /* iptables-legacy tables loaded */
+int check_nftconf(struct ctx *c);      /* /etc/nftables.conf flushes without our include */
 #endif
 
 #endif

@@ -106,6 +106,42 @@ static double mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void add_port(struct ctx *c, unsigned long p)
+{
+	for (size_t i = 0; i < c->n_ports; i++)
+		if (c->ports[i] == p)
+			return;
+	if (p != 0 && p <= 65535 && c->n_ports < sizeof(c->ports) / sizeof(c->ports[0]))
+		c->ports[c->n_ports++] = (uint16_t)p;
+}
+
+/* The single ports the selected targets name (ports, lock_ports); ranges are not listed. */
+static void config_ports(struct ctx *c)
+{
+	static const char *const keys[] = {"ports", "lock_ports"};
+
+	for (size_t i = 0; i < c->cfg->n_targets; i++) {
+		const struct target_config *tc = &c->cfg->targets[i];
+
+		if (!doctor_selected(c->o, tc->name))
+			continue;
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			const char *v = target_get(tc, keys[k]);
+
+			while (v != NULL && *v != '\0') {
+				size_t n = strcspn(v, " \t,");
+				char *end;
+				unsigned long p = strtoul(v, &end, 10);
+
+				if (n > 0 && end == v + n)
+					add_port(c, p);
+				v += n;
+				v += strspn(v, " \t,");
+			}
+		}
+	}
+}
+
 /* Ports and --ip addresses into c; -1 with CDA_EUSAGE (or CDA_ESYS) when they are bad. */
 static int parse_opts(struct ctx *c, struct cda_error *err)
 {
@@ -118,9 +154,12 @@ static int parse_opts(struct ctx *c, struct cda_error *err)
 			return cda_error_set(err, CDA_EUSAGE, "--port: 0 is not a port");
 		c->ports[c->n_ports++] = o->ports[i];
 	}
+	if (c->n_ports == 0)
+		config_ports(c);
 	if (c->n_ports == 0) {
 		c->ports[c->n_ports++] = 80;
 		c->ports[c->n_ports++] = 443;
+		c->ports_default = true;
 	}
 	if (o->n_ips > 0 && (c->ips = calloc(o->n_ips, sizeof(*c->ips))) == NULL)
 		return cda_error_sys(err, CDA_ESYS, "allocating");
@@ -179,14 +218,17 @@ static const struct check checks[] = {
 	{check_nft_load, "reading the ruleset"},
 	{check_nft_preload, "reading sets"},
 	{check_lists, "allocating"},
+	{check_ufw, "reading UFW's rules"},
 	{check_rules, "evaluating the ruleset"},
 	{check_sets_use, "evaluating the ruleset"},
 	{check_sets_bans, "evaluating the ruleset"},
 	{check_rules_ips, "evaluating the ruleset"},
 	{check_rules_legacy, "reading legacy tables"},
+	{check_nftconf, "reading /etc/nftables.conf"},
 #else
 	{check_no_nft, "allocating"},
 	{check_lists, "allocating"},
+	{check_ufw, "reading UFW's rules"},
 #endif
 	{check_bans, "reading ban lists"},
 	{check_bans_ips, "allocating"},

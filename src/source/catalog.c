@@ -86,6 +86,7 @@ static const struct catalog_entry entries[] = {
 		.broadest_v4 = 8,
 		.broadest_v6 = 20,
 		.keys = none,
+		.prefixes_only = true,
 	},
 	{
 		.name = "cloudflare-api",
@@ -102,6 +103,7 @@ static const struct catalog_entry entries[] = {
 		.token_name = "etag",
 		.keys = cloudflare_api_keys,
 		.accept = JSON_ACCEPT,
+		.prefixes_only = true,
 	},
 	{
 		.name = "aws-cloudfront",
@@ -119,6 +121,7 @@ static const struct catalog_entry entries[] = {
 		.token_name = "syncToken",
 		.keys = aws_keys,
 		.accept = JSON_ACCEPT,
+		.prefixes_only = true,
 	},
 	{
 		.name = "fastly",
@@ -133,6 +136,7 @@ static const struct catalog_entry entries[] = {
 		.broadest_v6 = 20,
 		.keys = none,
 		.accept = JSON_ACCEPT,
+		.prefixes_only = true,
 	},
 	{
 		.name = "bunny",
@@ -164,6 +168,7 @@ static const struct catalog_entry entries[] = {
 		.broadest_v6 = 20,
 		.keys = none,
 		.accept = JSON_ACCEPT,
+		.prefixes_only = true,
 	},
 	{
 		.name = "imperva",
@@ -179,6 +184,7 @@ static const struct catalog_entry entries[] = {
 		.broadest_v6 = 20,
 		.keys = none,
 		.accept = JSON_ACCEPT,
+		.prefixes_only = true,
 	},
 	{
 		.name = "cdn77",
@@ -194,6 +200,7 @@ static const struct catalog_entry entries[] = {
 		.token_name = "updated_at",
 		.keys = none,
 		.accept = JSON_ACCEPT,
+		.prefixes_only = true,
 	},
 	{
 		.name = "github",
@@ -209,6 +216,7 @@ static const struct catalog_entry entries[] = {
 		.broadest_v6 = 20,
 		.keys = github_keys,
 		.accept = JSON_ACCEPT,
+		.prefixes_only = true,
 	},
 	{
 		.name = "google",
@@ -224,6 +232,7 @@ static const struct catalog_entry entries[] = {
 		.token_name = "syncToken",
 		.keys = none,
 		.accept = JSON_ACCEPT,
+		.prefixes_only = true,
 	},
 	{
 		.name = "azure-frontdoor",
@@ -241,6 +250,7 @@ static const struct catalog_entry entries[] = {
 		.token_name = "changeNumber",
 		.keys = azure_keys,
 		.accept = JSON_ACCEPT,
+		.prefixes_only = true,
 	},
 	{
 		.name = "akamai",
@@ -256,6 +266,7 @@ static const struct catalog_entry entries[] = {
 		.broadest_v4 = 8,
 		.broadest_v6 = 20,
 		.keys = none,
+		.prefixes_only = true,
 	},
 	{
 		.name = "oracle",
@@ -273,6 +284,7 @@ static const struct catalog_entry entries[] = {
 		.token_name = "last_updated_timestamp",
 		.keys = oracle_keys,
 		.accept = JSON_ACCEPT,
+		.prefixes_only = true,
 	},
 	{
 		.name = "text",

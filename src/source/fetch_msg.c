@@ -22,17 +22,30 @@ static const unsigned char magic[4] = {'C', 'D', 'A', 'F'};
 uint32_t fetch_msg_crc32(const void *data, size_t n)
 {
 	const unsigned char *p = data;
-	uint32_t table[256], crc = 0xffffffffU;
+	uint32_t table[8][256], crc = 0xffffffffU;
+	size_t i = 0;
 
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
+	for (uint32_t b = 0; b < 256; b++) {
+		uint32_t c = b;
 
 		for (int k = 0; k < 8; k++)
 			c = c & 1 ? 0xedb88320U ^ (c >> 1) : c >> 1;
-		table[i] = c;
+		table[0][b] = c;
 	}
-	for (size_t i = 0; i < n; i++)
-		crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+	/* slicing by 8: table[t][b] is b's CRC followed by t zero bytes */
+	for (uint32_t b = 0; b < 256; b++)
+		for (int t = 1; t < 8; t++)
+			table[t][b] = table[0][table[t - 1][b] & 0xff] ^ (table[t - 1][b] >> 8);
+	for (; i + 8 <= n; i += 8) {
+		uint32_t lo = crc ^ ((uint32_t)p[i] | (uint32_t)p[i + 1] << 8 |
+				     (uint32_t)p[i + 2] << 16 | (uint32_t)p[i + 3] << 24);
+
+		crc = table[7][lo & 0xff] ^ table[6][(lo >> 8) & 0xff] ^
+		      table[5][(lo >> 16) & 0xff] ^ table[4][lo >> 24] ^ table[3][p[i + 4]] ^
+		      table[2][p[i + 5]] ^ table[1][p[i + 6]] ^ table[0][p[i + 7]];
+	}
+	for (; i < n; i++)
+		crc = table[0][(crc ^ p[i]) & 0xff] ^ (crc >> 8);
 	return crc ^ 0xffffffffU;
 }
 

@@ -113,6 +113,14 @@ int parse_add_token(struct parse_ctx *c, const char *s, size_t len, int fam, uns
 		return parse_error(c, line, "%s%s\"%s\" is IPv%d in a list of IPv%d prefixes", pre,
 				   sep, quote(q, sizeof(q), s, len), cd.family, fam);
 	}
+	if (bare && c->o->prefixes_only) {
+		if (path != NULL)
+			line = json_string_line(c, s, len);
+		return parse_error(c, line,
+				   "%s%s\"%s\" has no prefix length; this provider publishes "
+				   "only prefixes (a body cut short?)",
+				   pre, sep, quote(q, sizeof(q), s, len));
+	}
 	if (cd.family == CDA_AF_INET ? (c->o->broadest_v4 != 0 && cd.plen < c->o->broadest_v4)
 				     : (c->o->broadest_v6 != 0 && cd.plen < c->o->broadest_v6)) {
 		if (path != NULL)

@@ -9,6 +9,34 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/*
+ * The same payload for a provider that publishes prefixes only: it passes exactly when the
+ * plain parse passed (plain is NULL when it did not) with no bare address, and then with
+ * the same counts; a refusal of a payload the plain parse took names the bare address.
+ */
+static void prefixes_only_agrees(const uint8_t *data, size_t size,
+				 const struct parse_opts *plain_o,
+				 const struct parse_info *plain)
+{
+	struct parse_opts o = *plain_o;
+	struct ranges *r = ranges_new();
+	struct parse_info info;
+	struct cda_error err = {0};
+
+	if (r == NULL)
+		return;
+	o.prefixes_only = true;
+	if (parse_list((const char *)data, size, &o, r, &info, &err) == 0) {
+		if (plain == NULL || info.entries != plain->entries ||
+		    info.entries_v4 != plain->entries_v4)
+			__builtin_trap();
+	} else if (plain != NULL && err.code == CDA_EDATA &&
+		   strstr(err.msg, "has no prefix length") == NULL) {
+		__builtin_trap();
+	}
+	ranges_free(r);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct parse_opts o = {.format = FMT_TEXT, .broadest_v4 = 8, .broadest_v6 = 20};
@@ -39,5 +67,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 	}
 	ranges_free(r);
+	prefixes_only_agrees(data, size, &o, err.code == CDA_OK ? &info : NULL);
 	return 0;
 }

@@ -307,7 +307,8 @@ check "... with the list in the runtime" sh -c "firewall-cmd --ipset=fresh4 --ge
 check "the admin's files are still byte-identical" admin_same
 
 # 8. traffic: a CDN client connects to 443 while firewalld reloads and cdnallow syncs
-fw_config "max_shrink = 50%"
+# 100%: the 2015 <-> 2021 switches lose 64% of the IPv6 addresses (the guard is guards.sh's)
+fw_config "max_shrink = 100%"
 rm -rf "$WORK/state"
 run sync --force
 ip netns add "$CIN" && ip netns add "$COUT" || prereq_missing "ip netns add"

@@ -70,4 +70,36 @@ printf '10.0.0.0/8\n' >>"$f"
 run restore
 check "cached special-purpose space is refused by restore" has "special-purpose" "$WORK/err"
 check "... which applies nothing" sh -c "! nft list set inet cdnallow allow_v4 | grep -q '10.0.0.0/8'"
+
+# 5. a v4 body cut after its last address ("131.0.72.0" of "131.0.72.0/22", no final
+# newline): Cloudflare publishes prefixes only, so the source fails at that line and its
+# last known good list stands in; the kernel keeps the /22
+cp "$WORK/list.bak" "$f"
+run sync
+check "back to a good cache: sync exits 0" expect_rc 0
+nft list ruleset >"$WORK/good"
+head -c $(($(wc -c <"$CF2021/ips-v4") - 3)) "$CF2021/ips-v4" >"$DOC/ips-v4"
+check "... (the body now ends in a bare 131.0.72.0)" sh -c "tail -c 11 '$DOC/ips-v4' | grep -qx '131.0.72.0'"
+run sync
+check "a body cut after an address falls back (exit 75)" expect_rc 75
+check "... naming the bare address" has '"131.0.72.0" has no prefix length' "$WORK/err"
+check "... with the source, URL and line" has 'source cloudflare (https://[^)]*/ips-v4):15: ' "$WORK/err"
+check "... the /22 is still allowed, the ruleset as it was" \
+	sh -c "nft list ruleset | diff '$WORK/good' - && nft list set inet cdnallow allow_v4 | grep -q '131.0.72.0/22'"
+
+# 6. Cloudflare's real change of 2021 split 104.16.0.0/12 into a /13 and a /14: one entry
+# of fourteen removed, but 262,144 of 1,786,880 IPv4 addresses (15%) lost. Refused by
+# default, on the addresses; applied with --force.
+cf_publish "$DOC" "$DATA/cloudflare/plug_cloudflare_2020-11-22_89fa91f"
+run sync --force
+check "the 2020-11 list syncs" expect_rc 0
+nft list ruleset >"$WORK/good"
+cf_publish "$DOC" "$DATA/cloudflare/plug_cloudflare_2021-04-08_3696708"
+run sync
+check "the 2021-04 list is refused by the shrink guard (exit 3)" expect_rc 3
+check "... on the addresses it loses" has "refusing to remove 2.621e+05 of 1.787e+06 IPv4 addresses (15%" "$WORK/err"
+check "... and the ruleset is as it was" sh -c "nft list ruleset | diff '$WORK/good' -"
+run sync --force
+check "with --force it applies" expect_rc 0
+check "... 104.28.0.0/14 is no longer allowed" sh -c "! nft list set inet cdnallow allow_v4 | grep -q '104.16.0.0/12'"
 finish

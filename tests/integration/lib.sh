@@ -39,7 +39,13 @@ netns_enter() {
 }
 
 cleanup() {
-	[ -n "${HTTPSD_PID:-}" ] && kill "$HTTPSD_PID" 2>/dev/null && wait "$HTTPSD_PID" 2>/dev/null
+	# the server gets SIGKILL when it has not ended 5 s after SIGTERM: cleanup never hangs
+	if [ -n "${HTTPSD_PID:-}" ] && kill "$HTTPSD_PID" 2>/dev/null; then
+		i=0
+		while kill -0 "$HTTPSD_PID" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+		kill -9 "$HTTPSD_PID" 2>/dev/null
+		wait "$HTTPSD_PID" 2>/dev/null
+	fi
 	rm -rf "$WORK"
 }
 

@@ -226,14 +226,46 @@ check "restart with the include: put back by nftables' own start (nft), not the 
 	grep -q "by=nft$" "$W/window"
 check "restart with the include: table, sets and lock exactly as before" settled
 
-# 5. a reboot (without the include): restored at boot, before any sync
+# 5. a reboot (without the include): restored at boot, before any sync, and after the other
+# firewall managers. Stand-ins for ufw.service and netfilter-persistent.service (neither is
+# in the root): Debian's ordering lines, with a slow ExecStart in place of ufw-init and
+# netfilter-persistent, so that a restore running beside them shows.
 cp "$W/nftables.conf.debian" "$R/etc/nftables.conf"
+for u in ufw netfilter-persistent; do
+	cat >"$R/etc/systemd/system/$u.service" <<EOF
+[Unit]
+Description=stand-in for Debian's $u.service (its dependency lines)
+DefaultDependencies=no
+Before=network-pre.target
+Wants=network-pre.target local-fs.target
+After=local-fs.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sleep 1
+
+[Install]
+WantedBy=multi-user.target
+EOF
+done
+chroot "$R" systemctl enable ufw.service netfilter-persistent.service >"$W/enable.log" 2>&1 ||
+	not_ok "enable the stand-ins" "$(cat "$W/enable.log")"
+# a unit's property, monotonic usec
+prop() { timeout 60 nsenter -t "$LEADER" -a systemctl show -P "$2" "$1"; }
 poweroff || not_ok "the container powers off"
 if boot; then
 	ok "the container boots again"
 	check "after a reboot: restored before any sync (cdnallow-restore ran)" \
 		sh -c "[ \"\$(timeout 60 nsenter -t $LEADER -a systemctl show -P ConditionResult cdnallow-restore.service)\" = yes ]"
 	check "after a reboot: table, sets and lock exactly as before" settled
+	for u in ufw netfilter-persistent; do
+		up=$(prop "$u.service" ActiveEnterTimestampMonotonic)
+		ours=$(prop cdnallow-restore.service InactiveExitTimestampMonotonic)
+		echo "# after a reboot: $u.service done at ${up}us, cdnallow-restore started at ${ours}us"
+		check "after a reboot: cdnallow-restore started after $u.service was done" \
+			sh -c "[ \"${up:-0}\" -gt 0 ] && [ \"${ours:-0}\" -ge \"${up:-0}\" ]"
+	done
 	check "after a reboot: cdnallow.service did not run" \
 		sh -c "[ \"\$(timeout 60 nsenter -t $LEADER -a systemctl show -P ExecMainStartTimestampMonotonic cdnallow.service)\" = 0 ]"
 	check "after a reboot: reload nftables still puts it back" \

@@ -432,12 +432,62 @@ static void long_rule_in_our_chain_is_read_and_replaced(void **state)
 	}
 }
 
+/* boot_file: written after the verified apply, as `ipset save` input that recreates both sets
+ * with their members; rewritten only when it changes; never in chain mode. */
+static void boot_file_recreates_the_sets(void **state)
+{
+	char dir[] = "/tmp/cda-boot.XXXXXX", path[64], *out;
+	struct cda_error err = {0};
+	struct backend_env env = {0};
+	struct backend *be = NULL;
+	struct ranges *want = parse_list("192.0.2.0/24 198.51.100.0/25 2001:db8::/32");
+	struct backend_input in = {.want = want};
+	struct tcfg t;
+	bool written = true;
+
+	(void)state;
+	fresh_netns();
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/edge.ipset", dir);
+	init_cfg(&t, &flavours[0], "ipset");
+	set(&t, "boot_file", path);
+	assert_int_equal(backend_open(&iptables_backend_ops, &be, &t.tc, &env, &err), 0);
+	assert_int_equal(backend_snapshot(be, &written, &err), 0);
+	assert_false(written); /* nothing read yet: nothing to keep */
+	assert_int_equal(backend_apply(be, &in, &err), 0);
+	assert_int_equal(backend_verify(be, want, &err), 0);
+	assert_int_equal(backend_snapshot(be, &written, &err), 0);
+	assert_true(written);
+	assert_int_equal(backend_snapshot(be, &written, &err), 0);
+	assert_false(written); /* unchanged: not rewritten */
+	backend_close(be);
+	out = sh("stat -c %%a %s; cat %s", path, path);
+	assert_string_equal(out, "600\n"
+			    "create cdnallow4 hash:net family inet hashsize 1024 maxelem 65536\n"
+			    "add cdnallow4 192.0.2.0/24\n"
+			    "add cdnallow4 198.51.100.0/25\n"
+			    "create cdnallow6 hash:net family inet6 hashsize 1024 maxelem 65536\n"
+			    "add cdnallow6 2001:db8::/32\n");
+	free(out);
+	/* what the boot plugin does when the sets are gone */
+	assert_int_equal(sh_status("ipset destroy cdnallow4 && ipset destroy cdnallow6"), 0);
+	assert_holds(&t, "");
+	out = sh("ipset -exist restore -file %s && echo restored", path);
+	assert_string_equal(out, "restored\n");
+	free(out);
+	assert_holds(&t, "192.0.2.0/24 198.51.100.0/25 2001:db8::/32");
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+	ranges_free(want);
+}
+
 static void bad_values_are_config_errors(void **state)
 {
 	static const char *const bad[][2] = {
 		{"mode", "nft"},	  {"chain", "INPUT"},		  {"chain", "-x"},
 		{"set_v4", "a-name-that-is-far-too-long-x"}, {"ports", "0"},
 		{"ports", "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16"},	  {"ports", "80,http"},
+		{"boot_file", "relative/path"}, {"boot_file", "/tmp/chain-mode-has-no-sets"},
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -478,6 +528,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(ipset_restore_failure_destroys_the_temporaries),
 		cmocka_unit_test(chain_failure_in_one_family_puts_the_other_back),
 		cmocka_unit_test(long_rule_in_our_chain_is_read_and_replaced),
+		cmocka_unit_test(boot_file_recreates_the_sets),
 		cmocka_unit_test(bad_values_are_config_errors),
 	};
 

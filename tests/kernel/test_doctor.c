@@ -160,6 +160,7 @@ static void run_doctor(struct run *run)
 	snprintf(temp, sizeof(temp), "%s/csf.tempban", work);
 	if (run->o.fail2ban_socket == NULL)
 		run->o.fail2ban_socket = f2b;
+	run->o.etc_root = work; /* the host's /etc/ufw and /etc/nftables.conf are not ours */
 	run->o.csf_deny = deny;
 	run->o.csf_tempban = temp;
 	assert_int_equal(config_load(&run->cfg, cfg_path, false, &err), 0);

@@ -39,16 +39,21 @@ for f in /usr/sbin/cdnallow /etc/cdnallow/cdnallow.conf /usr/share/man/man8/cdna
 	/usr/share/man/man5/cdnallow.conf.5.gz /lib/systemd/system/cdnallow.service \
 	/lib/systemd/system/cdnallow.timer /lib/systemd/system/cdnallow-restore.service \
 	/usr/share/bash-completion/completions/cdnallow \
+	/usr/share/netfilter-persistent/plugins.d/14-cdnallow-sets \
+	/usr/share/netfilter-persistent/plugins.d/35-cdnallow \
 	/usr/share/doc/cdnallow/examples/cdnallow.conf.example \
 	/usr/share/doc/cdnallow/copyright; do
 	grep -qx "$f" "$tmp/files" || missing="$missing $f"
 done
+# netfilter-persistent runs its plugins with run-parts: only executable ones
+notexec=$(dpkg-deb -c "$deb" | awk '$6 ~ /plugins\.d\/./ && $1 != "-rwxr-xr-x" { print $6 }')
+[ -n "$notexec" ] && missing="$missing (not executable: $notexec)"
 conffiles=$(dpkg-deb -I "$deb" conffiles 2>/dev/null)
 if [ -n "$missing" ] || [ "$conffiles" != /etc/cdnallow/cdnallow.conf ]; then
 	echo "not ok 2 - package contents: missing:${missing:- none}; conffiles: $conffiles"
 	fail=1
 else
-	echo "ok 2 - package holds binary, man pages, units, completion; conffile $conffiles"
+	echo "ok 2 - package holds binary, man pages, units, completion, netfilter-persistent plugins; conffile $conffiles"
 fi
 changes=$(ls "$tmp"/cdnallow_"$version"_*.changes)
 if lintian --fail-on error,warning --display-info "$changes" >"$tmp/lintian" 2>&1; then

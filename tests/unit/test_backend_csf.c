@@ -472,6 +472,73 @@ static void bad_ports_and_lfd_ignore_are_config_errors(void **state)
 	}
 }
 
+/* A csf whose reload hangs, with a grandchild; both ignore SIGTERM. */
+static void hanging_csf(struct fx *f)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text),
+		 "#!/bin/sh\necho \"$*\" >> '%s'\ntrap '' TERM\nsleep 3600 &\n"
+		 "echo $! > '%s/sleep.pid'\nwait\n",
+		 f->p[CALLS], f->dir);
+	spit(f->p[SCRIPT], text);
+	assert_int_equal(chmod(f->p[SCRIPT], 0755), 0);
+}
+
+static void a_hanging_reload_is_ended_after_command_timeout(void **state)
+{
+	struct fx *f = *state;
+	struct cda_error err = {0};
+	struct ranges *cur;
+	char path[128], status[64], *text;
+	FILE *fp;
+
+	hanging_csf(f);
+	set(f, "command_timeout", "1s");
+	assert_int_equal(apply_list(f, "192.0.2.0/24", &err), -1);
+	assert_int_equal(err.code, CDA_EAPPLY);
+	assert_non_null(strstr(err.msg, "`csf -ra` timed out after 1 s"));
+	assert_non_null(strstr(err.msg, "our lists were put back"));
+	cur = read_now(f);
+	assert_int_equal(ranges_count4(cur) + ranges_count6(cur), 0);
+	ranges_free(cur);
+	/* the grandchild went with the process group: no longer running */
+	snprintf(path, sizeof(path), "%s/sleep.pid", f->dir);
+	text = slurp(path);
+	assert_non_null(text);
+	snprintf(path, sizeof(path), "/proc/%d/status", atoi(text));
+	free(text);
+	fp = fopen(path, "r");
+	while (fp != NULL && fgets(status, sizeof(status), fp) != NULL)
+		if (strncmp(status, "State:", 6) == 0)
+			assert_null(strpbrk(status + 6, "RSD"));
+	if (fp != NULL)
+		fclose(fp);
+}
+
+static void command_timeout_is_one_second_to_an_hour(void **state)
+{
+	static const char *const bad[] = {"0", "2h", "3601", "soon", "-1", ""};
+	struct fx *f = *state;
+	struct backend_env env = {0};
+	struct backend *be = NULL;
+	struct cda_error err = {0};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		set(f, "command_timeout", bad[i]);
+		if (backend_open(&csf_backend_ops, &be, &f->tc, &env, &err) == 0) {
+			backend_close(be);
+			fail_msg("command_timeout = %s was accepted", bad[i]);
+		}
+		assert_int_equal(err.code, CDA_ECONFIG);
+		assert_int_equal(err.line, target_line(&f->tc, "command_timeout"));
+		assert_non_null(strstr(err.msg, "command_timeout: a duration of 1s..1h"));
+	}
+	set(f, "command_timeout", "1h");
+	assert_int_equal(backend_open(&csf_backend_ops, &be, &f->tc, &env, &err), 0);
+	backend_close(be);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -500,6 +567,10 @@ int main(void)
 						setup_defaults, teardown),
 		cmocka_unit_test_setup_teardown(bare_lines_of_an_earlier_version_are_rewritten,
 						setup_defaults, teardown),
+		cmocka_unit_test_setup_teardown(a_hanging_reload_is_ended_after_command_timeout,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(command_timeout_is_one_second_to_an_hour, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(bad_ports_and_lfd_ignore_are_config_errors,
 						setup_defaults, teardown),
 	};

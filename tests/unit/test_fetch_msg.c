@@ -386,6 +386,25 @@ static void crc32_matches_the_standard_check_value(void **state)
 	(void)state;
 	assert_int_equal(fetch_msg_crc32("123456789", 9), 0xcbf43926U);
 	assert_int_equal(fetch_msg_crc32("", 0), 0);
+	{
+		/* every length and alignment up to 300 bytes against the bit-by-bit definition */
+		unsigned char buf[301];
+
+		for (size_t i = 0; i < sizeof(buf); i++)
+			buf[i] = (unsigned char)(i * 97 + 13);
+		for (size_t off = 0; off < 8; off++) {
+			for (size_t n = 0; n + off < sizeof(buf); n++) {
+				uint32_t c = 0xffffffffU;
+
+				for (size_t i = 0; i < n; i++) {
+					c ^= buf[off + i];
+					for (int k = 0; k < 8; k++)
+						c = c & 1 ? 0xedb88320U ^ (c >> 1) : c >> 1;
+				}
+				assert_int_equal(fetch_msg_crc32(buf + off, n), c ^ 0xffffffffU);
+			}
+		}
+	}
 }
 
 int main(void)

@@ -103,6 +103,47 @@ static void shrink_past_the_limit_is_refused(void **state)
 	assert_int_equal(guard_check_change(&c, &p, &err), 0);
 }
 
+/*
+ * Cloudflare's 2021 change split 104.16.0.0/12 into a /13 and a /14: one entry of fourteen
+ * removed (7%, under 10%), but 104.28.0.0/14 lost, a quarter of the /12 and 15% of the
+ * IPv4 addresses. The address measure refuses it; --force applies it.
+ */
+static void losing_addresses_past_the_limit_is_refused(void **state)
+{
+	static const char *const was[] = {"104.16.0.0/12", "172.64.0.0/13", "162.158.0.0/15",
+					  "198.41.128.0/17", NULL};
+	static const char *const now[] = {"104.16.0.0/13", "104.24.0.0/14", "172.64.0.0/13",
+					  "162.158.0.0/15", "198.41.128.0/17", NULL};
+	static const char *const all6[] = {"::/0", NULL};
+	struct ranges *a = from(was), *b = from(now), *lost = NULL, *w = from(all6);
+	struct guard_counts c = {.have = {14, 0}, .want = {15, 0}, .removed = {1, 0}};
+	struct guard_policy p = {.max_shrink = 0.10};
+	struct cda_error err = {0};
+
+	(void)state;
+	assert_int_equal(ranges_subtract(a, b, &lost), 0);
+	assert_true(ranges_addresses(lost, CDA_AF_INET) == 262144.0);
+	assert_true(ranges_addresses(a, CDA_AF_INET) == 1048576.0 + 524288 + 131072 + 32768);
+	assert_true(ranges_addresses(w, CDA_AF_INET6) == 0x1p128);
+	assert_true(ranges_addresses(w, CDA_AF_INET) == 0.0);
+	/* the whole real 2020-11 list held 1,786,880 addresses (tests/integration/guards.sh) */
+	c.have_addrs[0] = 1786880;
+	c.lost_addrs[0] = ranges_addresses(lost, CDA_AF_INET);
+	assert_int_equal(guard_check_change(&c, &p, &err), -1);
+	assert_int_equal(err.code, CDA_EGUARD);
+	if (strstr(err.msg, "IPv4 addresses (15%") == NULL)
+		fail_msg("%s", err.msg);
+	p.force = true;
+	assert_int_equal(guard_check_change(&c, &p, &err), 0);
+	p.force = false;
+	p.max_shrink = 0.15;
+	assert_int_equal(guard_check_change(&c, &p, &err), 0);
+	ranges_free(a);
+	ranges_free(b);
+	ranges_free(lost);
+	ranges_free(w);
+}
+
 static void exactly_the_limit_passes(void **state)
 {
 	struct guard_counts c = {.have = {10, 0}, .want = {9, 0}, .removed = {1, 0}};
@@ -210,6 +251,7 @@ int main(void)
 		cmocka_unit_test(srv6_sid_space_is_special),
 		cmocka_unit_test(partly_special_prefix_keeps_its_public_part),
 		cmocka_unit_test(shrink_past_the_limit_is_refused),
+		cmocka_unit_test(losing_addresses_past_the_limit_is_refused),
 		cmocka_unit_test(exactly_the_limit_passes),
 		cmocka_unit_test(emptying_a_family_is_refused_unless_forced),
 		cmocka_unit_test(a_locked_target_is_never_emptied_even_with_force),

@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+
 #include "ranges.h"
 
 static struct ranges *from(const char *const *cidrs)
@@ -218,6 +220,162 @@ static void large_random_sets_sort_and_round_trip(void **state)
 	ranges_free(back);
 }
 
+/* The hand-written IPv6 formatter prints what inet_ntop prints, zero runs in every place. */
+static void ipv6_format_matches_inet_ntop(void **state)
+{
+	uint64_t x = 88172645463325252ULL;
+
+	(void)state;
+	for (int i = 0; i < 200000; i++) {
+		char want[INET6_ADDRSTRLEN], got[INET6_ADDRSTRLEN];
+		unsigned char b[16];
+		cda_u128 a = 0;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		/* each 16-bit group: zero, 1, 0xffff or random, picked by two bits of x */
+		for (int g = 0; g < 8; g++) {
+			unsigned int pick = (unsigned int)(x >> (2 * g)) & 3u;
+			unsigned int v = pick == 0 ? 0 : pick == 1 ? (i & 1 ? 1u : 0xffffu)
+						       : (unsigned int)(x >> (16 + 5 * g)) & 0xffffu;
+
+			if (i % 3 == 0 && g < 5)
+				v = 0; /* the embedded-IPv4 forms too */
+			a = a << 16 | v;
+		}
+		for (int k = 0; k < 16; k++)
+			b[k] = (unsigned char)(a >> (8 * (15 - k)));
+		assert_non_null(inet_ntop(AF_INET6, b, want, sizeof(want)));
+		assert_int_equal(ipv6_format(a, got), strlen(want));
+		assert_string_equal(got, want);
+	}
+}
+
+/* Every block of the cover: aligned, inside the range, and the largest such (bit by bit). */
+static void cover_blocks_are_the_largest_aligned(void **state)
+{
+	uint64_t x = 1234567ULL;
+
+	(void)state;
+	for (int i = 0; i < 20000; i++) {
+		struct ranges *r = ranges_new();
+		struct cidr_list l = {0};
+		cda_u128 lo, hi, at;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		lo = (cda_u128)x << 64 | (x * 31);
+		lo &= ~(((cda_u128)1 << (x % 70)) - 1);
+		hi = lo + ((cda_u128)1 << (x % 67)) + x % 1000;
+		if (hi < lo)
+			hi = ~(cda_u128)0;
+		assert_non_null(r);
+		assert_int_equal(ranges_add6(r, lo, hi), 0);
+		assert_int_equal(ranges_to_cidrs(r, &l), 0);
+		assert_int_equal(ranges_cidr_count(r, CDA_AF_INET6), l.n);
+		at = lo;
+		for (size_t k = 0; k < l.n; k++) {
+			unsigned int host = 0;
+			cda_u128 first, last;
+
+			cidr_bounds(&l.v[k], &first, &last);
+			assert_true(first == at && last <= hi);
+			while (host < 128) {
+				cda_u128 m = host + 1 >= 128 ? ~(cda_u128)0
+							    : ((cda_u128)1 << (host + 1)) - 1;
+
+				if ((at & m) != 0 || (at | m) > hi)
+					break;
+				host++;
+			}
+			assert_int_equal(l.v[k].plen, 128 - host);
+			at = last + 1;
+		}
+		assert_true(at - 1 == hi);
+		cidr_list_finish(&l);
+		ranges_free(r);
+	}
+}
+
+static int cmp_r6(const void *a, const void *b)
+{
+	const struct range6 *x = a, *y = b;
+
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	return x->hi < y->hi ? -1 : x->hi > y->hi;
+}
+
+/* ranges_sort on IPv6 items, ties on lo included, at sizes around each merge width. */
+static void ipv6_sort_matches_qsort(void **state)
+{
+	static const size_t sizes[] = {2, 3, 15, 16, 17, 31, 33, 100, 1000, 4097, 50000};
+	uint64_t x = 99991ULL;
+
+	(void)state;
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		size_t n = sizes[s];
+		struct range6 *want = calloc(n, sizeof(*want));
+		struct ranges *r = ranges_new();
+
+		assert_non_null(want);
+		assert_non_null(r);
+		for (size_t i = 0; i < n; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			want[i].lo = (cda_u128)(x % 97) << 100 | (x >> 40);
+			want[i].hi = want[i].lo + (x % 5);
+			assert_int_equal(ranges_add6(r, want[i].lo, want[i].hi), 0);
+		}
+		qsort(want, n, sizeof(*want), cmp_r6);
+		ranges_sort(r);
+		assert_int_equal(ranges_count6(r), n);
+		for (size_t i = 0; i < n; i++)
+			assert_true(ranges_v6(r)[i].lo == want[i].lo && ranges_v6(r)[i].hi == want[i].hi);
+		ranges_free(r);
+		free(want);
+	}
+}
+
+/* ranges_already_normal answers what normalize-and-compare answers, on lists near normal. */
+static void already_normal_agrees_with_normalize(void **state)
+{
+	uint64_t x = 4242ULL;
+
+	(void)state;
+	for (int t = 0; t < 20000; t++) {
+		struct ranges *r = ranges_new(), *n;
+		size_t k = 1 + t % 6;
+
+		assert_non_null(r);
+		for (size_t i = 0; i < k; i++) {
+			uint32_t lo, hi;
+
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			lo = (uint32_t)(i * 16 + x % 12);
+			hi = lo + (uint32_t)(x >> 8) % 6;
+			if (t % 7 == 0 && i + 1 == k)
+				hi = UINT32_MAX;
+			if (t % 2)
+				assert_int_equal(ranges_add4(r, lo, hi), 0);
+			else
+				assert_int_equal(ranges_add6(r, (cda_u128)lo << 96, (cda_u128)hi << 96 |
+								(x % 3 == 0 ? ~(cda_u128)0 >> 32 : 0)), 0);
+		}
+		n = ranges_dup(r);
+		assert_non_null(n);
+		ranges_normalize(n);
+		assert_int_equal(ranges_already_normal(r), ranges_equal(n, r));
+		ranges_free(n);
+		ranges_free(r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +388,10 @@ int main(void)
 		cmocka_unit_test(cloudflare_split_diff_shows_removed_and_added),
 		cmocka_unit_test(intersect_and_contains_agree),
 		cmocka_unit_test(large_random_sets_sort_and_round_trip),
+		cmocka_unit_test(ipv6_format_matches_inet_ntop),
+		cmocka_unit_test(cover_blocks_are_the_largest_aligned),
+		cmocka_unit_test(ipv6_sort_matches_qsort),
+		cmocka_unit_test(already_normal_agrees_with_normalize),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,7 +26,7 @@ static int sh(const char *script, const char *in, size_t in_len, struct subproc_
 {
 	char *argv[] = {"/bin/sh", "-c", (char *)script, NULL};
 
-	return subproc_run(argv, in, in_len, r, err);
+	return subproc_run(argv, in, in_len, 0, r, err);
 }
 
 static char *pattern(size_t n)
@@ -160,14 +160,14 @@ static void missing_program_is_an_apply_error(void **state)
 	struct cda_error err = {0};
 	struct subproc_out r;
 
-	assert_int_equal(subproc_run(abs, NULL, 0, &r, &err), -1);
+	assert_int_equal(subproc_run(abs, NULL, 0, 0, &r, &err), -1);
 	assert_int_equal(err.code, CDA_EAPPLY);
 	assert_int_equal(err.sys_errno, ENOENT);
 	assert_non_null(strstr(err.msg, "cannot run /nonexistent/cda-no-such-program"));
 	assert_null(r.out);
 	assert_null(r.err);
 	cda_error_clear(&err);
-	assert_int_equal(subproc_run_ok(rel, "x", 1, &r, &err), -1);
+	assert_int_equal(subproc_run_ok(rel, "x", 1, 0, &r, &err), -1);
 	assert_int_equal(err.code, CDA_EAPPLY);
 	assert_int_equal(err.sys_errno, ENOENT);
 	assert_non_null(strstr(err.msg, "cda-no-such-program-in-path"));
@@ -184,7 +184,7 @@ static void run_ok_names_command_and_stderr(void **state)
 	struct cda_error err = {0};
 	struct subproc_out r;
 
-	assert_int_equal(subproc_run_ok(argv, NULL, 0, &r, &err), -1);
+	assert_int_equal(subproc_run_ok(argv, NULL, 0, 0, &r, &err), -1);
 	assert_int_equal(err.code, CDA_EAPPLY);
 	assert_non_null(strstr(err.msg, "`/bin/sh -c echo '2024"));
 	/* stdout is not quoted when stderr has something; the warning line is skipped */
@@ -192,7 +192,7 @@ static void run_ok_names_command_and_stderr(void **state)
 	assert_string_equal(strstr(err.msg, "` failed"), "` failed (exit 3): first;second");
 	assert_null(r.out); /* finished on failure */
 	cda_error_clear(&err);
-	assert_int_equal(subproc_run_ok(ok, NULL, 0, &r, &err), 0);
+	assert_int_equal(subproc_run_ok(ok, NULL, 0, 0, &r, &err), 0);
 	assert_string_equal(r.out, "fine\n");
 	assert_int_equal(err.code, CDA_OK);
 	subproc_out_finish(&r);
@@ -263,7 +263,7 @@ static void split_words_reach_the_program_unchanged(void **state)
 	struct subproc_out r;
 
 	assert_non_null(v);
-	assert_int_equal(subproc_run_ok(v, NULL, 0, &r, &err), 0);
+	assert_int_equal(subproc_run_ok(v, NULL, 0, 0, &r, &err), 0);
 	assert_string_equal(r.out, "x|a  b|$HOME;||");
 	subproc_out_finish(&r);
 	subproc_out_finish(&r); /* idempotent */
@@ -413,7 +413,7 @@ static void child_sees_only_path_and_lang(void **state)
 
 	assert_int_equal(setenv("CDA_INHERITED", "secret", 1), 0);
 	assert_int_equal(setenv("LANG", "de_DE.UTF-8", 1), 0);
-	assert_int_equal(subproc_run(argv, NULL, 0, &r, &err), 0);
+	assert_int_equal(subproc_run(argv, NULL, 0, 0, &r, &err), 0);
 	sorted_lines(r.out, buf, sizeof(buf));
 	assert_string_equal(buf, "LANG=C PATH=" FIXED_PATH);
 	subproc_out_finish(&r);
@@ -446,10 +446,10 @@ static void system_programs_come_from_the_fixed_path(void **state)
 	}
 	assert_true(asprintf(&np, "%s:%s", dir, old) > 0);
 	assert_int_equal(setenv("PATH", np, 1), 0);
-	assert_int_equal(subproc_run(env, NULL, 0, &r, &err), 0);
+	assert_int_equal(subproc_run(env, NULL, 0, 0, &r, &err), 0);
 	assert_non_null(strstr(r.out, "PATH=" FIXED_PATH));
 	subproc_out_finish(&r);
-	assert_int_equal(subproc_run(mine, NULL, 0, &r, &err), 0);
+	assert_int_equal(subproc_run(mine, NULL, 0, 0, &r, &err), 0);
 	assert_string_equal(r.out, "fake\n");
 	subproc_out_finish(&r);
 	assert_int_equal(setenv("PATH", old, 1), 0);
@@ -472,7 +472,7 @@ static void only_standard_fds_are_inherited(void **state)
 
 	assert_true(fd >= 0);
 	assert_int_equal(dup2(fd, 57), 57);
-	assert_int_equal(subproc_run(argv, NULL, 0, &r, &err), 0);
+	assert_int_equal(subproc_run(argv, NULL, 0, 0, &r, &err), 0);
 	assert_string_equal(r.out, "clean\n");
 	subproc_out_finish(&r);
 	close(57);

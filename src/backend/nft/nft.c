@@ -360,20 +360,13 @@ static bool rebind(struct nft_backend *nb)
 static int nft_save(struct backend *be, struct cda_error *err)
 {
 	struct nft_backend *nb = nft_from_base(be);
-	struct ranges *norm;
-	bool normal;
 
 	if (nb->env.state == NULL || !nb->known || nb->last == NULL)
 		return 0;
 	if (!rebind(nb))
 		return 0; /* the next run dumps */
 	/* The cache must hold the kernel's items exactly; keep only a canonical list. */
-	if ((norm = ranges_dup(nb->last)) == NULL)
-		return cda_error_sys(err, CDA_ESYS, "saving the nft cache");
-	ranges_normalize(norm);
-	normal = ranges_equal(norm, nb->last);
-	ranges_free(norm);
-	if (!normal)
+	if (!ranges_already_normal(nb->last))
 		return state_drop_applied(nb->env.state, nb->cache_key, err);
 	if (state_save_applied(nb->env.state, nb->cache_key, nb->last, nb->genid, err) < 0)
 		return -1;
