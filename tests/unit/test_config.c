@@ -190,6 +190,12 @@ static void every_global_key_is_read(void **state)
 	assert_int_equal(c.broadest_v6, 24);
 	assert_int_equal(c.verify_max, 500);
 	assert_int_equal(c.keep_withdrawn, 7 * 86400);
+	assert_string_equal(c.publish_key, "/srv/cdnallow/publish.key");
+	assert_string_equal(c.publish_password_file, "/srv/cdnallow/publish.pass");
+	assert_string_equal(c.publisher, "edge-publisher.1");
+	assert_true(c.publish_plain);
+	assert_int_equal(c.publish_keep, 12);
+	assert_int_equal(c.splay, 300);
 
 	m = config_find_source(&c, "mirror");
 	assert_non_null(m);
@@ -818,7 +824,7 @@ static void key_tables_are_terminated_and_known(void **state)
 	(void)state;
 	for (const char *const *k = config_global_keys; *k != NULL; k++)
 		n++;
-	assert_int_equal(n, 11);
+	assert_int_equal(n, 17);
 	assert_string_equal(config_source_keys[0], "provider");
 	assert_string_equal(config_target_keys[0], "backend");
 }
