@@ -242,7 +242,8 @@ static void prune(const char *dir, unsigned int keep, uint64_t current)
 	}
 	if (d != NULL)
 		closedir(d);
-	qsort(v, n, sizeof(*v), cmp_desc);
+	if (v != NULL)
+		qsort(v, n, sizeof(*v), cmp_desc);
 	for (size_t i = keep; i < n; i++) {
 		if (v[i] == current)
 			continue;
@@ -260,7 +261,7 @@ static int write_files(const char *dir, const struct config *cfg, const struct s
 		       const struct minisign_sk *sk, struct cda_error *err)
 {
 	struct textbuf tb = {0};
-	char name[80], path[PATH_MAX], trusted[256], *sig = NULL;
+	char name[80], line[82], path[PATH_MAX], trusted[256], *sig = NULL;
 	int rc = -1;
 
 	snapshot_format(s, &tb);
@@ -283,8 +284,8 @@ static int write_files(const char *dir, const struct config *cfg, const struct s
 		goto out;
 	/* last: a reader that sees the new name finds both of its files complete */
 	snprintf(path, sizeof(path), "%s/latest", dir);
-	strcat(name, "\n");
-	if (atomicfile_write(path, 0644, name, strlen(name), err) < 0)
+	snprintf(line, sizeof(line), "%s\n", name);
+	if (atomicfile_write(path, 0644, line, strlen(line), err) < 0)
 		goto out;
 	prune(dir, cfg->publish_keep, s->serial);
 	rc = 0;

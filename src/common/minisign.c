@@ -26,6 +26,13 @@
 /* an encrypted key asking for more than this much memory is refused */
 #define SCRYPT_MEM_MAX (2ULL << 30)
 
+/* A two-letter tag (algorithm, key derivation, checksum) into p: bytes, no NUL. */
+static void put_tag(uint8_t *p, const char tag[2])
+{
+	p[0] = (uint8_t)tag[0];
+	p[1] = (uint8_t)tag[1];
+}
+
 int minisign_init(struct cda_error *err)
 {
 	if (sodium_init() < 0)
@@ -109,7 +116,7 @@ void minisign_pk_base64(const struct minisign_pk *pk, char *buf, size_t size)
 {
 	uint8_t bin[PK_BIN];
 
-	memcpy(bin, "Ed", 2);
+	put_tag(bin, "Ed");
 	memcpy(bin + 2, pk->id, MINISIGN_ID_LEN);
 	memcpy(bin + 2 + MINISIGN_ID_LEN, pk->pk, 32);
 	if (size < sodium_base64_ENCODED_LEN(PK_BIN, sodium_base64_VARIANT_ORIGINAL)) {
@@ -228,8 +235,8 @@ char *minisign_sk_file(const struct minisign_sk *sk)
 	uint8_t bin[SK_BIN] = {0};
 	char *out;
 
-	memcpy(bin, "Ed", 2); /* kdf "\0\0": not encrypted, as minisign -G -W */
-	memcpy(bin + 4, "B2", 2);
+	put_tag(bin, "Ed"); /* kdf "\0\0": not encrypted, as minisign -G -W */
+	put_tag(bin + 4, "B2");
 	randombytes_buf(bin + SK_SALT, 32);
 	memcpy(bin + SK_KEYNUM, sk->id, MINISIGN_ID_LEN);
 	memcpy(bin + SK_KEYNUM + MINISIGN_ID_LEN, sk->sk, 64);
@@ -244,7 +251,7 @@ char *minisign_pk_file(const struct minisign_pk *pk)
 	uint8_t bin[PK_BIN];
 	char id[17], comment[64];
 
-	memcpy(bin, "Ed", 2);
+	put_tag(bin, "Ed");
 	memcpy(bin + 2, pk->id, MINISIGN_ID_LEN);
 	memcpy(bin + 2 + MINISIGN_ID_LEN, pk->pk, 32);
 	minisign_id_hex(pk->id, id);
@@ -352,7 +359,7 @@ int minisign_sign(const struct minisign_sk *sk, const void *msg, size_t len,
 	memcpy(s.trusted, trusted, tl + 1);
 	global_msg(&s, gm, &gn);
 	crypto_sign_detached(s.global, NULL, gm, gn, sk->sk);
-	memcpy(bin, "ED", 2);
+	put_tag(bin, "ED");
 	memcpy(bin + 2, sk->id, MINISIGN_ID_LEN);
 	memcpy(bin + 2 + MINISIGN_ID_LEN, s.sig, 64);
 	sodium_bin2base64(l2, sizeof(l2), bin, sizeof(bin), sodium_base64_VARIANT_ORIGINAL);

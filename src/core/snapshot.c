@@ -103,23 +103,30 @@ static const char *header(const char *line, const char *key)
 	return strncmp(line, key, k) == 0 && line[k] == ' ' ? line + k + 1 : NULL;
 }
 
+/* The next header line; false at the end or when too long (then it is not that header). */
+static bool next_header(struct reader *r, char *line, size_t size)
+{
+	bool too_long;
+
+	return next(r, line, size, &too_long) && !too_long;
+}
+
 static int header_lines(struct reader *r, struct cda_error *err)
 {
 	char line[128];
 	const char *v;
 	uint64_t t;
-	bool tl;
 
-	if (!next(r, line, sizeof(line), &tl) || strcmp(line, MAGIC) != 0)
+	if (!next_header(r, line, sizeof(line)) || strcmp(line, MAGIC) != 0)
 		return bad(r, err, "not a cdnallow snapshot (no \"" MAGIC "\" line first)");
-	if (!next(r, line, sizeof(line), &tl) || (v = header(line, "serial")) == NULL ||
+	if (!next_header(r, line, sizeof(line)) || (v = header(line, "serial")) == NULL ||
 	    !parse_u64(v, &r->s->serial) || r->s->serial == 0)
 		return bad(r, err, "line 2 is not \"serial N\" (N > 0)");
-	if (!next(r, line, sizeof(line), &tl) || (v = header(line, "time")) == NULL ||
+	if (!next_header(r, line, sizeof(line)) || (v = header(line, "time")) == NULL ||
 	    !parse_u64(v, &t) || t > INT64_MAX / 2)
 		return bad(r, err, "line 3 is not \"time UNIX-SECONDS\"");
 	r->s->time = (time_t)t;
-	if (!next(r, line, sizeof(line), &tl) || (v = header(line, "publisher")) == NULL ||
+	if (!next_header(r, line, sizeof(line)) || (v = header(line, "publisher")) == NULL ||
 	    !valid_name(v))
 		return bad(r, err, "line 4 is not \"publisher NAME\"");
 	memcpy(r->s->publisher, v, strlen(v) + 1); /* valid_name(): it fits */

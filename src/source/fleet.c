@@ -159,19 +159,20 @@ static int check_trusted(const char *trusted, uint64_t serial, struct cda_error 
 	return 0;
 }
 
-/* The taken sources' union into out. */
+/* The taken sources' union into out: those o names, or every one of s. */
 static int take(const struct fleet_opts *o, const struct snapshot *s, struct ranges *out,
 		struct cda_error *err)
 {
-	size_t n = o->sources != NULL ? o->n_sources : s->n;
-
-	for (size_t i = 0; i < n; i++) {
-		const struct snapshot_source *src =
-			o->sources != NULL ? snapshot_find(s, o->sources[i]) : &s->v[i];
+	for (size_t i = 0; o->sources == NULL && i < s->n; i++)
+		if (ranges_add_all(out, s->v[i].list) < 0)
+			return cda_error_sys(err, CDA_ESYS, "allocating");
+	for (size_t i = 0; o->sources != NULL && i < o->n_sources; i++) {
+		const char *name = o->sources[i];
+		const struct snapshot_source *src = snapshot_find(s, name);
 
 		if (src == NULL)
 			return cda_error_set(err, CDA_EDATA, "source %.64s is not in the snapshot "
-					     "(publisher %s)", o->sources[i], s->publisher);
+					     "(publisher %s)", name, s->publisher);
 		if (ranges_add_all(out, src->list) < 0)
 			return cda_error_sys(err, CDA_ESYS, "allocating");
 	}
