@@ -5,7 +5,8 @@
 # mirror, takes one signed by the real minisign, and refuses a flipped byte in the snapshot,
 # the signature or the trusted comment, a rollback, a stale snapshot, an unknown key, an
 # HTML pointer and a source the snapshot lacks, each with its cause and its set unchanged;
-# two keys during a rotation; a mirror answering 429 with Retry-After is passed over.
+# two keys during a rotation; a mirror answering 429 with Retry-After is passed over; a
+# password-protected minisign -G key signs through publish_password_file; --splay bounds.
 . "$CDNALLOW_SRC/tests/integration/lib.sh"
 netns_enter "$@"
 command -v minisign >/dev/null || prereq_missing "minisign (Debian package minisign)"
@@ -187,4 +188,29 @@ run "$CCONF" sync
 check "with the first mirror at 429 the run still succeeds" expect_rc 0
 check "the 429 and its Retry-After are reported" grep -q "429 (retry after 120 s)" "$WORK/err"
 check "the 429 mirror was asked once" test "$(grep -c '/m429/latest 429' "$REQLOG")" = 1
+# a password-protected key from the real minisign -G (scrypt) signs through
+# publish_password_file; the wrong password is refused
+printf 'fleet pw\nfleet pw\n' | minisign -G -p "$WORK/enc.pub" -s "$WORK/enc.key" >/dev/null 2>&1 ||
+	prereq_missing "minisign -G reading its password from stdin"
+printf 'fleet pw\n' >"$WORK/enc.pw"
+sed "s#^publish_key = .*#publish_key = $WORK/enc.key\npublish_password_file = $WORK/enc.pw#" \
+	"$PCONF" >"$WORK/penc.conf"
+chmod 600 "$WORK/penc.conf"
+run "$WORK/penc.conf" publish "$WORK/encout"
+check "publish signs with an encrypted minisign -G key (publish_password_file)" expect_rc 0
+check "the Debian minisign verifies that signature" sh -c \
+	"minisign -Vq -p '$WORK/enc.pub' -m '$WORK/encout/'\$(cat '$WORK/encout/latest')"
+printf 'not the password\n' >"$WORK/enc.pw"
+run "$WORK/penc.conf" publish "$WORK/encout"
+check "a wrong password is refused (exit 78, saying so)" sh -c \
+	"[ \$(cat '$WORK/rc') = 78 ] && grep -q 'wrong password' '$WORK/err'"
+
+# --splay: a random wait of at most N s before fetch, sync and publish, said with -v
+"$CDNALLOW" -c "$PCONF" -v --splay 1 fetch >"$WORK/out" 2>"$WORK/err"
+check "--splay 1 waits 0 or 1 s before a fetch and says so" \
+	grep -Eq "splay: waiting [01] s of at most 1" "$WORK/err"
+"$CDNALLOW" -c "$PCONF" --splay 86401 fetch >/dev/null 2>&1
+check "--splay over a day is a usage error (64)" test $? = 64
+"$CDNALLOW" -c "$PCONF" --splay 5 check >/dev/null 2>&1
+check "--splay with check, which does not wait, is a usage error (64)" test $? = 64
 finish
