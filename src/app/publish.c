@@ -325,6 +325,11 @@ int cli_publish(const struct options *o, const struct config *cfg, struct state 
 		s.v[i].list = lists[i].list;
 		s.n++;
 	}
+	if (cfg->publish_plain && snapshot_find(&s, "all") != NULL) {
+		cda_error_set(&err, CDA_ECONFIG, "publish_plain: a source named 'all' would write "
+			      "the union's plain lists (all-v4.txt): rename it");
+		goto fail;
+	}
 	if (mkdir(o->arg, 0755) < 0 && errno != EEXIST) {
 		cda_error_sys(&err, CDA_ESYS, "%s", o->arg);
 		goto fail;

@@ -213,4 +213,11 @@ check "--splay 1 waits 0 or 1 s before a fetch and says so" \
 check "--splay over a day is a usage error (64)" test $? = 64
 "$CDNALLOW" -c "$PCONF" --splay 5 check >/dev/null 2>&1
 check "--splay with check, which does not wait, is a usage error (64)" test $? = 64
+# plain lists: a source named "all" would overwrite the union's files: refused
+sed 's/^\[source.fastly\]/[source.all]/; s/^sources = cf fastly/sources = cf all/' "$PCONF" \
+	>"$WORK/pall.conf"
+chmod 600 "$WORK/pall.conf"
+run "$WORK/pall.conf" publish "$WORK/allout"
+check "publish_plain with a source named all is refused (78), nothing written" sh -c \
+	"[ \$(cat '$WORK/rc') = 78 ] && grep -q \"named 'all'\" '$WORK/err' && [ ! -e '$WORK/allout' ]"
 finish
