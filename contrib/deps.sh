@@ -6,7 +6,8 @@ pkgs="meson ninja-build pkg-config gcc clang libclang-rt-14-dev libnftnl-dev lib
 libcurl4-openssl-dev libcmocka-dev libjson-c-dev libseccomp-dev nftables iptables ipset
 fail2ban nginx-light mandoc iprange openssl python3 iproute2 util-linux procps time
 ca-certificates valgrind systemd lintian dpkg-dev debhelper bash-completion strace
-clang-tidy cppcheck ufw systemd-container debootstrap firewalld libsystemd-dev"
+clang-tidy cppcheck ufw systemd-container debootstrap firewalld libsystemd-dev
+libsodium-dev minisign"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||

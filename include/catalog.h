@@ -21,6 +21,7 @@ enum list_format {
 	FMT_AZURE,	    /* ServiceTags_Public: values[name==tag].properties.addressPrefixes */
 	FMT_ORACLE,	    /* regions[].cidrs[].cidr */
 	FMT_JSON_SELECT,    /* generic: select/where */
+	FMT_SNAPSHOT,	    /* a fleet publisher's signed snapshot (fleet.h); not parse_list's */
 };
 
 /* A built-in provider. */

@@ -10,6 +10,7 @@ struct cda_error;
 
 #define CONFIG_DEFAULT_PATH "/etc/cdnallow/cdnallow.conf"
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/cdnallow"
+#define CONFIG_DEFAULT_PUBLISH_KEY "/etc/cdnallow/publish.key"
 
 /* One "key = value" of a section, with its line in the file. */
 struct config_kv {
@@ -61,6 +62,12 @@ struct config {
 	unsigned int broadest_v6;   /* default 16 */
 	unsigned long verify_max;   /* full read-back up to this many ranges, default 10000 */
 	long keep_withdrawn;	    /* seconds a withdrawn range stays allowed, default 0 */
+	char *publish_key;	    /* publish: secret key file, NULL: CONFIG_DEFAULT_PUBLISH_KEY */
+	char *publish_password_file; /* publish: the encrypted secret key's password, or NULL */
+	char *publisher;	    /* publish: name in the snapshot, NULL: the host name */
+	bool publish_plain;	    /* publish: plain per-family lists beside the snapshot */
+	unsigned int publish_keep;  /* publish: versioned snapshots kept, default 5 */
+	long splay;		    /* seconds: a random sleep of 0..splay before a run, default 0 */
 	struct source_config *sources;
 	size_t n_sources;
 	struct target_config *targets;

@@ -5,9 +5,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 struct cda_error;
 struct config;
+struct ranges;
 struct run_report;
 struct state;
 
@@ -18,6 +20,14 @@ enum run_mode {
 	RUN_RESTORE, /* the last known good lists, no network; then as RUN_SYNC */
 };
 
+/* A source's list as a run left it (publish): moved out of the run, the caller's to free. */
+struct run_list {
+	const char *name;     /* the source's, borrowed from the config */
+	struct ranges *list;  /* NULL: the source has no list (failed, no fallback) */
+	char token[128];      /* its provider's change token, "" when none */
+	time_t fetched;	      /* when the list was fetched */
+};
+
 struct run_opts {
 	enum run_mode mode;
 	bool dry_run;		    /* read the targets; apply nothing, write no state */
@@ -25,6 +35,7 @@ struct run_opts {
 	bool verify_full;	    /* --verify-full */
 	const char *const *targets; /* --target names, borrowed; none: every target */
 	size_t n_targets;
+	struct run_list *lists;	    /* RUN_FETCH: when set, one slot per configured source */
 };
 
 /* Whether the --target names select name (every name when there are none). */

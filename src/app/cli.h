@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "cda_error.h"
 #include "config.h"
@@ -20,6 +21,8 @@ enum command {
 	CMD_CHECK,
 	CMD_UNLOCK,
 	CMD_DOCTOR,
+	CMD_PUBLISH,
+	CMD_KEYGEN,
 };
 
 struct options {
@@ -36,6 +39,8 @@ struct options {
 	const char **ips;
 	size_t n_ips;
 	const char *tls_name;
+	const char *arg; /* publish: DIR; keygen: the secret key file (optional) */
+	long splay;	 /* --splay seconds, -1 unset: the config's splay */
 	const char *given[8]; /* options that only some commands take, as typed */
 	size_t n_given;
 };
@@ -50,5 +55,15 @@ int cli_show(const struct options *o, const struct config *cfg, struct state *st
 int cli_doctor(const struct options *o, const struct config *cfg);
 int cli_unlock(const struct options *o, const struct config *cfg);
 void cli_list_providers(void);
+
+struct minisign_sk;
+struct run_list;
+/* keygen (publish.c): a new minisign key pair, the public key's line on stdout. */
+int cli_keygen(const struct options *o);
+/* The configured secret key, decrypted (publish_key, publish_password_file). */
+int cli_publish_key(const struct config *cfg, struct minisign_sk *sk, struct cda_error *err);
+/* After a publish run: the lists (one per source) written and signed into o->arg. */
+int cli_publish(const struct options *o, const struct config *cfg, struct state *st,
+		struct run_list *lists, const struct minisign_sk *sk, time_t now);
 
 #endif

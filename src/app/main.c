@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <sodium.h>
 
 #include "atomicfile.h"
 #include "backend.h"
@@ -19,6 +20,7 @@
 #include "cda_error.h"
 #include "config.h"
 #include "doctor.h"
+#include "minisign.h"
 #include "ranges.h"
 #include "report.h"
 #include "run.h"
@@ -44,6 +46,7 @@ static const struct option long_opts[] = {
 	{"port", required_argument, NULL, 'P'},
 	{"ip", required_argument, NULL, 'I'},
 	{"tls", required_argument, NULL, 'T'},
+	{"splay", required_argument, NULL, 'S'},
 	{"version", no_argument, NULL, 'R'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -54,7 +57,9 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: cdnallow [-c FILE] [-n|--dry-run] [--json] [-q|-v] [--target NAME]\n"
 		"                [--force] [--detailed-exitcode] [--verify-full]\n"
-		"                [sync|diff|show|fetch|restore|check|unlock]\n"
+		"                [--splay SECONDS] [sync|diff|show|fetch|restore|check|unlock]\n"
+		"       cdnallow [-c FILE] [--json] [--splay SECONDS] publish DIR\n"
+		"       cdnallow keygen [SECKEY]\n"
 		"       cdnallow [-c FILE] [--json] [-v] [--target NAME] doctor [--port N ...]\n"
 		"                [--ip ADDR ...] [--tls NAME]\n"
 		"       cdnallow --list-providers | --version | --help\n"
@@ -67,6 +72,8 @@ static void usage(FILE *out)
 		"  check    validate the configuration\n"
 		"  unlock   remove the origin lock at once (the next sync puts it back)\n"
 		"  doctor   diagnose why the CDN is refused (read-only)\n"
+		"  publish  fetch and validate every source, write a signed snapshot into DIR\n"
+		"  keygen   a new key pair for publish (minisign format)\n"
 		"\nconfig: %s\n",
 		CONFIG_DEFAULT_PATH);
 }
@@ -106,7 +113,8 @@ static int parse_command(const char *s, enum command *out)
 	} cmds[] = {
 		{"sync", CMD_SYNC},	  {"diff", CMD_DIFF},	{"show", CMD_SHOW},
 		{"fetch", CMD_FETCH},	  {"restore", CMD_RESTORE}, {"check", CMD_CHECK},
-		{"unlock", CMD_UNLOCK},	  {"doctor", CMD_DOCTOR},
+		{"unlock", CMD_UNLOCK},	  {"doctor", CMD_DOCTOR}, {"publish", CMD_PUBLISH},
+		{"keygen", CMD_KEYGEN},
 	};
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
@@ -121,7 +129,8 @@ static int parse_command(const char *s, enum command *out)
 const char *command_name(enum command c)
 {
 	static const char *const names[] = {"sync",  "diff",   "show",  "fetch",
-					    "restore", "check", "unlock", "doctor"};
+					    "restore", "check", "unlock", "doctor",
+					    "publish", "keygen"};
 	return names[c];
 }
 
@@ -225,6 +234,42 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* --splay or the splay key: a random sleep of 0..N s before a run from cron (not a dry run). */
+static void splay(const struct options *o, const struct config *cfg)
+{
+	long n = o->splay >= 0 ? o->splay : cfg->splay;
+	uint32_t secs;
+
+	if (n <= 0 || o->dry_run ||
+	    (o->cmd != CMD_SYNC && o->cmd != CMD_FETCH && o->cmd != CMD_PUBLISH))
+		return;
+	secs = randombytes_uniform((uint32_t)n + 1);
+	cli_log(o, LOG_INFO, "splay: waiting %u s of at most %ld", secs, n);
+	sleep(secs);
+}
+
+/* publish: the secret key (before anything is fetched) and a slot per source. */
+static int publish_prepare(const struct options *o, const struct config *cfg,
+			   struct minisign_sk *sk, struct run_list **lists)
+{
+	struct cda_error err = {0};
+	char buf[600];
+
+	if (cli_publish_key(cfg, sk, &err) < 0) {
+		cli_log(o, LOG_ERR, "publish: %s", cda_error_str(&err, buf, sizeof(buf)));
+		return cda_error_exit_status(&err);
+	}
+	*lists = calloc(cfg->n_sources + 1, sizeof(**lists));
+	return *lists == NULL ? 71 : 0;
+}
+
+static void free_lists(const struct config *cfg, struct run_list *lists)
+{
+	for (size_t i = 0; lists != NULL && i < cfg->n_sources; i++)
+		ranges_free(lists[i].list);
+	free(lists);
+}
+
 static int run(const struct options *o, const struct config *cfg)
 {
 	struct run_report rep = {0};
@@ -238,12 +283,19 @@ static int run(const struct options *o, const struct config *cfg)
 	char buf[600];
 	int status;
 
-	ro.mode = o->cmd == CMD_FETCH ? RUN_FETCH : o->cmd == CMD_RESTORE ? RUN_RESTORE : RUN_SYNC;
+	struct minisign_sk sk = {0};
+
+	ro.mode = o->cmd == CMD_FETCH || o->cmd == CMD_PUBLISH ? RUN_FETCH :
+		  o->cmd == CMD_RESTORE ? RUN_RESTORE : RUN_SYNC;
+	if (o->cmd == CMD_PUBLISH && (status = publish_prepare(o, cfg, &sk, &ro.lists)) != 0)
+		return status;
+	splay(o, cfg);
 	rep.command = command_name(o->cmd);
 	rep.dry_run = o->dry_run;
 	rep.started = time(NULL);
 	if (state_open(&st, cfg->state_dir, cfg->lock_timeout, readonly, &err) < 0) {
 		cli_log(o, LOG_ERR, "%s", cda_error_str(&err, buf, sizeof(buf)));
+		free_lists(cfg, ro.lists);
 		return cda_error_exit_status(&err);
 	}
 	if (o->cmd == CMD_SHOW) {
@@ -267,7 +319,14 @@ static int run(const struct options *o, const struct config *cfg)
 		report_human(stdout, &rep, o->verbosity > 0);
 	}
 	write_metrics(o, cfg, &rep, status);
+	if (ro.lists != NULL && (status == 0 || status == 75 || status == EXIT_CHANGED)) {
+		int ps = cli_publish(o, cfg, st, ro.lists, &sk, rep.started);
+
+		status = ps != 0 ? ps : status;
+	}
 out:
+	explicit_bzero(&sk, sizeof(sk));
+	free_lists(cfg, ro.lists);
 	report_finish(&rep);
 	state_close(st);
 	return status;
@@ -337,6 +396,16 @@ static int parse_option(int ch, const char *arg, struct options *o)
 	case 'T':
 		o->tls_name = arg;
 		return GO_ON;
+	case 'S': {
+		unsigned long v;
+
+		if (config_parse_ulong(arg, 0, 86400, &v) < 0) {
+			fprintf(stderr, "cdnallow: --splay %s: expected 0..86400 seconds\n", arg);
+			return 64;
+		}
+		o->splay = (long)v;
+		return GO_ON;
+	}
 	case 'R':
 		printf("cdnallow %s\n", CDNALLOW_VERSION);
 		return 0;
@@ -370,6 +439,7 @@ static const struct {
 	unsigned int cmds; /* 1 << enum command */
 } option_scope[] = {
 #define RUNS ((1U << CMD_SYNC) | (1U << CMD_DIFF) | (1U << CMD_FETCH) | (1U << CMD_RESTORE))
+#define SPLAYS ((1U << CMD_SYNC) | (1U << CMD_FETCH) | (1U << CMD_PUBLISH))
 	{"--dry-run", 'n', RUNS},
 	{"--force", 'f', RUNS},
 	{"--detailed-exitcode", 'd', RUNS},
@@ -377,6 +447,8 @@ static const struct {
 	{"--port", 'P', 1U << CMD_DOCTOR},
 	{"--ip", 'I', 1U << CMD_DOCTOR},
 	{"--tls", 'T', 1U << CMD_DOCTOR},
+	{"--splay", 'S', SPLAYS},
+#undef SPLAYS
 #undef RUNS
 };
 
@@ -425,6 +497,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 		usage(stderr);
 		return 64;
 	}
+	if (optind < argc && (o->cmd == CMD_PUBLISH || o->cmd == CMD_KEYGEN))
+		o->arg = argv[optind++];
+	if (o->cmd == CMD_PUBLISH && o->arg == NULL) {
+		fprintf(stderr, "cdnallow: publish needs a directory: publish DIR\n");
+		return 64;
+	}
 	if (optind < argc) {
 		fprintf(stderr, "cdnallow: unexpected argument '%s'\n", argv[optind]);
 		return 64;
@@ -461,6 +539,8 @@ static int check_backends(const struct options *o, const struct config *cfg)
 /* The command, with the configuration loaded: its exit status. */
 static int dispatch(const struct options *o, const struct config *cfg)
 {
+	struct cda_error err = {0};
+	char buf[600];
 	int status;
 
 	for (size_t i = 0; i < o->n_targets; i++) {
@@ -486,6 +566,11 @@ static int dispatch(const struct options *o, const struct config *cfg)
 		fprintf(stderr, "cdnallow: libcurl initialisation failed\n");
 		return 71;
 	}
+	if (minisign_init(&err) < 0) { /* before the fetch child: it verifies snapshots */
+		fprintf(stderr, "cdnallow: %s\n", cda_error_str(&err, buf, sizeof(buf)));
+		curl_global_cleanup();
+		return 71;
+	}
 	status = o->cmd == CMD_DOCTOR ? cli_doctor(o, cfg) : run(o, cfg);
 	curl_global_cleanup();
 	return status;
@@ -493,7 +578,7 @@ static int dispatch(const struct options *o, const struct config *cfg)
 
 int main(int argc, char **argv)
 {
-	struct options o = {.config = CONFIG_DEFAULT_PATH, .cmd = CMD_SYNC};
+	struct options o = {.config = CONFIG_DEFAULT_PATH, .cmd = CMD_SYNC, .splay = -1};
 	struct config cfg = {0};
 	struct cda_error err = {0};
 	char buf[600];
@@ -501,6 +586,10 @@ int main(int argc, char **argv)
 
 	if (status != GO_ON)
 		goto out;
+	if (o.cmd == CMD_KEYGEN) { /* needs no configuration */
+		status = cli_keygen(&o);
+		goto out;
+	}
 	o.use_syslog = !isatty(STDERR_FILENO) && getenv("CDNALLOW_NO_SYSLOG") == NULL;
 	if (o.use_syslog)
 		openlog("cdnallow", LOG_PID, LOG_DAEMON);

@@ -13,6 +13,8 @@ struct cda_error;
 struct config;
 struct fetch_answer;
 struct fetch_req;
+struct fetch_result;
+struct fleet_opts;
 struct ranges;
 struct run_opts;
 struct run_report;
@@ -30,6 +32,7 @@ struct source_run {
 	struct source_meta meta, new_meta;
 	bool needed, fresh;  /* used by a selected target; fetched anew this run */
 	bool all_applied;    /* every selected target using it is in step */
+	struct fleet_opts *fleet; /* provider = snapshot: its keys, loaded before the fork */
 	struct source_report *rep;
 };
 
@@ -55,6 +58,15 @@ int fetch_child_run(const struct source_run *srs, size_t n, struct fetch_req *re
 		    size_t total,
 		    int (*work)(void *ctx, struct fetch_answer *ans, struct cda_error *err),
 		    void *ctx, struct fetch_answer *ans, struct cda_error *err);
+
+/*
+ * In the fetch child, a snapshot source (snapshot_src.c): reqs[0..n_urls) are its mirrors'
+ * pointer files, fetched; the first mirror whose snapshot passes (fleet_accept(), or a 304
+ * still within max_age) settles res; the mirrors that failed before it are a warning in
+ * res->err (class CDA_OK); when none passes, res fails with each mirror's cause.
+ */
+void snapshot_source_work(const struct source_run *sr, const struct fleet_opts *fo,
+			  const struct fetch_req *reqs, struct fetch_result *res);
 
 /* The broadest prefix lengths a source may hold: the config's and its provider's, stricter. */
 void sources_bounds(const struct config *cfg, const struct source_run *sr, unsigned int *v4,

@@ -196,6 +196,25 @@ static void save_sources(const struct config *cfg, struct source_run *srs, struc
 	}
 }
 
+/* publish: each source's list moved into ro->lists, with its token and fetch time. */
+static void hand_lists(const struct run_opts *ro, const struct config *cfg,
+		       struct source_run *srs, const struct run_report *rep)
+{
+	for (size_t i = 0; i < cfg->n_sources; i++) {
+		struct run_list *l = &ro->lists[i];
+		const struct source_run *sr = &srs[i];
+
+		l->name = sr->sc->name;
+		if (!sr->needed || sr->list == NULL)
+			continue;
+		l->list = srs[i].list;
+		srs[i].list = NULL;
+		l->fetched = sr->fresh ? rep->started : sr->meta.fetched;
+		snprintf(l->token, sizeof(l->token), "%s",
+			 sr->fresh ? sr->new_meta.token : sr->meta.token);
+	}
+}
+
 int run_sync(const struct run_opts *ro, const struct config *cfg, struct state *st,
 	     struct run_report *rep, struct cda_error *err)
 {
@@ -218,6 +237,8 @@ int run_sync(const struct run_opts *ro, const struct config *cfg, struct state *
 		sync_targets(ro, cfg, srs, st, rep);
 	if (!ro->dry_run)
 		save_sources(cfg, srs, st, rep, err);
+	if (ro->lists != NULL)
+		hand_lists(ro, cfg, srs, rep);
 	rc = 0;
 out:
 	for (size_t i = 0; srs != NULL && i < cfg->n_sources; i++) {

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "fetch.h"
 #include "fetch_msg.h"
+#include "fleet.h"
 #include "guard.h"
 #include "parse.h"
 #include "pipeline.h"
@@ -176,7 +177,8 @@ static int fetch(const struct source_run *srs, size_t n, struct fetch_req *reqs,
 
 		for (size_t u = 0; u < nu; u++)
 			n304 += reqs[k + u].status == FETCH_NOT_MODIFIED;
-		if (n304 != 0 && n304 != nu) {
+		/* a snapshot's URLs are mirrors of one another, not parts of one list */
+		if (n304 != 0 && n304 != nu && srs[i].fleet == NULL) {
 			for (size_t u = 0; u < nu; u++) {
 				if (reqs[k + u].status != FETCH_NOT_MODIFIED)
 					continue;
@@ -288,6 +290,11 @@ static int child_work(void *p, struct fetch_answer *ans, struct cda_error *err)
 		if (!sr->needed)
 			continue;
 		res = &ans->res[j++];
+		if (sr->fleet != NULL) {
+			snapshot_source_work(sr, sr->fleet, &c->reqs[k], res);
+			k += sr->sc->n_urls;
+			continue;
+		}
 		gather(sr, &c->reqs[k], &res->err, &failed, &all304);
 		if (!failed && all304) {
 			res->kind = FETCH_RES_NOT_MODIFIED;
@@ -347,6 +354,12 @@ static int settle(const struct config *cfg, struct source_run *sr, struct fetch_
 	sr->new_meta = res->meta;
 	memcpy(sr->new_meta.config, config, sizeof(config));
 	snprintf(sr->rep->prev_token, sizeof(sr->rep->prev_token), "%s", sr->meta.token);
+	if (res->kind != FETCH_RES_FAILED && res->err.msg[0] != '\0') {
+		char buf[600];
+
+		report_note(rep, LOG_WARNING, "%s", cda_error_str(&res->err, buf, sizeof(buf)));
+		cda_error_clear(&res->err);
+	}
 	recheck(cfg, sr, res);
 	if (res->kind == FETCH_RES_NOT_MODIFIED) {
 		sr->rep->status = SRC_NOT_MODIFIED;
@@ -375,19 +388,51 @@ static int settle(const struct config *cfg, struct source_run *sr, struct fetch_
 	return 0;
 }
 
+/* Each needed snapshot source's keys, read here: the child may not open a key file. */
+static int load_fleet(struct source_run *srs, size_t n, struct fleet_opts *fo,
+		      struct run_report *rep)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct cda_error e = {0};
+		const char *key = NULL;
+		char buf[600];
+
+		if (!srs[i].needed || srs[i].ce->format != FMT_SNAPSHOT)
+			continue;
+		if (fleet_opts_load(srs[i].sc, &fo[i], &key, &e) == 0) {
+			srs[i].fleet = &fo[i];
+			continue;
+		}
+		/* checked at load: only a key file changed since can get here */
+		report_note(rep, LOG_ERR, "source %s: %s", srs[i].sc->name,
+			    cda_error_str(&e, buf, sizeof(buf)));
+		return -1;
+	}
+	return 0;
+}
+
 int sources_fetch(const struct config *cfg, struct source_run *srs, size_t n,
 		  struct run_report *rep, struct cda_error *err)
 {
 	struct fetch_answer ans = {0};
 	struct child_ctx c = {.cfg = cfg, .srs = srs, .n = n};
-	struct fetch_req *reqs;
-	size_t total, j = 0;
+	struct fleet_opts *fo = calloc(n + 1, sizeof(*fo));
+	struct fetch_req *reqs = NULL;
+	size_t total = 0, j = 0;
 	int rc = -1;
 
+	if (fo == NULL)
+		return cda_error_sys(err, CDA_ESYS, "allocating");
+	if (load_fleet(srs, n, fo, rep) < 0) {
+		cda_error_set(err, CDA_ECONFIG, "a snapshot source's public_key no longer loads");
+		goto out;
+	}
 	if (plan(srs, n, &reqs, &total, err) < 0)
-		return -1;
-	if (total == 0)
-		return 0;
+		goto out;
+	if (total == 0) {
+		rc = 0;
+		goto out;
+	}
 	c.reqs = reqs;
 	c.total = total;
 	/* network bytes are read, parsed and guarded in a sandboxed child only */
@@ -405,5 +450,11 @@ out:
 	for (size_t i = 0; i < total; i++)
 		fetch_req_finish(&reqs[i]);
 	free(reqs);
+	for (size_t i = 0; i < n; i++) {
+		fleet_opts_finish(&fo[i]);
+		srs[i].fleet = NULL;
+	}
+	free(fo);
 	return rc;
 }
+

@@ -8,6 +8,7 @@
 #include "backend.h"
 #include "catalog.h"
 #include "config_priv.h"
+#include "fleet.h"
 #include "parse.h"
 #include "strmap.h"
 #include "textbuf.h"
@@ -36,6 +37,27 @@ void config_parse_opts(const struct source_config *sc, const struct catalog_entr
 	po->where = source_get(sc, "where");
 }
 
+/* provider = snapshot: its keys load, its mirrors are fetched over the network. */
+static int check_snapshot(struct loader *ld, const struct source_config *sc)
+{
+	struct fleet_opts fo;
+	const char *key = NULL;
+	unsigned int line;
+	int rc = fleet_opts_load(sc, &fo, &key, ld->err);
+
+	fleet_opts_finish(&fo);
+	for (size_t u = 0; rc == 0 && u < sc->n_urls; u++)
+		if (strncmp(sc->urls[u], "file:", 5) == 0) {
+			rc = cda_error_set(ld->err, CDA_ECONFIG, "url: a snapshot's mirrors are "
+					   "fetched over https (not file://)");
+			key = "url";
+		}
+	if (rc == 0)
+		return 0;
+	line = key != NULL ? source_line(sc, key) : 0;
+	return cda_error_at(ld->err, ld->path, line != 0 ? line : sc->line);
+}
+
 int check_sources(struct loader *ld, const struct config *c)
 {
 	for (size_t i = 0; i < c->n_sources; i++) {
@@ -47,6 +69,11 @@ int check_sources(struct loader *ld, const struct config *c)
 
 		if (ce == NULL) /* load_source() made sure it is known */
 			continue;
+		if (ce->format == FMT_SNAPSHOT) {
+			if (check_snapshot(ld, sc) < 0)
+				return -1;
+			continue;
+		}
 		config_parse_opts(sc, ce, &po);
 		if (parse_check_opts(&po, &key, ld->err) == 0)
 			continue;

@@ -159,6 +159,46 @@ static int dup_str(struct loader *ld, char **dst, const char *s)
 	return 0;
 }
 
+/* The publisher's keys (cdnallow publish) and splay. 1 handled, 0 not ours, -1 bad. */
+static int publish_key(struct loader *ld, const struct config_kv *k, struct config *c)
+{
+	unsigned long u;
+	long v;
+
+	if (strcmp(k->key, "publish_key") == 0 || strcmp(k->key, "publish_password_file") == 0) {
+		if (k->value[0] != '/')
+			return bad_value(ld, k, "an absolute path");
+		return dup_str(ld, k->key[8] == 'k' ? &c->publish_key : &c->publish_password_file,
+			       k->value) < 0 ? -1 : 1;
+	}
+	if (strcmp(k->key, "publisher") == 0) {
+		size_t n = strspn(k->value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "0123456789_.-");
+
+		if (n == 0 || n > 63 || k->value[n] != '\0')
+			return bad_value(ld, k, "a name of 1..63 letters, digits, '_', '.', '-'");
+		return dup_str(ld, &c->publisher, k->value) < 0 ? -1 : 1;
+	}
+	if (strcmp(k->key, "publish_plain") == 0) {
+		if (config_parse_bool(k->value, &c->publish_plain) < 0)
+			return bad_value(ld, k, "yes or no");
+		return 1;
+	}
+	if (strcmp(k->key, "publish_keep") == 0) {
+		if (config_parse_ulong(k->value, 2, 1000, &u) < 0)
+			return bad_value(ld, k, "a number of 2..1000");
+		c->publish_keep = (unsigned int)u;
+		return 1;
+	}
+	if (strcmp(k->key, "splay") == 0) {
+		if (config_parse_duration(k->value, &v) < 0 || v > 86400)
+			return bad_value(ld, k, "a duration of 0..1d (\"0\", \"5m\")");
+		c->splay = v;
+		return 1;
+	}
+	return 0;
+}
+
 static int load_global(struct loader *ld, struct config *c, const struct scan_sec *sec)
 {
 	struct config_kv *kv = NULL;
@@ -177,6 +217,8 @@ static int load_global(struct loader *ld, struct config *c, const struct scan_se
 			goto out;
 		}
 		r = common_key(ld, k, &c->connect_timeout, &c->timeout, &c->max_bytes);
+		if (r == 0)
+			r = publish_key(ld, k, c);
 		if (r < 0)
 			goto out;
 		if (r > 0)
@@ -471,6 +513,9 @@ void config_finish(struct config *c)
 	free(c->path);
 	free(c->state_dir);
 	free(c->metrics_file);
+	free(c->publish_key);
+	free(c->publish_password_file);
+	free(c->publisher);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -485,6 +530,7 @@ static int set_defaults(struct loader *ld, struct config *t)
 	t->broadest_v6 = 16;
 	t->verify_max = 10000;
 	t->keep_withdrawn = 0;
+	t->publish_keep = 5;
 	if ((t->path = strdup(ld->path)) == NULL ||
 	    (t->state_dir = strdup(CONFIG_DEFAULT_STATE_DIR)) == NULL)
 		return config_oom(ld->err, ld->path);

@@ -12,7 +12,8 @@
 const char *const config_global_keys[] = {
 	"state_dir",   "max_shrink",  "lock_timeout", "connect_timeout", "timeout",
 	"max_bytes",   "metrics_file", "broadest_v4", "broadest_v6", "verify_max",
-	"keep_withdrawn", NULL,
+	"keep_withdrawn", "publish_key", "publish_password_file", "publisher", "publish_plain",
+	"publish_keep", "splay", NULL,
 };
 
 const char *const config_source_keys[] = {

@@ -68,6 +68,7 @@ static const char *const oracle_urls[] = {
 };
 static const char *const oracle_keys[] = {"tags", NULL};
 static const char *const json_keys[] = {"select", "where", NULL};
+static const char *const snapshot_keys[] = {"public_key", "max_age", "sources", NULL};
 
 #define JSON_ACCEPT "application/json"
 
@@ -310,6 +311,18 @@ static const struct catalog_entry entries[] = {
 		.keys = json_keys,
 		.accept = JSON_ACCEPT,
 	},
+	{
+		.name = "snapshot",
+		.description = "a fleet publisher's signed snapshot (cdnallow publish); url "
+			       "(its mirrors' pointer files, tried in order) and public_key required",
+		.urls = none,
+		.format = FMT_SNAPSHOT,
+		.min_v4 = 0,
+		.min_v6 = 0,
+		.broadest_v4 = 8,
+		.broadest_v6 = 16,
+		.keys = snapshot_keys,
+	},
 };
 
 #define N_ENTRIES (sizeof(entries) / sizeof(entries[0]))
@@ -363,6 +376,8 @@ const char *catalog_format_name(enum list_format f)
 		return "oracle";
 	case FMT_JSON_SELECT:
 		return "json";
+	case FMT_SNAPSHOT:
+		return "snapshot";
 	}
 	return "unknown";
 }

@@ -13,7 +13,7 @@ SRC=${CDNALLOW_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 FB=${FUZZ_BUILD:-$SRC/build-fuzz}
 SECS=${FUZZ_SECONDS:-20}
 JOBS=${FUZZ_JOBS:-1}
-TARGETS=${*:-text json config cidr privsep}
+TARGETS=${*:-text json config cidr privsep snapshot minisign}
 ART=${CDNALLOW_BUILD:-$FB}/fuzz-artifacts
 
 missing() {

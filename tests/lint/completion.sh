@@ -30,7 +30,7 @@ t() { # expected, words...
 		fail=1
 	fi
 }
-echo 1..8
+echo 1..11
 t 'diff ' cdnallow di
 t 'restore ' cdnallow -q res
 t '--detailed-exitcode --dry-run ' cdnallow --d
@@ -39,4 +39,8 @@ t 'nginx ' cdnallow --config="$tmp/c.conf" -t n
 t '' cdnallow sync ''
 t 'edge nginx ' cdnallow --config = "$tmp/c.conf" --target = ''
 t 'show ' cdnallow --target = edge sh
+t 'publish ' cdnallow -q pu
+t '--splay ' cdnallow --spl
+mkdir "$tmp/fleetdir"
+t "$tmp/fleetdir " cdnallow publish "$tmp/fl"
 exit $fail

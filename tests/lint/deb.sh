@@ -49,11 +49,17 @@ done
 notexec=$(dpkg-deb -c "$deb" | awk '$6 ~ /plugins\.d\/./ && $1 != "-rwxr-xr-x" { print $6 }')
 [ -n "$notexec" ] && missing="$missing (not executable: $notexec)"
 conffiles=$(dpkg-deb -I "$deb" conffiles 2>/dev/null)
+# the snapshot signatures need libsodium at run time (through shlibs:Depends)
+depends=$(dpkg-deb -f "$deb" Depends)
+case $depends in
+*libsodium*) ;;
+*) missing="$missing (Depends without libsodium: $depends)" ;;
+esac
 if [ -n "$missing" ] || [ "$conffiles" != /etc/cdnallow/cdnallow.conf ]; then
 	echo "not ok 2 - package contents: missing:${missing:- none}; conffiles: $conffiles"
 	fail=1
 else
-	echo "ok 2 - package holds binary, man pages, units, completion, netfilter-persistent plugins; conffile $conffiles"
+	echo "ok 2 - package holds binary, man pages, units, completion, netfilter-persistent plugins; conffile $conffiles; Depends has libsodium"
 fi
 changes=$(ls "$tmp"/cdnallow_"$version"_*.changes)
 if lintian --fail-on error,warning --display-info "$changes" >"$tmp/lintian" 2>&1; then

@@ -12,7 +12,8 @@
 /* Entries without a fixed URL: the operator must give url. */
 static bool url_required(const char *name)
 {
-	static const char *const names[] = {"azure-frontdoor", "akamai", "text", "json"};
+	static const char *const names[] = {"azure-frontdoor", "akamai", "text", "json",
+						   "snapshot"};
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

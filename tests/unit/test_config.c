@@ -190,6 +190,12 @@ static void every_global_key_is_read(void **state)
 	assert_int_equal(c.broadest_v6, 24);
 	assert_int_equal(c.verify_max, 500);
 	assert_int_equal(c.keep_withdrawn, 7 * 86400);
+	assert_string_equal(c.publish_key, "/srv/cdnallow/publish.key");
+	assert_string_equal(c.publish_password_file, "/srv/cdnallow/publish.pass");
+	assert_string_equal(c.publisher, "edge-publisher.1");
+	assert_true(c.publish_plain);
+	assert_int_equal(c.publish_keep, 12);
+	assert_int_equal(c.splay, 300);
 
 	m = config_find_source(&c, "mirror");
 	assert_non_null(m);
@@ -266,6 +272,68 @@ static void bad_numbers_are_refused(void **state)
 	expect_error("[cdnallow]\nmax_bytes = 8X\n" MIN_SRC MIN_TGT, 2, "max_bytes:");
 	expect_error("[cdnallow]\nstate_dir = relative/dir\n" MIN_SRC MIN_TGT, 2,
 		     "state_dir: expected an absolute path");
+}
+
+#define PK "RWQYOiWMt++2AqS/dbIio/Qz2x6kK/2egmRdp3iiestRoEF/79lpkFV5"
+#define SNAP_TGT "[target.t]\nbackend = null\nsources = f\n"
+
+/* The publisher's keys and splay: each bad value names its line and key. */
+static void bad_publish_keys_are_refused(void **state)
+{
+	(void)state;
+	expect_error("[cdnallow]\npublish_key = relative.key\n" MIN_SRC MIN_TGT, 2,
+		     "publish_key: expected an absolute path");
+	expect_error("[cdnallow]\npublish_password_file = pw\n" MIN_SRC MIN_TGT, 2,
+		     "publish_password_file: expected an absolute path");
+	expect_error("[cdnallow]\npublisher = two words\n" MIN_SRC MIN_TGT, 2, "publisher:");
+	expect_error("[cdnallow]\npublisher = a/b\n" MIN_SRC MIN_TGT, 2, "publisher:");
+	expect_error("[cdnallow]\npublish_plain = maybe\n" MIN_SRC MIN_TGT, 2, "publish_plain:");
+	expect_error("[cdnallow]\npublish_keep = 1\n" MIN_SRC MIN_TGT, 2, "publish_keep:");
+	expect_error("[cdnallow]\npublish_keep = 1001\n" MIN_SRC MIN_TGT, 2, "publish_keep:");
+	expect_error("[cdnallow]\nsplay = 2d\n" MIN_SRC MIN_TGT, 2, "splay:");
+	expect_error("[cdnallow]\nsplay = soon\n" MIN_SRC MIN_TGT, 2, "splay:");
+}
+
+/* provider = snapshot: url and public_key required, each key checked at load time. */
+static void snapshot_source_keys_are_checked(void **state)
+{
+	(void)state;
+	expect_error("[source.f]\nprovider = snapshot\npublic_key = " PK "\n" SNAP_TGT, 1,
+		     "url: missing");
+	expect_error("[source.f]\nprovider = snapshot\nurl = https://m.example/latest\n"
+		     SNAP_TGT, 1, "needs public_key");
+	expect_error("[source.f]\nprovider = snapshot\nurl = https://m.example/latest\n"
+		     "public_key = RWQnotakey\n" SNAP_TGT, 4, "public key");
+	expect_error("[source.f]\nprovider = snapshot\nurl = https://m.example/latest\n"
+		     "public_key = /nonexistent/cdnallow-test.pub\n" SNAP_TGT, 4,
+		     "/nonexistent/cdnallow-test.pub");
+	expect_error("[source.f]\nprovider = snapshot\nurl = https://m.example/latest\n"
+		     "public_key = " PK " " PK " " PK " " PK " " PK "\n" SNAP_TGT, 4,
+		     "1 to 4 keys");
+	expect_error("[source.f]\nprovider = snapshot\nurl = https://m.example/latest\n"
+		     "public_key = " PK "\nmax_age = forever\n" SNAP_TGT, 5, "max_age:");
+	expect_error("[source.f]\nprovider = snapshot\nurl = https://m.example/latest\n"
+		     "public_key = " PK "\nsources = \"\"\n" SNAP_TGT, 5, "sources:");
+	expect_error("[source.f]\nprovider = snapshot\nurl = file:///srv/fleet/latest\n"
+		     "public_key = " PK "\n" SNAP_TGT, 3, "fetched over https");
+}
+
+static void a_snapshot_source_loads(void **state)
+{
+	struct tmpconf t;
+	struct config c;
+	struct cda_error err = {0};
+	const char *path = write_conf(&t, "[source.f]\nprovider = snapshot\n"
+				      "url = https://a.example/latest https://b.example/latest\n"
+				      "public_key = " PK " " PK "\nmax_age = 2d\nsources = cf gh\n"
+				      SNAP_TGT, 0600);
+
+	(void)state;
+	if (config_load(&c, path, false, &err) < 0)
+		fail_msg("%s:%u: %s", err.origin, err.line, err.msg);
+	assert_int_equal(config_find_source(&c, "f")->n_urls, 2);
+	config_finish(&c);
+	rm_conf(&t);
 }
 
 static void missing_provider_is_refused(void **state)
@@ -818,7 +886,7 @@ static void key_tables_are_terminated_and_known(void **state)
 	(void)state;
 	for (const char *const *k = config_global_keys; *k != NULL; k++)
 		n++;
-	assert_int_equal(n, 11);
+	assert_int_equal(n, 17);
 	assert_string_equal(config_source_keys[0], "provider");
 	assert_string_equal(config_target_keys[0], "backend");
 }
@@ -834,6 +902,9 @@ int main(void)
 		cmocka_unit_test(bad_percent_names_line_and_key),
 		cmocka_unit_test(bad_bool_names_line_and_key),
 		cmocka_unit_test(bad_numbers_are_refused),
+		cmocka_unit_test(bad_publish_keys_are_refused),
+		cmocka_unit_test(snapshot_source_keys_are_checked),
+		cmocka_unit_test(a_snapshot_source_loads),
 		cmocka_unit_test(missing_provider_is_refused),
 		cmocka_unit_test(unknown_provider_is_refused),
 		cmocka_unit_test(generic_provider_needs_url),
