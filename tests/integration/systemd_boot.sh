@@ -13,7 +13,7 @@ set -u
 : "${CDNALLOW:?CDNALLOW must point at the built binary}"
 : "${CDNALLOW_SRC:?CDNALLOW_SRC must point at the source tree}"
 CACHE=${CDNALLOW_TEST_CACHE:-/var/cache/cdnallow-test}
-PKGS=systemd,systemd-sysv,dbus,nftables,libcurl4,libnftnl11,libmnl0,libiniparser1,libjson-c5,iproute2,ca-certificates,python3
+PKGS=systemd,systemd-sysv,dbus,nftables,libcurl4,libnftnl11,libmnl0,libiniparser1,libjson-c5,libsodium23,libseccomp2,libsystemd0,iproute2,ca-certificates,python3
 CF="$CDNALLOW_SRC/tests/data/cloudflare/plug_cloudflare_2021-11-18_522639f"
 T_N=0
 T_FAIL=0
@@ -93,6 +93,12 @@ if ! mount -t overlay overlay -o "lowerdir=$ROOT,upperdir=$W/upper,workdir=$W/wo
 	cp -a "$ROOT/." "$R/" || cannot "copying the root"
 fi
 install -m 0755 "$CDNALLOW" "$R/usr/sbin/cdnallow"
+# a library the binary gained but PKGS lacks would fail every check below: name it here
+missing=$(chroot "$R" ldd /usr/sbin/cdnallow 2>&1 | grep 'not found')
+if [ -n "$missing" ]; then
+	echo "Bail out! the container root lacks libraries of cdnallow (add their packages to PKGS): $missing"
+	exit 1
+fi
 for u in cdnallow.service cdnallow.timer cdnallow-restore.service; do
 	install -m 0644 "$CDNALLOW_SRC/contrib/systemd/$u" "$R/lib/systemd/system/$u"
 done
@@ -186,6 +192,9 @@ check "first boot: cdnallow-restore skipped (no last known good list)" \
 
 # 2. the first sync under the shipped hardening, and the restore unit armed after it
 check "cdnallow.service syncs under its hardening" ct systemctl start cdnallow.service
+# when it failed, the reason is in the container's journal: show it
+ct systemctl is-failed --quiet cdnallow.service &&
+	ct journalctl -u cdnallow.service --no-pager -n 30 2>&1 | sed 's/^/# /'
 check "the sets are filled" sh -c "[ \$(timeout 60 nsenter -t $LEADER -a nft list set inet cdnallow allow_v4 | grep -c /) -gt 5 ]"
 check "the script is written, 0600" sh -c "[ \"\$(stat -c %a '$R/var/lib/cdnallow/edge.nft')\" = 600 ]"
 sleep 1
