@@ -21,15 +21,19 @@ struct atomicfile {
 	const char *name;     /* path's last component, in dirfd */
 	const char *tmp_name; /* tmp_path's last component, in dirfd */
 	int dirfd;            /* path's directory; open while path is set */
+	int fd;               /* the temporary, under fp (fstat, fchown); -1 once closed */
+	int werr;             /* the first write error's errno, 0 when none */
 	mode_t mode;
 };
 
 /* A temporary next to path (O_EXCL); when path is a regular file, the temporary takes its
  * owner, group and extended attributes (SELinux label, ACLs; a file system without them is
- * fine), then mode, whatever the umask. -1: CDA_ESYS with path. */
+ * fine), then mode, whatever the umask. -1: CDA_ESYS with path. af must stay where it is
+ * until commit or abort (its stream refers to it). */
 int atomicfile_open(struct atomicfile *af, const char *path, mode_t mode, struct cda_error *err);
 /* fflush, fsync, fclose (checked), rename, fsync the directory. On failure the temporary is
- * removed and the old file stays. Frees af's strings and closes its directory either way. */
+ * removed and the old file stays; a write that failed earlier (an unchecked fprintf) is
+ * reported with its own errno. Frees af's strings and closes its directory either way. */
 int atomicfile_commit(struct atomicfile *af, struct cda_error *err);
 /* Remove the temporary; NULL-safe and safe after commit. */
 void atomicfile_abort(struct atomicfile *af);

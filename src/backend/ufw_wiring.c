@@ -355,9 +355,9 @@ static int put_file(const char *path, const char *data, size_t len, mode_t mode,
 		return -1;
 	/* the owner only when it differs: the unit has no CAP_CHOWN */
 	if ((len > 0 && fwrite(data, 1, len, af.fp) != len) ||
-	    (own != NULL && (fstat(fileno(af.fp), &st) < 0 ||
+	    (own != NULL && (fstat(af.fd, &st) < 0 ||
 			     ((st.st_uid != own->st_uid || st.st_gid != own->st_gid) &&
-			      fchown(fileno(af.fp), own->st_uid, own->st_gid) < 0)))) {
+			      fchown(af.fd, own->st_uid, own->st_gid) < 0)))) {
 		cda_error_sys(err, CDA_ESYS, "cannot write %s", path);
 		atomicfile_abort(&af);
 		return -1;

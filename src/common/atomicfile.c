@@ -210,7 +210,44 @@ static void release(struct atomicfile *af)
 	af->tmp_name = NULL;
 	af->dirfd = -1;
 	af->fp = NULL;
+	af->fd = -1;
 }
+
+/*
+ * The temporary's stream writes through these: stdio keeps only an error flag, and a caller's
+ * unchecked fprintf() that hit a full disk would leave commit nothing but EIO to report. The
+ * first write error's errno is kept for commit.
+ */
+static ssize_t tmp_write(void *cookie, const char *buf, size_t len)
+{
+	struct atomicfile *af = cookie;
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write(af->fd, buf + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (af->werr == 0)
+				af->werr = n < 0 ? errno : EIO;
+			break;
+		}
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+static int tmp_close(void *cookie)
+{
+	struct atomicfile *af = cookie;
+	int fd = af->fd;
+
+	af->fd = -1;
+	return close(fd);
+}
+
+static const cookie_io_functions_t tmp_io = {.write = tmp_write, .close = tmp_close};
 
 /* The temporary next to path (name in dirfd), O_EXCL; its path into *tmp (NULL on failure). */
 static int create_tmp(int dirfd, const char *path, const char *name, char **tmp,
@@ -251,6 +288,7 @@ int atomicfile_open(struct atomicfile *af, const char *path, mode_t mode, struct
 
 	memset(af, 0, sizeof(*af));
 	af->dirfd = -1;
+	af->fd = -1;
 	if (p == NULL) {
 		cda_error_sys(err, CDA_ESYS, "cannot write %s", path);
 		return -1;
@@ -275,7 +313,8 @@ int atomicfile_open(struct atomicfile *af, const char *path, mode_t mode, struct
 		cda_error_sys(err, CDA_ESYS, "cannot set the mode of %s", af->tmp_path);
 		goto fail;
 	}
-	if ((af->fp = fdopen(fd, "w")) == NULL) {
+	af->fd = fd;
+	if ((af->fp = fopencookie(af, "w", tmp_io)) == NULL) {
 		cda_error_sys(err, CDA_ESYS, "cannot write %s", af->tmp_path);
 		goto fail;
 	}
@@ -310,8 +349,10 @@ int atomicfile_commit(struct atomicfile *af, struct cda_error *err)
 	}
 	af->fp = NULL;
 	errno = 0;
-	if (ferror(fp) || fflush(fp) != 0 || fsync(fileno(fp)) < 0) {
-		if (errno == 0)
+	if (ferror(fp) || fflush(fp) != 0 || fsync(af->fd) < 0) {
+		if (af->werr != 0)
+			errno = af->werr;
+		else if (errno == 0)
 			errno = EIO;
 		saved = errno;
 		fclose(fp);

@@ -270,6 +270,55 @@ static ino_t inode(const char *path)
 	return sb.st_ino;
 }
 
+/*
+ * The state writers print line by line without checking each call (issue 13: a full disk
+ * was reported as "Input/output error"): the first write's errno reaches commit.
+ */
+static void full_disk_in_unchecked_writes_is_named_at_commit(void **state)
+{
+	struct tmpdir t;
+	pid_t pid;
+	int status;
+
+	(void)state;
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	mk(&t);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct cda_error err = {0};
+		struct atomicfile af;
+
+		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount("cda-full", t.dir, "tmpfs", 0, "size=16k,mode=0700") < 0)
+			_exit(77);
+		put(t.path, "old\n");
+		if (atomicfile_open(&af, t.path, 0600, &err) < 0)
+			_exit(10);
+		for (int i = 0; i < 8192; i++) /* 8192 lines of 16 bytes: past 16k on the way */
+			fprintf(af.fp, "10.%d.%d.0/24 x\n", i / 256 % 100 + 10, i % 256);
+		if (atomicfile_commit(&af, &err) != -1)
+			_exit(11);
+		if (err.code != CDA_ESYS || err.sys_errno != ENOSPC)
+			_exit(12);
+		if (strcmp(get(t.path), "old\n") != 0 || entries(t.dir) != 1)
+			_exit(13);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77) {
+		cleanup(&t);
+		skip();
+		return;
+	}
+	assert_int_equal(WEXITSTATUS(status), 0);
+	cleanup(&t);
+}
+
 static void failed_trial_puts_the_kept_file_back(void **state)
 {
 	struct tmpdir t;
@@ -498,6 +547,7 @@ int main(void)
 		cmocka_unit_test(unwritable_directory_fails_and_keeps_the_old_file),
 		cmocka_unit_test(missing_directory_fails_naming_the_path),
 		cmocka_unit_test(full_disk_fails_and_keeps_the_old_file),
+		cmocka_unit_test(full_disk_in_unchecked_writes_is_named_at_commit),
 		cmocka_unit_test(failed_trial_puts_the_kept_file_back),
 		cmocka_unit_test(accepted_trial_drops_the_kept_file),
 		cmocka_unit_test(failed_trial_of_a_new_file_removes_it),
