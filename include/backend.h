@@ -17,6 +17,7 @@ struct textbuf;
 struct backend {
 	const struct backend_ops *ops;
 	size_t msgs_sent; /* element messages the last apply sent (nft; 0 where meaningless) */
+	bool outcome_unknown; /* the last apply failed, and the change may have reached the target */
 };
 
 /* What a run gives every backend besides its target section. */

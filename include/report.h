@@ -75,6 +75,7 @@ struct target_report {
 	size_t v4, v6;	/* prefixes the target holds after the run (or would) */
 	size_t elem_msgs; /* backend messages sent (nft) */
 	bool drift;	  /* objects besides the sets (the origin lock) were put right */
+	bool unverified; /* failed after the backend sent the change: it may hold the new list */
 	char lock[128];	  /* the origin lock as found, "" when none */
 	struct cda_error err;
 };

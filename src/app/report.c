@@ -152,7 +152,8 @@ int report_human(FILE *out, const struct run_report *r, bool verbose)
 				cda_error_str(&t->err, ebuf, sizeof(ebuf)));
 			break;
 		case TGT_FAILED:
-			fprintf(out, "FAILED, left as it was: %s\n",
+			fprintf(out, "FAILED, %s: %s\n",
+				t->unverified ? "sent but not verified" : "left as it was",
 				cda_error_str(&t->err, ebuf, sizeof(ebuf)));
 			break;
 		case TGT_SKIPPED:
@@ -380,6 +381,8 @@ static void emit_target(FILE *out, const struct target_report *t)
 	if (t->status == TGT_REFUSED || t->status == TGT_FAILED || t->status == TGT_SKIPPED ||
 	    t->err.code != CDA_OK)
 		emit_key(out, "error", error_json(&t->err));
+	if (t->status == TGT_FAILED)
+		emit_key(out, "unverified", json_object_new_boolean(t->unverified));
 	fputc('}', out);
 }
 

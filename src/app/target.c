@@ -356,8 +356,15 @@ static void apply(struct target_work *w)
 		in.add = add;
 	}
 	in.del = del;
-	if (backend_apply(w->be, &in, err) < 0 || backend_verify(w->be, w->want, err) < 0) {
+	if (backend_apply(w->be, &in, err) < 0) {
 		tr->status = TGT_FAILED;
+		tr->unverified = w->be->outcome_unknown;
+		goto out;
+	}
+	if (backend_verify(w->be, w->want, err) < 0) {
+		/* the change went out; only its read-back failed: the target may hold either */
+		tr->status = TGT_FAILED;
+		tr->unverified = true;
 		goto out;
 	}
 	tr->status = TGT_CHANGED;
@@ -433,7 +440,12 @@ static void finish(struct target_work *w)
 	}
 	withdrawn_list_finish(&w->keep);
 	snapshot(w);
-	if (tr->status == TGT_FAILED)
+	if (tr->status == TGT_FAILED && tr->unverified)
+		report_note(w->rep, LOG_ERR,
+			    "target %s: %s; the change was sent but not verified (the target may "
+			    "hold the new list), its state was not updated: the next run checks it",
+			    w->tc->name, cda_error_str(&tr->err, buf, sizeof(buf)));
+	else if (tr->status == TGT_FAILED)
 		report_note(w->rep, LOG_ERR, "target %s: %s; left as it was", w->tc->name,
 			    cda_error_str(&tr->err, buf, sizeof(buf)));
 	if (tr->status == TGT_SKIPPED)

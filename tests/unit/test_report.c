@@ -122,6 +122,35 @@ static void human_names_the_fallback_and_each_change_with_its_source(void **stat
 	free(text);
 }
 
+/* A failed target says whether the change was sent before the failure (issue 13: a failed
+ * read-back after the commit was reported as "left as it was" with the new list live). */
+static void a_failure_after_sending_says_so_in_text_and_json(void **state)
+{
+	struct fixture f;
+	char *text;
+	json_object *doc, *t, *v;
+
+	(void)state;
+	for (int unverified = 0; unverified < 2; unverified++) {
+		fill(&f);
+		f.tgt.status = TGT_FAILED;
+		f.tgt.unverified = unverified;
+		cda_error_set(&f.tgt.err, CDA_EAPPLY, "reading set inet t s");
+		text = render(human_quiet, &f.run);
+		assert_non_null(strstr(text, unverified ? "FAILED, sent but not verified: reading set"
+							: "FAILED, left as it was: reading set"));
+		free(text);
+		text = render(report_json, &f.run);
+		doc = json_tokener_parse(text);
+		assert_non_null(doc);
+		t = json_object_array_get_idx(json_object_object_get(doc, "targets"), 0);
+		assert_true(json_object_object_get_ex(t, "unverified", &v));
+		assert_int_equal(json_object_get_boolean(v), unverified);
+		json_object_put(doc);
+		free(text);
+	}
+}
+
 static void json_is_one_document_with_the_documented_fields(void **state)
 {
 	struct fixture f;
@@ -259,6 +288,7 @@ int main(void)
 		cmocka_unit_test(json_is_valid_utf8_whatever_the_messages_hold),
 		cmocka_unit_test(metrics_escape_labels_and_count_failures),
 		cmocka_unit_test(every_status_has_a_name),
+		cmocka_unit_test(a_failure_after_sending_says_so_in_text_and_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, drop_held);

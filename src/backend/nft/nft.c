@@ -226,8 +226,13 @@ static int build_and_send(struct nft_backend *nb, struct apply *a, const struct 
 static int look(struct nft_backend *nb, struct apply *a, const struct nft_outcome *o,
 		struct cda_error *err)
 {
-	if (nft_read_compare(nb, a->w, err) < 0) {
-		if (!o->lost && err->code == CDA_EAPPLY) {
+	int rc = nft_read_compare(nb, a->w, err);
+
+	if (rc < 0) {
+		/* sets unlike want: the batch was not committed (it is all or nothing); a dump
+		 * that failed says nothing either way */
+		nb->base.outcome_unknown = rc == -1;
+		if (!o->lost && rc == -2) {
 			char msg[sizeof(err->msg)];
 
 			snprintf(msg, sizeof(msg), "%s", err->msg);

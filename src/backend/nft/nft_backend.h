@@ -105,7 +105,8 @@ struct ranges *nft_only_synced(const struct nft_backend *nb, const struct ranges
 /* What the kernel holds now, with its genid (nb->last, nb->genid, and the lock chains).
  * use_cache: take the state cache when its genid is the current one (no dump). */
 int nft_read_kernel(struct nft_backend *nb, bool use_cache, struct cda_error *err);
-/* Compare the kernel's sets (and lock) with want by a fresh dump; then nb->last is exact. */
+/* Compare the kernel's sets (and lock) with want by a fresh dump; then nb->last is exact.
+ * -1: the dump failed; -2: the kernel differs from want (err says how). */
 int nft_read_compare(struct nft_backend *nb, const struct ranges *want, struct cda_error *err);
 int nft_read(struct backend *be, struct ranges *cur, struct cda_error *err);
 int nft_verify(struct backend *be, const struct ranges *want, struct cda_error *err);

@@ -233,7 +233,7 @@ int nft_read_compare(struct nft_backend *nb, const struct ranges *want, struct c
 			      nb->family_name, nb->table, ranges_count4(nb->last),
 			      ranges_count6(nb->last), ranges_count4(w), ranges_count6(w));
 		ranges_free(w);
-		return -1;
+		return -2;
 	}
 	for (int h = 0; h < 2; h++) {
 		bool wanted = nft_lock_wanted(nb, w, h);
@@ -243,7 +243,7 @@ int nft_read_compare(struct nft_backend *nb, const struct ranges *want, struct c
 				      nb->family_name, nb->table, nft_lock_chain[h],
 				      wanted ? "missing or not as applied" : "still present");
 			ranges_free(w);
-			return -1;
+			return -2;
 		}
 	}
 	ranges_free(w);
