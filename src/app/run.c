@@ -224,8 +224,7 @@ int run_sync(const struct run_opts *ro, const struct config *cfg, struct state *
 	rep->sources = calloc(cfg->n_sources, sizeof(*rep->sources));
 	rep->targets = calloc(cfg->n_targets, sizeof(*rep->targets));
 	if (srs == NULL || rep->sources == NULL || rep->targets == NULL) {
-		cda_error_clear(err);
-		err->code = CDA_ESYS; /* no message: exit 71 without a line, as it always was */
+		cda_error_sys(err, CDA_ESYS, "allocating the run's source and target tables");
 		goto out;
 	}
 	load_sources(ro, cfg, srs, st, rep, err);
