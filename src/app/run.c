@@ -51,8 +51,12 @@ static void recheck_cached(const struct config *cfg, struct source_run *sr,
 	sources_bounds(cfg, sr, &b4, &b6);
 	if (guard_check_cached(sr->old, b4, b6, sr->ce, &e) == 0)
 		return;
-	report_note(rep, LOG_ERR, "source %s: its last known good list fails today's policy "
-		    "(%s); not used", sr->sc->name, cda_error_str(&e, buf, sizeof(buf)));
+	/* out of memory is not a verdict on the list: say which it was */
+	report_note(rep, LOG_ERR, "source %s: its last known good list %s (%s); not used",
+		    sr->sc->name,
+		    e.code == CDA_ESYS ? "could not be checked against today's policy"
+				       : "fails today's policy",
+		    cda_error_str(&e, buf, sizeof(buf)));
 	ranges_free(sr->old);
 	sr->old = NULL;
 	memset(&sr->meta, 0, sizeof(sr->meta));
