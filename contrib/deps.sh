@@ -7,7 +7,7 @@ libcurl4-openssl-dev libcmocka-dev libjson-c-dev libseccomp-dev nftables iptable
 fail2ban nginx-light mandoc iprange openssl python3 iproute2 util-linux procps time
 ca-certificates valgrind systemd lintian dpkg-dev debhelper bash-completion strace
 clang-tidy cppcheck ufw systemd-container debootstrap firewalld libsystemd-dev
-libsodium-dev minisign"
+libsodium-dev minisign ansible-core"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||
