@@ -481,9 +481,29 @@ def syscall_matrix(c, parent, child, pre, cap):
 	return cases, shadowed
 
 
+# A sanitizer build's allocator maps its own memory (and its shadow) with these: a failure
+# there is the sanitizer's report about itself, not the program's. The plain build injects
+# them; the sanitizer build leaves them alone.
+SANITIZER_OWN = ("mmap", "munmap", "mremap", "mprotect", "madvise")
+
+
+def sanitized(binary):
+	"""True when binary links a sanitizer runtime (ldd names libasan or libubsan)."""
+	try:
+		out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+	except OSError:
+		return False
+	return "libasan" in out or "libubsan" in out
+
+
 def syscall_campaign(c):
 	t0 = time.time()
 	cap = int(os.environ.get("FAULTS_CAP", "8"))
+	if sanitized(c.bin):
+		for sc in SANITIZER_OWN:
+			ERRNOS.pop(sc, None)
+		print("# sanitizer build: %s not injected (the sanitizer's own allocator uses them; "
+		      "the plain build injects them)" % " ".join(SANITIZER_OWN))
 	c.baseline()
 	parent, child, pre = census(c)
 	calls = set(parent) | set(child)
