@@ -128,7 +128,15 @@ minisign -G -W -p "$WORK/mk.pub" -s "$WORK/mk.key" >/dev/null 2>&1 ||
 	prereq_missing "minisign -G -W"
 PK2=$(sed -n 2p "$WORK/mk.pub")
 minisign -G -W -p "$WORK/other.pub" -s "$WORK/other.key" >/dev/null 2>&1
-publish() { "$CDNALLOW" -c "$PCONF" -q publish "$OUT" >"$WORK/pub.out" 2>&1; }
+# publish: one publish, then the pointer's mtime set to a second of its own (nginx's ETag and
+# Last-Modified are the mtime in seconds and the size: two same-length pointers written in
+# one second look alike, and a consumer would be answered 304 for the newer one)
+PUBN=0
+publish() {
+	"$CDNALLOW" -c "$PCONF" -q publish "$OUT" >"$WORK/pub.out" 2>&1 || return 1
+	PUBN=$((PUBN + 1))
+	touch -d "@$((1000000000 + PUBN))" "$OUT/latest"
+}
 latest() { sed -n 's/^snapshot-\([0-9]*\)\.txt$/\1/p' "$OUT/latest"; }
 publish
 check "the publisher publishes into nginx's root" sh -c "[ -n \"\$(sed -n 1p '$OUT/latest')\" ]"
