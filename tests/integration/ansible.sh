@@ -70,6 +70,18 @@ cat >"$WORK/hosts" <<EOF
 [origins]
 origin ansible_connection=local ansible_python_interpreter=/usr/bin/python3 ansible_become=false
 EOF
+# install_vars: the variables every play here shares (the built binary and units, no timer),
+# ending inside cdnallow_settings
+install_vars() {
+	cat <<EOF
+cdnallow_package: ""
+cdnallow_binary_src: $CDNALLOW
+cdnallow_units_src: $CDNALLOW_SRC/contrib/systemd
+cdnallow_timer: false
+cdnallow_settings:
+  max_shrink: 10%
+EOF
+}
 # vars FILE [SOURCE-NAME URL...]: the role's variables; the target uses that one source
 vars() {
 	f=$1
@@ -80,13 +92,9 @@ vars() {
 		shift
 	fi
 	[ $# -gt 0 ] || set -- "$BASE/ips-v4" "$BASE/ips-v6"
-	cat >"$f" <<EOF
-cdnallow_package: ""
-cdnallow_binary_src: $CDNALLOW
-cdnallow_units_src: $CDNALLOW_SRC/contrib/systemd
-cdnallow_timer: false
-cdnallow_settings:
-  max_shrink: 10%
+	{
+		install_vars
+		cat <<EOF
   lock_timeout: 20s
 cdnallow_sources:
   $name:
@@ -99,6 +107,7 @@ cdnallow_targets:
     backend: nftables
     sources: $name
 EOF
+	} >"$f"
 }
 vars "$WORK/vars.yml"
 play() {
@@ -245,13 +254,8 @@ check "... the configuration names the key and the publisher" sh -c \
 snap=$(sed -n 's/^\(snapshot-[0-9]*\.txt\)$/\1/p' "$DOC/fleet/latest" 2>/dev/null)
 check "... the real minisign verifies the snapshot" \
 	minisign -V -q -p "$WORK/pub.pub" -m "$DOC/fleet/${snap:-none}"
-cat >"$WORK/vars.yml" <<EOF
-cdnallow_package: ""
-cdnallow_binary_src: $CDNALLOW
-cdnallow_units_src: $CDNALLOW_SRC/contrib/systemd
-cdnallow_timer: false
-cdnallow_settings:
-  max_shrink: 10%
+install_vars >"$WORK/vars.yml"
+cat >>"$WORK/vars.yml" <<EOF
 cdnallow_sources: {}
 cdnallow_snapshot_url: [$BASE/fleet/latest]
 cdnallow_snapshot_public_key: "$PUB"

@@ -280,30 +280,32 @@ point "$FIRST"
 fault rollback "rollback refused"
 restore_good
 
+# forge S TIME KEY: the good snapshot as serial S published at TIME, signed by the real
+# minisign -S with WORK/KEY.key
+forge() {
+	sed -e "s/^serial .*/serial $1/" -e "s/^time .*/time $2/" \
+		"$WORK/good.txt" >"$OUT/snapshot-$1.txt"
+	minisign -S -s "$WORK/$3.key" -m "$OUT/snapshot-$1.txt" -t "serial:$1" >/dev/null 2>&1
+}
+
 # stale: a newer serial signed by the second key (minisign -S), published 8 days ago
 NOW=$(date +%s)
 S=$((GOOD + 10))
-sed -e "s/^serial .*/serial $S/" -e "s/^time .*/time $((NOW - 8 * 86400))/" \
-	"$WORK/good.txt" >"$OUT/snapshot-$S.txt"
-minisign -S -s "$WORK/mk.key" -m "$OUT/snapshot-$S.txt" -t "serial:$S" >/dev/null 2>&1
+forge "$S" $((NOW - 8 * 86400)) mk
 point "$S"
 fault stale "stale snapshot"
 restore_good
 
 # unknown key: a newer, current snapshot signed by a key no consumer trusts
 S=$((GOOD + 20))
-sed -e "s/^serial .*/serial $S/" -e "s/^time .*/time $NOW/" \
-	"$WORK/good.txt" >"$OUT/snapshot-$S.txt"
-minisign -S -s "$WORK/other.key" -m "$OUT/snapshot-$S.txt" -t "serial:$S" >/dev/null 2>&1
+forge "$S" "$NOW" other
 point "$S"
 fault unknown_key "unknown key"
 restore_good
 
 # truncated: a newer snapshot, signed, then cut in half on the mirror
 S=$((GOOD + 30))
-sed -e "s/^serial .*/serial $S/" -e "s/^time .*/time $NOW/" \
-	"$WORK/good.txt" >"$OUT/snapshot-$S.txt"
-minisign -S -s "$WORK/mk.key" -m "$OUT/snapshot-$S.txt" -t "serial:$S" >/dev/null 2>&1
+forge "$S" "$NOW" mk
 head -c $(($(wc -c <"$OUT/snapshot-$S.txt") / 2)) "$OUT/snapshot-$S.txt" >"$WORK/cut" &&
 	cp "$WORK/cut" "$OUT/snapshot-$S.txt"
 point "$S"
